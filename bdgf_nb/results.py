@@ -1,0 +1,58 @@
+"""Where notebooks leave their numbers: one JSON per notebook, merged into summary.json.
+
+Notebooks call `record(out_dir, notebook, key, value)`; `bdgf-run` merges every notebook's file
+into `<out_dir>/summary.json`, so a headless run leaves one machine-readable record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars/arrays to Python, NaN to None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Temp file in the same folder + rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(_plain(data), handle, indent=2, sort_keys=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record(out_dir: str | Path, notebook: str, key: str, value: Any) -> None:
+    """Store `value` under `key` in `<out_dir>/results/<notebook>.json` (read-modify-write)."""
+    path = Path(out_dir) / "results" / f"{notebook}.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[key] = value
+    write_json_atomic(path, data)
+
+
+def load_results(out_dir: str | Path) -> dict[str, Any]:
+    """All notebooks' records under `<out_dir>/results/`, keyed by notebook name."""
+    folder = Path(out_dir) / "results"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
