@@ -44,6 +44,7 @@ class RunConfig:
     seed: int = 0
     out: Path = Path("outputs")
     notebooks: str | None = None
+    folder: Path = NOTEBOOK_DIR
 
 
 def run_dataset(cfg: RunConfig) -> Path:
@@ -54,15 +55,16 @@ def run_dataset(cfg: RunConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     parameters = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "out_dir": str(out)}
     timings = {}
-    for path in select_notebooks(cfg.notebooks):
+    for path in select_notebooks(cfg.notebooks, cfg.folder):
         target = out / path.name
         print(f"[bdgf-run] {cfg.dataset}: {path.name} ...", flush=True)
         start = time.perf_counter()
         try:
             papermill.execute_notebook(str(path), str(target), parameters=parameters, cwd=str(path.parent), progress_bar=False, kernel_name="python3")
         except papermill.PapermillExecutionError as err:
+            first_line = next((line for line in str(err.source).splitlines() if line.strip()), "")
             raise SystemExit(
-                f"[bdgf-run] {path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                f"[bdgf-run] {path.name} failed in the cell starting {first_line!r}: {err.ename}: {err.evalue}\n"
                 f"           executed copy kept for inspection: {target}"
             ) from None
         timings[path.stem] = round(time.perf_counter() - start, 1)

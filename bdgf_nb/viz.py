@@ -13,7 +13,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .scene import Scene
+from .scene import PixelScene, Scene
 
 PALETTE = px.colors.qualitative.Alphabet + px.colors.qualitative.Dark24
 
@@ -65,6 +65,22 @@ def scene_overview(scene: Scene) -> go.Figure:
     return fig
 
 
+def pixel_scene_overview(scene: PixelScene) -> go.Figure:
+    """Where the labelled pixels of a pixel scene lie in its image, coloured by class."""
+    fig = go.Figure()
+    for k, name in enumerate(scene.class_names, start=1):
+        rc = scene.coords[scene.labels == k]
+        fig.add_scattergl(x=rc[:, 1], y=rc[:, 0], mode="markers", name=name, marker=dict(size=3, color=PALETTE[(k - 1) % len(PALETTE)]))
+    fig.update_yaxes(autorange="reversed", range=[scene.image_shape[0], 0], scaleanchor="x")
+    fig.update_xaxes(range=[0, scene.image_shape[1]])
+    fig.update_layout(title=f"{scene.name}: labelled pixels ({len(scene.labels)}) in a {scene.image_shape[0]}x{scene.image_shape[1]} image", height=380)
+    return fig
+
+
+def overview(scene: Scene | PixelScene) -> go.Figure:
+    return pixel_scene_overview(scene) if isinstance(scene, PixelScene) else scene_overview(scene)
+
+
 def class_counts(labels: np.ndarray, class_names: Sequence[str], masks: dict[str, np.ndarray] | None = None) -> go.Figure:
     """Labelled pixels per class, optionally split into train/test bars."""
     masks = masks or {"all": labels > 0}
@@ -76,12 +92,13 @@ def class_counts(labels: np.ndarray, class_names: Sequence[str], masks: dict[str
     return fig
 
 
-def class_mean_spectra(scene: Scene) -> go.Figure:
-    """Mean +- std spectrum of each class (spectral image), to see which classes look alike."""
+def class_mean_spectra(scene: Scene | PixelScene) -> go.Figure:
+    """Mean spectrum of each class (spectral image), to see which classes look alike."""
     hsi = scene.modalities[scene.modality_names[0]]
+    labels = scene.labels if isinstance(scene, PixelScene) else scene.gt
     fig = go.Figure()
     for k, name in enumerate(scene.class_names, start=1):
-        pixels = hsi[scene.gt == k]
+        pixels = hsi[labels == k]
         if pixels.size == 0:
             continue
         mean = pixels.mean(0)

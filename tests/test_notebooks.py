@@ -1,0 +1,61 @@
+"""Notebooks: stored clean, parameterised, and runnable headless in quick mode."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from bdgf_nb.errors import ConfigError
+from bdgf_nb.run import NOTEBOOK_DIR, RunConfig, notebook_paths, run_dataset, select_notebooks
+
+NOTEBOOKS = notebook_paths()
+
+
+def test_notebooks_are_numbered_in_order():
+    assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(len(NOTEBOOKS))]
+    assert len(NOTEBOOKS) >= 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs_and_has_parameters(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "store notebooks without outputs"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is code[0], "first code cell must be the one tagged 'parameters'"
+    names = {line.split(":")[0].strip() for line in tagged[0].source.splitlines() if ":" in line}
+    assert {"dataset", "quick", "seed", "out_dir"} <= names
+
+
+def test_select_notebooks_by_number():
+    assert select_notebooks("00") == NOTEBOOKS[:1]
+    with pytest.raises(ConfigError, match="no notebook numbered '42'"):
+        select_notebooks("42")
+
+
+def test_runner_stops_on_a_failing_notebook_and_keeps_it(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('dataset = "x"\nquick = True\nseed = 0\nout_dir = "."')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("raise RuntimeError('boom in cell')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "00_fails.ipynb")
+    with pytest.raises(SystemExit, match=r"00_fails.ipynb failed in the cell starting \"raise RuntimeError\('boom in cell'\)\": RuntimeError: boom in cell"):
+        run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path / "out", folder=folder))
+    assert (tmp_path / "out" / "00_fails.ipynb").exists()
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.slow
+def test_all_notebooks_run_in_quick_mode(tmp_path):
+    summary_path = run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path))
+    summary = json.loads(Path(summary_path).read_text())
+    assert summary["dataset"] == "synthetic"
+    assert set(summary["notebook_seconds"]) == {p.stem for p in NOTEBOOKS}
+    assert summary["00_data"]["baselines"], "notebook 00 recorded no baseline rows"
+    for p in NOTEBOOKS:
+        assert (tmp_path / p.name).exists()
+    assert NOTEBOOK_DIR.is_dir()
