@@ -8,13 +8,18 @@ laid out as a 1 x N "image" and read with patch size 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .baselines import BaselineConfig, run_baselines
 from .data import load_scene
-from .patches import PatchDataset, Standardizer, pixels_of
+from .errors import ConfigError, expect
+from .features import cached_features, extract_features, feature_cache_key
+from .patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
+from .presets import preset
+from .pretrain import PretrainResult, pretrain
 from .scene import PixelScene, Scene
 from .splits import Split, default_split, random_per_class_split, with_validation
 
@@ -100,3 +105,21 @@ def baseline_table(prepared: Prepared, quick: bool, seed: int = 0) -> list[dict[
         for row in run_baselines(split_channels(image, prepared.channel_groups), labels, split.train, split.test, prepared.n_classes, cfg):
             rows.append({"split": split.name, **row})
     return rows
+
+
+def pretrain_ddpm(prepared: Prepared, masking: str, quick: bool, seed: int, out_dir: str | Path, progress: bool = True) -> PretrainResult:
+    """Pretrain (or resume / reload) the masked multimodal DDPM on unlabelled patches of the
+    whole scene; the checkpoint lives in `<out_dir>/artifacts/`, so later notebooks reuse it."""
+    expect(not prepared.is_pixel_scene, ConfigError, f"scene {prepared.scene.name!r} is a pixel table: the patch DDPM needs an image scene")
+    settings = preset(quick, masking, seed)
+    x0 = unlabelled_patches(prepared.image, settings.ddpm_patches, settings.patch, seed=seed)
+    path = Path(out_dir) / "artifacts" / f"ddpm_{prepared.scene.name}_{masking}_{'quick' if quick else 'full'}_seed{seed}.pt"
+    return pretrain(x0, prepared.channel_groups, settings.pretrain, checkpoint_path=path, progress=progress)
+
+
+def diffusion_features(prepared: Prepared, ddpm: PretrainResult, quick: bool, out_dir: str | Path, progress: bool = True) -> list[np.ndarray]:
+    """K hierarchical feature maps (G_k, H, W) of the frozen denoiser, cached on disk."""
+    cfg = preset(quick).features
+    key = feature_cache_key(prepared.scene.name, tuple(prepared.image.shape), cfg, ddpm.diffusion)
+    maps, _ = cached_features(Path(out_dir) / "cache", key, lambda: extract_features(ddpm.diffusion, prepared.image, cfg, progress=progress))
+    return maps

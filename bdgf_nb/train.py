@@ -12,9 +12,10 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -126,6 +127,7 @@ def train_classifier(
         generator.set_state(saved["generator"])
         restore_rng_state(saved["rng"])
         state = saved["loop"]
+    loss_of = cast(Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]], model.loss)
     start_time = time.perf_counter()
     epochs = tqdm(range(state["epoch"], cfg.epochs), desc="train", disable=not progress, initial=state["epoch"], total=cfg.epochs)
     for epoch in epochs:
@@ -137,7 +139,7 @@ def train_classifier(
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch * steps_per_epoch + i, total_steps, warmup_steps, cfg.lr)
             x, guides, y = train_set.batch(index)
-            loss, _ = model.loss(model(x, guides), y)
+            loss, _ = loss_of(model(x, guides), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from sklearn.metrics import cohen_kappa_score, confusion_matrix as sk_confusion
+from sklearn.metrics import cohen_kappa_score
+from sklearn.metrics import confusion_matrix as sk_confusion
 
 from bdgf_nb.errors import DataError
 from bdgf_nb.metrics import classification_report, confusion_matrix, mean_std

@@ -1,0 +1,164 @@
+"""Checkpoints that fail loudly: atomic writes, a config hash, a content check, RNG capture.
+
+File layout (one file per checkpoint)::
+
+    b"BDGFCKPT1\\n"                                  magic line
+    {"config": ..., "config_hash": ..., "sha256": ..., "size": ...}\\n   JSON header line
+    <torch.save bytes of the state>                 payload, `size` bytes, hashed by `sha256`
+
+The header is read before anything is unpickled, so a missing, truncated or corrupt file, or one
+written for another config, raises `CheckpointError` naming the file and the reason. Payloads
+are unpickled with `weights_only=False` (they hold RNG states and histories): load only
+checkpoints this project wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError
+
+MAGIC = b"BDGFCKPT1\n"
+
+
+def atomic_write_bytes(data: bytes, path: str | Path) -> None:
+    """Write `data` to `path` so readers see the old file or the new one, never half of it:
+    temp file in the same folder, fsync, `os.replace` (atomic on POSIX and Windows)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """`torch.save(obj, path)`, atomically."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(buffer.getvalue(), path)
+
+
+def config_record(config: Any) -> Any:
+    """A dataclass (nested allowed) or dict -> plain JSON values (tuples become lists)."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = dataclasses.asdict(config)
+    return json.loads(json.dumps(config, sort_keys=True, default=str))
+
+
+def config_hash(config: Any) -> str:
+    """Stable 16-hex-digit hash of a config: sha256 of its JSON with sorted keys."""
+    text = json.dumps(config_record(config), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def state_dict_hash(state: torch.nn.Module | dict[str, torch.Tensor]) -> str:
+    """16-hex-digit hash of a model's weights (names, dtypes, shapes and bytes, in key order)."""
+    if isinstance(state, torch.nn.Module):
+        state = state.state_dict()
+    digest = hashlib.sha256()
+    for name, tensor in state.items():
+        array = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{array.dtype}:{tuple(array.shape)};".encode())
+        digest.update(array.view(torch.uint8).numpy().tobytes() if array.numel() else b"")
+    return digest.hexdigest()[:16]
+
+
+def _differences(found: Any, expected: Any, prefix: str = "") -> list[str]:
+    """Dotted paths where two JSON records differ, with both values."""
+    if isinstance(found, dict) and isinstance(expected, dict):
+        out = []
+        for key in sorted(set(found) | set(expected)):
+            where = f"{prefix}.{key}" if prefix else str(key)
+            if key not in found:
+                out.append(f"{where}: missing in checkpoint, expected {expected[key]!r}")
+            elif key not in expected:
+                out.append(f"{where}: checkpoint has {found[key]!r}, not in expected config")
+            else:
+                out.extend(_differences(found[key], expected[key], where))
+        return out
+    return [] if found == expected else [f"{prefix or 'config'}: checkpoint has {found!r}, expected {expected!r}"]
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any], config: Any) -> None:
+    """Atomically write `state` with the config it belongs to (see the module docstring)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    header = {
+        "config": config_record(config),
+        "config_hash": config_hash(config),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "size": len(payload),
+    }
+    atomic_write_bytes(MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + payload, path)
+
+
+def load_checkpoint(path: str | Path, expected_config: Any = None) -> dict[str, Any]:
+    """Read a checkpoint written by `save_checkpoint` and return its state.
+
+    Raises CheckpointError (naming the file) when it is missing, not a checkpoint, truncated,
+    corrupt, or (with `expected_config`) written for another config, listing the fields that differ."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: file not found")
+    data = path.read_bytes()
+    if not data.startswith(MAGIC):
+        raise CheckpointError(f"checkpoint {path}: not a bdgf checkpoint (expected magic {MAGIC!r} at the start)")
+    end = data.find(b"\n", len(MAGIC))
+    try:
+        header: dict[str, Any] = json.loads(data[len(MAGIC) : end]) if end > 0 else {}
+        size, sha = int(header["size"]), str(header["sha256"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"checkpoint {path}: corrupt header ({exc or 'truncated'})") from exc
+    payload = data[end + 1 :]
+    if len(payload) != size:
+        raise CheckpointError(f"checkpoint {path}: truncated or padded payload (expected {size} bytes, found {len(payload)})")
+    if hashlib.sha256(payload).hexdigest() != sha:
+        raise CheckpointError(f"checkpoint {path}: corrupt payload (sha256 does not match the header)")
+    if expected_config is not None:
+        differences = _differences(header["config"], config_record(expected_config))
+        if differences:
+            raise CheckpointError(f"checkpoint {path}: written for another config; " + "; ".join(differences))
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+    except Exception as exc:  # any unpickling failure means a corrupt file
+        raise CheckpointError(f"checkpoint {path}: corrupt payload ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path}: expected a dict state, found {type(state).__name__}")
+    return state
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Global python, numpy and torch (CPU, and CUDA when present) RNG states."""
+    state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),  # noqa: NPY002 (global state by design)
+        "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of `capture_rng_state`."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])  # noqa: NPY002
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

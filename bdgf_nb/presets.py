@@ -1,0 +1,33 @@
+"""Quick (CI-size) and full settings in one place, so every notebook uses the same numbers.
+
+Full mode follows BDGF.md's defaults scaled to what 2 CPU cores train in reasonable time
+(the U-Net is 32 wide instead of 64: see the README's "what was reduced"); quick mode shrinks
+widths, epochs and patch counts further so all notebooks run inside CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .features import FeatureConfig
+from .masking import MaskingConfig
+from .pretrain import PretrainConfig
+from .unet import UNetConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    patch: int
+    ddpm_patches: int  # unlabelled patches drawn from the whole scene for pretraining
+    pretrain: PretrainConfig
+    features: FeatureConfig
+
+
+def preset(quick: bool, masking: str = "adaptive", seed: int = 0) -> Preset:
+    if quick:
+        unet = UNetConfig(base_width=32, channel_mults=(1, 2, 2), num_res_blocks=1)
+        pretrain = PretrainConfig(epochs=8, batch_size=64, lr=5e-4, seed=seed, balance_samples=256, masking=MaskingConfig(mode=masking), unet=unet)
+        return Preset(patch=11, ddpm_patches=2048, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)))
+    unet = UNetConfig(base_width=32, channel_mults=(1, 2, 2), num_res_blocks=2)
+    pretrain = PretrainConfig(epochs=30, batch_size=64, lr=3e-4, seed=seed, balance_samples=512, masking=MaskingConfig(mode=masking), unet=unet)
+    return Preset(patch=11, ddpm_patches=6144, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)))

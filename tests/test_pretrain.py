@@ -1,0 +1,91 @@
+import math
+
+import pytest
+import torch
+
+from bdgf_nb.balance import EvalBatch, balance_index, measure_balance
+from bdgf_nb.diffusion import DiffusionConfig
+from bdgf_nb.errors import CheckpointError, DataError
+from bdgf_nb.masking import MaskingConfig
+from bdgf_nb.pretrain import PretrainConfig, build_diffusion, pretrain
+from bdgf_nb.unet import UNetConfig
+
+GROUPS = {"hsi": 8, "lidar": 1}
+
+
+def tiny(**overrides):
+    base = dict(
+        epochs=3, batch_size=16, lr=1e-3, balance_samples=12, ema_decay=0.9,
+        unet=UNetConfig(base_width=8, num_res_blocks=1, dropout=0.1), diffusion=DiffusionConfig(T=100),
+        masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, start_window=2),
+    )
+    base.update(overrides)
+    return PretrainConfig(**base)
+
+
+def data(n=60, p=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 9, p, p, generator=g)
+    x[:, 8] = x[:, :8].mean(1) * 2  # lidar predictable from hsi
+    return x
+
+
+def test_resume_gives_exactly_the_uninterrupted_weights(tmp_path):
+    x, cfg = data(), tiny()
+    straight = pretrain(x, GROUPS, cfg, progress=False)
+    path = tmp_path / "ddpm.ckpt"
+    first = pretrain(x, GROUPS, cfg, checkpoint_path=path, progress=False, stop_after_epoch=2)
+    assert len(first.history) == 2
+    resumed = pretrain(x, GROUPS, cfg, checkpoint_path=path, progress=False)
+    for (name, a), (_, b) in zip(straight.diffusion.state_dict().items(), resumed.diffusion.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert repr(resumed.history) == repr(straight.history)  # repr: NaN-safe exact comparison
+    assert not resumed.diffusion.training
+    with pytest.raises(CheckpointError, match=r"another config.*pretrain\.lr: checkpoint has 0\.001, expected 0\.002"):
+        pretrain(x, GROUPS, tiny(lr=2e-3), checkpoint_path=path, progress=False)
+    with pytest.raises(CheckpointError, match=r"data\.sha256"):
+        pretrain(data(seed=1), GROUPS, cfg, checkpoint_path=path, progress=False)
+
+
+def test_history_records_every_modality_and_training_reduces_loss():
+    hist = pretrain(data(), GROUPS, tiny(epochs=4, ema_decay=0.0, unet=UNetConfig(base_width=8, num_res_blocks=1)), progress=False).history
+    assert [h["epoch"] for h in hist] == [1, 2, 3, 4]
+    for key in ("loss", "loss_hsi", "loss_lidar", "p_mask_hsi", "p_mask_lidar", "reliance_hsi", "reliance_lidar", "balance", "eval_loss_lidar"):
+        assert key in hist[-1]
+    assert all(0.0 <= h[f"p_mask_{m}"] <= 0.5 for h in hist for m in GROUPS)
+    assert hist[-1]["loss"] < hist[0]["loss"]
+
+
+def test_three_modalities_and_bad_input():
+    groups = {"hsi": 6, "sar": 2, "dsm": 1}
+    hist = pretrain(data(n=30), groups, tiny(epochs=1, ema_decay=0.0), progress=False).history
+    assert {"reliance_sar", "p_mask_dsm", "loss_sar"} <= set(hist[0])
+    with pytest.raises(DataError, match=r"sum to 8 channels, x0 has 9"):
+        pretrain(data(), {"hsi": 7, "lidar": 1}, tiny(), progress=False)
+
+
+def test_balance_index_definition():
+    assert balance_index([0.2, 0.2]) == pytest.approx(1.0)
+    assert balance_index([0.5, 0.0]) == pytest.approx(0.0)
+    assert balance_index([0.3, 0.1]) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)) / math.log(2))
+    assert math.isnan(balance_index([-0.1, 0.0]))
+
+
+def test_reliance_measures_the_rise_of_the_other_modalities_loss():
+    torch.manual_seed(0)
+    d = build_diffusion(tiny(), GROUPS).eval()
+    for p in d.parameters():  # an arbitrary, non-trivial denoiser
+        p.data.normal_(0, 0.1)
+    batch = EvalBatch.draw(data(n=20), T=100, seed=0)
+    report = measure_balance(d, batch, batch_size=7)
+    again = measure_balance(d, batch)
+    for name in GROUPS:  # fixed noise / timesteps: batching changes only the float rounding
+        assert report.reliance[name] == pytest.approx(again.reliance[name], rel=1e-4)
+    with torch.no_grad():
+        full = d.modality_errors(d.denoiser(d.q_sample(batch.x0, batch.t, batch.noise), batch.t), batch.noise).double().mean(0)
+        other = batch.x0.clone()
+        other[:, 8] = batch.x0[[19, *range(19)], 8]  # lidar from the previous patch
+        hidden = d.modality_errors(d.denoiser(d.q_sample(other, batch.t, batch.noise), batch.t), batch.noise).double().mean(0)
+        assert report.reliance["lidar"] == pytest.approx(float((hidden[0] - full[0]) / full[0]), rel=1e-4)
+    assert abs(report.reliance["hsi"]) > 1e-3 and not d.training
+    assert report.loss["hsi"] == pytest.approx(float(full[0]), rel=1e-5)
