@@ -142,3 +142,37 @@ def label_maps(maps: dict[str, np.ndarray], class_names: Sequence[str], title: s
         fig.update_xaxes(showticklabels=False, row=1, col=i)
     fig.update_layout(height=380, width=340 * len(maps), title=title, margin=dict(t=70, l=10, r=10, b=10))
     return fig
+
+
+_DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+
+
+def pretraining_curves(histories: dict[str, Sequence[dict[str, float]]], modalities: Sequence[str]) -> go.Figure:
+    """Masking modes side by side over epochs (BDGF.md step 1): per-modality training loss,
+    masking probability, cross-modal reliance, and the dominance gap (0 = balanced).
+
+    histories: mode name -> pretraining history (pretrain.PretrainResult.history)."""
+    panels = [("loss_{}", "training loss (visible modality)"), ("p_mask_{}", "masking probability"),
+              ("reliance_{}", "reliance on modality"), ("dominance_gap", "dominance gap (0 = balanced)")]
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in panels], vertical_spacing=0.14)
+    for i, (mode, history) in enumerate(histories.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        for p, (pattern, _) in enumerate(panels):
+            row, col = divmod(p, 2)
+            keys = [pattern.format(m) for m in modalities] if "{}" in pattern else [pattern]
+            for d, key in enumerate(keys):
+                points = [(h["epoch"], h[key]) for h in history if key in h]
+                label = f"{mode} · {key.rsplit('_', 1)[-1]}" if "{}" in pattern else mode
+                fig.add_scatter(x=[e for e, _ in points], y=[v for _, v in points], mode="lines+markers", name=label,
+                                line=dict(color=colour, dash=_DASHES[d % len(_DASHES)]), legendgroup=mode,
+                                showlegend=p == 0, row=row + 1, col=col + 1)
+    fig.update_xaxes(title="epoch", row=2)
+    fig.update_layout(height=620, title="Masked DDPM pretraining: masking mode vs modality balance")
+    return fig
+
+
+def probe_bars(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Linear-probe accuracy per feature set (probe.linear_probe rows)."""
+    fig = px.bar(list(rows), x="features", y=["overall_accuracy", "average_accuracy", "kappa"], barmode="group", text_auto=".1f")
+    fig.update_layout(height=360, yaxis_title="%", title="Linear probe on the leak-free split", legend_title="")
+    return fig

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from bdgf_nb.balance import EvalBatch, balance_index, measure_balance
+from bdgf_nb.balance import EvalBatch, balance_index, dominance_gap, measure_balance
 from bdgf_nb.diffusion import DiffusionConfig
 from bdgf_nb.errors import CheckpointError, DataError
 from bdgf_nb.masking import MaskingConfig
@@ -50,7 +50,7 @@ def test_resume_gives_exactly_the_uninterrupted_weights(tmp_path):
 def test_history_records_every_modality_and_training_reduces_loss():
     hist = pretrain(data(), GROUPS, tiny(epochs=4, ema_decay=0.0, unet=UNetConfig(base_width=8, num_res_blocks=1)), progress=False).history
     assert [h["epoch"] for h in hist] == [1, 2, 3, 4]
-    for key in ("loss", "loss_hsi", "loss_lidar", "p_mask_hsi", "p_mask_lidar", "reliance_hsi", "reliance_lidar", "balance", "eval_loss_lidar"):
+    for key in ("loss", "loss_hsi", "loss_lidar", "p_mask_hsi", "p_mask_lidar", "reliance_hsi", "reliance_lidar", "balance", "dominance_gap", "eval_loss_lidar"):
         assert key in hist[-1]
     assert all(0.0 <= h[f"p_mask_{m}"] <= 0.5 for h in hist for m in GROUPS)
     assert hist[-1]["loss"] < hist[0]["loss"]
@@ -69,6 +69,13 @@ def test_balance_index_definition():
     assert balance_index([0.5, 0.0]) == pytest.approx(0.0)
     assert balance_index([0.3, 0.1]) == pytest.approx(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)) / math.log(2))
     assert math.isnan(balance_index([-0.1, 0.0]))
+
+
+def test_dominance_gap_compares_each_modality_with_the_mean_of_the_others():
+    assert dominance_gap([0.3, 0.1]) == pytest.approx(0.2)
+    assert dominance_gap([0.2, 0.2, 0.2]) == pytest.approx(0.0)
+    assert dominance_gap([0.6, 0.0, 0.0]) == pytest.approx(0.6)
+    assert math.isnan(dominance_gap([0.4]))
 
 
 def test_reliance_measures_the_rise_of_the_other_modalities_loss():
