@@ -1,6 +1,8 @@
 # Two commands on a fresh machine:
 #   make run    set up .venv if missing, run all notebooks headless on the synthetic scene (quick)
 #   make test   set up .venv if missing, then lint, type-check, unit tests and notebook runs
+#   make test-browser  the notebooks in JupyterLab in headless Chromium (Playwright); installs
+#               Debian's chromium (apt) and the `browser` extra when missing; screenshots: outputs/browser/
 # QUICK=0 for the full-size run; DATASET=name for another catalog scene (or DATASET=all).
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -11,8 +13,10 @@ SEED    ?= 0
 OUT     ?= outputs
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed
+BROWSER_STAMP = $(VENV)/.installed-browser
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test lint typecheck unit clean
+.PHONY: setup run test lint typecheck unit clean test-browser chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +41,22 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# Playwright's Python package only: it drives the system Chromium, never `playwright install`.
+$(BROWSER_STAMP): $(STAMP) pyproject.toml
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install -q -e '.[browser]'
+	touch $(BROWSER_STAMP)
+
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  echo "installing Debian's chromium (missing: $(CHROMIUM))"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) still missing after apt-get install chromium"; exit 1; }
+
+test-browser: $(BROWSER_STAMP) chromium
+	BDGF_CHROMIUM=$(CHROMIUM) BDGF_BROWSER_OUT=$(OUT)/browser PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+	  $(BIN)/python -m pytest -m browser tests/browser -v -s --timeout=1800
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

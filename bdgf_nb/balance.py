@@ -109,7 +109,7 @@ def measure_balance(diffusion: GaussianDiffusion, batch: EvalBatch, batch_size: 
         for start in range(0, n, batch_size):
             x0, t, noise = (a[start : start + batch_size] for a in (x0_all, batch.t, batch.noise))
             eps_hat = diffusion.denoiser(diffusion.q_sample(x0, t, noise), t)
-            total += diffusion.modality_errors(eps_hat, noise).double().sum(dim=0)
+            total += diffusion.modality_errors(eps_hat, noise).double().sum(dim=0).cpu()
         return total / n
 
     full = losses(None)

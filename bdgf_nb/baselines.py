@@ -15,7 +15,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.svm import SVC
 
-from .errors import ConfigError, expect
+from .errors import ConfigError, check_fields, expect
 from .metrics import ClassificationReport, classification_report
 
 
@@ -32,6 +32,7 @@ class BaselineConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_fields(self)
         unknown = set(self.models) - {"svm", "rf"}
         expect(not unknown, ConfigError, f"models: unknown {sorted(unknown)}, expected a subset of ['rf', 'svm']")
         expect(self.features in ("centre", "patch_stats"), ConfigError, f"features must be 'centre' or 'patch_stats', found {self.features!r}")

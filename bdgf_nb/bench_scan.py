@@ -1,10 +1,13 @@
-"""Measure the fused selective scan against the sequential reference (scan.py's choice of path).
+"""Measure the default selective scan against the sequential reference (scan.py's choice of path).
 
     python -m bdgf_nb.bench_scan --batch 256 --length 128 --d-inner 64 --d-state 16 --repeats 5
 
-Times forward and forward+backward of both backends on CPU after one warm-up call (which also
-pays numba's compile on a fresh machine), reports medians, the speed-up, state updates per second
-(b * l * d * n / time) and the largest output / gradient difference between the two.
+The default path is backend "auto": the numba fused kernels on CPU, mamba_ssm on CUDA when
+installed. Times forward and forward+backward of both after one warm-up call (which also pays
+numba's compile on a fresh machine), the two backends in turn (default, reference, default, ...)
+so that noise from a shared machine hits both alike; reports medians, the speed-up, state
+updates per second (b * l * d * n / time) and the largest output / gradient difference.
+`bdgf-bench` (bench.py) runs this over several lengths and adds the machine's arithmetic bound.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ from functools import partial
 
 import torch
 
-from .scan import selective_scan
+from .scan import resolve_backend, selective_scan
 
 Inputs = tuple[torch.Tensor, ...]
 
 
-def _inputs(batch: int, length: int, d_inner: int, d_state: int, seed: int) -> Inputs:
+def _inputs(batch: int, length: int, d_inner: int, d_state: int, seed: int, device: torch.device) -> Inputs:
     """Mamba-block-like inputs: u, delta pre-softplus (b, d, l); A = -(1..n) (S4D-real);
-    B, C (b, n, l); D, delta_bias (d,); z (b, d, l)."""
+    B, C (b, n, l); D, delta_bias (d,); z (b, d, l). Drawn on the CPU, then moved."""
     g = torch.Generator().manual_seed(seed)
     u = torch.randn(batch, d_inner, length, generator=g)
     delta = torch.randn(batch, d_inner, length, generator=g) * 0.5 - 2.0
@@ -35,16 +38,25 @@ def _inputs(batch: int, length: int, d_inner: int, d_state: int, seed: int) -> I
     D = torch.ones(d_inner)
     z = torch.randn(batch, d_inner, length, generator=g)
     delta_bias = torch.rand(d_inner, generator=g) - 4.0
-    return tuple(x.requires_grad_() for x in (u, delta, A, B, C, D, z, delta_bias))
+    return tuple(x.to(device).requires_grad_() for x in (u, delta, A, B, C, D, z, delta_bias))
 
 
-def _median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device = torch.device("cpu")) -> dict[str, float]:
+    """Median seconds of each call, timed in turn (a, b, a, b, ...) so that noise hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _run(inputs: Inputs, backend: str, grad_out: torch.Tensor, backward: bool) -> tuple[torch.Tensor, ...]:
@@ -55,30 +67,34 @@ def _run(inputs: Inputs, backend: str, grad_out: torch.Tensor, backward: bool) -
     return (y.detach(), *torch.autograd.grad(y, inputs, grad_out))
 
 
-def measure_scan(batch: int = 256, length: int = 128, d_inner: int = 64, d_state: int = 16, repeats: int = 5, seed: int = 0) -> dict[str, float]:
-    """Median seconds of forward and forward+backward for "fused" and "reference" on CPU,
-    speed-ups (reference / fused), state updates per second of the fused path, and the max
-    difference (absolute, and relative to the tensor's max) of the output and all eight input
-    gradients."""
-    inputs = _inputs(batch, length, d_inner, d_state, seed)
-    grad_out = torch.randn(batch, d_inner, length, generator=torch.Generator().manual_seed(seed + 1))
-    results = {b: _run(inputs, b, grad_out, backward=True) for b in ("fused", "reference")}  # warm-up
-    pairs = list(zip(results["fused"], results["reference"], strict=True))
-    out: dict[str, float] = {
+def measure_scan(batch: int = 256, length: int = 128, d_inner: int = 64, d_state: int = 16, repeats: int = 5, seed: int = 0,
+                 device: str | torch.device = "cpu") -> dict[str, float | str]:
+    """Median seconds of forward and forward+backward for the default path and "reference" on
+    `device`, speed-ups (reference / default), state updates per second of the default path, and
+    the max difference (absolute, and relative to the tensor's max) of the output and all eight
+    input gradients. `default_backend` names the path "auto" took."""
+    dev = torch.device(device)
+    inputs = _inputs(batch, length, d_inner, d_state, seed, dev)
+    grad_out = torch.randn(batch, d_inner, length, generator=torch.Generator().manual_seed(seed + 1)).to(dev)
+    backends = {"default": resolve_backend("auto", inputs[0]), "reference": "reference"}
+    results = {name: _run(inputs, b, grad_out, backward=True) for name, b in backends.items()}  # warm-up
+    pairs = list(zip(results["default"], results["reference"], strict=True))
+    out: dict[str, float | str] = {
         "batch": batch, "length": length, "d_inner": d_inner, "d_state": d_state, "repeats": repeats,
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "device": str(dev), "default_backend": backends["default"],
         "max_abs_err": max((f - r).abs().max().item() for f, r in pairs),
         # error relative to each tensor's largest entry: dA sums b*l terms and is large
         "max_rel_err": max(((f - r).abs().max() / r.abs().max()).item() for f, r in pairs),
     }
-    for backend in ("fused", "reference"):
-        for backward, tag in ((False, "fwd"), (True, "fwd_bwd")):
-            with torch.set_grad_enabled(backward):
-                out[f"{backend}_{tag}_s"] = _median_time(partial(_run, inputs, backend, grad_out, backward), repeats)
     updates = batch * length * d_inner * d_state
-    for tag in ("fwd", "fwd_bwd"):
-        out[f"speedup_{tag}"] = out[f"reference_{tag}_s"] / out[f"fused_{tag}_s"]
-        out[f"fused_{tag}_state_updates_per_s"] = updates / out[f"fused_{tag}_s"]
+    for backward, tag in ((False, "fwd"), (True, "fwd_bwd")):
+        with torch.set_grad_enabled(backward):
+            calls = {name: partial(_run, inputs, b, grad_out, backward) for name, b in backends.items()}
+            seconds = interleaved_medians(calls, repeats, dev)
+        for name in backends:
+            out[f"{name}_{tag}_s"] = seconds[name]
+        out[f"speedup_{tag}"] = seconds["reference"] / seconds["default"]
+        out[f"default_{tag}_state_updates_per_s"] = updates / seconds["default"]
     return out
 
 

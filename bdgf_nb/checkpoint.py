@@ -7,29 +7,62 @@ File layout (one file per checkpoint)::
     <torch.save bytes of the state>                 payload, `size` bytes, hashed by `sha256`
 
 The header is read before anything is unpickled, so a missing, truncated or corrupt file, or one
-written for another config, raises `CheckpointError` naming the file and the reason. Payloads
-are unpickled with `weights_only=False` (they hold RNG states and histories): load only
-checkpoints this project wrote.
+written for another config, raises `CheckpointError` naming the file and the reason
+(`CorruptCheckpointError` when the file itself is damaged). `resume_state` is what training
+loops call: no file or a damaged one (kept aside as `<name>.corrupt`, with a warning) means
+"start afresh"; a sound checkpoint of another config is an error. Payloads are unpickled with
+`weights_only=False` (they hold RNG states and histories): load only checkpoints this project
+wrote.
+
+Writes go to a temp file `.<name>.<pid>.<random>.tmp` renamed over the target, so a run killed
+mid-write (SIGKILL) leaves the previous checkpoint intact; the next write removes temp files of
+processes that are gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import glob
 import hashlib
 import io
 import json
 import os
 import random
+import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, CorruptCheckpointError
 
 MAGIC = b"BDGFCKPT1\n"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only
+    except PermissionError:  # exists, owned by another user
+        return True
+    except (ProcessLookupError, OverflowError):
+        return False
+    return True
+
+
+def _remove_orphaned_temps(path: Path) -> None:
+    """Delete `.<name>.<pid>.*.tmp` siblings left by a killed writer (its pid no longer runs).
+    POSIX only: on Windows `os.kill(pid, 0)` would terminate the process instead of probing it."""
+    if os.name != "posix":
+        return
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[^.]+\.tmp")  # mkstemp's random part has no dot
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        match = pattern.fullmatch(tmp.name)
+        if match and not _pid_alive(int(match.group(1))):
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(data: bytes, path: str | Path) -> None:
@@ -37,7 +70,8 @@ def atomic_write_bytes(data: bytes, path: str | Path) -> None:
     temp file in the same folder, fsync, `os.replace` (atomic on POSIX and Windows)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_orphaned_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -121,29 +155,64 @@ def load_checkpoint(path: str | Path, expected_config: Any = None) -> dict[str, 
         raise CheckpointError(f"checkpoint {path}: file not found")
     data = path.read_bytes()
     if not data.startswith(MAGIC):
-        raise CheckpointError(f"checkpoint {path}: not a bdgf checkpoint (expected magic {MAGIC!r} at the start)")
+        raise CorruptCheckpointError(f"checkpoint {path}: not a bdgf checkpoint (expected magic {MAGIC!r} at the start)")
     end = data.find(b"\n", len(MAGIC))
     try:
         header: dict[str, Any] = json.loads(data[len(MAGIC) : end]) if end > 0 else {}
-        size, sha = int(header["size"]), str(header["sha256"])
+        size, sha, saved_config = int(header["size"]), str(header["sha256"]), header["config"]
     except (ValueError, TypeError, KeyError) as exc:
-        raise CheckpointError(f"checkpoint {path}: corrupt header ({exc or 'truncated'})") from exc
+        raise CorruptCheckpointError(f"checkpoint {path}: corrupt header ({exc or 'truncated'})") from exc
     payload = data[end + 1 :]
     if len(payload) != size:
-        raise CheckpointError(f"checkpoint {path}: truncated or padded payload (expected {size} bytes, found {len(payload)})")
+        raise CorruptCheckpointError(f"checkpoint {path}: truncated or padded payload (expected {size} bytes, found {len(payload)})")
     if hashlib.sha256(payload).hexdigest() != sha:
-        raise CheckpointError(f"checkpoint {path}: corrupt payload (sha256 does not match the header)")
+        raise CorruptCheckpointError(f"checkpoint {path}: corrupt payload (sha256 does not match the header)")
     if expected_config is not None:
-        differences = _differences(header["config"], config_record(expected_config))
+        differences = _differences(saved_config, config_record(expected_config))
         if differences:
             raise CheckpointError(f"checkpoint {path}: written for another config; " + "; ".join(differences))
     try:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
     except Exception as exc:  # any unpickling failure means a corrupt file
-        raise CheckpointError(f"checkpoint {path}: corrupt payload ({type(exc).__name__}: {exc})") from exc
+        raise CorruptCheckpointError(f"checkpoint {path}: corrupt payload ({type(exc).__name__}: {exc})") from exc
     if not isinstance(state, dict):
-        raise CheckpointError(f"checkpoint {path}: expected a dict state, found {type(state).__name__}")
+        raise CorruptCheckpointError(f"checkpoint {path}: expected a dict state, found {type(state).__name__}")
     return state
+
+
+def resume_state(path: str | Path | None, expected_config: Any) -> dict[str, Any] | None:
+    """The state a training loop resumes from, or None to start afresh.
+
+    None when `path` is None or holds no file, and when the file is damaged: it is then renamed
+    to `<name>.corrupt` (kept for inspection, replacing an older one) with a warning, never used.
+    A sound checkpoint written for another config raises CheckpointError naming the fields."""
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        return load_checkpoint(path, expected_config)
+    except CorruptCheckpointError as err:
+        aside = Path(path).with_name(Path(path).name + ".corrupt")
+        with contextlib.suppress(FileNotFoundError):  # another rank of a DDP run moved it first
+            os.replace(path, aside)
+        warnings.warn(f"{err}; moved it to {aside} and starting afresh", stacklevel=2)
+        return None
+
+
+def load_module_state(module: torch.nn.Module, state: dict[str, Any], where: str) -> None:
+    """`module.load_state_dict(state)`, with a CheckpointError listing missing / unexpected keys
+    and shape mismatches instead of torch's RuntimeError (a checkpoint of another architecture)."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
+              for k in own if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)]
+    problems = [f"missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}" if missing else "",
+                f"unexpected keys {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}" if unexpected else "",
+                f"shape mismatch {'; '.join(shapes[:5])}" if shapes else ""]
+    problems = [p for p in problems if p]
+    if problems:
+        raise CheckpointError(f"{where}: weights do not fit this {type(module).__name__} (another architecture?): " + "; ".join(problems))
+    module.load_state_dict(state)
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -14,6 +14,7 @@ of one part of a pixel scene.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ import scipy.io
 import yaml
 
 from .errors import DataError, expect
-from .scene import PixelScene, Scene
+from .guards import check_memory, scene_bytes
+from .scene import PixelScene, Scene, as_integers, validate_dtype, validate_finite, validate_labels
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "data_catalog.yaml"
 KINDS = ("synthetic", "scene", "pixel")
@@ -35,7 +37,6 @@ _FIELDS = {
     "pixel": _COMMON | {"path", "modalities", "parts", "image_shape", "class_names", "n_classes"},
 }
 _REQUIRED = {"synthetic": (), "scene": ("modalities", "gt"), "pixel": ("parts", "modalities")}
-_NUMERIC_KINDS = "biuf"  # bool, signed / unsigned int, float; not complex, object, str, record
 
 
 def _check(condition: bool, message: str) -> None:
@@ -277,6 +278,10 @@ def _pick_key(where: str, path: Path, key: str | None, keys: list[str]) -> str:
 
 
 def _read_npz(path: Path, key: str | None, where: str) -> np.ndarray:
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    if not head.startswith((b"PK", b"\x93NUMPY")):  # np.load would call any other bytes "pickled data"
+        raise _unreadable(where, path, ".npz archive", ValueError(f"not a zip archive, starts with {head!r}"))
     try:
         archive = np.load(path, allow_pickle=False)
     except Exception as err:
@@ -352,6 +357,30 @@ class _Reader:
         key = _pick_key(where, path, key, sorted(k for k in contents if not k.startswith("__")))
         return np.asarray(contents[key])
 
+    def shape(self, ref: ArrayRef) -> tuple[int, ...] | None:
+        """The array's shape from the file's header, without reading its data (for the memory
+        guard); None when it cannot be told (the read itself then reports the problem)."""
+        path, key = ref.path, ref.key
+        try:
+            suffix = path.suffix.lower()
+            if suffix == ".npz":
+                with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
+                    version = np.lib.format.read_magic(member)
+                    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    return tuple(header(member)[0])
+            if suffix == ".hdr":
+                import spectral.io.envi as envi
+
+                return tuple(envi.open(str(path)).shape)
+            if suffix == ".mat" and h5py.is_hdf5(path):
+                with h5py.File(path, "r") as f:
+                    return tuple(f[key].shape[::-1])
+            if suffix == ".mat":
+                return next(tuple(shape) for name, shape, _ in scipy.io.whosmat(path) if name == key)
+        except Exception:  # noqa: BLE001 (any failure: no estimate; the read reports it)
+            return None
+        return None
+
 
 def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     """One array from .npz / .mat (v5, or v7.3 transposed back to MATLAB's axis order) / ENVI
@@ -360,20 +389,6 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
 
 
 # --- validation -------------------------------------------------------------------------------
-
-
-def validate_dtype(array: np.ndarray, where: str) -> None:
-    """Real numbers only (bool, int, float): complex, object, string, record arrays fail."""
-    _check(array.dtype.kind in _NUMERIC_KINDS,
-           f"{where}: expected a real numeric array (bool, int, float), found dtype {array.dtype}")
-
-
-def validate_finite(array: np.ndarray, where: str) -> None:
-    """No NaN or inf; the message counts both."""
-    bad = int((~np.isfinite(array)).sum())
-    if bad:
-        n_nan = int(np.isnan(array).sum())
-        raise DataError(f"{where}: expected finite values, found {n_nan} NaN and {bad - n_nan} inf of {array.size} values")
 
 
 def validate_modality(array: np.ndarray, where: str, spectral: bool = False) -> np.ndarray:
@@ -401,37 +416,6 @@ def validate_table(array: np.ndarray, n_rows: int, where: str) -> np.ndarray:
     return array
 
 
-def _as_integers(array: np.ndarray, where: str) -> np.ndarray:
-    """-> int64; floats must be finite whole numbers (MATLAB stores labels as double)."""
-    validate_dtype(array, where)
-    if array.dtype.kind == "f":
-        validate_finite(array, where)
-        fractional = int((array != np.round(array)).sum())
-        _check(fractional == 0, f"{where}: expected integer values, found {fractional} non-integer values (dtype {array.dtype})")
-    return array.astype(np.int64)
-
-
-def validate_labels(labels: np.ndarray, where: str, n_classes: int | None = None,
-                    allow_unlabelled: bool = True) -> tuple[np.ndarray, int]:
-    """-> (labels as int64, n): 0 = unlabelled (if allowed), classes 1..n, every class present.
-
-    n_classes: the declared count; None derives it from the largest label.
-    """
-    labels = _as_integers(labels, where)
-    low = 0 if allow_unlabelled else 1
-    n_low = int((labels < low).sum())
-    _check(n_low == 0, f"{where}: expected labels >= {low} ({'0 = unlabelled' if low == 0 else 'every row labelled'}), "
-           f"found {n_low} below, minimum {labels.min()}")
-    top = int(labels.max()) if labels.size else 0
-    _check(top >= 1, f"{where}: expected labelled pixels (labels 1..n), found none")
-    n = top if n_classes is None else n_classes
-    n_high = int((labels > n).sum())
-    _check(n_high == 0, f"{where}: expected labels <= {n} ({n} classes declared), found {n_high} above, maximum {top}")
-    empty = (np.flatnonzero(np.bincount(labels.ravel(), minlength=n + 1)[1:] == 0) + 1).tolist()
-    _check(not empty, f"{where}: declared class(es) {empty} of 1..{n} have no pixel")
-    return labels, n
-
-
 def validate_mask(mask: np.ndarray, shape: tuple[int, ...], where: str) -> np.ndarray:
     """-> (H, W) bool; 0/1 numbers are accepted (MATLAB masks are double or uint8)."""
     validate_dtype(mask, where)
@@ -449,7 +433,7 @@ def validate_disjoint(train: np.ndarray, test: np.ndarray, where: str) -> None:
 
 def validate_coords(coords: np.ndarray, image_shape: tuple[int, int], where: str) -> np.ndarray:
     """-> (N, 2) int64 0-based (row, col), all inside `image_shape`."""
-    coords = _as_integers(coords, where)
+    coords = as_integers(coords, where)
     _check(coords.ndim == 2 and coords.shape[1] == 2, f"{where}: expected (N, 2) (row, col), found shape {coords.shape}")
     outside = int(((coords < 0) | (coords >= np.asarray(image_shape))).any(axis=1).sum())
     _check(outside == 0, f"{where}: expected 0-based (row, col) inside image_shape {image_shape}, found {outside} rows outside")
@@ -493,13 +477,29 @@ def _load_synthetic(entry: CatalogEntry, overrides: dict[str, Any]) -> Scene:
     known = sorted(f.name for f in fields(SyntheticSceneConfig))
     unknown = sorted(set(params) - set(known))
     _check(not unknown, f"dataset {entry.name!r}: unknown synthetic parameter(s) {unknown}; known: {known}")
-    scene = make_synthetic_scene(SyntheticSceneConfig(**params))
+    cfg = SyntheticSceneConfig(**params)
+    channels = cfg.n_bands + 1 + (2 if cfg.with_sar else 0)
+    check_memory(scene_bytes(cfg.size, cfg.size, channels), f"dataset {entry.name!r}: a {cfg.size} x {cfg.size} synthetic scene "
+                 f"of {channels} channels", hint="choose a smaller `size`")
+    scene = make_synthetic_scene(cfg)
     return replace(scene, name=entry.name, metadata={**scene.metadata, **_entry_metadata(entry)})
+
+
+def _check_scene_memory(entry: CatalogEntry, reader: _Reader) -> None:
+    """Refuse, before reading any data, a scene whose arrays will not fit (guards.scene_bytes)."""
+    shapes = [shape for ref in entry.modalities.values() if (shape := reader.shape(ref)) is not None and len(shape) >= 2]
+    if len(shapes) < len(entry.modalities):
+        return  # unknown: the reads report malformed files
+    height, width = shapes[0][:2]
+    channels = sum(int(np.prod(shape[2:])) for shape in shapes)
+    check_memory(scene_bytes(height, width, channels), f"dataset {entry.name!r}: a {height} x {width} scene of {channels} channels",
+                 hint="crop the scene or reduce its bands (e.g. PCA) before loading")
 
 
 def _load_grid(entry: CatalogEntry, reader: _Reader) -> Scene:
     assert entry.gt is not None  # guaranteed by the schema of kind "scene"
     where = f"dataset {entry.name!r}"
+    _check_scene_memory(entry, reader)
     gt_where = f"{where}, gt ({entry.gt})"
     gt = reader.read(entry.gt, gt_where)
     if gt.ndim == 3 and gt.shape[2] == 1:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .errors import ConfigError, expect
+from .errors import ConfigError, check_fields, expect
 from .unet import DenoiserUNet
 
 
@@ -26,6 +26,7 @@ class DiffusionConfig:
     schedule: str = "cosine"  # "linear" | "cosine"
 
     def __post_init__(self) -> None:
+        check_fields(self)
         expect(self.T >= 2, ConfigError, f"T must be >= 2, found {self.T}")
         expect(self.schedule in ("linear", "cosine"), ConfigError, f"schedule must be one of ['linear', 'cosine'], found {self.schedule!r}")
 
@@ -109,11 +110,14 @@ class GaussianDiffusion(nn.Module):
         t: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        counts: torch.Tensor | None = None,
     ) -> DiffusionLoss:
         """Simplified DDPM loss ||eps - eps_theta(x_t, t)||^2 (DDPM eq. 14), per modality.
 
         x0 (b, C, p, p); modality_mask (b, M) bool, True = hidden; t (b,) and noise like x0 are
-        drawn from `generator` when not given."""
+        drawn from `generator` when not given. counts (M,): the visible samples each modality's
+        error sum is divided by (default: this batch's); data-parallel pretraining passes the
+        global batch's, so that the ranks' losses add up to the global batch's loss."""
         b, M = x0.shape[0], len(self.channel_groups)
         if t is None:
             t = torch.randint(0, self.T, (b,), generator=generator).to(x0.device)
@@ -121,7 +125,7 @@ class GaussianDiffusion(nn.Module):
             noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         visible = torch.ones(b, M, dtype=torch.bool, device=x0.device) if modality_mask is None else ~modality_mask.bool()
         errors = self.modality_errors(self.denoiser(self.q_sample(x0, t, noise), t, modality_mask), noise)
-        counts = visible.sum(dim=0)
+        counts = visible.sum(dim=0) if counts is None else counts.to(x0.device)
         per_modality = (errors * visible).sum(dim=0) / counts.clamp(min=1)
         counted = counts > 0
         total = per_modality[counted].mean()

@@ -13,6 +13,7 @@ concatenated ("concat", timestep-major) over t.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import warnings
@@ -26,9 +27,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed as ddp
 from .checkpoint import atomic_write_bytes, config_hash, state_dict_hash
 from .diffusion import GaussianDiffusion
-from .errors import ConfigError, DataError, expect
+from .errors import ConfigError, DataError, check_fields, expect
 
 
 @dataclass
@@ -41,6 +43,7 @@ class FeatureConfig:
     reduce: str = "mean"  # "mean" | "concat" over timesteps
 
     def __post_init__(self) -> None:
+        check_fields(self)
         self.timesteps = tuple(int(t) for t in self.timesteps)
         expect(len(self.timesteps) >= 1 and min(self.timesteps) >= 0, ConfigError, f"timesteps must be non-empty and >= 0, found {self.timesteps}")
         expect(self.overlap >= 0, ConfigError, f"overlap must be >= 0, found {self.overlap}")
@@ -50,15 +53,23 @@ class FeatureConfig:
 
 
 @torch.no_grad()
-def extract_features(diffusion: GaussianDiffusion, image: np.ndarray | torch.Tensor, cfg: FeatureConfig, progress: bool = True) -> list[np.ndarray]:
-    """image (C, H, W) standardised -> K maps (G_k, H, W) float32 (G_k * len(timesteps) for "concat")."""
+def extract_features(diffusion: GaussianDiffusion, image: np.ndarray | torch.Tensor, cfg: FeatureConfig, progress: bool = True,
+                     device: str | torch.device | None = None) -> list[np.ndarray]:
+    """image (C, H, W) standardised -> K maps (G_k, H, W) float32 (G_k * len(timesteps) for "concat").
+
+    The denoiser runs on `device` (None = `distributed.pick_device()`, CUDA when present) in fp32;
+    a model elsewhere is copied there, so the caller's model stays where it is."""
     image = torch.as_tensor(image, dtype=torch.float32)
     C = sum(diffusion.channel_groups.values())
     expect(image.ndim == 3 and image.shape[0] == C, DataError, f"image must be (C={C}, H, W), found {tuple(image.shape)}")
+    bad = int((~torch.isfinite(image)).sum())
+    expect(bad == 0, DataError, f"image must hold finite values, found {bad} NaN or inf of {image.numel()}")
     expect(max(cfg.timesteps) < diffusion.T, ConfigError, f"timesteps must be < T={diffusion.T}, found {cfg.timesteps}")
     _, H, W = image.shape
-    was_training = diffusion.training
-    diffusion.eval()
+    dev = ddp.pick_device(device)
+    net = diffusion if next(diffusion.parameters()).device == dev else copy.deepcopy(diffusion).to(dev)
+    was_training = net.training
+    net.eval()
     stride, o = cfg.tile - 2 * cfg.overlap, cfg.overlap
     rows, cols = -(-H // stride), -(-W // stride)
     pad = ((0, 0), (o, rows * stride - H + o), (o, cols * stride - W + o))
@@ -69,13 +80,13 @@ def extract_features(diffusion: GaussianDiffusion, image: np.ndarray | torch.Ten
     for step in cfg.timesteps:
         noise = torch.randn(image.shape, generator=generator)
         t_all = torch.full((1,), step, dtype=torch.long)
-        x_t = diffusion.q_sample(image[None], t_all, noise[None])[0]
+        x_t = net.q_sample(image[None].to(dev), t_all.to(dev), noise[None].to(dev))[0].cpu()
         padded = torch.from_numpy(np.pad(x_t.numpy(), pad, mode="reflect"))  # numpy reflects repeatedly if needed
         maps: list[np.ndarray] = []
         for start in range(0, len(corners), cfg.batch_size):
             chunk = corners[start : start + cfg.batch_size]
-            tiles = torch.stack([padded[:, r : r + cfg.tile, c : c + cfg.tile] for r, c in chunk])
-            feats = diffusion.denoiser.forward_features(tiles, t_all.expand(len(chunk)))
+            tiles = torch.stack([padded[:, r : r + cfg.tile, c : c + cfg.tile] for r, c in chunk]).to(dev)
+            feats = [f.cpu() for f in net.denoiser.forward_features(tiles, t_all.to(dev).expand(len(chunk)))]
             if not maps:
                 maps = [np.zeros((f.shape[1], rows * stride, cols * stride), np.float32) for f in feats]
             for k, f in enumerate(feats):
@@ -85,7 +96,7 @@ def extract_features(diffusion: GaussianDiffusion, image: np.ndarray | torch.Ten
             bar.update(len(chunk))
         per_t.append([m[:, :H, :W] for m in maps])
     bar.close()
-    diffusion.train(was_training)
+    net.train(was_training)
     K = len(per_t[0])
     if cfg.reduce == "mean":
         return [np.ascontiguousarray(np.mean([maps[k] for maps in per_t], axis=0, dtype=np.float32)) for k in range(K)]

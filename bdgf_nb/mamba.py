@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 
-from .errors import ConfigError, DataError, expect
+from .errors import ConfigError, DataError, check_fields, expect
 from .scan import BACKENDS, selective_scan
 
 try:
@@ -51,6 +51,7 @@ class MambaConfig:
     d_inner: int = field(init=False)  # derived: expand * d_model
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("d_model", "d_state", "d_conv", "expand"):
             value = getattr(self, name)
             expect(isinstance(value, int) and value >= 1, ConfigError, f"{name} must be an int >= 1, found {value!r}")

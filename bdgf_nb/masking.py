@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from .errors import ConfigError, expect
+from .errors import ConfigError, check_fields, expect
 
 MODES = ("none", "random", "adaptive")
 SIGNALS = ("reliance", "loss")
@@ -52,6 +52,7 @@ class MaskingConfig:
     signal: str = "reliance"  # "reliance" | "loss" (see module docstring)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         expect(self.signal in SIGNALS, ConfigError, f"signal must be one of {list(SIGNALS)}, found {self.signal!r}")
         expect(self.mode in MODES, ConfigError, f"mode must be one of {list(MODES)}, found {self.mode!r}")
         expect(0.0 <= self.p_max <= 1.0, ConfigError, f"p_max must be in [0, 1], found {self.p_max}")

@@ -7,6 +7,7 @@ into the inputs), reflect-padded once, and patches are gathered in vectorised ba
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .errors import DataError, expect
+from .scene import validate_finite
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Standardizer:
         expect(train_mask.shape == stacked.shape[:-1], DataError, f"train mask shape {train_mask.shape} does not match data {stacked.shape[:-1]}")
         expect(bool(train_mask.any()), DataError, "cannot fit a standardizer on 0 training pixels")
         pixels = stacked[train_mask].astype(np.float64)
+        validate_finite(pixels, "standardizer: training pixels")
         mean, std = pixels.mean(axis=0), pixels.std(axis=0)
         flat = np.flatnonzero(std < 1e-8)
         expect(flat.size == 0, DataError, f"channels {flat.tolist()} have zero variance over the training pixels (expected varying values); drop them")
@@ -57,6 +60,17 @@ def reflect_pad(image: torch.Tensor, radius: int) -> torch.Tensor:
     return torch.nn.functional.pad(image[None], (radius, radius, radius, radius), mode="reflect")[0]
 
 
+def _float_tensor(array: np.ndarray | torch.Tensor, where: str) -> torch.Tensor:
+    """A float32 tensor of finite values, or DataError naming `where`."""
+    try:
+        tensor = torch.as_tensor(array, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise DataError(f"{where}: expected a numeric array, found {type(array).__name__} ({err})") from None
+    bad = int((~torch.isfinite(tensor)).sum())
+    expect(bad == 0, DataError, f"{where}: expected finite values, found {bad} NaN or inf of {tensor.numel()}")
+    return tensor
+
+
 class PatchDataset(Dataset):
     """Patches of the standardised scene (and of its diffusion features) at chosen pixels.
 
@@ -72,13 +86,20 @@ class PatchDataset(Dataset):
         patch: int,
         guides: Sequence[np.ndarray | torch.Tensor] = (),
     ) -> None:
-        expect(patch >= 1 and patch % 2 == 1, DataError, f"patch size must be odd and >= 1, found {patch}")
-        image_t = torch.as_tensor(image, dtype=torch.float32)
+        expect(isinstance(patch, int | np.integer) and not isinstance(patch, bool) and patch >= 1 and patch % 2 == 1,
+               DataError, f"patch size must be an odd integer >= 1, found {patch!r}")
+        patch = int(patch)
+        image_t = _float_tensor(image, "image")
         expect(image_t.ndim == 3, DataError, f"image must be (C, H, W), found shape {tuple(image_t.shape)}")
         h, w = image_t.shape[1:]
         expect(patch <= min(h, w), DataError, f"patch size {patch} is larger than the scene {h}x{w}")
-        expect(pixels.ndim == 2 and pixels.shape[1] == 2, DataError, f"pixels must be (N, 2), found {pixels.shape}")
-        expect(labels.shape == (pixels.shape[0],), DataError, f"labels must be ({pixels.shape[0]},), found {labels.shape}")
+        pixels, labels = np.asarray(pixels), np.asarray(labels)
+        expect(pixels.ndim == 2 and pixels.shape[1] == 2 and pixels.dtype.kind in "iu", DataError,
+               f"pixels must be integer (N, 2) (row, col), found {pixels.dtype} {pixels.shape}")
+        outside = int(((pixels < 0) | (pixels >= np.array([h, w]))).any(axis=1).sum())
+        expect(outside == 0, DataError, f"pixels must lie inside the {h}x{w} scene, found {outside} outside")
+        expect(labels.shape == (pixels.shape[0],) and labels.dtype.kind in "iu", DataError,
+               f"labels must be integer ({pixels.shape[0]},), found {labels.dtype} {labels.shape}")
         if labels.size:
             expect(int(labels.min()) >= 1, DataError, f"labels must be >= 1 (0 = unlabelled), found {int(labels.min())}")
         self.patch = patch
@@ -86,7 +107,7 @@ class PatchDataset(Dataset):
         self.padded = reflect_pad(image_t, self.radius)
         self.padded_guides = []
         for k, g in enumerate(guides):
-            g_t = torch.as_tensor(g, dtype=torch.float32)
+            g_t = _float_tensor(g, f"guide {k}")
             expect(g_t.ndim == 3 and tuple(g_t.shape[1:]) == (h, w), DataError, f"guide {k} must be (G, {h}, {w}), found {tuple(g_t.shape)}")
             self.padded_guides.append(reflect_pad(g_t, self.radius))
         self.rows = torch.as_tensor(pixels[:, 0], dtype=torch.long)
@@ -95,6 +116,17 @@ class PatchDataset(Dataset):
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
+
+    def fingerprint(self) -> str:
+        """16 hex digits that change with the pixels, labels, patch size, image and guides (the
+        tensors through a strided sample of <= 2**16 values each, so hashing stays cheap)."""
+        digest = hashlib.sha256(f"{self.patch};".encode())
+        for tensor in (self.rows, self.cols, self.targets):
+            digest.update(tensor.numpy().tobytes())
+        for tensor in (self.padded, *self.padded_guides):
+            flat = tensor.reshape(-1)
+            digest.update(f"{tuple(tensor.shape)};".encode() + flat[:: max(1, flat.numel() // 2**16)].numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """Vectorised fetch of many items: x (b,C,p,p), guides [(b,G_k,p,p)], y (b,) 0-based."""

@@ -12,16 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from .baselines import BaselineConfig, run_baselines
+from .baselines import BaselineConfig, fit_predict, pixel_features, run_baselines
 from .data import load_scene
 from .errors import ConfigError, expect
 from .features import cached_features, extract_features, feature_cache_key
+from .inference import predict_map
+from .model import BDGF, ablation
 from .patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
 from .presets import preset
 from .pretrain import PretrainResult, pretrain
 from .scene import PixelScene, Scene
 from .splits import Split, default_split, random_per_class_split, with_validation
+from .train import score, train_classifier
 
 
 @dataclass
@@ -123,3 +127,102 @@ def diffusion_features(prepared: Prepared, ddpm: PretrainResult, quick: bool, ou
     key = feature_cache_key(prepared.scene.name, tuple(prepared.image.shape), cfg, ddpm.diffusion)
     maps, _ = cached_features(Path(out_dir) / "cache", key, lambda: extract_features(ddpm.diffusion, prepared.image, cfg, progress=progress))
     return maps
+
+
+def limit_pixels(mask: np.ndarray, labels: np.ndarray, limit: int | None, seed: int = 0) -> np.ndarray:
+    """At most `limit` pixels of `mask`, drawn per class in proportion to its share (every class
+    keeps at least min(its count, 5) pixels), so quick runs train on fewer pixels, same classes."""
+    if limit is None or int(mask.sum()) <= limit:
+        return mask
+    rng = np.random.default_rng(seed)
+    flat_mask, flat_labels = mask.ravel(), labels.ravel()
+    keep = np.zeros(flat_mask.shape, dtype=bool)
+    total = int(flat_mask.sum())
+    for cls in np.unique(flat_labels[flat_mask]):
+        index = np.flatnonzero(flat_mask & (flat_labels == cls))
+        n = min(index.size, max(5, int(round(limit * index.size / total))))
+        keep[rng.choice(index, size=n, replace=False)] = True
+    return keep.reshape(mask.shape)
+
+
+@dataclass
+class ClassifierRun:
+    """One trained classifier and its leak-free test score."""
+
+    variant: str
+    report: dict[str, Any]
+    history: list[dict[str, float]]
+    best_epoch: int
+    seconds: float
+    n_parameters: int
+    model: Any
+
+    def row(self) -> dict[str, Any]:
+        """Flat result row for tables, summary.json and plots."""
+        keys = ("overall_accuracy", "average_accuracy", "kappa")
+        return {"method": self.variant, **{k: self.report[k] for k in keys}, "best_epoch": self.best_epoch,
+                "seconds": round(self.seconds, 1), "parameters": self.n_parameters}
+
+
+def train_variant(
+    prepared: Prepared,
+    guides: list[np.ndarray],
+    variant: str,
+    quick: bool,
+    seed: int,
+    out_dir: str | Path,
+    tag: str = "",
+    progress: bool = True,
+) -> ClassifierRun:
+    """Train BDGF or one of its ablations (model.ABLATIONS, "+"-joined to combine) on the leak-free split and score it
+    on the test pixels. `guides`: K diffusion feature maps (G_k, H, W), or [] (no diffusion).
+
+    The checkpoint `<out_dir>/artifacts/clf_<scene>_<variant><tag>_<mode>_seed<seed>.pt` makes a
+    rerun (or a later notebook asking for the same run) reload instead of retraining; `tag`
+    names what the config does not capture, e.g. which DDPM the guides came from."""
+    settings = preset(quick, seed=seed)
+    cfg = settings.model
+    for part in variant.split("+"):  # e.g. "cnn_only+no_guidance"
+        cfg = ablation(cfg, part)
+    guides = guides if cfg.guidance else []
+    torch.manual_seed(seed)  # weights are drawn from the global RNG
+    model = BDGF(cfg, prepared.channel_groups, [g.shape[0] for g in guides], prepared.n_classes)
+    fit = limit_pixels(prepared.split.fit, prepared.labels, settings.max_train_pixels, seed)
+    val = limit_pixels(prepared.split.val if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed)
+    name = f"clf_{prepared.scene.name}_{variant}{tag}_{'quick' if quick else 'full'}_seed{seed}.pt"
+    result = train_classifier(model, prepared.dataset(fit, guides), prepared.dataset(val, guides), prepared.n_classes,
+                              settings.train, checkpoint_path=Path(out_dir) / "artifacts" / name, progress=progress)
+    report = score(result.model, prepared.dataset(prepared.split.test, guides), prepared.n_classes)
+    return ClassifierRun(variant, report, result.history, result.best_epoch, result.seconds, model.n_parameters, result.model)
+
+
+def predict_scene(prepared: Prepared, run: ClassifierRun, guides: list[np.ndarray]) -> np.ndarray:
+    """(H, W) map of predicted labels (1-based) over every pixel of the scene, in row tiles."""
+    return predict_map(run.model, prepared.image, prepared.patch, guides if run.model.cfg.guidance else [], batch_size=512)
+
+
+def _baseline_config(quick: bool, seed: int, features: str, models: tuple[str, ...] = ("svm", "rf")) -> BaselineConfig:
+    return BaselineConfig(models=models, features=features, rf_trees=100 if quick else 300, svm_grid=not quick,
+                          max_train=1500 if quick else 4000, seed=seed)
+
+
+def fused_baselines(prepared: Prepared, quick: bool, seed: int = 0) -> list[dict[str, Any]]:
+    """SVM and RF on all modalities stacked, on the leak-free split: centre pixel (notebook 00)
+    and centre + 11 x 11 window mean/std ("patch stats", the spatial baseline of PEERS.md)."""
+    labels, split = prepared.labels, prepared.split
+    features = ("centre",) if prepared.is_pixel_scene else ("centre", "patch_stats")
+    rows = []
+    for kind in features:
+        fused = {"+".join(prepared.channel_groups): np.moveaxis(prepared.image, 0, -1)}
+        for row in run_baselines(fused, labels, split.train, split.test, prepared.n_classes, _baseline_config(quick, seed, kind)):
+            rows.append({**row, "method": f"{row['method']} ({kind.replace('_', ' ')})"})
+    return rows
+
+
+def baseline_scene_map(prepared: Prepared, quick: bool, seed: int = 0, model: str = "rf", features: str = "patch_stats") -> np.ndarray:
+    """(H, W) labels predicted by a fused baseline for every pixel of the scene."""
+    cfg = _baseline_config(quick, seed, features, (model,))
+    stacked = pixel_features(np.moveaxis(prepared.image, 0, -1), features, prepared.patch)
+    split = prepared.split
+    predicted = fit_predict(model, stacked[split.train], prepared.labels[split.train], stacked.reshape(-1, stacked.shape[-1]), cfg)
+    return predicted.reshape(prepared.labels.shape)

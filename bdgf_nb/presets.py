@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from .features import FeatureConfig
 from .masking import MaskingConfig
+from .model import BDGFConfig
 from .pretrain import PretrainConfig
+from .train import TrainConfig
 from .unet import UNetConfig
 
 
@@ -21,13 +23,21 @@ class Preset:
     ddpm_patches: int  # unlabelled patches drawn from the whole scene for pretraining
     pretrain: PretrainConfig
     features: FeatureConfig
+    model: BDGFConfig
+    train: TrainConfig
+    max_train_pixels: int | None  # classifiers train on at most this many pixels (class-proportional)
+    max_val_pixels: int | None  # and select epochs on at most this many validation pixels
 
 
 def preset(quick: bool, masking: str = "adaptive", seed: int = 0) -> Preset:
     if quick:
         unet = UNetConfig(base_width=32, channel_mults=(1, 2, 2), num_res_blocks=1)
         pretrain = PretrainConfig(epochs=8, batch_size=64, lr=5e-4, seed=seed, balance_samples=256, masking=MaskingConfig(mode=masking), unet=unet)
-        return Preset(patch=11, ddpm_patches=2048, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)))
+        train = TrainConfig(epochs=8, batch_size=64, lr=2e-3, warmup_epochs=1, patience=4, seed=seed)
+        return Preset(patch=11, ddpm_patches=2048, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)),
+                      model=BDGFConfig(width=32), train=train, max_train_pixels=1500, max_val_pixels=500)
     unet = UNetConfig(base_width=32, channel_mults=(1, 2, 2), num_res_blocks=2)
     pretrain = PretrainConfig(epochs=30, batch_size=64, lr=3e-4, seed=seed, balance_samples=512, masking=MaskingConfig(mode=masking), unet=unet)
-    return Preset(patch=11, ddpm_patches=6144, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)))
+    train = TrainConfig(epochs=40, batch_size=64, lr=1e-3, warmup_epochs=2, patience=8, seed=seed)
+    return Preset(patch=11, ddpm_patches=6144, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)),
+                  model=BDGFConfig(width=64), train=train, max_train_pixels=6000, max_val_pixels=1500)

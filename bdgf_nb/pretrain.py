@@ -8,6 +8,13 @@ checkpoint ends with exactly the weights of an uninterrupted run.
 
 A fixed held-out slice of the patches (`balance_samples`, drawn with the seed) is never trained
 on; the balance measure (balance.py) runs on it with fixed noise and timesteps.
+
+Devices and processes (distributed.py): training runs on `pick_device()` (CUDA when present,
+bf16 autocast there) and under torchrun on one process per device with DDP. Every rank draws the
+global batch's random tensors and keeps its shard of the rows, the loss is normalised by the
+global batch's visible counts, and the per-modality losses the masker sees are summed across
+ranks, so N processes follow the single-process run (up to float summation order). Rank 0 alone
+shows progress and writes checkpoints. The returned model is on the CPU.
 """
 
 from __future__ import annotations
@@ -23,10 +30,18 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed as ddp
 from .balance import EvalBatch, measure_balance
-from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from .checkpoint import (
+    capture_rng_state,
+    load_module_state,
+    restore_rng_state,
+    resume_state,
+    save_checkpoint,
+)
 from .diffusion import DiffusionConfig, GaussianDiffusion
-from .errors import ConfigError, DataError, expect
+from .errors import ConfigError, DataError, check_fields, expect
+from .guards import check_memory, training_bytes
 from .masking import MaskingConfig, ModalityMasker
 from .unet import DenoiserUNet, UNetConfig
 
@@ -49,6 +64,7 @@ class PretrainConfig:
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         expect(self.epochs >= 1, ConfigError, f"epochs must be >= 1, found {self.epochs}")
         expect(self.batch_size >= 1, ConfigError, f"batch_size must be >= 1, found {self.batch_size}")
         expect(self.lr > 0, ConfigError, f"lr must be > 0, found {self.lr}")
@@ -93,67 +109,90 @@ def pretrain(
     resume: bool = True,
     progress: bool = True,
     stop_after_epoch: int | None = None,
+    device: str | torch.device | None = None,
 ) -> PretrainResult:
     """Train the masked multimodal DDPM on standardised patches x0 (N, C, p, p).
 
     channel_groups: modality name -> channels, in channel order (spectral first, >= 1 modality).
     With `checkpoint_path` and `resume`, a checkpoint of the same config and data found there is
-    resumed exactly (CheckpointError naming the differing fields otherwise).
-    `stop_after_epoch` ends the run early (as an interruption would; used to test resume)."""
+    resumed exactly (CheckpointError naming the differing fields otherwise; a damaged file is set
+    aside with a warning and training starts afresh). ResourceError up front when the estimated
+    training memory (guards.training_bytes) exceeds what is free.
+    `stop_after_epoch` ends the run early (as an interruption would; used to test resume).
+    `device`: None = `distributed.pick_device()`."""
     expect(x0.ndim == 4 and x0.dtype == torch.float32, DataError, f"x0 must be float32 (N, C, p, p), found {x0.dtype} {tuple(x0.shape)}")
     expect(sum(channel_groups.values()) == x0.shape[1], DataError, f"channel_groups {dict(channel_groups)} sum to {sum(channel_groups.values())} channels, x0 has {x0.shape[1]}")
+    bad = int((~torch.isfinite(x0)).sum())
+    expect(bad == 0, DataError, f"x0 must hold finite values, found {bad} NaN or inf of {x0.numel()}")
     n_eval = min(cfg.balance_samples, x0.shape[0] // 5)
     expect(n_eval >= 1 and x0.shape[0] - n_eval >= 1, DataError, f"need at least 5 patches (held-out balance batch + training), found {x0.shape[0]}")
     names = list(channel_groups)
+    dev = ddp.pick_device(device)
     torch.manual_seed(cfg.seed)  # weight init and dropout
-    diffusion = build_diffusion(cfg, channel_groups)
+    diffusion = build_diffusion(cfg, channel_groups).to(dev)
+    probe = x0[:2].to(dev)  # memory estimate from a 2-patch forward (no grad: draws no random numbers)
+    needed = training_bytes(diffusion.denoiser, lambda: diffusion.denoiser(probe, torch.zeros(len(probe), dtype=torch.long, device=dev)),
+                            len(probe), cfg.batch_size, weight_copies=5 if cfg.ema_decay > 0 else 4)
+    check_memory(needed, f"pretraining the DDPM (batch {cfg.batch_size} of {tuple(x0.shape[1:])} patches)",
+                 hint="lower batch_size or unet.base_width", device=dev)
     ema = copy.deepcopy(diffusion).requires_grad_(False) if cfg.ema_decay > 0 else None
     optimizer = torch.optim.AdamW(diffusion.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
     split = torch.randperm(x0.shape[0], generator=torch.Generator().manual_seed(cfg.seed + 1))
     train_x = x0[split[n_eval:]]
-    eval_batch = EvalBatch.draw(x0[split[:n_eval]], cfg.diffusion.T, seed=cfg.seed + 2)
+    drawn = EvalBatch.draw(x0[split[:n_eval]], cfg.diffusion.T, seed=cfg.seed + 2)
+    eval_batch = EvalBatch(drawn.x0.to(dev), drawn.t.to(dev), drawn.noise.to(dev))
     steps_per_epoch = math.ceil(train_x.shape[0] / cfg.batch_size)
     masker = ModalityMasker(cfg.masking, len(names), cfg.epochs * steps_per_epoch)
     record = {"pretrain": asdict(cfg), "channel_groups": dict(channel_groups), "data": _data_fingerprint(x0)}
     history: list[dict[str, float]] = []
     start_epoch = 0
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-    if ckpt is not None and resume and ckpt.exists():
-        saved = load_checkpoint(ckpt, expected_config=record)
-        diffusion.load_state_dict(saved["model"])
+    saved = resume_state(ckpt, record) if resume else None  # every rank reads it; a damaged file is set aside
+    if saved is not None:
+        load_module_state(diffusion, saved["model"], f"checkpoint {ckpt}")
         optimizer.load_state_dict(saved["optimizer"])
         if ema is not None:
-            ema.load_state_dict(saved["ema"])
+            load_module_state(ema, saved["ema"], f"checkpoint {ckpt} (EMA)")
         masker.load_state_dict(saved["masker"])
         generator.set_state(saved["generator"])
         restore_rng_state(saved["rng"])
         history, start_epoch = saved["history"], saved["epoch"]
     last_epoch = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)
+    net, part = ddp.wrap(diffusion), ddp.shard()
     start_time = time.perf_counter()
-    epochs = tqdm(range(start_epoch, last_epoch), desc="pretrain DDPM", disable=not progress, initial=start_epoch, total=cfg.epochs)
+    epochs = tqdm(range(start_epoch, last_epoch), desc="pretrain DDPM", disable=not (progress and ddp.is_main()), initial=start_epoch, total=cfg.epochs)
     for epoch in epochs:
         diffusion.train()
         sums, counts, total_loss = torch.zeros(len(names), dtype=torch.float64), torch.zeros(len(names)), 0.0
         prob_sums = [0.0] * len(names)  # mean over the epoch's steps of p_mask(m)
         for index in torch.randperm(train_x.shape[0], generator=generator).split(cfg.batch_size):
-            xb = train_x[index]
-            prob_sums = [a + b for a, b in zip(prob_sums, masker.probabilities, strict=True)]
-            mask = masker.sample(xb.shape[0], generator)
-            t = torch.randint(0, cfg.diffusion.T, (xb.shape[0],), generator=generator)
-            noise = torch.randn(xb.shape, generator=generator)
-            out = diffusion(xb, mask, t=t, noise=noise)
+            b = index.shape[0]
+            prob_sums = [a + p for a, p in zip(prob_sums, masker.probabilities, strict=True)]
+            # Random tensors of the whole (global) batch, then this rank's rows of each.
+            mask = masker.sample(b, generator)
+            t = torch.randint(0, cfg.diffusion.T, (b,), generator=generator)
+            noise = torch.randn((b, *train_x.shape[1:]), generator=generator)
+            if not ddp.usable(b):
+                continue
+            visible = (~mask).sum(dim=0)
+            with ddp.autocast(dev):
+                out = net(train_x[index[part]].to(dev), mask[part].to(dev), t=t[part].to(dev), noise=noise[part].to(dev), counts=visible)
             optimizer.zero_grad(set_to_none=True)
-            out.total.backward()
+            (out.total * ddp.world_size()).backward()  # DDP averages gradients over the ranks
             torch.nn.utils.clip_grad_norm_(diffusion.parameters(), cfg.grad_clip)
             optimizer.step()
             if ema is not None:
                 _ema_update(ema, diffusion, cfg.ema_decay)
-            masker.update(out.per_modality)
-            seen = out.visible > 0
-            sums[seen] += out.per_modality[seen].double() * out.visible[seen]
-            counts += out.visible
-            total_loss += float(out.total.detach()) * xb.shape[0]
+            # Each rank's per-modality loss is its share of the global batch's: sum the shares.
+            seen = visible > 0
+            shares = torch.cat([out.per_modality.float().nan_to_num(), out.total.detach().float()[None]])
+            summed = ddp.all_reduce_sum(shares).cpu()
+            per_modality = torch.where(seen, summed[:-1], float("nan"))
+            masker.update(per_modality)
+            sums[seen] += per_modality[seen].double() * visible[seen]
+            counts += visible
+            total_loss += float(summed[-1]) * b
         row: dict[str, float] = {"epoch": epoch + 1, "loss": total_loss / train_x.shape[0]}
         row.update({f"loss_{k}": float(sums[m] / counts[m]) if counts[m] else float("nan") for m, k in enumerate(names)})
         row.update({f"p_mask_{k}": prob_sums[m] / steps_per_epoch for m, k in enumerate(names)})
@@ -163,7 +202,7 @@ def pretrain(
             row.update(report.as_record())
         history.append(row)
         epochs.set_postfix(loss=f"{row['loss']:.4f}", balance=f"{row.get('balance', float('nan')):.2f}")
-        if ckpt is not None:
+        if ckpt is not None and ddp.is_main():
             state = {
                 "model": diffusion.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -175,6 +214,7 @@ def pretrain(
                 "history": history,
             }
             save_checkpoint(ckpt, state, record)
-    final = ema if ema is not None else diffusion
+        ddp.barrier()  # the others wait for rank 0's checkpoint
+    final = (ema if ema is not None else diffusion).cpu()
     final.eval()
     return PretrainResult(final, history, time.perf_counter() - start_time)

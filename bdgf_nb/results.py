@@ -56,3 +56,23 @@ def load_results(out_dir: str | Path) -> dict[str, Any]:
     """All notebooks' records under `<out_dir>/results/`, keyed by notebook name."""
     folder = Path(out_dir) / "results"
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def collect_summaries(root: str | Path, current: str | Path | None = None) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """dataset -> (path, summary) for every `<root>/*/summary.json`; the `current` run's folder is
+    read from its per-notebook records instead (its summary.json is written after the last
+    notebook, i.e. after the notebook that calls this)."""
+    found: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for path in sorted(Path(root).glob("*/summary.json")):
+        summary = json.loads(path.read_text())
+        found[str(summary.get("dataset", path.parent.name))] = (path, summary)
+    if current is not None and (Path(current) / "results").is_dir():
+        records = load_results(current)
+        name = str(records.get("00_data", {}).get("dataset", {}).get("name", Path(current).name))
+        found[name] = (Path(current) / "results", {"dataset": name, **records})
+    return found
+
+
+def comparison_rows(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Notebook 03's result rows of every summary, each tagged with its dataset."""
+    return [{**row, "dataset": name} for name, summary in summaries.items() for row in summary.get("03_mutual_learning", {}).get("rows", [])]

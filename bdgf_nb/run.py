@@ -3,18 +3,22 @@
 Each notebook gets the papermill parameters `dataset`, `quick`, `seed` and `out_dir`; executed
 copies land in the output folder next to `summary.json` (dataset, split and every metric the
 notebooks recorded). A failing notebook stops the run with its name and the cell's error, and
-its executed copy is left for inspection.
+its executed copy is left for inspection. Every argument is checked before the first notebook
+starts (`check_parameters`, `RunConfig`): a bad one ends `bdgf-run` with one line naming it and
+exit status 2, as argparse does.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .errors import ConfigError, expect
+from .errors import BDGFError, ConfigError, check_fields, expect
 from .results import load_results, write_json_atomic
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -37,14 +41,64 @@ def select_notebooks(spec: str | None, folder: Path = NOTEBOOK_DIR) -> list[Path
     return chosen
 
 
+def check_parameters(**parameters: Any) -> None:
+    """Check the papermill parameters the notebooks share (others pass unchecked): `dataset` a
+    catalog name, `quick` a bool, `seed` an int >= 0, `out_dir` a path string, `masking` a
+    masking mode. ConfigError naming the parameter otherwise; a notebook may call it first."""
+    from .data import load_catalog
+    from .masking import MODES
+
+    types = {"dataset": str, "quick": bool, "seed": int, "out_dir": str, "masking": str}
+    for name, value in parameters.items():
+        kind = types.get(name)
+        ok = kind is None or (type(value) is kind)  # exact: a bool is no seed, "0" no int
+        expect(ok, ConfigError, f"parameter {name!r}: expected {getattr(kind, '__name__', kind)}, found {type(value).__name__} {value!r}")
+    if "seed" in parameters:
+        expect(parameters["seed"] >= 0, ConfigError, f"parameter 'seed': expected an integer >= 0, found {parameters['seed']}")
+    if "masking" in parameters:
+        expect(parameters["masking"] in MODES, ConfigError, f"parameter 'masking': expected one of {list(MODES)}, found {parameters['masking']!r}")
+    if "dataset" in parameters:
+        catalog = load_catalog()
+        expect(parameters["dataset"] in catalog, ConfigError, f"parameter 'dataset': unknown {parameters['dataset']!r}; known: {sorted(catalog)}")
+
+
 @dataclass(frozen=True)
 class RunConfig:
+    """One dataset's run; checked on construction (field types, seed >= 0, notebook numbers)."""
+
     dataset: str = "synthetic"
     quick: bool = False
     seed: int = 0
     out: Path = Path("outputs")
     notebooks: str | None = None
     folder: Path = NOTEBOOK_DIR
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        expect(self.seed >= 0, ConfigError, f"RunConfig.seed: expected an integer >= 0, found {self.seed}")
+        select_notebooks(self.notebooks, self.folder)  # ConfigError for an unknown number
+
+
+# Executed copies are for static viewing too (nbviewer, `jupyter nbconvert --to html`): plotly
+# emits its JupyterLab mimetype AND text/html with plotly.js inlined (self-contained, works
+# offline), unless the caller set PLOTLY_RENDERER; the ipywidgets state (last values, image
+# buffers) is stored in the notebook metadata, so exports show the widgets as they were left.
+STATIC_VIEW_ENV = {"PLOTLY_RENDERER": "plotly_mimetype+notebook"}
+
+
+def execute_notebook(path: Path, target: Path, parameters: dict[str, Any]) -> None:
+    """Run one notebook with papermill (kernel `python3`, cwd = its folder) into `target`."""
+    import papermill
+
+    added = {k: v for k, v in STATIC_VIEW_ENV.items() if k not in os.environ}
+    os.environ.update(added)  # the kernel inherits this process's environment
+    try:
+        papermill.execute_notebook(
+            str(path), str(target), parameters=parameters, cwd=str(path.parent), progress_bar=False, kernel_name="python3", store_widget_state=True
+        )
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def run_dataset(cfg: RunConfig) -> Path:
@@ -60,7 +114,7 @@ def run_dataset(cfg: RunConfig) -> Path:
         print(f"[bdgf-run] {cfg.dataset}: {path.name} ...", flush=True)
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(str(path), str(target), parameters=parameters, cwd=str(path.parent), progress_bar=False, kernel_name="python3")
+            execute_notebook(path, target, parameters)
         except papermill.PapermillExecutionError as err:
             first_line = next((line for line in str(err.source).splitlines() if line.strip()), "")
             raise SystemExit(
@@ -75,6 +129,12 @@ def run_dataset(cfg: RunConfig) -> Path:
     return out / "summary.json"
 
 
+def _seed(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
+    return int(text)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bdgf-run",
@@ -83,9 +143,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--dataset", default="synthetic", help="catalog dataset name (data_catalog.yaml), or 'all' for every dataset whose files are present")
     parser.add_argument("--quick", action="store_true", help="CI-size run: small models, few epochs")
-    parser.add_argument("--seed", type=int, default=0, help="random seed passed to every notebook")
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed passed to every notebook (integer >= 0)")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
-    parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01 (default: all)")
+    parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
     return parser.parse_args(argv)
 
 
@@ -93,14 +153,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from .data import available_datasets, load_catalog
 
-    catalog = load_catalog()
-    if args.dataset == "all":
-        names = available_datasets(catalog)
-    else:
-        expect(args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}")
-        names = [args.dataset]
-    for name in names:
-        run_dataset(RunConfig(name, args.quick, args.seed, args.out / name, args.notebooks))
+    try:  # every argument is checked before the first notebook runs
+        catalog = load_catalog()
+        if args.dataset == "all":
+            names = available_datasets(catalog)
+        else:
+            expect(args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}")
+            names = [args.dataset]
+        configs = [RunConfig(name, args.quick, args.seed, args.out / name, args.notebooks) for name in names]
+    except BDGFError as err:
+        print(f"bdgf-run: error: {err}", file=sys.stderr)
+        return 2
+    for cfg in configs:
+        run_dataset(cfg)
     return 0
 
 

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter, maximum_filter
 
-from .errors import ConfigError, expect
+from .errors import ConfigError, check_fields, expect
 from .scene import Scene
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -95,6 +95,7 @@ class SyntheticSceneConfig:
     canopy_gap_fraction: float = 0.15  # tree pixels that see the grass below (labelled trees)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         expect(
             self.size >= 64,
             ConfigError,

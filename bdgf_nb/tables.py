@@ -26,3 +26,14 @@ def mean_std_table(rows: Sequence[dict[str, Any]], by: list[str]) -> pd.DataFram
         out[col] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(mean[col], std[col], strict=True)]
     out["seeds"] = grouped.size()
     return out
+
+
+def mean_std_rows(rows: Sequence[dict[str, Any]], by: Sequence[str], metric: str = "overall_accuracy") -> list[dict[str, Any]]:
+    """[{*by: group keys, metric: mean, metric_std: std}] per group of `by` columns, first-seen order
+    (for bar charts with error bars)."""
+    grouped = pd.DataFrame(list(rows)).groupby(list(by), sort=False)[metric]
+    out = []
+    for keys, values in grouped:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        out.append({**dict(zip(by, keys, strict=True)), metric: float(values.mean()), f"{metric}_std": float(values.std(ddof=0))})
+    return out

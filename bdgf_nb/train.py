@@ -5,6 +5,12 @@ The model contract: `output = model(x, guides)` with `output.logits` (list of pe
 The loop is flat (nanoGPT style): AdamW, warm-up + cosine `lr_at(step)`, gradient clipping,
 validation every epoch on a hold-out carved from the training pixels, early stopping on the
 validation score, an atomic checkpoint each epoch that resumes exactly.
+
+Devices and processes (distributed.py): training runs on `pick_device()` (CUDA when present,
+bf16 autocast there) and under torchrun with DDP, each rank computing its rows of every global
+batch with the loss weighted so that the averaged gradient is the global batch's. Validation
+runs on every rank (identical, so early stopping agrees); rank 0 alone logs and checkpoints.
+BatchNorm statistics are per rank on CPU (SyncBatchNorm is CUDA-only; on CUDA it is used).
 """
 
 from __future__ import annotations
@@ -21,8 +27,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from .errors import ConfigError, expect
+from . import distributed as ddp
+from .checkpoint import (
+    capture_rng_state,
+    load_module_state,
+    restore_rng_state,
+    resume_state,
+    save_checkpoint,
+)
+from .errors import ConfigError, DataError, check_fields, expect
+from .guards import check_memory, training_bytes
 from .metrics import classification_report
 from .patches import PatchDataset
 
@@ -41,9 +55,13 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_fields(self)
         for name in ("epochs", "batch_size", "patience"):
             expect(getattr(self, name) >= 1, ConfigError, f"TrainConfig.{name} must be >= 1, found {getattr(self, name)}")
         expect(self.lr > 0, ConfigError, f"TrainConfig.lr must be > 0, found {self.lr}")
+        expect(self.weight_decay >= 0, ConfigError, f"TrainConfig.weight_decay must be >= 0, found {self.weight_decay}")
+        expect(self.warmup_epochs >= 0, ConfigError, f"TrainConfig.warmup_epochs must be >= 0, found {self.warmup_epochs}")
+        expect(self.grad_clip > 0, ConfigError, f"TrainConfig.grad_clip must be > 0, found {self.grad_clip}")
         expect(self.select_on in ("oa", "aa", "kappa"), ConfigError, f"TrainConfig.select_on must be one of oa, aa, kappa; found {self.select_on!r}")
 
 
@@ -58,16 +76,18 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> flo
 @torch.no_grad()
 def predict(model: torch.nn.Module, dataset: PatchDataset, batch_size: int = 256, progress: bool = False) -> dict[str, np.ndarray]:
     """Ensemble probabilities (N, n_classes), per-branch probabilities (n_branches, N, n_classes)
-    and per-branch features (n_branches, N, d), in dataset order."""
+    and per-branch features (n_branches, N, d), in dataset order. Runs on the model's device."""
     model.eval()
+    device = next(model.parameters()).device
     probs, branch_probs, feats = [], [], []
     starts = range(0, len(dataset), batch_size)
     for start in tqdm(starts, desc="predict", disable=not progress, leave=False):
         x, guides, _ = dataset.batch(torch.arange(start, min(start + batch_size, len(dataset))))
-        out = model(x, guides)
-        probs.append(out.probabilities)
-        branch_probs.append(torch.stack([z.softmax(-1) for z in out.logits]))
-        feats.append(torch.stack(list(out.features)))
+        with ddp.autocast(device):
+            out = model(x.to(device), [g.to(device) for g in guides])
+        probs.append(out.probabilities.float().cpu())
+        branch_probs.append(torch.stack([z.float().softmax(-1) for z in out.logits]).cpu())
+        feats.append(torch.stack(list(out.features)).float().cpu())
     return {
         "probabilities": torch.cat(probs).numpy(),
         "branch_probabilities": torch.cat(branch_probs, dim=1).numpy(),
@@ -107,11 +127,25 @@ def train_classifier(
     cfg: TrainConfig,
     checkpoint_path: str | Path | None = None,
     progress: bool = True,
+    device: str | torch.device | None = None,
 ) -> TrainResult:
     """Train with early stopping on the validation score; returns the best-validation model.
 
-    With `checkpoint_path`, a checkpoint of the same config found there is resumed exactly
-    (weights, optimiser, best state, RNG), so an interrupted run ends as an uninterrupted one."""
+    With `checkpoint_path`, a checkpoint of the same config and data found there is resumed
+    exactly (weights, optimiser, best state, RNG), so an interrupted run ends as an uninterrupted
+    one; one of another config, model or data raises CheckpointError, a damaged one is set aside
+    with a warning. Empty sets, labels above `n_classes` (DataError) and a model whose estimated
+    training memory exceeds what is free (ResourceError) are refused before training.
+    `device`: None = `distributed.pick_device()`; the model is moved there (and stays)."""
+    for name, dataset in (("train_set", train_set), ("val_set", val_set)):
+        expect(len(dataset) >= 1, DataError, f"{name} holds no pixels; expected at least one")
+        top = int(dataset.targets.max()) + 1
+        expect(top <= n_classes, DataError, f"{name} holds label {top}, expected labels 1..n_classes={n_classes}")
+    dev = ddp.pick_device(device)
+    model.to(dev)
+    probe_x, probe_guides, _ = train_set.batch(torch.arange(min(2, len(train_set))))
+    needed = training_bytes(model, lambda: model(probe_x.to(dev), [g.to(dev) for g in probe_guides]), len(probe_x), cfg.batch_size)
+    check_memory(needed, f"training {type(model).__name__} with batch {cfg.batch_size}", hint="lower batch_size or the model width", device=dev)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -119,17 +153,19 @@ def train_classifier(
     total_steps, warmup_steps = cfg.epochs * steps_per_epoch, max(1, cfg.warmup_epochs * steps_per_epoch)
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_score": -math.inf, "best_epoch": 0, "best_model": None, "stale": 0}
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-    config_record = {"train": asdict(cfg), "model": getattr(model, "config_dict", lambda: {})()}
-    if ckpt is not None and ckpt.exists():
-        saved = load_checkpoint(ckpt, expected_config=config_record)
-        model.load_state_dict(saved["model"])
+    config_record = {"train": asdict(cfg), "model": getattr(model, "config_dict", lambda: {})(),
+                     "data": {"train": train_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": n_classes}}
+    saved = resume_state(ckpt, config_record)  # every rank reads it; a damaged file is set aside
+    if saved is not None:
+        load_module_state(model, saved["model"], f"checkpoint {ckpt}")
         optimizer.load_state_dict(saved["optimizer"])
         generator.set_state(saved["generator"])
         restore_rng_state(saved["rng"])
         state = saved["loop"]
     loss_of = cast(Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]], model.loss)
+    net, part = ddp.wrap(model, find_unused=True), ddp.shard()  # ablations may leave parameters unused
     start_time = time.perf_counter()
-    epochs = tqdm(range(state["epoch"], cfg.epochs), desc="train", disable=not progress, initial=state["epoch"], total=cfg.epochs)
+    epochs = tqdm(range(state["epoch"], cfg.epochs), desc="train", disable=not (progress and ddp.is_main()), initial=state["epoch"], total=cfg.epochs)
     for epoch in epochs:
         if state["stale"] >= cfg.patience:
             break
@@ -138,13 +174,18 @@ def train_classifier(
         for i, index in enumerate(_batches(len(train_set), cfg, train_set.targets, generator)):
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch * steps_per_epoch + i, total_steps, warmup_steps, cfg.lr)
-            x, guides, y = train_set.batch(index)
-            loss, _ = loss_of(model(x, guides), y)
+            if not ddp.usable(index.shape[0]):
+                continue
+            rows = index[part]
+            x, guides, y = train_set.batch(rows)
+            with ddp.autocast(dev):
+                loss, _ = loss_of(net(x.to(dev), [g.to(dev) for g in guides]), y.to(dev))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            share = rows.shape[0] / index.shape[0]  # this rank's part of the global batch
+            (loss * ddp.batch_weight(rows.shape[0], index.shape[0])).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(ddp.all_reduce_sum(loss.detach().float() * share)))
         val = score(model, val_set, n_classes)
         key = {"oa": "overall_accuracy", "aa": "average_accuracy", "kappa": "kappa"}[cfg.select_on]
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_oa": val["overall_accuracy"], "val_aa": val["average_accuracy"], "val_kappa": val["kappa"]}
@@ -155,9 +196,10 @@ def train_classifier(
             state["stale"] += 1
         state["epoch"] = epoch + 1
         epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val_oa=f"{record['val_oa']:.1f}")
-        if ckpt is not None:
+        if ckpt is not None and ddp.is_main():
             payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "rng": capture_rng_state(), "loop": state}
             save_checkpoint(ckpt, payload, config_record)
+        ddp.barrier()  # the others wait for rank 0's checkpoint
     if state["best_model"] is not None:
         model.load_state_dict(state["best_model"])
     model.eval()

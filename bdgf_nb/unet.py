@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ConfigError, expect
+from .errors import ConfigError, check_fields, expect
 
 
 @dataclass
@@ -47,6 +47,7 @@ class UNetConfig:
     modality_channels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        check_fields(self)
         self.channel_mults = tuple(int(m) for m in self.channel_mults)
         self.modality_channels = tuple(int(c) for c in self.modality_channels) or (self.in_channels,)
         expect(self.in_channels >= 1, ConfigError, f"in_channels must be >= 1, found {self.in_channels}")

@@ -176,3 +176,15 @@ def probe_bars(rows: Sequence[dict[str, Any]]) -> go.Figure:
     fig = px.bar(list(rows), x="features", y=["overall_accuracy", "average_accuracy", "kappa"], barmode="group", text_auto=".1f")
     fig.update_layout(height=360, yaxis_title="%", title="Linear probe on the leak-free split", legend_title="")
     return fig
+
+
+def training_curves(histories: dict[str, Sequence[dict[str, float]]], keys: Sequence[str] = ("train_loss", "val_oa")) -> go.Figure:
+    """One panel per history key (e.g. training loss, validation OA), one line per run."""
+    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=[k.replace("_", " ") for k in keys])
+    for i, (name, history) in enumerate(histories.items()):
+        for j, key in enumerate(keys, start=1):
+            fig.add_scatter(x=[h["epoch"] for h in history], y=[h[key] for h in history], mode="lines+markers", name=name,
+                            line=dict(color=PALETTE[i % len(PALETTE)]), legendgroup=name, showlegend=j == 1, row=1, col=j)
+    fig.update_xaxes(title="epoch")
+    fig.update_layout(height=360, title="Training curves (validation on a hold-out of the training pixels)")
+    return fig

@@ -1,0 +1,145 @@
+"""Guided branches: shapes for p in {1, 5, 11}, guides wired per stage, guidance off / absent,
+guide checks, the Mamba branch's tokens and centre-region input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytest
+import torch
+
+from bdgf_nb.branches import (
+    CNNBranch,
+    GuidedBranch,
+    MambaBranch,
+    SpectralTokens,
+    TransformerBranch,
+    resolve_band_group,
+)
+from bdgf_nb.errors import ConfigError, DataError
+
+GROUPS = {"hsi": 12, "lidar": 1, "sar": 2}
+C = sum(GROUPS.values())
+GUIDES = (4, 8, 8)
+N_CLASSES = 5
+
+BUILDERS: dict[str, Callable[..., GuidedBranch]] = {
+    "cnn": lambda **kw: CNNBranch(C, N_CLASSES, width=16, **kw),
+    "mamba": lambda **kw: MambaBranch(GROUPS, N_CLASSES, width=16, band_group=5, **kw),
+    "transformer": lambda **kw: TransformerBranch(C, N_CLASSES, width=16, heads=2, **kw),
+}
+
+
+def build(name: str, guide_channels: Sequence[int] = GUIDES, **kw: object) -> GuidedBranch:
+    torch.manual_seed(0)
+    return BUILDERS[name](guide_channels=guide_channels, **kw).eval()
+
+
+def inputs(b: int, p: int, guide_channels: Sequence[int] = GUIDES, seed: int = 1) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, C, p, p, generator=g), [torch.randn(b, k, p, p, generator=g) for k in guide_channels]
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+@pytest.mark.parametrize("p", [1, 5, 11])
+def test_shapes_for_every_patch_size(name: str, p: int) -> None:
+    x, guides = inputs(3, p)
+    features, logits = build(name)(x, guides)
+    assert features.shape == (3, 16) and logits.shape == (3, N_CLASSES)
+    assert torch.isfinite(features).all() and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_every_stage_is_guided(name: str) -> None:
+    """Changing the guide of any one depth changes the output: each stage reads its own guide."""
+    branch = build(name)
+    x, guides = inputs(2, 5)
+    base = branch(x, guides)[1]
+    for k in range(len(GUIDES)):
+        changed = list(guides)
+        changed[k] = torch.randn_like(guides[k])
+        assert not torch.allclose(base, branch(x, changed)[1]), f"guide {k} is not used"
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_guidance_off_ignores_guides_and_builds_no_guidance_weights(name: str) -> None:
+    off, on = build(name, guidance=False), build(name)
+    x, guides = inputs(2, 5)
+    out = off(x, guides)[1]
+    torch.testing.assert_close(out, off(x, [torch.randn_like(g) for g in guides])[1])
+    torch.testing.assert_close(out, off(x, [])[1])
+    assert sum(p.numel() for p in off.parameters()) < sum(p.numel() for p in on.parameters())
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+@pytest.mark.parametrize("p", [1, 11])
+def test_without_diffusion_features_runs_on_empty_guides(name: str, p: int) -> None:
+    branch = build(name, guide_channels=())
+    x, _ = inputs(2, p)
+    features, logits = branch(x, [])
+    assert features.shape == (2, 16) and logits.shape == (2, N_CLASSES)
+    with pytest.raises(DataError, match=r"built without diffusion features \(guide_channels=\[\]\), expected 0 guides, found 3"):
+        branch(x, inputs(2, p)[1])
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_guide_count_and_channels_are_checked(name: str) -> None:
+    branch = build(name)
+    x, guides = inputs(2, 5)
+    with pytest.raises(DataError, match=r"expected 3 guides \(one per stage, channels \[4, 8, 8\]\), found 2"):
+        branch(x, guides[:2])
+    with pytest.raises(DataError, match=r"expected 3 guides .*, found 0"):
+        branch(x, [])
+    with pytest.raises(DataError, match=r"guide 2 expected shape \(b, G_k, p, p\) = \(2, 8, 5, 5\), found \(2, 6, 5, 5\)"):
+        branch(x, [guides[0], guides[1], torch.zeros(2, 6, 5, 5)])
+    with pytest.raises(DataError, match=rf"expected x of shape \(b, C={C}, p, p\), found \(2, 4, 5, 5\)"):
+        branch(torch.zeros(2, 4, 5, 5), guides)
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_one_guide_count_per_stage_at_build(name: str) -> None:
+    with pytest.raises(ConfigError, match=r"guide_channels must list one channel count per stage \(3\) or be empty, found \[4, 8\]"):
+        build(name, guide_channels=(4, 8))
+
+
+def test_band_groups_and_auxiliary_tokens() -> None:
+    tokens = SpectralTokens({"hsi": 12, "lidar": 1, "sar": 2}, width=8, band_group=5)
+    assert tokens.length == 3 + 2  # ceil(12 / 5) spectral groups (last one padded) + lidar + sar
+    assert tokens(torch.randn(4, 15)).shape == (4, 5, 8)
+    assert resolve_band_group("auto", 144) == 9 and resolve_band_group("auto", 5) == 1
+    with pytest.raises(ConfigError, match="band_group must be 'auto' or an int >= 1, found 0"):
+        resolve_band_group(0, 10)
+
+
+def test_mamba_reads_each_modality_and_only_the_centre_region() -> None:
+    branch = build("mamba", guide_channels=())
+    x, _ = inputs(2, 7)
+    base = branch(x, [])[1]
+    outside = x.clone()
+    outside[..., 0, :] += 5.0  # rows outside the central 3x3 do not reach the spectrum
+    torch.testing.assert_close(base, branch(outside, [])[1])
+    for channel in (0, 12, 14):  # a band, the lidar channel, a sar channel
+        moved = x.clone()
+        moved[:, channel, 3, 3] += 5.0
+        assert not torch.allclose(base, branch(moved, [])[1]), f"channel {channel} is ignored"
+
+
+def test_transformer_positions_are_centred_and_bounded() -> None:
+    branch = build("transformer")
+    assert isinstance(branch, TransformerBranch)
+    torch.testing.assert_close(branch.positions(1), branch.pos[5, 5][None])
+    torch.testing.assert_close(branch.positions(3)[4], branch.pos[5, 5])
+    x, guides = inputs(1, 13)
+    with pytest.raises(DataError, match="patch side must be odd and <= max_patch=11, found 13"):
+        branch(x, guides)
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_every_parameter_gets_a_gradient(name: str) -> None:
+    """No dead weights: every parameter is reached by the loss (DDP needs that, and an unused
+    guidance module would be a wiring bug)."""
+    branch = build(name).train()
+    x, guides = inputs(4, 5)
+    branch(x, guides)[1].sum().backward()
+    missing = [n for n, p in branch.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
