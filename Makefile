@@ -12,6 +12,8 @@ QUICK   ?= 1
 SEED    ?= 0
 OUT     ?= outputs
 BIN      = $(VENV)/bin
+# idle OpenMP threads of torch and numba busy-wait by default: 10-40x slower on shared cores
+export OMP_WAIT_POLICY ?= PASSIVE
 STAMP    = $(VENV)/.installed
 BROWSER_STAMP = $(VENV)/.installed-browser
 CHROMIUM ?= /usr/bin/chromium

@@ -35,7 +35,7 @@ import argparse
 import contextlib
 import ctypes
 import gc
-import json
+import os
 import platform
 import shutil
 import sys
@@ -71,18 +71,12 @@ BRANCH_MODELS = ("cnn_only", "mamba_only", "transformer_only", "bdgf")
 
 
 def _rss_bytes() -> int | None:
+    """Resident set size of this process (Linux), None elsewhere."""
     try:
         with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * _PAGE
-    except OSError:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
         return None
-
-
-_PAGE = 4096
-with contextlib.suppress(AttributeError, ValueError, OSError):
-    import os
-
-    _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _trim_heap() -> None:
@@ -96,7 +90,8 @@ class PeakMemory:
     `peak.method` (see the module docstring)."""
 
     def __init__(self, device: torch.device) -> None:
-        self.device, self.bytes, self._peak, self._stop = device, None, 0, threading.Event()
+        self.device, self._peak, self._stop = device, 0, threading.Event()
+        self.bytes: int | None = None
         self.method = "torch.cuda.max_memory_allocated" if device.type == "cuda" else "RSS rise, sampled every 2 ms"
 
     def _sample(self) -> None:
@@ -290,7 +285,6 @@ def measure_training(work: Workload, device: torch.device, repeats: int, steps: 
         "matmul_fp32_flops": matmul_flops, "fraction_of_matmul": flops / step_s / matmul_flops,
         "peak_memory_mb": None if peak.bytes is None else peak.bytes / 2**20, "memory_method": peak.method,
     }
-    del model, step
     return out
 
 
@@ -351,6 +345,156 @@ def inference_section(quick: bool, image: np.ndarray, channel_groups: dict[str, 
     model = BDGF(settings.model, channel_groups, [g.shape[0] for g in guides], n_classes).to(device)
     everything = np.ones(image.shape[1:], dtype=bool)
     dataset = PatchDataset(image, pixels_of(everything), np.ones(int(everything.sum()), np.int64), settings.patch, guides)
-    predict(model, torch.utils.data.Subset(dataset, range(0)) if False else dataset, batch_size=512) if False else None
+    warm = PatchDataset(image, pixels_of(everything)[:512], np.ones(512, np.int64), settings.patch, guides)
+    predict(model, warm, batch_size=512)
     seconds = interleaved_medians({"predict": lambda: predict(model, dataset, batch_size=512)}, repeats, device)["predict"]
     return {"pixels": len(dataset), "batch_size": 512, "seconds": seconds, "pixels_per_s": len(dataset) / seconds}
+
+
+def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[str, Any]:
+    """Wall seconds of each stage of the quick pipeline (pipeline.py, as the notebooks run it) on
+    the synthetic scene, in a fresh folder. --quick: 2 DDPM and 2 classifier epochs instead of
+    the quick preset's. --profile: torch.profiler's top operators of the slowest stage, rerun."""
+    from . import pipeline, presets
+
+    folder = Path(tempfile.mkdtemp(prefix="bdgf-bench-pipeline-"))
+    original = presets.preset
+
+    def shortened(quick: bool, masking: str = "adaptive", seed: int = 0) -> presets.Preset:
+        settings = original(quick, masking, seed)
+        return replace(settings, pretrain=replace(settings.pretrain, epochs=2), train=replace(settings.train, epochs=2))
+
+    stages: dict[str, Callable[[], Any]] = {}
+    state: dict[str, Any] = {}
+    stages["prepare"] = lambda: state.update(prepared=pipeline.prepare("synthetic", seed=0))
+    stages["pretrain_ddpm"] = lambda: state.update(ddpm=pipeline.pretrain_ddpm(state["prepared"], "adaptive", True, 0, folder / "run", progress=False))
+    stages["features"] = lambda: state.update(guides=pipeline.diffusion_features(state["prepared"], state["ddpm"], True, folder / "run", progress=False))
+    stages["train_bdgf"] = lambda: state.update(run=pipeline.train_variant(state["prepared"], state["guides"], "bdgf", True, 0, folder / "run", progress=False))
+    stages["scene_map"] = lambda: pipeline.predict_scene(state["prepared"], state["run"], state["guides"])
+    seconds: dict[str, float] = {}
+    try:
+        if quick:
+            pipeline.preset = shortened
+        for name, stage in stages.items():
+            with _stopwatch(seconds, name, device):
+                stage()
+        slowest = max(seconds, key=seconds.__getitem__)
+        out: dict[str, Any] = {"stages_s": seconds, "total_s": sum(seconds.values()), "slowest": slowest,
+                               "epochs": "2 + 2 (shortened by --quick)" if quick else "quick preset",
+                               "bdgf_test_oa": state["run"].report["overall_accuracy"]}
+        if profile:
+            shutil.rmtree(folder / "run", ignore_errors=True)  # rerun from scratch, not from checkpoints
+            for name, stage in stages.items():
+                if name == slowest:
+                    out["profile"] = _profile(stage)
+                    break
+                stage()
+    finally:
+        pipeline.preset = original
+        shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def _profile(stage: Callable[[], Any], rows: int = 15) -> list[dict[str, Any]]:
+    """Top operators of one run of `stage` by self time (CPU, and CUDA when present)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with profile(activities=activities) as prof:
+        stage()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    return [{"op": e.key, "calls": e.count, "self_cpu_s": e.self_cpu_time_total / 1e6, "share": e.self_cpu_time_total / total} for e in events[:rows]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+def run_bench(quick: bool, device: torch.device, profile: bool = False, sections: tuple[str, ...] = ("scan", "training", "features", "inference", "pipeline")) -> dict[str, Any]:
+    """Every section of the module docstring; `quick` shrinks repeats, lengths and epochs."""
+    from .pipeline import prepare
+
+    repeats = 3 if quick else 5
+    started = time.perf_counter()
+    report: dict[str, Any] = {"quick": quick, "machine": machine_section(device, repeats)}
+    prepared = prepare("synthetic", seed=0)
+    image, groups, n_classes = prepared.image, prepared.channel_groups, prepared.n_classes
+    if "scan" in sections:
+        lengths = (32, 128) if quick else (16, 32, 64, 128, 256)
+        report["scan"] = scan_section(device, lengths, repeats, report["machine"]["matmul_flops"])
+    if "training" in sections:
+        report["training"] = training_section(quick, device, repeats, 1 if quick else 3, image, groups, n_classes)
+    guides: list[np.ndarray] = []
+    if "features" in sections:
+        report["features"], guides = features_section(quick, image, groups, device, 1 if quick else 3)
+    if "inference" in sections:
+        if not guides:  # guides of the right shapes, values irrelevant to the speed
+            from .presets import preset
+            from .unet import DenoiserUNet, UNetConfig
+
+            unet = DenoiserUNet(UNetConfig(in_channels=image.shape[0], base_width=preset(quick).pretrain.unet.base_width, channel_mults=preset(quick).pretrain.unet.channel_mults))
+            guides = [np.zeros((c, *image.shape[1:]), np.float32) for c in unet.feature_channels]
+        report["inference"] = inference_section(quick, image, groups, n_classes, guides, device, 1 if quick else 3)
+    if "pipeline" in sections:
+        report["pipeline"] = pipeline_section(quick, device, profile)
+    report["bench_seconds"] = time.perf_counter() - started
+    return _round(report)
+
+
+def _table(report: dict[str, Any]) -> str:
+    """The headline figures as aligned text."""
+    m = report["machine"]
+    lines = [f"device {m['device']}  threads {m['threads']}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"]
+    if "scan" in report:
+        lines.append("\nselective scan (b 256, d 64, n 16)   default vs reference")
+        lines.append(f"{'length':>8} {'path':>10} {'fwd x':>8} {'fwd+bwd x':>10} {'fwd+bwd s':>10} {'updates/s':>10} {'of bound':>9} {'max rel err':>12}")
+        for r in report["scan"]:
+            lines.append(f"{r['length']:>8} {r['default_backend']:>10} {r['speedup_fwd']:>8.1f} {r['speedup_fwd_bwd']:>10.1f} {r['default_fwd_bwd_s']:>10.4f} "
+                         f"{r['default_fwd_bwd_state_updates_per_s']:>10.3g} {r['default_fwd_bwd_fraction_of_bound']:>9.1%} {r['max_rel_err']:>12.1e}")
+    if "training" in report:
+        lines.append("\ntraining step (forward + backward + AdamW)")
+        lines.append(f"{'model':>18} {'samples/s':>10} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of matmul':>10} {'peak MB':>8}")
+        for name, r in report["training"].items():
+            if "unavailable" in r:
+                lines.append(f"{name:>18}  unavailable: {r['unavailable']}")
+                continue
+            peak = "-" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:.0f}"
+            lines.append(f"{name:>18} {r['samples_per_s']:>10.1f} {r['flops_per_step'] / 1e9:>11.2f} {r['achieved_flops'] / 1e9:>8.1f} {r['fraction_of_matmul']:>10.1%} {peak:>8}")
+    if "features" in report:
+        f = report["features"]
+        lines.append(f"\ndiffusion features {f['scene']}: uncached {f['uncached_s']:.2f} s ({f['uncached_pixels_per_s']:.0f} px/s), cached {f['cached_s']:.3f} s ({f['cache_speedup']:.0f}x)")
+    if "inference" in report:
+        i = report["inference"]
+        lines.append("\nscene inference: " + (f"unavailable: {i['unavailable']}" if "unavailable" in i else f"{i['pixels']} pixels in {i['seconds']:.2f} s = {i['pixels_per_s']:.0f} px/s"))
+    if "pipeline" in report:
+        p = report["pipeline"]
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in p["stages_s"].items())
+        lines.append(f"\nquick pipeline ({p['epochs']}): {p['total_s']:.1f} s = {stages}; slowest: {p['slowest']}")
+    lines.append(f"\nbench took {report['bench_seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bdgf-bench", description="Benchmark BDGF's parts side by side; JSON to --out, a table to the terminal.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="CI size: fewer repeats and lengths, shortened pipeline (~1-2 min)")
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench.json"), help="where the JSON goes")
+    parser.add_argument("--device", default=None, help="cpu | cuda (default: CUDA when available)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--only", default=None, help="comma-separated sections: scan,training,features,inference,pipeline")
+    parser.add_argument("--profile", action="store_true", help="profile the slowest pipeline stage (torch.profiler)")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    sections = tuple(s.strip() for s in args.only.split(",")) if args.only else ("scan", "training", "features", "inference", "pipeline")
+    report = run_bench(args.quick, ddp.pick_device(args.device), args.profile, sections)
+    write_json_atomic(args.out, report)
+    print(_table(report))
+    print(f"JSON: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,7 +16,7 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import torch
@@ -41,13 +41,14 @@ def _inputs(batch: int, length: int, d_inner: int, d_state: int, seed: int, devi
     return tuple(x.to(device).requires_grad_() for x in (u, delta, A, B, C, D, z, delta_bias))
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
+def _sync(device: torch.device | None) -> None:
+    if device is not None and device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device = torch.device("cpu")) -> dict[str, float]:
-    """Median seconds of each call, timed in turn (a, b, a, b, ...) so that noise hits all alike."""
+def interleaved_medians(fns: Mapping[str, Callable[[], object]], repeats: int, device: torch.device | None = None) -> dict[str, float]:
+    """Median seconds of each call, timed in turn (a, b, a, b, ...) so that noise hits all alike
+    (CUDA work is synchronised around each call when `device` is a CUDA device)."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():

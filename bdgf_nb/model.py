@@ -51,8 +51,9 @@ class BDGFConfig:
     attention_groups: int = 4  # GroupChannelAttention: groups of the d channels
     reduction: int = 4  # GroupChannelAttention: squeeze-excitation bottleneck
     # Transformer branch (BDGF.md step 3; src: MFT / HCT)
-    heads: int = 2  # attention heads; cost grows with heads * (p*p)^2 on CPU (see module notes)
+    heads: int = 2  # attention heads (src: 8); on CPU the cost grows with heads * (p*p)^2
     mlp_ratio: int = 2
+    cross_queries: str = "cls"  # tokens that query the guide: "cls" (cheap, MFT-like) | "all"
     max_patch: int = 11  # largest patch side the learned position table covers
 
     def __post_init__(self) -> None:
@@ -64,6 +65,7 @@ class BDGFConfig:
             expect(getattr(self, name) >= 1, ConfigError, f"BDGFConfig.{name} must be >= 1, found {getattr(self, name)}")
         expect(0.0 <= self.dropout < 1.0, ConfigError, f"BDGFConfig.dropout must be in [0, 1), found {self.dropout}")
         expect(self.ensemble in ("mean", "entropy"), ConfigError, f"BDGFConfig.ensemble must be 'mean' or 'entropy', found {self.ensemble!r}")
+        expect(self.cross_queries in ("cls", "all"), ConfigError, f"BDGFConfig.cross_queries must be 'cls' or 'all', found {self.cross_queries!r}")
         expect(self.width % self.heads == 0, ConfigError, f"BDGFConfig.width ({self.width}) must be divisible by heads ({self.heads})")
         expect(self.width % self.attention_groups == 0, ConfigError,
                f"BDGFConfig.width ({self.width}) must be divisible by attention_groups ({self.attention_groups})")
@@ -127,7 +129,7 @@ class BDGF(nn.Module):
                                          expand=cfg.expand, backend=cfg.scan_backend, groups=cfg.attention_groups,
                                          reduction=cfg.reduction, **common),
             "transformer": lambda: TransformerBranch(self.in_channels, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
-                                                     max_patch=cfg.max_patch, **common),
+                                                     max_patch=cfg.max_patch, cross_queries=cfg.cross_queries, **common),
         }
         self.branches = nn.ModuleDict({name: builders[name]() for name in cfg.branches})
         # Projection heads g_k for the feature-similarity term: only when that term can act.
@@ -144,8 +146,10 @@ class BDGF(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def config_dict(self) -> dict[str, Any]:
-        """Everything that shapes the weights or the loss, JSON-able (train.py checks it on resume)."""
-        return {"config": asdict(self.cfg), "channel_groups": dict(self.channel_groups),
+        """Everything that shapes the weights or the loss, JSON-able (train.py checks it on resume).
+        The scan backend is left out: every backend computes the same function."""
+        config = {k: v for k, v in asdict(self.cfg).items() if k != "scan_backend"}
+        return {"config": config, "channel_groups": dict(self.channel_groups),
                 "guide_channels": list(self.guide_channels), "n_classes": self.n_classes}
 
     def forward(self, x: torch.Tensor, guides: Sequence[torch.Tensor] = ()) -> BDGFOutput:

@@ -27,6 +27,7 @@ BUILDERS: dict[str, Callable[..., GuidedBranch]] = {
     "cnn": lambda **kw: CNNBranch(C, N_CLASSES, width=16, **kw),
     "mamba": lambda **kw: MambaBranch(GROUPS, N_CLASSES, width=16, band_group=5, **kw),
     "transformer": lambda **kw: TransformerBranch(C, N_CLASSES, width=16, heads=2, **kw),
+    "transformer_all": lambda **kw: TransformerBranch(C, N_CLASSES, width=16, heads=2, cross_queries="all", **kw),
 }
 
 
@@ -122,6 +123,17 @@ def test_mamba_reads_each_modality_and_only_the_centre_region() -> None:
         moved = x.clone()
         moved[:, channel, 3, 3] += 5.0
         assert not torch.allclose(base, branch(moved, [])[1]), f"channel {channel} is ignored"
+
+
+def test_transformer_cross_query_modes_differ_only_in_who_queries() -> None:
+    cls_mode, all_mode = build("transformer"), build("transformer_all")
+    all_mode.load_state_dict(cls_mode.state_dict())  # same weights, other wiring
+    x, guides = inputs(2, 5)
+    assert not torch.allclose(cls_mode(x, guides)[1], all_mode(x, guides)[1])
+    off_cls, off_all = build("transformer", guidance=False), build("transformer_all", guidance=False)
+    torch.testing.assert_close(off_cls(x, [])[1], off_all(x, [])[1])  # unguided: no cross-attention at all
+    with pytest.raises(ConfigError, match="cross_queries must be 'cls' or 'all', found 'pixels'"):
+        build("transformer", cross_queries="pixels")
 
 
 def test_transformer_positions_are_centred_and_bounded() -> None:

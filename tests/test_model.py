@@ -43,6 +43,7 @@ def inputs(b: int = 3, p: int = 5, guide_channels: list[int] | None = None, seed
     ({"width": "64"}, r"BDGFConfig.width: expected int, found str '64'"),
     ({"max_patch": 10}, r"BDGFConfig.max_patch must be odd and >= 1, found 10"),
     ({"scan_backend": "gpu"}, r"backend must be one of"),
+    ({"cross_queries": "pixels"}, r"BDGFConfig.cross_queries must be 'cls' or 'all', found 'pixels'"),
 ])
 def test_config_rejects_bad_fields(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -142,6 +143,7 @@ def test_config_dict_is_json_and_describes_the_weights() -> None:
     record = json.loads(json.dumps(model.config_dict()))
     assert record["channel_groups"] == GROUPS and record["guide_channels"] == GUIDES and record["n_classes"] == 4
     assert record["config"]["width"] == 16 and record["config"]["mutual_config"]["proj_dim"] == 8
+    assert record == json.loads(json.dumps(build(BDGFConfig(width=16, heads=2, mutual_config=MutualConfig(proj_dim=8), scan_backend="reference")).config_dict()))
     assert record != json.loads(json.dumps(build(ablation(SMALL, "no_guidance")).config_dict()))
 
 

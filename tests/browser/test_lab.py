@@ -48,6 +48,8 @@ def run_notebook(page: Any, lab: LabServer, name: str, out: Path) -> dict[str, A
     errors = error_outputs(nb)
     assert not errors, f"{name}: error outputs in JupyterLab: {errors}"
     assert all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), f"{name}: cells left unexecuted: {prompts}"
+    counts = [c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code"]
+    assert None not in counts, f"{name}: the saved notebook lacks execution counts {counts}: saving failed?"
     return nb
 
 
@@ -61,9 +63,9 @@ def check_plotly_figures(page: Any, nb: dict[str, Any], stem: str, out: Path) ->
     """Every plotly output is an interactive plot in the page, and one of them answers a hover."""
     expected = plotly_output_count(nb)
     assert expected >= 1, f"{stem}: the notebook showed no plotly figure (application/vnd.plotly.v1+json)"
-    plots = page.locator(".jp-OutputArea-output .js-plotly-plot")
+    plots = page.locator(".jp-OutputArea-output.jp-RenderedPlotly.js-plotly-plot")
     page.wait_for_function(
-        "n => document.querySelectorAll('.jp-OutputArea-output .js-plotly-plot .main-svg').length >= n", arg=expected, timeout=60_000
+        "n => document.querySelectorAll('.jp-RenderedPlotly.js-plotly-plot .main-svg').length >= n", arg=expected, timeout=60_000
     )
     assert plots.count() == expected, f"{stem}: {expected} plotly outputs but {plots.count()} plotly plots in the page"
     shot(plots.first, out / f"{stem}_plot_first.png")
