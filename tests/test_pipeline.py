@@ -5,7 +5,14 @@ import pytest
 
 from bdgf_nb.data import load_scene
 from bdgf_nb.errors import ConfigError
-from bdgf_nb.pipeline import baseline_scene_map, fused_baselines, limit_pixels, predict_scene, prepare, train_variant
+from bdgf_nb.pipeline import (
+    baseline_scene_map,
+    fused_baselines,
+    limit_pixels,
+    predict_scene,
+    prepare,
+    train_variant,
+)
 
 
 @pytest.fixture(scope="module")
