@@ -58,7 +58,7 @@ chromium:
 
 test-browser: $(BROWSER_STAMP) chromium
 	BDGF_CHROMIUM=$(CHROMIUM) BDGF_BROWSER_OUT=$(OUT)/browser PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
-	  $(BIN)/python -m pytest -m browser tests/browser -v -s --timeout=1800
+	  $(BIN)/python -m pytest -m browser tests/browser -v -s --timeout=3600
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -132,7 +132,8 @@ def cached_features(cache_dir: str | Path, key: dict[str, Any], compute: Callabl
     if path.exists():
         try:
             return _read_cache(path, key_json), True
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        # NotImplementedError: a flipped byte in a zip header can name an unknown compression
+        except (OSError, ValueError, KeyError, EOFError, NotImplementedError, zipfile.BadZipFile) as exc:
             warnings.warn(f"feature cache {path} is unusable ({type(exc).__name__}: {exc}); rebuilding it", stacklevel=2)
     maps = [np.ascontiguousarray(m, dtype=np.float32) for m in compute()]
     buffer = io.BytesIO()

@@ -56,6 +56,15 @@ def test_all_notebooks_run_in_quick_mode(tmp_path):
     assert summary["dataset"] == "synthetic"
     assert set(summary["notebook_seconds"]) == {p.stem for p in NOTEBOOKS}
     assert summary["00_data"]["baselines"], "notebook 00 recorded no baseline rows"
+    balance = summary["01_pretraining"]["balance"]
+    assert set(balance) == {"none", "adaptive"} and all("dominance_gap" in v for v in balance.values())
+    assert {r["features"] for r in summary["01_pretraining"]["linear_probe"]} >= {"raw pixel", "diffusion (adaptive)"}
+    assert len(summary["02_branches"]["rows"]) == 6
+    methods = {r["method"] for r in summary["03_mutual_learning"]["rows"]}
+    assert {"BDGF", "no guidance", "no mutual learning", "no masking (DDPM trained without)", "RF (patch stats)"} <= methods
+    assert all(0 <= r["overall_accuracy"] <= 100 for r in summary["03_mutual_learning"]["rows"])
+    complementarity = summary["04_interpretation"]["complementarity"]
+    assert 0 <= complementarity["mean_cka"] <= 1 and "ensemble_gain" in complementarity
     for p in NOTEBOOKS:
         assert (tmp_path / p.name).exists()
     assert NOTEBOOK_DIR.is_dir()

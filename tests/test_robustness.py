@@ -403,8 +403,8 @@ def test_bdgf_run_help_lists_every_parameter_with_its_default(capsys: pytest.Cap
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("parameters", "ename", "evalue"), [
-    ({"dataset": "nope"}, "DataError", r"unknown dataset 'nope'; known: \["),
-    ({"masking": "bogus"}, "ConfigError", r"mode must be one of \['none', 'random', 'adaptive'\], found 'bogus'"),
+    ({"dataset": "nope"}, "ConfigError", r"parameter 'dataset': unknown 'nope'; known: \["),
+    ({"masking": "bogus"}, "ConfigError", r"parameter 'masking': expected one of \['none', 'random', 'adaptive'\], found 'bogus'"),
 ], ids=["unknown dataset", "unknown masking mode"])
 def test_papermill_parameters_fail_in_the_first_cell_with_a_project_error(tmp_path: Path, parameters: dict[str, Any],
                                                                           ename: str, evalue: str) -> None:

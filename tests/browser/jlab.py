@@ -67,8 +67,19 @@ class LabServer:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def url(self, path: str = "lab") -> str:
-        return f"{self.base}/{path}?token={self.token}"
+    def url(self, path: str = "lab", query: str = "") -> str:
+        return f"{self.base}/{path}?{query + '&' if query else ''}token={self.token}"
+
+    def api(self, path: str, method: str = "GET") -> Any:
+        request = urllib.request.Request(f"{self.base}/api/{path}?token={self.token}", method=method)
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            body = reply.read()
+        return json.loads(body) if body else None
+
+    def shutdown_sessions(self) -> None:
+        """End every notebook session and its kernel (frees the memory of the last notebook)."""
+        for session in self.api("sessions"):
+            self.api(f"sessions/{session['id']}", method="DELETE")
 
     def start(self, timeout: float = 90.0) -> None:
         settings = self.work / "lab-settings"
@@ -136,7 +147,7 @@ class LabServer:
     def contents(self, path: str) -> dict[str, Any]:
         """The notebook as the server has it on disk (REST contents API)."""
         with urllib.request.urlopen(f"{self.base}/api/contents/{path}?content=1&token={self.token}", timeout=30) as reply:
-            return json.loads(reply.read())["content"]
+            return dict(json.loads(reply.read())["content"])
 
 
 def copy_notebooks(names: list[Path], root: Path, out_dir: Path) -> list[Path]:
@@ -150,18 +161,21 @@ def remove_tree(path: Path) -> None:
 
 # ---------------------------------------------------------------- page actions (Playwright)
 
-PROMPTS_JS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt'))
+# the notebook in the visible main-area tab (other tabs stay in the DOM, hidden)
+CURRENT = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+PROMPTS_JS = f"""() => Array.from(document.querySelectorAll('{CURRENT} .jp-Notebook .jp-CodeCell .jp-InputPrompt'))
     .map(e => e.textContent.trim())"""
-KERNEL_STATUS_JS = """() => { const e = document.querySelector('.jp-Notebook-ExecutionIndicator');
-    return e ? e.getAttribute('data-status') : null; }"""
+KERNEL_STATUS_JS = f"""() => {{ const e = document.querySelector('{CURRENT} .jp-Notebook-ExecutionIndicator');
+    return e ? e.getAttribute('data-status') : null; }}"""
 
 
 def open_notebook(page: Any, lab: LabServer, name: str, timeout_ms: int = 120_000) -> None:
-    """Open a notebook of the lab root; wait until all its code cells are shown and its kernel is
-    connected (websocket open) and idle."""
+    """Open a notebook of the lab root alone (earlier notebooks' sessions ended, workspace reset);
+    wait until all its code cells are shown and its kernel is connected (websocket open) and idle."""
+    lab.shutdown_sessions()
     n_code = sum(c.cell_type == "code" for c in nbformat.read(lab.root / name, as_version=4).cells)
     with page.expect_websocket(lambda ws: "/api/kernels/" in ws.url, timeout=timeout_ms):
-        page.goto(lab.url(f"lab/tree/{name}"))
+        page.goto(lab.url(f"lab/tree/{name}", query="reset"))
     page.wait_for_function(f"n => ({PROMPTS_JS})().length === n", arg=n_code, timeout=timeout_ms)
     page.wait_for_function(f"() => ({KERNEL_STATUS_JS})() === 'idle'", timeout=timeout_ms)
     time.sleep(1.0)  # let the session settle before the first command
@@ -189,7 +203,7 @@ def run_all_cells(page: Any, timeout_ms: int) -> list[str]:
 
 def save_and_read(page: Any, lab: LabServer, name: str) -> dict[str, Any]:
     """File > Save (Ctrl+S) and read the saved notebook back from the server."""
-    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.locator(f"{CURRENT} .jp-Notebook").first.click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+s")
     page.wait_for_function(
         "() => { const t = document.querySelector('.jp-mod-current .jp-mod-dirty, .lm-TabBar-tab.jp-mod-current.jp-mod-dirty'); return !t; }",
