@@ -162,6 +162,11 @@ def default_split(scene: Scene | PixelScene, patch: int, seed: int = 0) -> Split
     (houston2018_west's masks are disjoint bands), else disjoint blocks; pixel scenes use the
     even->odd stripe fold."""
     if isinstance(scene, PixelScene):
+        # houston2013_lidar: LiDAR-only models are scored on the official split (catalog metadata)
+        if scene.metadata.get("default_split") == "official" and {"official_train", "official_test"} <= set(scene.splits):
+            official = Split("official", scene.splits["official_train"], scene.splits["official_test"],
+                             description="the dataset's official train/test pixels")
+            return drop_unseen_classes(official, scene.labels)
         return drop_unseen_classes(stripe_folds(scene.coords, scene.image_shape[1])[0], scene.labels)
     if scene.has_official_split and scene.metadata.get("official_split_is_disjoint", False):
         return official_split(scene)

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from bdgf_nb.errors import ConfigError, DataError
 from bdgf_nb.splits import (
     Split,
+    default_split,
     disjoint_block_split,
     random_per_class_split,
     stripe_folds,
@@ -79,3 +80,20 @@ def test_split_errors_name_the_problem():
         random_per_class_split(blobs(), 0)
     with pytest.raises(DataError, match="in both train and test"):
         Split("bad", np.ones(3, bool), np.ones(3, bool))
+
+
+def test_pixel_scene_uses_its_official_split_when_the_catalog_says_so():
+    from bdgf_nb.scene import PixelScene
+
+    rng = np.random.default_rng(0)
+    labels = np.array([1, 2, 1, 2, 1, 2, 3, 3])
+    coords = np.stack([np.zeros(8, int), np.arange(8) * 3], axis=1)
+    train = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
+    scene = PixelScene("px", {"f": rng.normal(size=(8, 2)).astype(np.float32)}, labels, coords, (1, 24), ("a", "b", "c"),
+                       splits={"official_train": train, "official_test": ~train}, metadata={"default_split": "official"})
+    split = default_split(scene, patch=1)
+    assert split.name == "official"
+    assert np.array_equal(split.train, train)
+    assert np.array_equal(split.test, ~train & (labels != 3))  # class 3 never seen in training
+    stripes = default_split(PixelScene("px", scene.modalities, labels, coords, (1, 24), ("a", "b", "c"), splits=scene.splits), patch=1)
+    assert stripes.name.startswith("stripes")
