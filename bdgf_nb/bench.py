@@ -215,7 +215,7 @@ def ddpm_workload(quick: bool, image: np.ndarray, channel_groups: dict[str, int]
     def build() -> tuple[nn.Module, Callable[[], None]]:
         torch.manual_seed(0)
         diffusion = build_diffusion(cfg, channel_groups).to(device)
-        optimizer = torch.optim.AdamW(diffusion.parameters(), lr=cfg.lr)
+        optimizer = ddp.adamw(diffusion.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # as pretrain() does
         masker = ModalityMasker(replace(cfg.masking, mode="random"), len(channel_groups), 1)
 
         def step() -> None:
@@ -248,7 +248,7 @@ def bdgf_workload(variant: str, quick: bool, channel_groups: dict[str, int], n_c
     def build() -> tuple[nn.Module, Callable[[], None]]:
         torch.manual_seed(0)
         model = BDGF(ablation(settings.model, variant), channel_groups, guide_channels, n_classes).to(device).train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=settings.train.lr)
+        optimizer = ddp.adamw(model.parameters(), lr=settings.train.lr, weight_decay=settings.train.weight_decay)  # as train_classifier() does
 
         def step() -> None:
             with ddp.autocast(device):

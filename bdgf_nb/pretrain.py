@@ -97,8 +97,7 @@ def _data_fingerprint(x0: torch.Tensor) -> dict[str, Any]:
 
 @torch.no_grad()
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-        e.lerp_(p, 1.0 - decay)
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)  # one call, not one per tensor
 
 
 def pretrain(
@@ -136,7 +135,7 @@ def pretrain(
     check_memory(needed, f"pretraining the DDPM (batch {cfg.batch_size} of {tuple(x0.shape[1:])} patches)",
                  hint="lower batch_size or unet.base_width", device=dev)
     ema = copy.deepcopy(diffusion).requires_grad_(False) if cfg.ema_decay > 0 else None
-    optimizer = torch.optim.AdamW(diffusion.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = ddp.adamw(diffusion.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
     split = torch.randperm(x0.shape[0], generator=torch.Generator().manual_seed(cfg.seed + 1))
     train_x = x0[split[n_eval:]]

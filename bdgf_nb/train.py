@@ -148,7 +148,7 @@ def train_classifier(
     check_memory(needed, f"training {type(model).__name__} with batch {cfg.batch_size}", hint="lower batch_size or the model width", device=dev)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = ddp.adamw(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     total_steps, warmup_steps = cfg.epochs * steps_per_epoch, max(1, cfg.warmup_epochs * steps_per_epoch)
     state: dict[str, Any] = {"epoch": 0, "history": [], "best_score": -math.inf, "best_epoch": 0, "best_model": None, "stale": 0}
