@@ -43,18 +43,20 @@ def select_notebooks(spec: str | None, folder: Path = NOTEBOOK_DIR) -> list[Path
 
 def check_parameters(**parameters: Any) -> None:
     """Check the papermill parameters the notebooks share (others pass unchecked): `dataset` a
-    catalog name, `quick` a bool, `seed` an int >= 0, `out_dir` a path string, `masking` a
-    masking mode. ConfigError naming the parameter otherwise; a notebook may call it first."""
+    catalog name, `quick` a bool, `seed` an int >= 0, `seeds` an int >= 0 (0: the mode's default),
+    `out_dir` a path string, `masking` a masking mode. ConfigError naming the parameter
+    otherwise; a notebook may call it first."""
     from .data import load_catalog
     from .masking import MODES
 
-    types = {"dataset": str, "quick": bool, "seed": int, "out_dir": str, "masking": str}
+    types = {"dataset": str, "quick": bool, "seed": int, "seeds": int, "out_dir": str, "masking": str}
     for name, value in parameters.items():
         kind = types.get(name)
         ok = kind is None or (type(value) is kind)  # exact: a bool is no seed, "0" no int
         expect(ok, ConfigError, f"parameter {name!r}: expected {getattr(kind, '__name__', kind)}, found {type(value).__name__} {value!r}")
-    if "seed" in parameters:
-        expect(parameters["seed"] >= 0, ConfigError, f"parameter 'seed': expected an integer >= 0, found {parameters['seed']}")
+    for name in ("seed", "seeds"):
+        if name in parameters:
+            expect(parameters[name] >= 0, ConfigError, f"parameter {name!r}: expected an integer >= 0, found {parameters[name]}")
     if "masking" in parameters:
         expect(parameters["masking"] in MODES, ConfigError, f"parameter 'masking': expected one of {list(MODES)}, found {parameters['masking']!r}")
     if "dataset" in parameters:
@@ -72,10 +74,12 @@ class RunConfig:
     out: Path = Path("outputs")
     notebooks: str | None = None
     folder: Path = NOTEBOOK_DIR
+    seeds: int = 0  # model seeds in notebook 03 (seed, seed+1, ...); 0: 1 in quick mode, 3 in full
 
     def __post_init__(self) -> None:
         check_fields(self)
         expect(self.seed >= 0, ConfigError, f"RunConfig.seed: expected an integer >= 0, found {self.seed}")
+        expect(self.seeds >= 0, ConfigError, f"RunConfig.seeds: expected an integer >= 0, found {self.seeds}")
         select_notebooks(self.notebooks, self.folder)  # ConfigError for an unknown number
 
 
@@ -107,14 +111,15 @@ def run_dataset(cfg: RunConfig) -> Path:
 
     out = cfg.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    parameters = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "out_dir": str(out)}
+    parameters: dict[str, Any] = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "out_dir": str(out)}
     timings = {}
     for path in select_notebooks(cfg.notebooks, cfg.folder):
         target = out / path.name
         print(f"[bdgf-run] {cfg.dataset}: {path.name} ...", flush=True)
         start = time.perf_counter()
         try:
-            execute_notebook(path, target, parameters)
+            extra = {"seeds": cfg.seeds} if cfg.seeds and path.name.startswith("03_") else {}  # only 03 takes it
+            execute_notebook(path, target, {**parameters, **extra})
         except papermill.PapermillExecutionError as err:
             first_line = next((line for line in str(err.source).splitlines() if line.strip()), "")
             raise SystemExit(
@@ -123,7 +128,7 @@ def run_dataset(cfg: RunConfig) -> Path:
             ) from None
         timings[path.stem] = round(time.perf_counter() - start, 1)
         print(f"[bdgf-run] {path.name} done in {timings[path.stem]} s", flush=True)
-    summary = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "notebook_seconds": timings, **load_results(out)}
+    summary = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "seeds": cfg.seeds, "notebook_seconds": timings, **load_results(out)}
     write_json_atomic(out / "summary.json", summary)
     print(f"[bdgf-run] summary: {out / 'summary.json'}", flush=True)
     return out / "summary.json"
@@ -144,6 +149,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset", default="synthetic", help="catalog dataset name (data_catalog.yaml), or 'all' for every dataset whose files are present")
     parser.add_argument("--quick", action="store_true", help="CI-size run: small models, few epochs")
     parser.add_argument("--seed", type=_seed, default=0, help="random seed passed to every notebook (integer >= 0)")
+    parser.add_argument("--seeds", type=_seed, default=0, help="model seeds in notebook 03 (mean ± std over seed, seed+1, ...); 0 means 1 in quick mode, else 3")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
     parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
     return parser.parse_args(argv)
@@ -160,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             expect(args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}")
             names = [args.dataset]
-        configs = [RunConfig(name, args.quick, args.seed, args.out / name, args.notebooks) for name in names]
+        configs = [RunConfig(name, args.quick, args.seed, args.out / name, args.notebooks, seeds=args.seeds) for name in names]
     except BDGFError as err:
         print(f"bdgf-run: error: {err}", file=sys.stderr)
         return 2

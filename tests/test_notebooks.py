@@ -49,6 +49,19 @@ def test_runner_stops_on_a_failing_notebook_and_keeps_it(tmp_path):
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
+def test_runner_passes_seeds_to_notebook_03_only(tmp_path, monkeypatch):
+    """`--seeds N` reaches the multi-seed notebook; the others never see an unknown parameter."""
+    import bdgf_nb.run as run
+
+    seen: dict[str, dict] = {}
+    monkeypatch.setattr(run, "execute_notebook", lambda path, target, parameters: seen.__setitem__(path.name[:2], parameters))
+    summary = run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path, notebooks="00,03", seeds=3))
+    assert seen["03"]["seeds"] == 3 and "seeds" not in seen["00"]
+    assert json.loads(Path(summary).read_text())["seeds"] == 3
+    with pytest.raises(ConfigError, match="RunConfig.seeds: expected an integer >= 0, found -1"):
+        RunConfig(seeds=-1)
+
+
 @pytest.mark.slow
 def test_all_notebooks_run_in_quick_mode(tmp_path):
     summary_path = run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path))

@@ -368,6 +368,7 @@ def test_every_case_has_a_unique_name() -> None:
     (["--dataset", "nope"], r"bdgf-run: error: --dataset: unknown 'nope'; known: \["),
     (["--seed", "-1"], r"bdgf-run: error: argument --seed: expected an integer >= 0, found '-1'"),
     (["--seed", "abc"], r"bdgf-run: error: argument --seed: expected an integer >= 0, found 'abc'"),
+    (["--seeds", "-2"], r"bdgf-run: error: argument --seeds: expected an integer >= 0, found '-2'"),
     (["--notebooks", "42"], r"bdgf-run: error: --notebooks: no notebook numbered '42'; available: \['00'"),
     (["--notebooks", "x1"], r"no notebook numbered 'x1'"),
     (["--quick=yes"], r"bdgf-run: error: argument --quick: ignored explicit argument 'yes'"),
@@ -391,7 +392,7 @@ def test_bdgf_run_help_lists_every_parameter_with_its_default(capsys: pytest.Cap
         main(["--help"])
     assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for option, default in [("--dataset", "synthetic"), ("--quick", "False"), ("--seed", "0"), ("--out", "outputs"), ("--notebooks", "None")]:
+    for option, default in [("--dataset", "synthetic"), ("--quick", "False"), ("--seed", "0"), ("--seeds", "0"), ("--out", "outputs"), ("--notebooks", "None")]:
         assert re.search(rf"{option} (?:(?! --).)*?\(default: {default}\)", text), option
 
 
