@@ -197,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         barrier()  # rank 0 wrote the feature cache; the others read it
         if not is_main():
             guides = pipeline.diffusion_features(prepared, ddpm, args.quick, out, progress=False)
-        run = pipeline.train_variant(prepared, guides, args.variant, args.quick, args.seed, out, tag=f"_{args.masking}", progress=is_main())
+        # same checkpoint name as notebooks 02-04 (tag _ddpm-<mode>), so a notebook run reuses it
+        run = pipeline.train_variant(prepared, guides, args.variant, args.quick, args.seed, out, tag=f"_ddpm-{args.masking}", progress=is_main())
         if is_main():
             print(f"[{world_size()} process(es)] {args.variant}: {run.row()}")
     return 0

@@ -93,3 +93,13 @@ def test_launch_without_torchrun_variables_is_explained(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match=r"WORLD_SIZE=2 but RANK is not set: launch with torchrun"):
         ddp.init_from_env()
+
+
+@pytest.mark.slow
+def test_command_line_writes_the_checkpoints_notebooks_reuse(tmp_path, capsys):
+    """`python -m bdgf_nb.distributed train` alone (no torchrun) trains the quick preset and
+    leaves its checkpoints under the names notebooks 01-04 look for, so `bdgf-run` reuses them."""
+    assert ddp.main(["train", "--dataset", "synthetic", "--quick", "--out", str(tmp_path)]) == 0
+    assert "[1 process(es)] bdgf:" in capsys.readouterr().out
+    artifacts = {p.name for p in (tmp_path / "synthetic" / "artifacts").glob("*.pt")}
+    assert {"ddpm_synthetic_adaptive_quick_seed0.pt", "clf_synthetic_bdgf_ddpm-adaptive_quick_seed0.pt"} <= artifacts, artifacts
