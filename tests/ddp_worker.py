@@ -5,11 +5,11 @@ final weights and histories to OUT/result.pt for the test to compare."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from resumable_jobs import TinyOutput as Output  # tests/ is the script's folder, first on sys.path
 from torch import nn
 
 from bdgf_nb import distributed as ddp
@@ -21,16 +21,6 @@ from bdgf_nb.train import TrainConfig, train_classifier
 from bdgf_nb.unet import UNetConfig
 
 GROUPS = {"hsi": 6, "lidar": 1}
-
-
-@dataclass
-class Output:
-    logits: list[torch.Tensor]
-    features: list[torch.Tensor]
-
-    @property
-    def probabilities(self) -> torch.Tensor:
-        return torch.stack([z.softmax(-1) for z in self.logits]).mean(0)
 
 
 class TinyNet(nn.Module):
