@@ -97,7 +97,8 @@ def _data_fingerprint(x0: torch.Tensor) -> dict[str, Any]:
 
 @torch.no_grad()
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)  # one call, not one per tensor
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p, 1.0 - decay)
 
 
 def pretrain(

@@ -105,6 +105,17 @@ def execute_notebook(path: Path, target: Path, parameters: dict[str, Any]) -> No
             os.environ.pop(key, None)
 
 
+def _declared(path: Path, optional: dict[str, Any]) -> dict[str, Any]:
+    """The optional parameters that `path`'s parameters cell declares (papermill would inject
+    the others as unknown names, with a warning)."""
+    if not optional:
+        return {}
+    import papermill
+
+    names = papermill.inspect_notebook(str(path))
+    return {k: v for k, v in optional.items() if k in names}
+
+
 def run_dataset(cfg: RunConfig) -> Path:
     """Run the chosen notebooks on one dataset; returns the path of summary.json."""
     import papermill  # heavy import: only when running
@@ -112,14 +123,14 @@ def run_dataset(cfg: RunConfig) -> Path:
     out = cfg.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     parameters: dict[str, Any] = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "out_dir": str(out)}
+    optional = {"seeds": cfg.seeds} if cfg.seeds else {}  # only for notebooks that declare them
     timings = {}
     for path in select_notebooks(cfg.notebooks, cfg.folder):
         target = out / path.name
         print(f"[bdgf-run] {cfg.dataset}: {path.name} ...", flush=True)
         start = time.perf_counter()
         try:
-            extra = {"seeds": cfg.seeds} if cfg.seeds and path.name.startswith("03_") else {}  # only 03 takes it
-            execute_notebook(path, target, {**parameters, **extra})
+            execute_notebook(path, target, {**parameters, **_declared(path, optional)})
         except papermill.PapermillExecutionError as err:
             first_line = next((line for line in str(err.source).splitlines() if line.strip()), "")
             raise SystemExit(
