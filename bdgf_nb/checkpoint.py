@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import CheckpointError, CorruptCheckpointError
+from bdgf_nb.errors import CheckpointError, CorruptCheckpointError
 
 MAGIC = b"BDGFCKPT1\n"
 

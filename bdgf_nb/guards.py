@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from .errors import ResourceError
+from bdgf_nb.errors import ResourceError
 
 SKIP_ENV = "BDGF_SKIP_MEMORY_CHECK"
 _CGROUP_V2 = Path("/sys/fs/cgroup")

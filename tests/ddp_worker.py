@@ -12,13 +12,13 @@ import torch
 from resumable_jobs import TinyOutput as Output  # tests/ is the script's folder, first on sys.path
 from torch import nn
 
-from bdgf_nb import distributed as ddp
-from bdgf_nb.diffusion import DiffusionConfig
-from bdgf_nb.masking import MaskingConfig
-from bdgf_nb.patches import PatchDataset
-from bdgf_nb.pretrain import PretrainConfig, pretrain
-from bdgf_nb.train import TrainConfig, train_classifier
-from bdgf_nb.unet import UNetConfig
+from bdgf_nb.data.patches import PatchDataset
+from bdgf_nb.ddpm.diffusion import DiffusionConfig
+from bdgf_nb.ddpm.masking import MaskingConfig
+from bdgf_nb.ddpm.unet import UNetConfig
+from bdgf_nb.train import distributed as ddp
+from bdgf_nb.train.classifier import TrainConfig, train_classifier
+from bdgf_nb.train.pretrain import PretrainConfig, pretrain
 
 GROUPS = {"hsi": 6, "lidar": 1}
 

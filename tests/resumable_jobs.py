@@ -22,12 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bdgf_nb.diffusion import DiffusionConfig, GaussianDiffusion
-from bdgf_nb.masking import MaskingConfig
-from bdgf_nb.patches import PatchDataset
-from bdgf_nb.pretrain import PretrainConfig, PretrainResult, pretrain
-from bdgf_nb.train import TrainConfig, TrainResult, train_classifier
-from bdgf_nb.unet import UNetConfig
+from bdgf_nb.data.patches import PatchDataset
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.masking import MaskingConfig
+from bdgf_nb.ddpm.unet import UNetConfig
+from bdgf_nb.train.classifier import TrainConfig, TrainResult, train_classifier
+from bdgf_nb.train.pretrain import PretrainConfig, PretrainResult, pretrain
 
 GROUPS = {"hsi": 4, "lidar": 1}
 PRETRAIN = PretrainConfig(

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from bdgf_nb import bench
-from bdgf_nb.bench_scan import interleaved_medians
+from bdgf_nb.cli import bench
+from bdgf_nb.cli.bench_scan import interleaved_medians
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_KEYS = {"samples_per_s", "step_s", "flops_per_step", "achieved_flops", "fraction_of_matmul", "matmul_fp32_flops", "peak_memory_mb", "memory_method"}
@@ -21,7 +21,7 @@ TRAINING_KEYS = {"samples_per_s", "step_s", "flops_per_step", "achieved_flops", 
 @pytest.mark.slow
 def test_quick_bench_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
-    done = subprocess.run([sys.executable, "-m", "bdgf_nb.bench", "--quick", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    done = subprocess.run([sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "selective scan" in done.stdout and "training step" in done.stdout  # the terminal table
     report = json.loads(out.read_text())
@@ -76,5 +76,5 @@ def test_peak_memory_sees_a_large_allocation():
 
 def test_table_reports_unavailable_models():
     report = {"machine": {"device": "cpu", "threads": 2, "matmul_flops": 1e11, "torch": "x"}, "bench_seconds": 1.0,
-              "training": {"bdgf": {"unavailable": "bdgf_nb.model cannot be imported: no module"}}}
-    assert "bdgf  unavailable: bdgf_nb.model cannot be imported" in bench._table(report)
+              "training": {"bdgf": {"unavailable": "bdgf_nb.model.bdgf cannot be imported: no module"}}}
+    assert "bdgf  unavailable: bdgf_nb.model.bdgf cannot be imported" in bench._table(report)

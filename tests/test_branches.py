@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 import pytest
 import torch
 
-from bdgf_nb.branches import (
+from bdgf_nb.errors import ConfigError, DataError
+from bdgf_nb.model.branches import (
     CNNBranch,
     GuidedBranch,
     MambaBranch,
@@ -16,7 +17,6 @@ from bdgf_nb.branches import (
     TransformerBranch,
     resolve_band_group,
 )
-from bdgf_nb.errors import ConfigError, DataError
 
 GROUPS = {"hsi": 12, "lidar": 1, "sar": 2}
 C = sum(GROUPS.values())

@@ -1,4 +1,4 @@
-"""Catalog, readers and validation of bdgf_nb.data: every bad input is a DataError that names
+"""Catalog, readers and validation of bdgf_nb.data.catalog: every bad input is a DataError that names
 the file / key / field, every reader round-trips, the real scenes load with their known shapes."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import scipy.io
 import yaml
 
-from bdgf_nb.data import (
+from bdgf_nb.data.catalog import (
     available_datasets,
     load_catalog,
     load_scene,
@@ -20,8 +20,8 @@ from bdgf_nb.data import (
     validate_labels,
     validate_modality,
 )
+from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.errors import DataError
-from bdgf_nb.scene import PixelScene, Scene
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -602,7 +602,7 @@ def test_repo_catalog_schema() -> None:
 
 def test_synthetic_overrides_match_generator() -> None:
     synthetic = pytest.importorskip(
-        "bdgf_nb.synthetic", reason="bdgf_nb/synthetic.py not written yet"
+        "bdgf_nb.data.synthetic", reason="bdgf_nb/synthetic.py not written yet"
     )
     scene = load_scene("synthetic", size=64, n_bands=8, seed=3)
     params = {**load_catalog()["synthetic"].params, "size": 64, "n_bands": 8, "seed": 3}
@@ -616,14 +616,14 @@ def test_synthetic_overrides_match_generator() -> None:
 
 
 def test_synthetic_sar_has_three_modalities() -> None:
-    pytest.importorskip("bdgf_nb.synthetic", reason="bdgf_nb/synthetic.py not written yet")
+    pytest.importorskip("bdgf_nb.data.synthetic", reason="bdgf_nb/synthetic.py not written yet")
     scene = load_scene("synthetic_sar", size=64, n_bands=8)
     assert isinstance(scene, Scene) and scene.name == "synthetic_sar"
     assert scene.channels == {"hsi": 8, "lidar": 1, "sar": 2}
 
 
 def test_synthetic_unknown_parameter() -> None:
-    pytest.importorskip("bdgf_nb.synthetic", reason="bdgf_nb/synthetic.py not written yet")
+    pytest.importorskip("bdgf_nb.data.synthetic", reason="bdgf_nb/synthetic.py not written yet")
     with pytest.raises(
         DataError, match=r"dataset 'synthetic': unknown synthetic parameter\(s\) \['colour'\]"
     ):

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from bdgf_nb.diffusion import DiffusionConfig, GaussianDiffusion, beta_schedule, extract
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion, beta_schedule, extract
+from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.errors import ConfigError
-from bdgf_nb.unet import DenoiserUNet, UNetConfig
 
 GROUPS = {"hsi": 8, "lidar": 1}
 

@@ -12,9 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from bdgf_nb import distributed as ddp
 from bdgf_nb.checkpoint import load_checkpoint
+from bdgf_nb.device import autocast, pick_device
 from bdgf_nb.errors import ConfigError
+from bdgf_nb.train import distributed as ddp
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 ROOT = WORKER.parent.parent
@@ -80,10 +81,10 @@ def test_single_process_helpers_are_no_ops(monkeypatch):
 
 
 def test_device_choice_and_autocast(monkeypatch):
-    assert ddp.pick_device("cpu") == torch.device("cpu")
+    assert pick_device("cpu") == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert ddp.pick_device() == torch.device("cpu")
-    with ddp.autocast(torch.device("cpu")):  # CPU stays fp32
+    assert pick_device() == torch.device("cpu")
+    with autocast(torch.device("cpu")):  # CPU stays fp32
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
 
 
@@ -97,7 +98,7 @@ def test_launch_without_torchrun_variables_is_explained(monkeypatch):
 
 @pytest.mark.slow
 def test_command_line_writes_the_checkpoints_notebooks_reuse(tmp_path, capsys):
-    """`python -m bdgf_nb.distributed train` alone (no torchrun) trains the quick preset and
+    """`python -m bdgf_nb.cli.torchrun train` alone (no torchrun) trains the quick preset and
     leaves its checkpoints under the names notebooks 01-04 look for, so `bdgf-run` reuses them."""
     assert ddp.main(["train", "--dataset", "synthetic", "--quick", "--out", str(tmp_path)]) == 0
     assert "[1 process(es)] bdgf:" in capsys.readouterr().out

@@ -2,10 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from bdgf_nb.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.features import (
+    FeatureConfig,
+    cached_features,
+    extract_features,
+    feature_cache_key,
+)
+from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.errors import ConfigError
-from bdgf_nb.features import FeatureConfig, cached_features, extract_features, feature_cache_key
-from bdgf_nb.unet import DenoiserUNet, UNetConfig
 
 GROUPS = {"hsi": 4, "lidar": 1}
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bdgf_nb.errors import ConfigError, DataError
-from bdgf_nb.guidance import (
+from bdgf_nb.model.guidance import (
     CrossAttention,
     FeatureFusion,
     GroupChannelAttention,

@@ -3,8 +3,7 @@ import pytest
 from scipy.stats import ortho_group
 from threadpoolctl import threadpool_limits
 
-from bdgf_nb.errors import ConfigError, DataError
-from bdgf_nb.interpret import (
+from bdgf_nb.analysis.interpret import (
     accuracy_bars,
     complementarity_report,
     disagreement,
@@ -16,6 +15,7 @@ from bdgf_nb.interpret import (
     pairwise_heatmap,
     subsample_indices,
 )
+from bdgf_nb.errors import ConfigError, DataError
 
 
 def _blobs(n_per_class: int = 50, n_classes: int = 3, d: int = 8, seed: int = 0):

@@ -23,7 +23,7 @@ import resumable_jobs as jobs
 import torch
 
 from bdgf_nb.checkpoint import load_checkpoint
-from bdgf_nb.train import score
+from bdgf_nb.evaluate.predict import score
 
 SCRIPT = Path(jobs.__file__)
 JOBS = {

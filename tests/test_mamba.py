@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bdgf_nb.errors import ConfigError, DataError
-from bdgf_nb.mamba import MambaBlock, MambaConfig, ResidualMambaLayer
+from bdgf_nb.model.mamba import MambaBlock, MambaConfig, ResidualMambaLayer
 
 
 def build(seed: int = 0, **overrides: object) -> MambaBlock:

@@ -5,8 +5,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bdgf_nb.ddpm.masking import MaskingConfig, ModalityMasker
 from bdgf_nb.errors import ConfigError
-from bdgf_nb.masking import MaskingConfig, ModalityMasker
 
 
 def test_unknown_mode_names_field_and_choices():

@@ -11,11 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bdgf_nb.data.patches import PatchDataset
 from bdgf_nb.errors import ConfigError, DataError
-from bdgf_nb.model import ABLATIONS, BDGF, BDGFConfig, BDGFOutput, ablation
-from bdgf_nb.mutual import MutualConfig
-from bdgf_nb.patches import PatchDataset
-from bdgf_nb.train import TrainConfig, train_classifier
+from bdgf_nb.model.bdgf import ABLATIONS, BDGF, BDGFConfig, BDGFOutput, ablation
+from bdgf_nb.model.mutual import MutualConfig
+from bdgf_nb.train.classifier import TrainConfig, train_classifier
 
 GROUPS = {"hsi": 10, "lidar": 1}
 GUIDES = [4, 8, 8]

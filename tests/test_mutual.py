@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from bdgf_nb.errors import ConfigError
-from bdgf_nb.mutual import (
+from bdgf_nb.model.mutual import (
     MutualConfig,
     cosine_disagreement,
     ensemble_probabilities,

@@ -6,8 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from bdgf_nb.cli.run import NOTEBOOK_DIR, RunConfig, notebook_paths, run_dataset, select_notebooks
 from bdgf_nb.errors import ConfigError
-from bdgf_nb.run import NOTEBOOK_DIR, RunConfig, notebook_paths, run_dataset, select_notebooks
 
 NOTEBOOKS = notebook_paths()
 
@@ -51,7 +51,7 @@ def test_runner_stops_on_a_failing_notebook_and_keeps_it(tmp_path):
 
 def test_runner_passes_seeds_to_notebook_03_only(tmp_path, monkeypatch):
     """`--seeds N` reaches the multi-seed notebook; the others never see an unknown parameter."""
-    import bdgf_nb.run as run
+    import bdgf_nb.cli.run as run
 
     seen: dict[str, dict] = {}
     monkeypatch.setattr(run, "execute_notebook", lambda path, target, parameters: seen.__setitem__(path.name[:2], parameters))

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
+from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
 from bdgf_nb.errors import DataError
-from bdgf_nb.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
 
 
 def test_patches_match_reflect_padded_crops_at_borders():

@@ -3,9 +3,7 @@
 import numpy as np
 import pytest
 
-from bdgf_nb.data import load_scene
-from bdgf_nb.errors import ConfigError
-from bdgf_nb.pipeline import (
+from bdgf_nb.app.pipeline import (
     baseline_scene_map,
     fused_baselines,
     limit_pixels,
@@ -13,6 +11,8 @@ from bdgf_nb.pipeline import (
     prepare,
     train_variant,
 )
+from bdgf_nb.data.catalog import load_scene
+from bdgf_nb.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

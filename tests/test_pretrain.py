@@ -3,12 +3,12 @@ import math
 import pytest
 import torch
 
-from bdgf_nb.balance import EvalBatch, balance_index, dominance_gap, measure_balance
-from bdgf_nb.diffusion import DiffusionConfig
+from bdgf_nb.ddpm.balance import EvalBatch, balance_index, dominance_gap, measure_balance
+from bdgf_nb.ddpm.diffusion import DiffusionConfig
+from bdgf_nb.ddpm.masking import MaskingConfig
+from bdgf_nb.ddpm.unet import UNetConfig
 from bdgf_nb.errors import CheckpointError, DataError
-from bdgf_nb.masking import MaskingConfig
-from bdgf_nb.pretrain import PretrainConfig, build_diffusion, pretrain
-from bdgf_nb.unet import UNetConfig
+from bdgf_nb.train.pretrain import PretrainConfig, build_diffusion, pretrain
 
 GROUPS = {"hsi": 8, "lidar": 1}
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from bdgf_nb.analysis.probe import linear_probe, neighbourhood_mean, pixel_features
 from bdgf_nb.errors import DataError
-from bdgf_nb.probe import linear_probe, neighbourhood_mean, pixel_features
 
 
 def _scene(seed=0):

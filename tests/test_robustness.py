@@ -30,10 +30,18 @@ from hypothesis import strategies as st
 
 import bdgf_nb
 from bdgf_nb import guards
-from bdgf_nb.baselines import BaselineConfig
+from bdgf_nb.analysis.baselines import BaselineConfig
+from bdgf_nb.app.parameters import check_parameters
 from bdgf_nb.checkpoint import load_checkpoint, load_module_state, save_checkpoint
-from bdgf_nb.data import load_catalog, load_scene, read_array
-from bdgf_nb.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.cli.run import RunConfig, main
+from bdgf_nb.data.catalog import load_catalog, load_scene, read_array
+from bdgf_nb.data.patches import PatchDataset, Standardizer
+from bdgf_nb.data.scene import PixelScene, Scene
+from bdgf_nb.data.synthetic import SyntheticSceneConfig
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.features import FeatureConfig, cached_features, extract_features
+from bdgf_nb.ddpm.masking import MaskingConfig
+from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.errors import (
     BDGFError,
     CheckpointError,
@@ -42,17 +50,11 @@ from bdgf_nb.errors import (
     DataError,
     ResourceError,
 )
-from bdgf_nb.features import FeatureConfig, cached_features, extract_features
-from bdgf_nb.inference import predict_map
-from bdgf_nb.mamba import MambaConfig
-from bdgf_nb.masking import MaskingConfig
-from bdgf_nb.patches import PatchDataset, Standardizer
-from bdgf_nb.pretrain import PretrainConfig, pretrain
-from bdgf_nb.run import RunConfig, check_parameters, main
-from bdgf_nb.scene import PixelScene, Scene
-from bdgf_nb.synthetic import SyntheticSceneConfig
-from bdgf_nb.train import TrainConfig, predict, train_classifier
-from bdgf_nb.unet import DenoiserUNet, UNetConfig
+from bdgf_nb.evaluate.maps import predict_map
+from bdgf_nb.evaluate.predict import predict
+from bdgf_nb.model.mamba import MambaConfig
+from bdgf_nb.train.classifier import TrainConfig, train_classifier
+from bdgf_nb.train.pretrain import PretrainConfig, pretrain
 
 PACKAGE = Path(bdgf_nb.__file__).resolve().parent
 H, W = 4, 5
@@ -406,7 +408,7 @@ def test_papermill_parameters_fail_in_the_first_cell_with_a_project_error(tmp_pa
     """Notebooks run directly through papermill (not bdgf-run) report the project error."""
     import papermill
 
-    from bdgf_nb.run import NOTEBOOK_DIR
+    from bdgf_nb.cli.run import NOTEBOOK_DIR
 
     source = NOTEBOOK_DIR / "01_masked_ddpm_pretraining.ipynb"
     with pytest.raises(papermill.PapermillExecutionError) as caught:

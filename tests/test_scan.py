@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from bdgf_nb import scan
 from bdgf_nb.errors import ConfigError, DataError
-from bdgf_nb.scan import resolve_backend, selective_scan, selective_scan_reference
+from bdgf_nb.model import scan
+from bdgf_nb.model.scan import resolve_backend, selective_scan, selective_scan_reference
 
 NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
 

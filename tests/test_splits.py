@@ -3,8 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bdgf_nb.errors import ConfigError, DataError
-from bdgf_nb.splits import (
+from bdgf_nb.data.splits import (
     Split,
     default_split,
     disjoint_block_split,
@@ -12,6 +11,7 @@ from bdgf_nb.splits import (
     stripe_folds,
     with_validation,
 )
+from bdgf_nb.errors import ConfigError, DataError
 
 
 def blobs(h=96, w=96, n_classes=4, seed=0):
@@ -83,7 +83,7 @@ def test_split_errors_name_the_problem():
 
 
 def test_pixel_scene_uses_its_official_split_when_the_catalog_says_so():
-    from bdgf_nb.scene import PixelScene
+    from bdgf_nb.data.scene import PixelScene
 
     rng = np.random.default_rng(0)
     labels = np.array([1, 2, 1, 2, 1, 2, 3, 3])

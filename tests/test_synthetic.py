@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-from bdgf_nb.errors import ConfigError
-from bdgf_nb.scene import Scene
-from bdgf_nb.synthetic import (
+from bdgf_nb.data.scene import Scene
+from bdgf_nb.data.synthetic import (
     CLASS_NAMES,
     FLAT_ROOF,
     GRASS,
@@ -25,6 +24,7 @@ from bdgf_nb.synthetic import (
     class_spectra,
     make_synthetic_scene,
 )
+from bdgf_nb.errors import ConfigError
 
 SMALL = {"size": 64, "n_bands": 16}
 
@@ -66,7 +66,7 @@ def test_default_scene_shapes_dtypes_and_labels(default_scene: Scene) -> None:
     assert s.class_names == CLASS_NAMES and len(set(CLASS_NAMES)) == 8
     assert s.train_mask is None and s.test_mask is None
     assert s.metadata == {
-        "generator": "bdgf_nb.synthetic",
+        "generator": "bdgf_nb.data.synthetic",
         "config": asdict(SyntheticSceneConfig()),
     }
 

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from bdgf_nb.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.analysis.widgets import build_mask_panel, mask_and_reconstruct, rgb_bands
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.errors import ConfigError
-from bdgf_nb.unet import DenoiserUNet, UNetConfig
-from bdgf_nb.widgets import build_mask_panel, mask_and_reconstruct, rgb_bands
 
 GROUPS = {"hsi": 8, "lidar": 1}
 

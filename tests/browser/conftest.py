@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from jlab import CHROMIUM, CHROMIUM_ARGS, LabServer, quick_copy
 
-from bdgf_nb.run import NOTEBOOK_DIR, RunConfig, run_dataset
+from bdgf_nb.cli.run import NOTEBOOK_DIR, RunConfig, run_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 

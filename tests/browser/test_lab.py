@@ -26,7 +26,7 @@ from jlab import (
     shot,
 )
 
-from bdgf_nb.run import NOTEBOOK_DIR
+from bdgf_nb.cli.run import NOTEBOOK_DIR
 
 pytestmark = pytest.mark.browser
 

@@ -18,7 +18,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from bdgf_nb.run import RunConfig, run_dataset
+from bdgf_nb.cli.run import RunConfig, run_dataset
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -29,9 +29,9 @@ import numpy as np
 import plotly.express as px
 import torch
 
-from bdgf_nb.diffusion import DiffusionConfig, GaussianDiffusion
-from bdgf_nb.unet import DenoiserUNet, UNetConfig
-from bdgf_nb.widgets import build_mask_panel
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
+from bdgf_nb.analysis.widgets import build_mask_panel
 
 torch.manual_seed(seed)
 groups = {"hsi": 8, "lidar": 1}

@@ -1,0 +1,2 @@
+"""Reading the results: baselines, the linear probe, interpretation measures, tables,
+plotly figures and the notebooks' widgets."""

@@ -1,0 +1,33 @@
+"""The papermill parameters every notebook shares, checked once in the library.
+
+A notebook calls `check_parameters(...)` first, so a bad value fails in one clear line (naming the
+parameter, what was expected and what was found) before any work starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bdgf_nb.data.catalog import load_catalog
+from bdgf_nb.ddpm.masking import MODES
+from bdgf_nb.errors import ConfigError, expect
+
+
+def check_parameters(**parameters: Any) -> None:
+    """Check the papermill parameters the notebooks share (others pass unchecked): `dataset` a
+    catalog name, `quick` a bool, `seed` an int >= 0, `seeds` an int >= 0 (0: the mode's default),
+    `out_dir` a path string, `masking` a masking mode. ConfigError naming the parameter
+    otherwise; a notebook may call it first."""
+    types = {"dataset": str, "quick": bool, "seed": int, "seeds": int, "out_dir": str, "masking": str}
+    for name, value in parameters.items():
+        kind = types.get(name)
+        ok = kind is None or (type(value) is kind)  # exact: a bool is no seed, "0" no int
+        expect(ok, ConfigError, f"parameter {name!r}: expected {getattr(kind, '__name__', kind)}, found {type(value).__name__} {value!r}")
+    for name in ("seed", "seeds"):
+        if name in parameters:
+            expect(parameters[name] >= 0, ConfigError, f"parameter {name!r}: expected an integer >= 0, found {parameters[name]}")
+    if "masking" in parameters:
+        expect(parameters["masking"] in MODES, ConfigError, f"parameter 'masking': expected one of {list(MODES)}, found {parameters['masking']!r}")
+    if "dataset" in parameters:
+        catalog = load_catalog()
+        expect(parameters["dataset"] in catalog, ConfigError, f"parameter 'dataset': unknown {parameters['dataset']!r}; known: {sorted(catalog)}")

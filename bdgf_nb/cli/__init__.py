@@ -1,0 +1,1 @@
+"""Command lines: `bdgf-run` (notebooks headless), `bdgf-bench` (speed), the torchrun entry."""

@@ -1,0 +1,500 @@
+"""`bdgf-bench`: how fast each part of BDGF runs, and how close training gets to the machine's limit.
+
+    bdgf-bench [--quick] [--out outputs/bench.json] [--threads N] [--device cpu|cuda] [--profile]
+
+Figures that are compared are measured side by side in one run: the timed calls alternate
+(a, b, a, b, ...) and medians are reported, so a busy shared machine slows both sides alike.
+JSON sections (a table of the headline figures is printed too):
+
+machine    versions, device, threads, `matmul_flops`: FLOP/s of a large fp32 torch.matmul, our
+           "machine limit" (on CUDA also bf16, the dtype training autocasts to).
+scan       per sequence length: the default selective-scan path (numba fused on CPU, mamba_ssm on
+           CUDA) against the sequential reference, forward and forward+backward: seconds,
+           speed-up, max error, state updates/s and their fraction of the arithmetic bound
+           (matmul FLOP/s / the FLOPs one state update costs, counted from the fused kernel).
+training   per model (DDPM U-Net, each BDGF branch alone, full BDGF), the presets' sizes: samples/s
+           of a whole step (forward, backward, clipping, AdamW), FLOPs per step from
+           torch.utils.flop_counter (matmul, conv and attention FLOPs, the usual model-FLOPs
+           convention: elementwise ops and the numba scan are not counted), achieved FLOP/s and
+           its fraction of the matmul FLOP/s timed in turn with the steps, and peak memory.
+features   whole-scene diffusion features through the cache: a miss (compute and write) and a hit.
+inference  whole-scene classification map: pixels/s of BDGF (`train.predict`, all pixels).
+pipeline   wall seconds per stage of the quick pipeline on the synthetic scene (prepare, DDPM
+           pretraining, features, BDGF training, scene map); --quick shortens its epochs.
+profile    (--profile) the top operators of the slowest pipeline stage (torch.profiler).
+
+Peak memory: on CUDA `torch.cuda.max_memory_allocated` (tensors only); on CPU the rise of the
+resident set (/proc/self/statm) above its level before the model was built, sampled every 2 ms
+(ru_maxrss is a lifetime maximum and tracemalloc does not see torch's allocator), after
+returning freed heap to the system (malloc_trim) so that reused memory does not hide the rise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from bdgf_nb.app.results import write_json_atomic
+from bdgf_nb.cli.bench_scan import interleaved_medians, measure_scan
+from bdgf_nb.device import adamw, autocast, pick_device
+
+# FLOPs one state update (one (b, t, d, n) element) costs in the fused kernels of scan.py, exp
+# counted at its polynomial's cost (~15: range reduction, degree-7 polynomial, scaling).
+# forward: delta*A 1, exp 15, h = dA*h + (delta*u)*B 3, y += C*h 2.
+# backward: recompute h (19) + reverse pass: exp again 16, g 2, d(delta*A) 2, d-delta 5, dA 2,
+# du 2, g carry 1, dC and dB dot products 4 -> 53; forward+backward = 21 + 53.
+SCAN_FLOPS_PER_UPDATE = {"fwd": 21, "fwd_bwd": 74}
+BRANCH_MODELS = ("cnn_only", "mamba_only", "transformer_only", "bdgf")
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring tools
+# ---------------------------------------------------------------------------------------------
+
+
+def _rss_bytes() -> int | None:
+    """Resident set size of this process (Linux), None elsewhere."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _trim_heap() -> None:
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class PeakMemory:
+    """`with PeakMemory(device) as peak:` ... then `peak.bytes` (None when unmeasurable) and
+    `peak.method` (see the module docstring)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self._peak, self._stop = device, 0, threading.Event()
+        self.bytes: int | None = None
+        self.method = "torch.cuda.max_memory_allocated" if device.type == "cuda" else "RSS rise, sampled every 2 ms"
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            self._peak = max(self._peak, _rss_bytes() or 0)
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+            return self
+        _trim_heap()
+        base = _rss_bytes()
+        if base is None:
+            self.method = "unavailable (no /proc/self/statm)"
+            return self
+        self._base = self._peak = base
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.bytes = torch.cuda.max_memory_allocated(self.device) - self._base
+        elif hasattr(self, "_thread"):
+            self._stop.set()
+            self._thread.join()
+            self.bytes = max(self._peak, _rss_bytes() or 0) - self._base
+
+
+def matmul_call(device: torch.device, dtype: torch.dtype = torch.float32) -> tuple[Callable[[], object], float]:
+    """(call, FLOPs) of an n x n matmul large enough to run near the machine's peak."""
+    n = 8192 if device.type == "cuda" else 2048
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g).to(device, dtype) for _ in range(2))
+    return (lambda: a @ b), 2.0 * n**3
+
+
+@contextlib.contextmanager
+def _stopwatch(times: dict[str, float], name: str, device: torch.device) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    times[name] = time.perf_counter() - start
+
+
+def _round(value: Any, digits: int = 4) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: _round(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_round(v, digits) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------------
+
+
+def machine_section(device: torch.device, repeats: int) -> dict[str, Any]:
+    import numba
+
+    out: dict[str, Any] = {
+        "python": platform.python_version(), "torch": torch.__version__, "numba": numba.__version__,
+        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "device": str(device), "threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+    }
+    dtypes = {"fp32": torch.float32, **({"bf16": torch.bfloat16} if device.type == "cuda" else {})}
+    for tag, dtype in dtypes.items():
+        call, flops = matmul_call(device, dtype)
+        call()  # warm-up
+        out[f"matmul_{tag}_flops"] = flops / interleaved_medians({"mm": call}, repeats, device)["mm"]
+    out["matmul_flops"] = out["matmul_fp32_flops"]
+    return out
+
+
+def scan_section(device: torch.device, lengths: tuple[int, ...], repeats: int, matmul_flops: float) -> list[dict[str, Any]]:
+    """Default path vs reference at batch 256, d_inner 64, d_state 16 for each length."""
+    rows = []
+    for length in lengths:
+        row: dict[str, Any] = dict(measure_scan(256, length, 64, 16, repeats=repeats, device=device))
+        for tag, flops in SCAN_FLOPS_PER_UPDATE.items():
+            row[f"bound_{tag}_state_updates_per_s"] = matmul_flops / flops
+            row[f"default_{tag}_fraction_of_bound"] = row[f"default_{tag}_state_updates_per_s"] * flops / matmul_flops
+        rows.append(row)
+    return rows
+
+
+class Workload:
+    """One training step of a model as the loops run it: forward (autocast on CUDA), backward,
+    clipping, AdamW. `build` returns (model, step) so memory can be measured from before the build."""
+
+    def __init__(self, name: str, batch: int, build: Callable[[], tuple[nn.Module, Callable[[], None]]]) -> None:
+        self.name, self.batch, self.build = name, batch, build
+
+
+def _optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+def ddpm_workload(quick: bool, image: np.ndarray, channel_groups: dict[str, int], device: torch.device) -> Workload:
+    from bdgf_nb.app.presets import preset
+    from bdgf_nb.data.patches import unlabelled_patches
+    from bdgf_nb.ddpm.masking import ModalityMasker
+    from bdgf_nb.train.pretrain import build_diffusion
+
+    settings = preset(quick)
+    cfg, b = settings.pretrain, settings.pretrain.batch_size
+    x0 = unlabelled_patches(image, b, settings.patch).to(device)
+    g = torch.Generator().manual_seed(0)
+
+    def build() -> tuple[nn.Module, Callable[[], None]]:
+        torch.manual_seed(0)
+        diffusion = build_diffusion(cfg, channel_groups).to(device)
+        optimizer = adamw(diffusion.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)  # as pretrain() does
+        masker = ModalityMasker(replace(cfg.masking, mode="random"), len(channel_groups), 1)
+
+        def step() -> None:
+            mask = masker.sample(b, g).to(device)
+            t = torch.randint(0, cfg.diffusion.T, (b,), generator=g).to(device)
+            noise = torch.randn(x0.shape, generator=g).to(device)
+            with autocast(device):
+                loss = diffusion(x0, mask, t=t, noise=noise).total
+            _optimizer_step(diffusion, optimizer, loss)
+
+        return diffusion, step
+
+    return Workload("ddpm", b, build)
+
+
+def bdgf_workload(variant: str, quick: bool, channel_groups: dict[str, int], n_classes: int, device: torch.device) -> Workload:
+    from bdgf_nb.app.presets import preset
+    from bdgf_nb.ddpm.unet import DenoiserUNet
+    from bdgf_nb.model.bdgf import BDGF, ablation
+
+    settings = preset(quick)
+    b, p = settings.train.batch_size, settings.patch
+    unet_cfg = replace(settings.pretrain.unet, in_channels=sum(channel_groups.values()), modality_channels=tuple(channel_groups.values()))
+    guide_channels = list(DenoiserUNet(unet_cfg).feature_channels)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(b, sum(channel_groups.values()), p, p, generator=g).to(device)
+    guides = [torch.randn(b, c, p, p, generator=g).to(device) for c in guide_channels]
+    y = torch.randint(0, n_classes, (b,), generator=g).to(device)
+
+    def build() -> tuple[nn.Module, Callable[[], None]]:
+        torch.manual_seed(0)
+        model = BDGF(ablation(settings.model, variant), channel_groups, guide_channels, n_classes).to(device).train()
+        optimizer = adamw(model.parameters(), lr=settings.train.lr, weight_decay=settings.train.weight_decay)  # as train_classifier() does
+
+        def step() -> None:
+            with autocast(device):
+                loss, _ = model.loss(model(x, guides), y)
+            _optimizer_step(model, optimizer, loss)
+
+        return model, step
+
+    return Workload(variant, b, build)
+
+
+def measure_training(work: Workload, device: torch.device, repeats: int, steps: int) -> dict[str, Any]:
+    """Samples/s, FLOPs, FLOP/s (and fraction of the fp32 matmul timed in turn), peak memory."""
+    with PeakMemory(device) as peak:
+        model, step = work.build()
+        for _ in range(2):  # warm-up: allocator, oneDNN primitives, numba compile
+            step()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = float(counter.get_total_flops())
+    mm, mm_flops = matmul_call(device)
+    mm()
+
+    def steps_call() -> None:
+        for _ in range(steps):
+            step()
+
+    seconds = interleaved_medians({"step": steps_call, "matmul": mm}, repeats, device)
+    step_s = seconds["step"] / steps
+    matmul_flops = mm_flops / seconds["matmul"]
+    out = {
+        "batch": work.batch, "parameters": sum(p.numel() for p in model.parameters()), "step_s": step_s,
+        "samples_per_s": work.batch / step_s, "flops_per_step": flops, "achieved_flops": flops / step_s,
+        "matmul_fp32_flops": matmul_flops, "fraction_of_matmul": flops / step_s / matmul_flops,
+        "peak_memory_mb": None if peak.bytes is None else peak.bytes / 2**20, "memory_method": peak.method,
+    }
+    return out
+
+
+def training_section(quick: bool, device: torch.device, repeats: int, steps: int, image: np.ndarray, channel_groups: dict[str, int], n_classes: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"ddpm": measure_training(ddpm_workload(quick, image, channel_groups, device), device, repeats, steps)}
+    try:
+        works = [bdgf_workload(v, quick, channel_groups, n_classes, device) for v in BRANCH_MODELS]
+    except ImportError as err:  # the classifier is not part of this checkout
+        return {**out, **{v: {"unavailable": f"bdgf_nb.model.bdgf cannot be imported: {err}"} for v in BRANCH_MODELS}}
+    for work in works:
+        out[work.name] = measure_training(work, device, repeats, steps)
+    return out
+
+
+def features_section(quick: bool, image: np.ndarray, channel_groups: dict[str, int], device: torch.device, repeats: int) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """A cache miss (extract + write) and a hit, in turn; the denoiser is untrained (same cost)."""
+    from bdgf_nb.app.presets import preset
+    from bdgf_nb.ddpm.features import cached_features, extract_features, feature_cache_key
+    from bdgf_nb.train.pretrain import build_diffusion
+
+    settings = preset(quick)
+    torch.manual_seed(0)
+    diffusion = build_diffusion(settings.pretrain, channel_groups).eval()
+    key = feature_cache_key("bench", tuple(image.shape), settings.features, diffusion)
+    folder = Path(tempfile.mkdtemp(prefix="bdgf-bench-cache-"))
+    maps: list[np.ndarray] = []
+    try:
+        def miss() -> None:
+            shutil.rmtree(folder, ignore_errors=True)
+            maps[:] = cached_features(folder, key, lambda: extract_features(diffusion, image, settings.features, progress=False, device=device))[0]
+
+        def hit() -> None:
+            assert cached_features(folder, key, lambda: [])[1]
+
+        seconds = interleaved_medians({"miss": miss, "hit": hit}, repeats, device)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    pixels = image.shape[1] * image.shape[2]
+    return {
+        "scene": list(image.shape), "timesteps": list(settings.features.timesteps), "tile": settings.features.tile,
+        "uncached_s": seconds["miss"], "cached_s": seconds["hit"], "cache_speedup": seconds["miss"] / seconds["hit"],
+        "uncached_pixels_per_s": pixels / seconds["miss"], "map_channels": [m.shape[0] for m in maps],
+    }, maps
+
+
+def inference_section(quick: bool, image: np.ndarray, channel_groups: dict[str, int], n_classes: int, guides: list[np.ndarray], device: torch.device, repeats: int) -> dict[str, Any]:
+    """Class probabilities for every pixel of the scene (patch + guides around each)."""
+    try:
+        from bdgf_nb.model.bdgf import BDGF
+    except ImportError as err:
+        return {"unavailable": f"bdgf_nb.model.bdgf cannot be imported: {err}"}
+    from bdgf_nb.app.presets import preset
+    from bdgf_nb.data.patches import PatchDataset, pixels_of
+    from bdgf_nb.evaluate.predict import predict
+
+    settings = preset(quick)
+    torch.manual_seed(0)
+    model = BDGF(settings.model, channel_groups, [g.shape[0] for g in guides], n_classes).to(device)
+    everything = np.ones(image.shape[1:], dtype=bool)
+    dataset = PatchDataset(image, pixels_of(everything), np.ones(int(everything.sum()), np.int64), settings.patch, guides)
+    warm = PatchDataset(image, pixels_of(everything)[:512], np.ones(512, np.int64), settings.patch, guides)
+    predict(model, warm, batch_size=512)
+    seconds = interleaved_medians({"predict": lambda: predict(model, dataset, batch_size=512)}, repeats, device)["predict"]
+    return {"pixels": len(dataset), "batch_size": 512, "seconds": seconds, "pixels_per_s": len(dataset) / seconds}
+
+
+def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[str, Any]:
+    """Wall seconds of each stage of the quick pipeline (pipeline.py, as the notebooks run it) on
+    the synthetic scene, in a fresh folder. --quick: 2 DDPM and 2 classifier epochs instead of
+    the quick preset's. --profile: torch.profiler's top operators of the slowest stage, rerun."""
+    from bdgf_nb.app import pipeline, presets
+
+    folder = Path(tempfile.mkdtemp(prefix="bdgf-bench-pipeline-"))
+    original = presets.preset
+
+    def shortened(quick: bool, masking: str = "adaptive", seed: int = 0) -> presets.Preset:
+        settings = original(quick, masking, seed)
+        return replace(settings, pretrain=replace(settings.pretrain, epochs=2), train=replace(settings.train, epochs=2))
+
+    stages: dict[str, Callable[[], Any]] = {}
+    state: dict[str, Any] = {}
+    stages["prepare"] = lambda: state.update(prepared=pipeline.prepare("synthetic", seed=0))
+    stages["pretrain_ddpm"] = lambda: state.update(ddpm=pipeline.pretrain_ddpm(state["prepared"], "adaptive", True, 0, folder / "run", progress=False))
+    stages["features"] = lambda: state.update(guides=pipeline.diffusion_features(state["prepared"], state["ddpm"], True, folder / "run", progress=False))
+    stages["train_bdgf"] = lambda: state.update(run=pipeline.train_variant(state["prepared"], state["guides"], "bdgf", True, 0, folder / "run", progress=False))
+    stages["scene_map"] = lambda: pipeline.predict_scene(state["prepared"], state["run"], state["guides"])
+    seconds: dict[str, float] = {}
+    try:
+        if quick:
+            pipeline.preset = shortened
+        for name, stage in stages.items():
+            with _stopwatch(seconds, name, device):
+                stage()
+        slowest = max(seconds, key=seconds.__getitem__)
+        out: dict[str, Any] = {"stages_s": seconds, "total_s": sum(seconds.values()), "slowest": slowest,
+                               "epochs": "2 + 2 (shortened by --quick)" if quick else "quick preset",
+                               "bdgf_test_oa": state["run"].report["overall_accuracy"]}
+        if profile:
+            shutil.rmtree(folder / "run", ignore_errors=True)  # rerun from scratch, not from checkpoints
+            for name, stage in stages.items():
+                if name == slowest:
+                    out["profile"] = _profile(stage)
+                    break
+                stage()
+    finally:
+        pipeline.preset = original
+        shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+def _profile(stage: Callable[[], Any], rows: int = 15) -> list[dict[str, Any]]:
+    """Top operators of one run of `stage` by self time (CPU, and CUDA when present)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with profile(activities=activities) as prof:
+        stage()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    return [{"op": e.key, "calls": e.count, "self_cpu_s": e.self_cpu_time_total / 1e6, "share": e.self_cpu_time_total / total} for e in events[:rows]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+
+def run_bench(quick: bool, device: torch.device, profile: bool = False, sections: tuple[str, ...] = ("scan", "training", "features", "inference", "pipeline")) -> dict[str, Any]:
+    """Every section of the module docstring; `quick` shrinks repeats, lengths and epochs."""
+    from bdgf_nb.app.pipeline import prepare
+
+    repeats = 3 if quick else 5
+    started = time.perf_counter()
+    report: dict[str, Any] = {"quick": quick, "machine": machine_section(device, repeats)}
+    prepared = prepare("synthetic", seed=0)
+    image, groups, n_classes = prepared.image, prepared.channel_groups, prepared.n_classes
+    if "scan" in sections:
+        lengths = (32, 128) if quick else (16, 32, 64, 128, 256)
+        report["scan"] = scan_section(device, lengths, repeats, report["machine"]["matmul_flops"])
+    if "training" in sections:
+        report["training"] = training_section(quick, device, repeats, 1 if quick else 3, image, groups, n_classes)
+    guides: list[np.ndarray] = []
+    if "features" in sections:
+        report["features"], guides = features_section(quick, image, groups, device, 1 if quick else 3)
+    if "inference" in sections:
+        if not guides:  # guides of the right shapes, values irrelevant to the speed
+            from bdgf_nb.app.presets import preset
+            from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
+
+            unet = DenoiserUNet(UNetConfig(in_channels=image.shape[0], base_width=preset(quick).pretrain.unet.base_width, channel_mults=preset(quick).pretrain.unet.channel_mults))
+            guides = [np.zeros((c, *image.shape[1:]), np.float32) for c in unet.feature_channels]
+        report["inference"] = inference_section(quick, image, groups, n_classes, guides, device, 1 if quick else 3)
+    if "pipeline" in sections:
+        report["pipeline"] = pipeline_section(quick, device, profile)
+    report["bench_seconds"] = time.perf_counter() - started
+    return _round(report)
+
+
+def _table(report: dict[str, Any]) -> str:
+    """The headline figures as aligned text."""
+    m = report["machine"]
+    lines = [f"device {m['device']}  threads {m['threads']}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"]
+    if "scan" in report:
+        lines.append("\nselective scan (b 256, d 64, n 16)   default vs reference")
+        lines.append(f"{'length':>8} {'path':>10} {'fwd x':>8} {'fwd+bwd x':>10} {'fwd+bwd s':>10} {'updates/s':>10} {'of bound':>9} {'max rel err':>12}")
+        for r in report["scan"]:
+            lines.append(f"{r['length']:>8} {r['default_backend']:>10} {r['speedup_fwd']:>8.1f} {r['speedup_fwd_bwd']:>10.1f} {r['default_fwd_bwd_s']:>10.4f} "
+                         f"{r['default_fwd_bwd_state_updates_per_s']:>10.3g} {r['default_fwd_bwd_fraction_of_bound']:>9.1%} {r['max_rel_err']:>12.1e}")
+    if "training" in report:
+        lines.append("\ntraining step (forward + backward + AdamW)")
+        lines.append(f"{'model':>18} {'samples/s':>10} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of matmul':>10} {'peak MB':>8}")
+        for name, r in report["training"].items():
+            if "unavailable" in r:
+                lines.append(f"{name:>18}  unavailable: {r['unavailable']}")
+                continue
+            peak = "-" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:.0f}"
+            lines.append(f"{name:>18} {r['samples_per_s']:>10.1f} {r['flops_per_step'] / 1e9:>11.2f} {r['achieved_flops'] / 1e9:>8.1f} {r['fraction_of_matmul']:>10.1%} {peak:>8}")
+    if "features" in report:
+        f = report["features"]
+        lines.append(f"\ndiffusion features {f['scene']}: uncached {f['uncached_s']:.2f} s ({f['uncached_pixels_per_s']:.0f} px/s), cached {f['cached_s']:.3f} s ({f['cache_speedup']:.0f}x)")
+    if "inference" in report:
+        i = report["inference"]
+        lines.append("\nscene inference: " + (f"unavailable: {i['unavailable']}" if "unavailable" in i else f"{i['pixels']} pixels in {i['seconds']:.2f} s = {i['pixels_per_s']:.0f} px/s"))
+    if "pipeline" in report:
+        p = report["pipeline"]
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in p["stages_s"].items())
+        lines.append(f"\nquick pipeline ({p['epochs']}): {p['total_s']:.1f} s = {stages}; slowest: {p['slowest']}")
+    lines.append(f"\nbench took {report['bench_seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bdgf-bench", description="Benchmark BDGF's parts side by side; JSON to --out, a table to the terminal.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="CI size: fewer repeats and lengths, shortened pipeline (~1-2 min)")
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench.json"), help="where the JSON goes")
+    parser.add_argument("--device", default=None, help="cpu | cuda (default: CUDA when available)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--only", default=None, help="comma-separated sections: scan,training,features,inference,pipeline")
+    parser.add_argument("--profile", action="store_true", help="profile the slowest pipeline stage (torch.profiler)")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    sections = tuple(s.strip() for s in args.only.split(",")) if args.only else ("scan", "training", "features", "inference", "pipeline")
+    report = run_bench(args.quick, pick_device(args.device), args.profile, sections)
+    write_json_atomic(args.out, report)
+    print(_table(report))
+    print(f"JSON: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

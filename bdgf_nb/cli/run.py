@@ -1,0 +1,167 @@
+"""`bdgf-run`: execute the notebooks in order, headless, through papermill.
+
+Each notebook gets the papermill parameters `dataset`, `quick`, `seed` and `out_dir`; executed
+copies land in the output folder next to `summary.json` (dataset, split and every metric the
+notebooks recorded). A failing notebook stops the run with its name and the cell's error, and
+its executed copy is left for inspection. Every argument is checked before the first notebook
+starts (`check_parameters`, `RunConfig`): a bad one ends `bdgf-run` with one line naming it and
+exit status 2, as argparse does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bdgf_nb.app.results import load_results, write_json_atomic
+from bdgf_nb.errors import BDGFError, ConfigError, check_fields, expect
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def notebook_paths(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def select_notebooks(spec: str | None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """'00,01' -> those notebooks, by number prefix; None -> all, in order."""
+    available = notebook_paths(folder)
+    if spec is None:
+        return available
+    chosen = []
+    for number in (s.strip() for s in spec.split(",") if s.strip()):
+        match = [p for p in available if p.name.startswith(f"{int(number):02d}_")] if number.isdigit() else []
+        expect(len(match) == 1, ConfigError, f"--notebooks: no notebook numbered {number!r}; available: {[p.name[:2] for p in available]}")
+        chosen.append(match[0])
+    return chosen
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One dataset's run; checked on construction (field types, seed >= 0, notebook numbers)."""
+
+    dataset: str = "synthetic"
+    quick: bool = False
+    seed: int = 0
+    out: Path = Path("outputs")
+    notebooks: str | None = None
+    folder: Path = NOTEBOOK_DIR
+    seeds: int = 0  # model seeds in notebook 03 (seed, seed+1, ...); 0: 1 in quick mode, 3 in full
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        expect(self.seed >= 0, ConfigError, f"RunConfig.seed: expected an integer >= 0, found {self.seed}")
+        expect(self.seeds >= 0, ConfigError, f"RunConfig.seeds: expected an integer >= 0, found {self.seeds}")
+        select_notebooks(self.notebooks, self.folder)  # ConfigError for an unknown number
+
+
+# Executed copies are for static viewing too (nbviewer, `jupyter nbconvert --to html`): plotly
+# emits its JupyterLab mimetype AND text/html with plotly.js inlined (self-contained, works
+# offline), unless the caller set PLOTLY_RENDERER; the ipywidgets state (last values, image
+# buffers) is stored in the notebook metadata, so exports show the widgets as they were left.
+STATIC_VIEW_ENV = {"PLOTLY_RENDERER": "plotly_mimetype+notebook"}
+
+
+def execute_notebook(path: Path, target: Path, parameters: dict[str, Any]) -> None:
+    """Run one notebook with papermill (kernel `python3`, cwd = its folder) into `target`."""
+    import papermill
+
+    added = {k: v for k, v in STATIC_VIEW_ENV.items() if k not in os.environ}
+    os.environ.update(added)  # the kernel inherits this process's environment
+    try:
+        papermill.execute_notebook(
+            str(path), str(target), parameters=parameters, cwd=str(path.parent), progress_bar=False, kernel_name="python3", store_widget_state=True
+        )
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _declared(path: Path, optional: dict[str, Any]) -> dict[str, Any]:
+    """The optional parameters that `path`'s parameters cell declares (papermill would inject
+    the others as unknown names, with a warning)."""
+    if not optional:
+        return {}
+    import papermill
+
+    names = papermill.inspect_notebook(str(path))
+    return {k: v for k, v in optional.items() if k in names}
+
+
+def run_dataset(cfg: RunConfig) -> Path:
+    """Run the chosen notebooks on one dataset; returns the path of summary.json."""
+    import papermill  # heavy import: only when running
+
+    out = cfg.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    parameters: dict[str, Any] = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "out_dir": str(out)}
+    optional = {"seeds": cfg.seeds} if cfg.seeds else {}  # only for notebooks that declare them
+    timings = {}
+    for path in select_notebooks(cfg.notebooks, cfg.folder):
+        target = out / path.name
+        print(f"[bdgf-run] {cfg.dataset}: {path.name} ...", flush=True)
+        start = time.perf_counter()
+        try:
+            execute_notebook(path, target, {**parameters, **_declared(path, optional)})
+        except papermill.PapermillExecutionError as err:
+            first_line = next((line for line in str(err.source).splitlines() if line.strip()), "")
+            raise SystemExit(
+                f"[bdgf-run] {path.name} failed in the cell starting {first_line!r}: {err.ename}: {err.evalue}\n"
+                f"           executed copy kept for inspection: {target}"
+            ) from None
+        timings[path.stem] = round(time.perf_counter() - start, 1)
+        print(f"[bdgf-run] {path.name} done in {timings[path.stem]} s", flush=True)
+    summary = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "seeds": cfg.seeds, "notebook_seconds": timings, **load_results(out)}
+    write_json_atomic(out / "summary.json", summary)
+    print(f"[bdgf-run] summary: {out / 'summary.json'}", flush=True)
+    return out / "summary.json"
+
+
+def _seed(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
+    return int(text)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bdgf-run",
+        description="Run the BDGF notebooks headless (papermill) and collect summary.json.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--dataset", default="synthetic", help="catalog dataset name (data_catalog.yaml), or 'all' for every dataset whose files are present")
+    parser.add_argument("--quick", action="store_true", help="CI-size run: small models, few epochs")
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed passed to every notebook (integer >= 0)")
+    parser.add_argument("--seeds", type=_seed, default=0, help="model seeds in notebook 03 (mean ± std over seed, seed+1, ...); 0 means 1 in quick mode, else 3")
+    parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
+    parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from bdgf_nb.data.catalog import available_datasets, load_catalog
+
+    try:  # every argument is checked before the first notebook runs
+        catalog = load_catalog()
+        if args.dataset == "all":
+            names = available_datasets(catalog)
+        else:
+            expect(args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}")
+            names = [args.dataset]
+        configs = [RunConfig(name, args.quick, args.seed, args.out / name, args.notebooks, seeds=args.seeds) for name in names]
+    except BDGFError as err:
+        print(f"bdgf-run: error: {err}", file=sys.stderr)
+        return 2
+    for cfg in configs:
+        run_dataset(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

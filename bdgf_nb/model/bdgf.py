@@ -1,0 +1,176 @@
+"""BDGF: diffusion-guided CNN, Mamba and Transformer branches trained by mutual learning
+(BDGF.md steps 3-4), read top to bottom: config, ablations, output, model.
+
+Glossary:
+    b: batch size    C: stacked input channels (spectral first)    p: patch side
+    K: guide depths = stages per branch    G_k: channels of guide k    d: branch width
+    c: classes    e: projection width of the mutual-learning heads g_k
+
+    x (b, C, p, p), guides K x (b, G_k, p, p)
+      -> each branch k: features f_k (b, d), logits z_k (b, c)          (step 3)
+      -> probabilities: ensemble of softmax(z_k) (b, c)                  (step 4 prediction)
+    loss = sum_k CE + mutual terms on z_k and g_k(f_k)                   (step 4)
+
+Parameters draw from torch's global RNG: the caller seeds (`torch.manual_seed`) before building.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
+from bdgf_nb.model.branches import CNNBranch, GuidedBranch, MambaBranch, TransformerBranch
+from bdgf_nb.model.mamba import MambaConfig
+from bdgf_nb.model.mutual import MutualConfig, ensemble_probabilities, mutual_learning_loss
+
+BRANCHES = ("cnn", "mamba", "transformer")
+
+
+@dataclass
+class BDGFConfig:
+    branches: tuple[str, ...] = BRANCHES  # ordered subset of BRANCHES
+    width: int = 64  # d of every branch (CNN channels, Mamba d_model, Transformer dim)
+    stages: int = 3  # K stages per branch = guide depths used (BDGF.md: K = 3)
+    guidance: bool = True  # False: branches ignore the diffusion features ("no_guidance")
+    mutual: bool = True  # False: loss = sum of per-branch CE ("no_mutual")
+    mutual_config: MutualConfig = field(default_factory=MutualConfig)  # weights of the mutual terms
+    ensemble: str = "mean"  # "mean" | "entropy": how branch probabilities combine
+    dropout: float = 0.1
+    # Mamba branch (BDGF.md step 3; src: MambaHSI)
+    band_group: int | str = "auto"  # bands per spectral token; "auto" = ceil(B / 16)
+    d_state: int = 16
+    d_conv: int = 4
+    expand: int = 2
+    scan_backend: str = "auto"  # selective-scan backend (scan.py); does not change the weights
+    attention_groups: int = 4  # GroupChannelAttention: groups of the d channels
+    reduction: int = 4  # GroupChannelAttention: squeeze-excitation bottleneck
+    # Transformer branch (BDGF.md step 3; src: MFT / HCT)
+    heads: int = 2  # attention heads (src: 8); on CPU the cost grows with heads * (p*p)^2
+    mlp_ratio: int = 2
+    cross_queries: str = "cls"  # tokens that query the guide: "cls" (cheap, MFT-like) | "all"
+    max_patch: int = 11  # largest patch side the learned position table covers
+
+    def __post_init__(self) -> None:
+        check_fields(self)  # types, naming the field; lists become tuples
+        unknown = [b for b in self.branches if b not in BRANCHES]
+        expect(not unknown and len(self.branches) >= 1 and len(set(self.branches)) == len(self.branches), ConfigError,
+               f"BDGFConfig.branches must be a non-empty subset of {list(BRANCHES)} without repeats, found {list(self.branches)}")
+        for name in ("width", "stages", "mlp_ratio", "reduction", "attention_groups", "heads"):
+            expect(getattr(self, name) >= 1, ConfigError, f"BDGFConfig.{name} must be >= 1, found {getattr(self, name)}")
+        expect(0.0 <= self.dropout < 1.0, ConfigError, f"BDGFConfig.dropout must be in [0, 1), found {self.dropout}")
+        expect(self.ensemble in ("mean", "entropy"), ConfigError, f"BDGFConfig.ensemble must be 'mean' or 'entropy', found {self.ensemble!r}")
+        expect(self.cross_queries in ("cls", "all"), ConfigError, f"BDGFConfig.cross_queries must be 'cls' or 'all', found {self.cross_queries!r}")
+        expect(self.width % self.heads == 0, ConfigError, f"BDGFConfig.width ({self.width}) must be divisible by heads ({self.heads})")
+        expect(self.width % self.attention_groups == 0, ConfigError,
+               f"BDGFConfig.width ({self.width}) must be divisible by attention_groups ({self.attention_groups})")
+        expect(self.max_patch >= 1 and self.max_patch % 2 == 1, ConfigError, f"BDGFConfig.max_patch must be odd and >= 1, found {self.max_patch}")
+        expect(self.band_group == "auto" or (isinstance(self.band_group, int) and self.band_group >= 1), ConfigError,
+               f"BDGFConfig.band_group must be 'auto' or an int >= 1, found {self.band_group!r}")
+        MambaConfig(d_model=self.width, d_state=self.d_state, d_conv=self.d_conv, expand=self.expand, backend=self.scan_backend)  # validates those fields
+
+
+# Model ablations (BDGF.md step 4): overrides of a base config, applied by `ablation(base, name)`.
+# "no_masking" is not here: it is this same model fed the features of a DDPM pretrained with
+# masking="none", which the pipeline handles.
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "bdgf": {},
+    "no_guidance": {"guidance": False},
+    "no_mutual": {"mutual": False},
+    "cnn_only": {"branches": ("cnn",)},
+    "mamba_only": {"branches": ("mamba",)},
+    "transformer_only": {"branches": ("transformer",)},
+}
+
+
+def ablation(base: BDGFConfig, name: str) -> BDGFConfig:
+    """The config of ablation `name`: `base` with that ablation's overrides."""
+    expect(name in ABLATIONS, ConfigError, f"unknown ablation {name!r}, expected one of {list(ABLATIONS)} (no_masking: change the DDPM's masking instead)")
+    return dataclasses.replace(base, **ABLATIONS[name])
+
+
+@dataclass
+class BDGFOutput:
+    """logits / features / projections: one (b, c) / (b, d) / (b, e) tensor per branch, in
+    `branches` order (projections g_k(f_k) empty when the cosine term is off);
+    probabilities: (b, c) ensemble prediction."""
+
+    logits: list[torch.Tensor]
+    features: list[torch.Tensor]
+    probabilities: torch.Tensor
+    branches: tuple[str, ...]
+    projections: list[torch.Tensor] = field(default_factory=list)
+
+
+class BDGF(nn.Module):
+    """The branches of `cfg.branches`, their mutual-learning projection heads, the ensemble."""
+
+    def __init__(self, cfg: BDGFConfig, channel_groups: dict[str, int], guide_channels: Sequence[int], n_classes: int) -> None:
+        super().__init__()
+        expect(len(channel_groups) >= 1 and all(int(c) >= 1 for c in channel_groups.values()), ConfigError,
+               f"channel_groups must name >= 1 modality with >= 1 channel each, found {channel_groups}")
+        expect(len(guide_channels) in (0, cfg.stages), ConfigError,
+               f"guide_channels must list one channel count per stage ({cfg.stages}) or be empty (no diffusion features), found {list(guide_channels)}")
+        self.cfg = cfg
+        self.channel_groups = {str(k): int(v) for k, v in channel_groups.items()}
+        self.guide_channels = [int(g) for g in guide_channels]
+        self.n_classes = n_classes
+        self.in_channels = sum(self.channel_groups.values())
+        common: dict[str, Any] = {"n_classes": n_classes, "guide_channels": self.guide_channels, "width": cfg.width,
+                                  "stages": cfg.stages, "guidance": cfg.guidance, "dropout": cfg.dropout}
+        builders = {
+            "cnn": lambda: CNNBranch(self.in_channels, **common),
+            "mamba": lambda: MambaBranch(self.channel_groups, band_group=cfg.band_group, d_state=cfg.d_state, d_conv=cfg.d_conv,
+                                         expand=cfg.expand, backend=cfg.scan_backend, groups=cfg.attention_groups,
+                                         reduction=cfg.reduction, **common),
+            "transformer": lambda: TransformerBranch(self.in_channels, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
+                                                     max_patch=cfg.max_patch, cross_queries=cfg.cross_queries, **common),
+        }
+        self.branches = nn.ModuleDict({name: builders[name]() for name in cfg.branches})
+        # Projection heads g_k for the feature-similarity term: only when that term can act.
+        m = cfg.mutual_config
+        self.projections = nn.ModuleDict()
+        if cfg.mutual and len(cfg.branches) > 1 and m.lambda_cos > 0:
+            self.projections = nn.ModuleDict({
+                name: nn.Sequential(nn.Linear(cfg.width, cfg.width), nn.GELU(), nn.Linear(cfg.width, m.proj_dim))
+                for name in cfg.branches
+            })
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def config_dict(self) -> dict[str, Any]:
+        """Everything that shapes the weights or the loss, JSON-able (train.py checks it on resume).
+        The scan backend is left out: every backend computes the same function."""
+        config = {k: v for k, v in asdict(self.cfg).items() if k != "scan_backend"}
+        return {"config": config, "channel_groups": dict(self.channel_groups),
+                "guide_channels": list(self.guide_channels), "n_classes": self.n_classes}
+
+    def forward(self, x: torch.Tensor, guides: Sequence[torch.Tensor] = ()) -> BDGFOutput:
+        """x (b, C, p, p), guides K x (b, G_k, p, p) (or [] without diffusion features) -> BDGFOutput."""
+        expect(x.ndim == 4 and x.shape[1] == self.in_channels, DataError,
+               f"BDGF: expected x of shape (b, C={self.in_channels}, p, p) for channel groups {self.channel_groups}, found {tuple(x.shape)}")
+        features, logits = [], []
+        for branch in self.branches.values():
+            assert isinstance(branch, GuidedBranch)
+            f, z = branch(x, guides)  # BDGF.md step 3: each branch, guided stage by stage
+            features.append(f)
+            logits.append(z)
+        # g_k(f_k) here, not in loss(): under DDP every parameter must be used inside forward.
+        projections = [self.projections[name](f) for name, f in zip(self.branches, features, strict=True)] if len(self.projections) else []
+        probabilities = ensemble_probabilities(logits, self.cfg.ensemble)  # BDGF.md step 4: prediction
+        return BDGFOutput(logits, features, probabilities, tuple(self.branches), projections)
+
+    def loss(self, output: BDGFOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """(loss, parts). Mutual learning on: BDGF.md step 4. Off: the sum of per-branch CE."""
+        names = list(output.branches)
+        if not self.cfg.mutual:  # zero weights: the peer terms are still logged, never trained on
+            off = dataclasses.replace(self.cfg.mutual_config, lambda_kl=0.0, lambda_cos=0.0, entropy_matching=False)
+            return mutual_learning_loss(output.logits, [], y, off, names)
+        return mutual_learning_loss(output.logits, output.projections, y, self.cfg.mutual_config, names)

@@ -1,0 +1,179 @@
+"""One training loop for every classifier (BDGF, its ablations, single branches, CNN baselines).
+
+The model contract: `output = model(x, guides)` with `output.logits` (list of per-branch
+(b, n_classes)) and `output.probabilities` (b, n_classes); `loss, parts = model.loss(output, y)`.
+The loop is flat (nanoGPT style): AdamW, warm-up + cosine `lr_at(step)`, gradient clipping,
+validation every epoch on a hold-out carved from the training pixels, early stopping on the
+validation score, an atomic checkpoint each epoch that resumes exactly.
+
+Devices and processes (distributed.py): training runs on `pick_device()` (CUDA when present,
+bf16 autocast there) and under torchrun with DDP, each rank computing its rows of every global
+batch with the loss weighted so that the averaged gradient is the global batch's. Validation
+runs on every rank (identical, so early stopping agrees); rank 0 alone logs and checkpoints.
+BatchNorm statistics are per rank on CPU (SyncBatchNorm is CUDA-only; on CUDA it is used).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from bdgf_nb.checkpoint import (
+    capture_rng_state,
+    load_module_state,
+    restore_rng_state,
+    resume_state,
+    save_checkpoint,
+)
+from bdgf_nb.data.patches import PatchDataset
+from bdgf_nb.device import adamw, autocast, pick_device
+from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
+from bdgf_nb.evaluate.predict import score
+from bdgf_nb.guards import check_memory, training_bytes
+from bdgf_nb.train import distributed as ddp
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 2
+    grad_clip: float = 1.0
+    patience: int = 10  # epochs without a better validation score before stopping
+    select_on: str = "kappa"  # validation score: "oa" | "aa" | "kappa" (kappa: robust to a dominant class)
+    class_balanced: bool = False  # sample batches with inverse-frequency weights
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for name in ("epochs", "batch_size", "patience"):
+            expect(getattr(self, name) >= 1, ConfigError, f"TrainConfig.{name} must be >= 1, found {getattr(self, name)}")
+        expect(self.lr > 0, ConfigError, f"TrainConfig.lr must be > 0, found {self.lr}")
+        expect(self.weight_decay >= 0, ConfigError, f"TrainConfig.weight_decay must be >= 0, found {self.weight_decay}")
+        expect(self.warmup_epochs >= 0, ConfigError, f"TrainConfig.warmup_epochs must be >= 0, found {self.warmup_epochs}")
+        expect(self.grad_clip > 0, ConfigError, f"TrainConfig.grad_clip must be > 0, found {self.grad_clip}")
+        expect(self.select_on in ("oa", "aa", "kappa"), ConfigError, f"TrainConfig.select_on must be one of oa, aa, kappa; found {self.select_on!r}")
+
+
+def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
+    """Linear warm-up, then cosine decay to 5% of the base rate."""
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return base_lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+
+
+def _batches(n: int, cfg: TrainConfig, targets: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
+    if cfg.class_balanced:
+        counts = torch.bincount(targets).float()
+        weights = (1.0 / counts.clamp(min=1))[targets]
+        order = torch.multinomial(weights, n, replacement=True, generator=generator)
+    else:
+        order = torch.randperm(n, generator=generator)
+    return list(order.split(cfg.batch_size))
+
+
+def train_classifier(
+    model: torch.nn.Module,
+    train_set: PatchDataset,
+    val_set: PatchDataset,
+    n_classes: int,
+    cfg: TrainConfig,
+    checkpoint_path: str | Path | None = None,
+    progress: bool = True,
+    device: str | torch.device | None = None,
+) -> TrainResult:
+    """Train with early stopping on the validation score; returns the best-validation model.
+
+    With `checkpoint_path`, a checkpoint of the same config and data found there is resumed
+    exactly (weights, optimiser, best state, RNG), so an interrupted run ends as an uninterrupted
+    one; one of another config, model or data raises CheckpointError, a damaged one is set aside
+    with a warning. Empty sets, labels above `n_classes` (DataError) and a model whose estimated
+    training memory exceeds what is free (ResourceError) are refused before training.
+    `device`: None = `distributed.pick_device()`; the model is moved there (and stays)."""
+    for name, dataset in (("train_set", train_set), ("val_set", val_set)):
+        expect(len(dataset) >= 1, DataError, f"{name} holds no pixels; expected at least one")
+        top = int(dataset.targets.max()) + 1
+        expect(top <= n_classes, DataError, f"{name} holds label {top}, expected labels 1..n_classes={n_classes}")
+    dev = pick_device(device)
+    model.to(dev)
+    probe_x, probe_guides, _ = train_set.batch(torch.arange(min(2, len(train_set))))
+    needed = training_bytes(model, lambda: model(probe_x.to(dev), [g.to(dev) for g in probe_guides]), len(probe_x), cfg.batch_size)
+    check_memory(needed, f"training {type(model).__name__} with batch {cfg.batch_size}", hint="lower batch_size or the model width", device=dev)
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    optimizer = adamw(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    total_steps, warmup_steps = cfg.epochs * steps_per_epoch, max(1, cfg.warmup_epochs * steps_per_epoch)
+    state: dict[str, Any] = {"epoch": 0, "history": [], "best_score": -math.inf, "best_epoch": 0, "best_model": None, "stale": 0}
+    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    config_record = {"train": asdict(cfg), "model": getattr(model, "config_dict", lambda: {})(),
+                     "data": {"train": train_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": n_classes}}
+    saved = resume_state(ckpt, config_record)  # every rank reads it; a damaged file is set aside
+    if saved is not None:
+        load_module_state(model, saved["model"], f"checkpoint {ckpt}")
+        optimizer.load_state_dict(saved["optimizer"])
+        generator.set_state(saved["generator"])
+        restore_rng_state(saved["rng"])
+        state = saved["loop"]
+    loss_of = cast(Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]], model.loss)
+    net, part = ddp.wrap(model, find_unused=True), ddp.shard()  # ablations may leave parameters unused
+    start_time = time.perf_counter()
+    epochs = tqdm(range(state["epoch"], cfg.epochs), desc="train", disable=not (progress and ddp.is_main()), initial=state["epoch"], total=cfg.epochs)
+    for epoch in epochs:
+        if state["stale"] >= cfg.patience:
+            break
+        model.train()
+        losses = []
+        for i, index in enumerate(_batches(len(train_set), cfg, train_set.targets, generator)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(epoch * steps_per_epoch + i, total_steps, warmup_steps, cfg.lr)
+            if not ddp.usable(index.shape[0]):
+                continue
+            rows = index[part]
+            x, guides, y = train_set.batch(rows)
+            with autocast(dev):
+                loss, _ = loss_of(net(x.to(dev), [g.to(dev) for g in guides]), y.to(dev))
+            optimizer.zero_grad(set_to_none=True)
+            share = rows.shape[0] / index.shape[0]  # this rank's part of the global batch
+            (loss * ddp.batch_weight(rows.shape[0], index.shape[0])).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            losses.append(float(ddp.all_reduce_sum(loss.detach().float() * share)))
+        val = score(model, val_set, n_classes)
+        key = {"oa": "overall_accuracy", "aa": "average_accuracy", "kappa": "kappa"}[cfg.select_on]
+        record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_oa": val["overall_accuracy"], "val_aa": val["average_accuracy"], "val_kappa": val["kappa"]}
+        state["history"].append(record)
+        if val[key] > state["best_score"]:
+            state.update(best_score=val[key], best_epoch=epoch + 1, best_model=copy.deepcopy(model.state_dict()), stale=0)
+        else:
+            state["stale"] += 1
+        state["epoch"] = epoch + 1
+        epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val_oa=f"{record['val_oa']:.1f}")
+        if ckpt is not None and ddp.is_main():
+            payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "rng": capture_rng_state(), "loop": state}
+            save_checkpoint(ckpt, payload, config_record)
+        ddp.barrier()  # the others wait for rank 0's checkpoint
+    if state["best_model"] is not None:
+        model.load_state_dict(state["best_model"])
+    model.eval()
+    return TrainResult(model, state["history"], state["best_epoch"], time.perf_counter() - start_time)

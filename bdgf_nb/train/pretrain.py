@@ -1,0 +1,221 @@
+"""Pretraining loop of the masked multimodal DDPM (BDGF.md step 1).
+
+A flat loop: AdamW, gradient clipping, optional EMA of the weights, adaptive modality masking,
+per-modality losses and the balance measure logged every epoch, and an atomic checkpoint at the
+end of every epoch. Every random draw (data order, masks, timesteps, noise) comes from one
+seeded `torch.Generator` saved in the checkpoint, so an interrupted run resumed from its last
+checkpoint ends with exactly the weights of an uninterrupted run.
+
+A fixed held-out slice of the patches (`balance_samples`, drawn with the seed) is never trained
+on; the balance measure (balance.py) runs on it with fixed noise and timesteps.
+
+Devices and processes (distributed.py): training runs on `pick_device()` (CUDA when present,
+bf16 autocast there) and under torchrun on one process per device with DDP. Every rank draws the
+global batch's random tensors and keeps its shard of the rows, the loss is normalised by the
+global batch's visible counts, and the per-modality losses the masker sees are summed across
+ranks, so N processes follow the single-process run (up to float summation order). Rank 0 alone
+shows progress and writes checkpoints. The returned model is on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from bdgf_nb.checkpoint import (
+    capture_rng_state,
+    load_module_state,
+    restore_rng_state,
+    resume_state,
+    save_checkpoint,
+)
+from bdgf_nb.ddpm.balance import EvalBatch, measure_balance
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.masking import MaskingConfig, ModalityMasker
+from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
+from bdgf_nb.device import adamw, autocast, pick_device
+from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
+from bdgf_nb.guards import check_memory, training_bytes
+from bdgf_nb.train import distributed as ddp
+
+
+@dataclass
+class PretrainConfig:
+    """`unet.in_channels` / `unet.modality_channels` are filled from the data by `pretrain`."""
+
+    epochs: int = 50
+    batch_size: int = 128
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.0  # 0 = off; else EMA of the weights per step, returned and checkpointed
+    seed: int = 0
+    balance_samples: int = 256  # held-out patches for the balance measure (at most N // 5)
+    log_every: int = 1  # epochs between balance measurements (the last epoch always measured)
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        expect(self.epochs >= 1, ConfigError, f"epochs must be >= 1, found {self.epochs}")
+        expect(self.batch_size >= 1, ConfigError, f"batch_size must be >= 1, found {self.batch_size}")
+        expect(self.lr > 0, ConfigError, f"lr must be > 0, found {self.lr}")
+        expect(self.weight_decay >= 0, ConfigError, f"weight_decay must be >= 0, found {self.weight_decay}")
+        expect(self.grad_clip > 0, ConfigError, f"grad_clip must be > 0, found {self.grad_clip}")
+        expect(0.0 <= self.ema_decay < 1.0, ConfigError, f"ema_decay must be in [0, 1), found {self.ema_decay}")
+        expect(self.balance_samples >= 1, ConfigError, f"balance_samples must be >= 1, found {self.balance_samples}")
+        expect(self.log_every >= 1, ConfigError, f"log_every must be >= 1, found {self.log_every}")
+
+
+@dataclass
+class PretrainResult:
+    """diffusion: trained model in eval mode (EMA weights if used); history: one dict per epoch
+    {epoch, loss, loss_<m>, p_mask_<m> (mean over the epoch's steps), and when measured eval_loss_<m>, reliance_<m>, balance}."""
+
+    diffusion: GaussianDiffusion
+    history: list[dict[str, float]]
+    seconds: float
+
+
+def build_diffusion(cfg: PretrainConfig, channel_groups: dict[str, int]) -> GaussianDiffusion:
+    """The model `pretrain` trains, with the channel layout of `channel_groups`."""
+    unet_cfg = replace(cfg.unet, in_channels=sum(channel_groups.values()), modality_channels=tuple(channel_groups.values()))
+    return GaussianDiffusion(DenoiserUNet(unet_cfg), cfg.diffusion, channel_groups)
+
+
+def _data_fingerprint(x0: torch.Tensor) -> dict[str, Any]:
+    return {"shape": list(x0.shape), "sha256": hashlib.sha256(x0.contiguous().numpy().tobytes()).hexdigest()[:16]}
+
+
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p, 1.0 - decay)
+
+
+def pretrain(
+    x0: torch.Tensor,
+    channel_groups: dict[str, int],
+    cfg: PretrainConfig,
+    checkpoint_path: str | Path | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    stop_after_epoch: int | None = None,
+    device: str | torch.device | None = None,
+) -> PretrainResult:
+    """Train the masked multimodal DDPM on standardised patches x0 (N, C, p, p).
+
+    channel_groups: modality name -> channels, in channel order (spectral first, >= 1 modality).
+    With `checkpoint_path` and `resume`, a checkpoint of the same config and data found there is
+    resumed exactly (CheckpointError naming the differing fields otherwise; a damaged file is set
+    aside with a warning and training starts afresh). ResourceError up front when the estimated
+    training memory (guards.training_bytes) exceeds what is free.
+    `stop_after_epoch` ends the run early (as an interruption would; used to test resume).
+    `device`: None = `distributed.pick_device()`."""
+    expect(x0.ndim == 4 and x0.dtype == torch.float32, DataError, f"x0 must be float32 (N, C, p, p), found {x0.dtype} {tuple(x0.shape)}")
+    expect(sum(channel_groups.values()) == x0.shape[1], DataError, f"channel_groups {dict(channel_groups)} sum to {sum(channel_groups.values())} channels, x0 has {x0.shape[1]}")
+    bad = int((~torch.isfinite(x0)).sum())
+    expect(bad == 0, DataError, f"x0 must hold finite values, found {bad} NaN or inf of {x0.numel()}")
+    n_eval = min(cfg.balance_samples, x0.shape[0] // 5)
+    expect(n_eval >= 1 and x0.shape[0] - n_eval >= 1, DataError, f"need at least 5 patches (held-out balance batch + training), found {x0.shape[0]}")
+    names = list(channel_groups)
+    dev = pick_device(device)
+    torch.manual_seed(cfg.seed)  # weight init and dropout
+    diffusion = build_diffusion(cfg, channel_groups).to(dev)
+    probe = x0[:2].to(dev)  # memory estimate from a 2-patch forward (no grad: draws no random numbers)
+    needed = training_bytes(diffusion.denoiser, lambda: diffusion.denoiser(probe, torch.zeros(len(probe), dtype=torch.long, device=dev)),
+                            len(probe), cfg.batch_size, weight_copies=5 if cfg.ema_decay > 0 else 4)
+    check_memory(needed, f"pretraining the DDPM (batch {cfg.batch_size} of {tuple(x0.shape[1:])} patches)",
+                 hint="lower batch_size or unet.base_width", device=dev)
+    ema = copy.deepcopy(diffusion).requires_grad_(False) if cfg.ema_decay > 0 else None
+    optimizer = adamw(diffusion.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    split = torch.randperm(x0.shape[0], generator=torch.Generator().manual_seed(cfg.seed + 1))
+    train_x = x0[split[n_eval:]]
+    drawn = EvalBatch.draw(x0[split[:n_eval]], cfg.diffusion.T, seed=cfg.seed + 2)
+    eval_batch = EvalBatch(drawn.x0.to(dev), drawn.t.to(dev), drawn.noise.to(dev))
+    steps_per_epoch = math.ceil(train_x.shape[0] / cfg.batch_size)
+    masker = ModalityMasker(cfg.masking, len(names), cfg.epochs * steps_per_epoch)
+    record = {"pretrain": asdict(cfg), "channel_groups": dict(channel_groups), "data": _data_fingerprint(x0)}
+    history: list[dict[str, float]] = []
+    start_epoch = 0
+    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+    saved = resume_state(ckpt, record) if resume else None  # every rank reads it; a damaged file is set aside
+    if saved is not None:
+        load_module_state(diffusion, saved["model"], f"checkpoint {ckpt}")
+        optimizer.load_state_dict(saved["optimizer"])
+        if ema is not None:
+            load_module_state(ema, saved["ema"], f"checkpoint {ckpt} (EMA)")
+        masker.load_state_dict(saved["masker"])
+        generator.set_state(saved["generator"])
+        restore_rng_state(saved["rng"])
+        history, start_epoch = saved["history"], saved["epoch"]
+    last_epoch = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)
+    net, part = ddp.wrap(diffusion), ddp.shard()
+    start_time = time.perf_counter()
+    epochs = tqdm(range(start_epoch, last_epoch), desc="pretrain DDPM", disable=not (progress and ddp.is_main()), initial=start_epoch, total=cfg.epochs)
+    for epoch in epochs:
+        diffusion.train()
+        sums, counts, total_loss = torch.zeros(len(names), dtype=torch.float64), torch.zeros(len(names)), 0.0
+        prob_sums = [0.0] * len(names)  # mean over the epoch's steps of p_mask(m)
+        for index in torch.randperm(train_x.shape[0], generator=generator).split(cfg.batch_size):
+            b = index.shape[0]
+            prob_sums = [a + p for a, p in zip(prob_sums, masker.probabilities, strict=True)]
+            # Random tensors of the whole (global) batch, then this rank's rows of each.
+            mask = masker.sample(b, generator)
+            t = torch.randint(0, cfg.diffusion.T, (b,), generator=generator)
+            noise = torch.randn((b, *train_x.shape[1:]), generator=generator)
+            if not ddp.usable(b):
+                continue
+            visible = (~mask).sum(dim=0)
+            with autocast(dev):
+                out = net(train_x[index[part]].to(dev), mask[part].to(dev), t=t[part].to(dev), noise=noise[part].to(dev), counts=visible)
+            optimizer.zero_grad(set_to_none=True)
+            (out.total * ddp.world_size()).backward()  # DDP averages gradients over the ranks
+            torch.nn.utils.clip_grad_norm_(diffusion.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if ema is not None:
+                _ema_update(ema, diffusion, cfg.ema_decay)
+            # Each rank's per-modality loss is its share of the global batch's: sum the shares.
+            seen = visible > 0
+            shares = torch.cat([out.per_modality.float().nan_to_num(), out.total.detach().float()[None]])
+            summed = ddp.all_reduce_sum(shares).cpu()
+            per_modality = torch.where(seen, summed[:-1], float("nan"))
+            masker.update(per_modality)
+            sums[seen] += per_modality[seen].double() * visible[seen]
+            counts += visible
+            total_loss += float(summed[-1]) * b
+        row: dict[str, float] = {"epoch": epoch + 1, "loss": total_loss / train_x.shape[0]}
+        row.update({f"loss_{k}": float(sums[m] / counts[m]) if counts[m] else float("nan") for m, k in enumerate(names)})
+        row.update({f"p_mask_{k}": prob_sums[m] / steps_per_epoch for m, k in enumerate(names)})
+        if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == cfg.epochs:
+            report = measure_balance(ema if ema is not None else diffusion, eval_batch)
+            masker.observe_reliance(list(report.reliance.values()))
+            row.update(report.as_record())
+        history.append(row)
+        epochs.set_postfix(loss=f"{row['loss']:.4f}", balance=f"{row.get('balance', float('nan')):.2f}")
+        if ckpt is not None and ddp.is_main():
+            state = {
+                "model": diffusion.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "ema": ema.state_dict() if ema is not None else None,
+                "masker": masker.state_dict(),
+                "generator": generator.get_state(),
+                "rng": capture_rng_state(),
+                "epoch": epoch + 1,
+                "history": history,
+            }
+            save_checkpoint(ckpt, state, record)
+        ddp.barrier()  # the others wait for rank 0's checkpoint
+    final = (ema if ema is not None else diffusion).cpu()
+    final.eval()
+    return PretrainResult(final, history, time.perf_counter() - start_time)
