@@ -1,11 +1,21 @@
-"""Result rows -> readable tables (pandas), shared by notebooks 00, 03 and 05."""
+"""Result rows -> readable tables (pandas), shared by notebooks 00, 03 and 05 and the README.
+
+Rows are flat dicts, one per run: the grouping columns (e.g. "family", "method", "dataset"), a
+"seed" and the metrics OA / AA / kappa in percent. Over seeds a table gives the mean, the sample
+std (ddof = 1), a 95 % Student-t interval and the paired difference to the reference variant
+("BDGF") over the seeds both share (analysis/stats.py). One seed prints as "1 seed".
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+
+from bdgf_nb.analysis.stats import Summary, paired_difference, summarize
+from bdgf_nb.errors import DataError, expect
 
 METRICS = {"overall_accuracy": "OA", "average_accuracy": "AA", "kappa": "kappa"}
 
@@ -16,24 +26,112 @@ def pivot_metrics(rows: Sequence[dict[str, Any]], index: list[str], columns: str
     return frame.pivot_table(index=index, columns=columns, values=list(METRICS.values()), sort=False).round(1)
 
 
-def mean_std_table(rows: Sequence[dict[str, Any]], by: list[str]) -> pd.DataFrame:
-    """'mean ± std' strings of OA / AA / kappa over the rows of each group (e.g. seeds)."""
-    frame = pd.DataFrame(list(rows)).rename(columns=METRICS)
-    grouped = frame.groupby(by, sort=False)[list(METRICS.values())]
-    mean, std = grouped.mean(), grouped.std(ddof=0).fillna(0.0)
-    out = mean.copy().astype(object)
-    for col in mean.columns:
-        out[col] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(mean[col], std[col], strict=True)]
-    out["seeds"] = grouped.size()
-    return out
+def _key(keys: Any) -> tuple[Any, ...]:
+    return keys if isinstance(keys, tuple) else (keys,)
 
 
-def mean_std_rows(rows: Sequence[dict[str, Any]], by: Sequence[str], metric: str = "overall_accuracy") -> list[dict[str, Any]]:
-    """[{*by: group keys, metric: mean, metric_std: std}] per group of `by` columns, first-seen order
-    (for bar charts with error bars)."""
+def seed_statistics(
+    rows: Sequence[dict[str, Any]],
+    by: Sequence[str],
+    reference: str = "BDGF",
+    variant: str = "method",
+    seed: str = "seed",
+    pair_within: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Tidy numbers: one row per group of `by` and metric (OA, AA, kappa) with n, mean, std,
+    low, high (t-interval) and the paired difference to the reference, diff_n, diff_mean,
+    diff_std, diff_low, diff_high (NaN where the context has no reference row).
+
+    The reference of a group is the group whose `variant` column equals `reference` and whose
+    `pair_within` columns match (default: the columns of `by` other than `variant` and
+    "family", e.g. "dataset"). Raises DataError when a row has no seed, a seed repeats inside a
+    group, or a group shares no seed with its reference."""
+    expect(len(rows) > 0, DataError, "seed_statistics: expected result rows, found none")
+    frame = pd.DataFrame(list(rows))
+    missing = [c for c in (*by, seed, variant) if c not in frame.columns]
+    expect(not missing, DataError, f"seed_statistics: rows lack the columns {missing} (have {list(frame.columns)})")
+    within = [c for c in by if c not in (variant, "family")] if pair_within is None else list(pair_within)
+    per_group: dict[tuple[Any, ...], dict[Any, pd.Series]] = {}
+    for keys, group in frame.groupby(list(by), sort=False):
+        dupes = group[seed][group[seed].duplicated()].tolist()
+        expect(not dupes, DataError, f"group {dict(zip(by, _key(keys), strict=True))}: seeds {dupes} appear more than once; one row per seed")
+        per_group[_key(keys)] = group.set_index(seed)
+    references: dict[tuple[Any, ...], pd.DataFrame] = {}
+    for keys, group in per_group.items():
+        named = dict(zip(by, keys, strict=True))
+        if named.get(variant) == reference:
+            references[tuple(named[c] for c in within)] = group
+    out = []
+    for keys, group in per_group.items():
+        named = dict(zip(by, keys, strict=True))
+        ref = references.get(tuple(named[c] for c in within))
+        for metric, label in METRICS.items():
+            s = summarize(group[metric].to_numpy(), confidence)
+            d: Summary | None = None
+            if ref is not None:
+                d = paired_difference(group[metric].to_dict(), ref[metric].to_dict(), confidence, name=str(named))
+            out.append({**named, "metric": label, "n": s.n, "mean": s.mean, "std": s.std, "low": s.low, "high": s.high,
+                        "diff_n": d.n if d else 0, "diff_mean": d.mean if d else math.nan, "diff_std": d.std if d else math.nan,
+                        "diff_low": d.low if d else math.nan, "diff_high": d.high if d else math.nan})
+    return pd.DataFrame(out)
+
+
+def _mean_std(n: int, mean: float, std: float) -> str:
+    return f"{mean:.2f} (1 seed)" if n == 1 else f"{mean:.2f} ± {std:.2f}"
+
+
+def _interval(n: int, low: float, high: float) -> str:
+    return "1 seed" if n == 1 else f"[{low:.2f}, {high:.2f}]"
+
+
+def _difference(row: pd.Series, is_reference: bool) -> str:
+    if is_reference:
+        return "reference"
+    if row["diff_n"] == 0:
+        return "no reference"
+    if row["diff_n"] == 1:
+        return f"{row['diff_mean']:+.2f} (1 seed)"
+    return f"{row['diff_mean']:+.2f} [{row['diff_low']:+.2f}, {row['diff_high']:+.2f}]"
+
+
+def mean_std_table(
+    rows: Sequence[dict[str, Any]],
+    by: list[str],
+    reference: str = "BDGF",
+    variant: str = "method",
+    seed: str = "seed",
+    pair_within: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """The results table of notebooks 03 / 05 and the README, indexed by `by`: per metric
+    "OA" ("mean ± sample std", or "mean (1 seed)"), "OA 95 % CI" (Student t over seeds) and
+    "ΔOA vs BDGF [95 % CI]" (paired over shared seeds; "reference" on the reference row), the
+    same for AA and kappa, then "seeds" (runs in the group) and "paired seeds"."""
+    tidy = seed_statistics(rows, by, reference, variant, seed, pair_within, confidence)
+    pct = f"{round(100 * confidence)} %"
+    records: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for _, row in tidy.iterrows():
+        keys = tuple(row[c] for c in by)
+        rec = records.setdefault(keys, {})
+        label, is_reference = row["metric"], row[variant] == reference
+        rec[label] = _mean_std(row["n"], row["mean"], row["std"])
+        rec[f"{label} {pct} CI"] = _interval(row["n"], row["low"], row["high"])
+        rec[f"Δ{label} vs {reference} [{pct} CI]"] = _difference(row, is_reference)
+        rec["seeds"], rec["paired seeds"] = int(row["n"]), int(row["diff_n"])
+    index = pd.MultiIndex.from_tuples(list(records), names=list(by)) if len(by) > 1 else pd.Index([k[0] for k in records], name=by[0])
+    frame = pd.DataFrame(list(records.values()), index=index)
+    return frame[[c for c in frame.columns if "seeds" not in c] + ["seeds", "paired seeds"]]
+
+
+def mean_std_rows(rows: Sequence[dict[str, Any]], by: Sequence[str], metric: str = "overall_accuracy", confidence: float = 0.95) -> list[dict[str, Any]]:
+    """[{*by: group keys, metric: mean, metric_std: sample std, metric_low / metric_high: t-interval,
+    seeds: n}] per group of `by` columns, first-seen order (bar charts with error bars). With one
+    seed the std and the interval are NaN, so no error bar is drawn."""
     grouped = pd.DataFrame(list(rows)).groupby(list(by), sort=False)[metric]
     out = []
     for keys, values in grouped:
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        out.append({**dict(zip(by, keys, strict=True)), metric: float(values.mean()), f"{metric}_std": float(values.std(ddof=0))})
+        s = summarize(values.to_numpy(), confidence)
+        out.append({**dict(zip(by, _key(keys), strict=True)), metric: s.mean, f"{metric}_std": s.std,
+                    f"{metric}_low": s.low, f"{metric}_high": s.high, "seeds": s.n})
     return out

@@ -1,0 +1,97 @@
+"""Seed statistics: sample std, Student-t intervals, paired differences to the reference."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bdgf_nb.analysis.stats import paired_difference, summarize
+from bdgf_nb.analysis.tables import mean_std_rows, mean_std_table, seed_statistics
+from bdgf_nb.errors import DataError
+
+BDGF = [65.0, 66.5, 64.0, 65.8, 66.1]
+NO_MASK = [64.2, 66.0, 63.9, 65.0, 65.5]
+
+
+def rows(methods: dict[str, list[float]], seeds: list[int] | None = None, family: str = "ablation") -> list[dict]:
+    out = []
+    for method, values in methods.items():
+        for s, v in zip(seeds or range(len(values)), values, strict=True):
+            out.append({"family": family, "method": method, "seed": s, "overall_accuracy": v,
+                        "average_accuracy": v - 10.0, "kappa": v - 20.0 + 0.1 * s})
+    return out
+
+
+def test_summary_is_sample_std_and_student_t_interval():
+    s = summarize(BDGF)
+    assert s.std == pytest.approx(np.std(BDGF, ddof=1))
+    low, high = stats.t.interval(0.95, df=4, loc=np.mean(BDGF), scale=stats.sem(BDGF))
+    assert (s.low, s.high) == pytest.approx((low, high))
+    # known value: n = 2, t_{0.975, 1} = 12.706
+    two = summarize([1.0, 3.0])
+    assert two.std == pytest.approx(math.sqrt(2)) and two.half_width == pytest.approx(12.7062047, rel=1e-6)
+
+
+def test_paired_difference_matches_scipy_ttest_rel():
+    d = paired_difference(dict(enumerate(NO_MASK)), dict(enumerate(BDGF)))
+    ci = stats.ttest_rel(NO_MASK, BDGF).confidence_interval(0.95)
+    assert d.n == 5 and d.mean == pytest.approx(np.mean(NO_MASK) - np.mean(BDGF))
+    assert (d.low, d.high) == pytest.approx((ci.low, ci.high))
+    # pairing matters: the unpaired interval of the same numbers is wider
+    unpaired = stats.ttest_ind(NO_MASK, BDGF).confidence_interval(0.95)
+    assert d.high - d.low < unpaired.high - unpaired.low
+
+
+def test_paired_difference_uses_only_shared_seeds_and_refuses_none():
+    d = paired_difference({0: 2.0, 1: 4.0, 7: 100.0}, {0: 1.0, 1: 1.0, 2: 50.0})
+    assert d.n == 2 and d.mean == pytest.approx(2.0)
+    with pytest.raises(DataError, match=r"no seed in common.*variant seeds \[3, 4\], reference seeds \[0, 1\]"):
+        paired_difference({3: 1.0, 4: 2.0}, {0: 1.0, 1: 1.0})
+
+
+def test_table_columns_and_paired_difference():
+    table = mean_std_table(rows({"BDGF": BDGF, "no masking": NO_MASK}), by=["family", "method"])
+    ci = stats.ttest_rel(NO_MASK, BDGF).confidence_interval(0.95)
+    row = table.loc[("ablation", "no masking")]
+    assert row["OA"] == f"{np.mean(NO_MASK):.2f} ± {np.std(NO_MASK, ddof=1):.2f}"
+    assert row["ΔOA vs BDGF [95 % CI]"] == f"{np.mean(NO_MASK) - np.mean(BDGF):+.2f} [{ci.low:+.2f}, {ci.high:+.2f}]"
+    assert table.loc[("ablation", "BDGF"), "ΔOA vs BDGF [95 % CI]"] == "reference"
+    assert list(table.columns) == ["OA", "OA 95 % CI", "ΔOA vs BDGF [95 % CI]", "AA", "AA 95 % CI", "ΔAA vs BDGF [95 % CI]",
+                                   "kappa", "kappa 95 % CI", "Δkappa vs BDGF [95 % CI]", "seeds", "paired seeds"]
+    assert row["seeds"] == 5 and row["paired seeds"] == 5
+
+
+def test_one_seed_prints_one_seed_never_zero_std():
+    table = mean_std_table(rows({"BDGF": [70.0], "SVM": [60.0]}), by=["method"])
+    text = table.to_string()
+    assert "± 0.00" not in text and "nan" not in text
+    assert table.loc["BDGF", "OA"] == "70.00 (1 seed)" and table.loc["BDGF", "OA 95 % CI"] == "1 seed"
+    assert table.loc["SVM", "ΔOA vs BDGF [95 % CI]"] == "-10.00 (1 seed)"
+    bars = mean_std_rows(rows({"BDGF": [70.0]}), by=["method"])
+    assert math.isnan(bars[0]["overall_accuracy_std"]) and bars[0]["seeds"] == 1
+
+
+def test_baseline_family_pairs_with_bdgf_of_the_same_dataset():
+    data = [{**r, "dataset": "a"} for r in rows({"BDGF": [70.0, 72.0]}) + rows({"SVM": [60.0]}, family="baseline")]
+    data += [{**r, "dataset": "b"} for r in rows({"BDGF": [50.0, 52.0], "SVM": [55.0, 56.0]})]
+    tidy = seed_statistics(data, by=["dataset", "family", "method"]).set_index(["dataset", "method", "metric"])
+    assert tidy.loc[("a", "SVM", "OA"), "diff_mean"] == pytest.approx(-10.0)  # seed 0 only
+    assert tidy.loc[("a", "SVM", "OA"), "diff_n"] == 1
+    assert tidy.loc[("b", "SVM", "OA"), "diff_mean"] == pytest.approx(4.5)
+
+
+def test_unpaired_or_repeated_seeds_are_refused():
+    with pytest.raises(DataError, match="no seed in common"):
+        mean_std_table(rows({"BDGF": [1.0, 2.0]}, seeds=[0, 1]) + rows({"SVM": [1.0, 2.0]}, seeds=[5, 6]), by=["method"])
+    with pytest.raises(DataError, match=r"seeds \[0\] appear more than once"):
+        mean_std_table(rows({"BDGF": [1.0, 2.0]}, seeds=[0, 0]), by=["method"])
+    with pytest.raises(DataError, match=r"lack the columns \['seed'\]"):
+        mean_std_table([{"method": "BDGF", "overall_accuracy": 1.0, "average_accuracy": 1.0, "kappa": 1.0}], by=["method"])
+
+
+def test_no_reference_in_context_is_said_not_invented():
+    table = mean_std_table(rows({"SVM": [60.0, 61.0]}), by=["method"])
+    assert table.loc["SVM", "ΔOA vs BDGF [95 % CI]"] == "no reference"
