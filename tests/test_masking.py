@@ -5,55 +5,117 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bdgf_nb.ddpm.masking import MaskingConfig, ModalityMasker
-from bdgf_nb.errors import ConfigError
+from bdgf_nb.ddpm.masking import MaskingConfig, ModalityMasker, imbalance, matched_rate
+from bdgf_nb.errors import ConfigError, DataError
 
 
 def test_unknown_mode_names_field_and_choices():
-    with pytest.raises(ConfigError, match=r"mode must be one of \['none', 'random', 'adaptive'\], found 'always'"):
+    with pytest.raises(ConfigError, match=r"mode must be one of \['none', 'random', 'random_matched', 'adaptive'\], found 'always'"):
         MaskingConfig(mode="always")
     with pytest.raises(ConfigError, match=r"p0 must be in \[0, p_max=0.5\], found 0.7"):
         MaskingConfig(p0=0.7)
+    with pytest.raises(ConfigError, match=r"matched_p must be set for mode 'random_matched'"):
+        MaskingConfig(mode="random_matched")
+    with pytest.raises(ConfigError, match=r"matched_p must be in \[0, p_max=0.5\], found 0.6"):
+        MaskingConfig(mode="random_matched", matched_p=0.6)
 
 
 def test_modes_and_warmup():
     assert ModalityMasker(MaskingConfig(mode="none"), 2, 100).probabilities == [0.0, 0.0]
     assert ModalityMasker(MaskingConfig(mode="random", random_p=0.3), 2, 100).probabilities == [0.3, 0.3]
+    assert ModalityMasker(MaskingConfig(mode="random_matched", matched_p=0.17), 2, 100).probabilities == [0.17, 0.17]
     assert ModalityMasker(MaskingConfig(mode="random"), 1, 100).probabilities == [0.0]  # never hide the only modality
     masker = ModalityMasker(MaskingConfig(warmup_fraction=0.1), 2, 100)
-    for _ in range(9):
+    masker.observe_reliance([0.5, 0.0])
+    for _ in range(10):
+        assert masker.probabilities == [0.1, 0.1]  # warm-up: p0 whatever the signal
         masker.update([1.0, 1.0])
-        assert masker.probabilities == [0.1, 0.1]  # warm-up: p0
+    masker.update([1.0, 1.0])
+    assert masker.probabilities[0] > 0.1 > masker.probabilities[1]  # the loop starts after it
 
 
-def test_adaptive_rule_masks_the_faster_learner_more():
-    cfg = MaskingConfig(ema=0.0, warmup_fraction=0.0, start_window=1, signal="loss")
+def test_imbalance_is_bounded_and_defined_when_a_reliance_is_zero():
+    """No ratio that explodes at reliance ~0, no saturating fallback (issue 15)."""
+    assert imbalance([0.2, 0.2], 0.02) == [pytest.approx(0.0)] * 2
+    assert imbalance([0.0, 0.0], 0.02) == [pytest.approx(0.0)] * 2  # nothing relied on: balanced, not "10x dominant"
+    assert imbalance([0.0, 0.0]) == [0.0, 0.0]
+    small, large = imbalance([0.05, 0.0], 0.02), imbalance([0.5, 0.0], 0.02)
+    assert 0.0 < small[0] < large[0] < 0.5 and large[1] == pytest.approx(-large[0])  # graded, not a step
+    assert imbalance([1e12, -3.0], 0.02)[0] <= 0.5 and imbalance([0.1, 0.2, 0.3])[2] == pytest.approx(0.5 - 1 / 3)
+
+
+def run(masker: ModalityMasker, reliance: list[float], steps: int) -> list[list[float]]:
+    """Feed one reliance measurement, then `steps` training steps; p after each step."""
+    masker.observe_reliance(reliance)
+    trajectory = []
+    for _ in range(steps):
+        masker.update([1.0] * masker.n)
+        trajectory.append(masker.probabilities)
+    return trajectory
+
+
+def test_p_rises_for_a_dominant_modality_and_falls_when_the_imbalance_goes():
+    """The closed loop: p follows the measured balance up AND down. Fails if `update` stops
+    moving p (p would sit at p0) or if p can only grow (the old saturating rule)."""
+    masker = ModalityMasker(MaskingConfig(warmup_fraction=0.0, tau=0.1), 2, 100)
+    up = run(masker, [0.3, 0.0], 40)  # the others lean on modality 0 only
+    p_up = [p[0] for p in up]
+    assert all(b >= a for a, b in zip(p_up, p_up[1:], strict=False)) and p_up[-1] > 0.35
+    assert up[-1][1] < 0.05  # the weak modality is hidden less than p0
+    down = run(masker, [0.15, 0.15], 40)  # balance restored
+    assert down[-1][0] == pytest.approx(0.1, abs=0.01) and down[-1][1] == pytest.approx(0.1, abs=0.01)
+    flipped = run(masker, [0.0, 0.3], 40)  # now modality 1 dominates
+    assert flipped[-1][1] > 0.35 and flipped[-1][0] < 0.05
+
+
+def test_loop_settles_inside_the_range_on_a_plant_that_responds():
+    """A toy denoiser whose reliance on modality 0 drops as it is hidden more: the loop finds an
+    interior equilibrium instead of pinning p at p_max (what issue 15 measured)."""
+    masker = ModalityMasker(MaskingConfig(warmup_fraction=0.0), 2, 200)
+    trajectory = []
+    for _ in range(20):  # 20 "epochs" of 10 steps, reliance measured after each
+        p = masker.probabilities[0]
+        trajectory += run(masker, [max(0.4 - 0.8 * p, 0.0), 0.02 + 0.1 * p], 10)
+    last = [p[0] for p in trajectory[-20:]]
+    assert 0.15 < last[-1] < 0.45 and max(last) - min(last) < 0.01
+
+
+def test_loss_signal_masks_the_faster_learner_more():
+    cfg = MaskingConfig(ema=0.0, warmup_fraction=0.0, start_window=1, signal="loss", tau=0.0)
     masker = ModalityMasker(cfg, 2, 100)
     masker.update([1.0, 1.0])
-    masker.update([0.25, 0.5])  # hsi learned faster: r = (0.25, 0.5), rho_hsi = 2
-    p = masker.probabilities
-    assert p[0] == pytest.approx(0.1 + 0.4 * math.tanh(0.5 * 1.0))
-    assert p[1] == pytest.approx(0.1)
+    assert masker.probabilities == [pytest.approx(0.1)] * 2  # equal progress: p0
+    masker.update([0.25, 0.5])  # hsi learned faster: r = (0.25, 0.5), shares of 1/r = (2/3, 1/3)
+    assert masker.probabilities == [pytest.approx(0.1 + 0.8 / 6), 0.0]  # 0.1 - 0.8 / 6 < 0: clipped at 0
     three = ModalityMasker(cfg, 3, 100)
     three.update([1.0, 1.0, 1.0])
-    three.update([0.5, 1.0, 1.0])  # rho_0 = mean(1, 1) / 0.5 = 2
-    assert three.probabilities[0] == pytest.approx(0.1 + 0.4 * math.tanh(0.5))
-    assert three.probabilities[1:] == [pytest.approx(0.1)] * 2
+    three.update([0.5, 1.0, 1.0])  # shares (1/2, 1/4, 1/4)
+    assert three.probabilities == [pytest.approx(0.1 + 0.8 / 6), pytest.approx(0.1 - 0.8 / 12), pytest.approx(0.1 - 0.8 / 12)]
 
 
-def test_reliance_signal_masks_the_relied_on_modality_more():
-    cfg = MaskingConfig(warmup_fraction=0.0)
-    masker = ModalityMasker(cfg, 2, 100)
-    masker.update([1.0, 1.0])
-    assert masker.probabilities == [pytest.approx(0.1)] * 2  # no reliance measured yet: p0
-    masker.observe_reliance([0.3, 0.1])  # the others lean on modality 0 three times as much
+def test_unusable_reliance_keeps_the_last_measurement():
+    masker = ModalityMasker(MaskingConfig(warmup_fraction=0.0, tau=0.0), 2, 100)
+    run(masker, [0.3, 0.1], 1)
     p = masker.probabilities
-    assert p[0] == pytest.approx(0.1 + 0.4 * math.tanh(0.5 * 2.0))
-    assert p[1] == pytest.approx(0.1)
-    masker.observe_reliance([float("nan"), 0.2])  # an unusable measurement keeps the last one
-    assert masker.probabilities == p
+    run(masker, [float("nan"), 0.2], 1)
+    assert masker.probabilities == p and masker.reliance == [0.3, 0.1]
     with pytest.raises(ConfigError, match=r"signal must be one of \['reliance', 'loss'\], found 'grad'"):
         MaskingConfig(signal="grad")
+
+
+def test_random_matched_spends_the_adaptive_runs_budget():
+    """matched_rate = mean over epochs and modalities of p_mask; random_matched hides at that
+    rate (within 4 binomial standard errors)."""
+    history = [{"p_mask_hsi": 0.1, "p_mask_lidar": 0.1}, {"p_mask_hsi": 0.42, "p_mask_lidar": 0.0}, {"p_mask_hsi": 0.3, "p_mask_lidar": 0.04}]
+    target = matched_rate(history, ["hsi", "lidar"])
+    assert target == pytest.approx((0.1 + 0.1 + 0.42 + 0.0 + 0.3 + 0.04) / 6)
+    n = 40000
+    hidden = ModalityMasker(MaskingConfig(mode="random_matched", matched_p=target), 2, 10).sample(n, torch.Generator().manual_seed(1))
+    rate = hidden.float().mean().item()  # hidden (sample, modality) pairs / (n * M)
+    se = math.sqrt(target * (1 - target) / (2 * n))
+    assert abs(rate - target) < 4 * se, (rate, target, se)
+    with pytest.raises(DataError, match=r"history rows lack \['p_mask_dsm'\]"):
+        matched_rate(history, ["hsi", "dsm"])
 
 
 def test_sampling_frequencies_and_at_most_one_hidden():
@@ -73,7 +135,7 @@ def test_sampling_frequencies_and_at_most_one_hidden():
     alpha=st.floats(0.0, 5.0),
 )
 def test_probabilities_stay_in_range_and_never_mask_all(n, losses, alpha):
-    cfg = MaskingConfig(alpha=alpha, warmup_fraction=0.05, start_window=3)
+    cfg = MaskingConfig(gain=alpha, warmup_fraction=0.05, start_window=3)
     masker = ModalityMasker(cfg, n, 40)
     for i, row in enumerate(losses):
         masker.update(row[:n])
