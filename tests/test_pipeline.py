@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
+from bdgf_nb.app.context import DDPMSource, RunContext
+from bdgf_nb.app.presets import preset
 from bdgf_nb.app.pipeline import (
+    DiffusionFeatures,
     baseline_scene_map,
     fused_baselines,
     limit_pixels,
@@ -15,9 +18,22 @@ from bdgf_nb.data.catalog import load_scene
 from bdgf_nb.errors import ConfigError
 
 
+NONE = DiffusionFeatures.absent()
+
+
 @pytest.fixture(scope="module")
 def tiny():
-    return prepare(load_scene("synthetic", size=64, n_bands=8), patch=11, seed=0)
+    return prepare(RunContext.create("synthetic", quick=True), load_scene("synthetic", size=64, n_bands=8))
+
+
+def test_checkpoint_names_come_from_the_run_context_and_the_ddpm_provenance(tmp_path):
+    ctx = RunContext.create("synthetic", quick=True, seed=2, out_dir=tmp_path)
+    assert ctx.ddpm_checkpoint("s", DDPMSource("none", 2)).name == "ddpm_s_none_quick_seed2.pt"
+    assert ctx.classifier_checkpoint("s", "bdgf", DDPMSource("adaptive", 2), 3).name == "clf_s_bdgf_ddpm-adaptive_quick_seed3.pt"
+    assert ctx.classifier_checkpoint("s", "bdgf", DDPMSource("adaptive", 5), 3).name == "clf_s_bdgf_ddpm-adaptive-seed5_quick_seed3.pt"
+    assert ctx.classifier_checkpoint("s", "bdgf", None, 3).name == "clf_s_bdgf_quick_seed3.pt"
+    with pytest.raises(ConfigError, match="expected one of"):
+        preset("huge")
 
 
 def test_limit_pixels_keeps_every_class_and_stays_inside_the_mask(tiny):
@@ -30,22 +46,25 @@ def test_limit_pixels_keeps_every_class_and_stays_inside_the_mask(tiny):
 
 
 def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tiny, tmp_path):
-    first = train_variant(tiny, [], "cnn_only+no_guidance", quick=True, seed=0, out_dir=tmp_path, progress=False)
+    ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
+    first = train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False)
+    assert (first.seed, first.ddpm) == (0, None)
     assert first.report["n_test"] == int(tiny.split.test.sum())
     assert 0 <= first.report["overall_accuracy"] <= 100 and first.n_parameters > 0
-    again = train_variant(tiny, [], "cnn_only+no_guidance", quick=True, seed=0, out_dir=tmp_path, progress=False)
+    again = train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False)
     assert again.report == first.report  # reloaded, not retrained differently
-    scene_map = predict_scene(tiny, first, [])
+    scene_map = predict_scene(tiny, first, NONE)
     assert scene_map.shape == tiny.labels.shape and scene_map.min() >= 1 and scene_map.max() <= tiny.n_classes
 
 
 def test_unknown_variant_is_a_config_error(tiny, tmp_path):
     with pytest.raises(ConfigError, match="unknown ablation"):
-        train_variant(tiny, [], "bdgf+no_such_thing", quick=True, seed=0, out_dir=tmp_path, progress=False)
+        train_variant(RunContext.create("synthetic", quick=True, out_dir=tmp_path), tiny, NONE, "bdgf+no_such_thing", progress=False)
 
 
 def test_fused_baselines_and_their_scene_map(tiny):
-    rows = fused_baselines(tiny, quick=True, seed=0)
+    ctx = RunContext.create("synthetic", quick=True)
+    rows = fused_baselines(ctx, tiny)
     assert {r["method"] for r in rows} == {"SVM (centre)", "RF (centre)", "SVM (patch stats)", "RF (patch stats)"}
-    scene_map = baseline_scene_map(tiny, quick=True, seed=0)
+    scene_map = baseline_scene_map(ctx, tiny)
     assert scene_map.shape == tiny.labels.shape and set(np.unique(scene_map)) <= set(range(1, tiny.n_classes + 1))

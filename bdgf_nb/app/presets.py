@@ -1,4 +1,8 @@
-"""Quick (CI-size) and full settings in one place, so every notebook uses the same numbers.
+"""Run sizes in one place: `quick` (CI size) and `full`, so every notebook uses the same numbers.
+
+A `Preset` is resolved once per run (into the `RunContext`) and passed down; the per-DDPM and
+per-seed configs are derived from it (`pretrain_config`, `train_config`, `baseline_config`), so
+no function below the notebooks turns `quick` into sizes again.
 
 Full mode is sized so that every notebook on a real scene (Houston 2018 west, 3 model seeds)
 runs in about an hour on 2 CPU cores, which is far below BDGF.md's full-size design (README,
@@ -10,11 +14,13 @@ and pixel counts further so all notebooks run inside CI. On a GPU, raise these n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from bdgf_nb.analysis.baselines import BaselineConfig
 from bdgf_nb.ddpm.features import FeatureConfig
 from bdgf_nb.ddpm.masking import MaskingConfig
 from bdgf_nb.ddpm.unet import UNetConfig
+from bdgf_nb.errors import ConfigError, expect
 from bdgf_nb.model.bdgf import BDGFConfig
 from bdgf_nb.train.classifier import TrainConfig
 from bdgf_nb.train.pretrain import PretrainConfig
@@ -22,25 +28,53 @@ from bdgf_nb.train.pretrain import PretrainConfig
 
 @dataclass(frozen=True)
 class Preset:
+    """Sizes of one run mode. `pretrain`, `train` and `baselines` hold seed 0 and adaptive
+    masking; use the `*_config` methods for a given DDPM or model seed."""
+
+    name: str  # "quick" | "full": names checkpoints, so runs of different sizes never mix
     patch: int
     ddpm_patches: int  # unlabelled patches drawn from the whole scene for pretraining
     pretrain: PretrainConfig
     features: FeatureConfig
     model: BDGFConfig
     train: TrainConfig
+    baselines: BaselineConfig  # SVM / RF of notebooks 00 and 03
     max_train_pixels: int | None  # classifiers train on at most this many pixels (class-proportional)
     max_val_pixels: int | None  # and select epochs on at most this many validation pixels
 
+    def pretrain_config(self, masking: str, seed: int) -> PretrainConfig:
+        """The DDPM of masking mode `masking` drawn with `seed`."""
+        return replace(self.pretrain, seed=seed, masking=replace(self.pretrain.masking, mode=masking))
 
-def preset(quick: bool, masking: str = "adaptive", seed: int = 0) -> Preset:
-    if quick:
-        unet = UNetConfig(base_width=32, channel_mults=(1, 2, 2), num_res_blocks=1)
-        pretrain = PretrainConfig(epochs=8, batch_size=64, lr=5e-4, seed=seed, balance_samples=256, masking=MaskingConfig(mode=masking), unet=unet)
-        train = TrainConfig(epochs=8, batch_size=64, lr=2e-3, warmup_epochs=1, patience=4, seed=seed)
-        return Preset(patch=11, ddpm_patches=2048, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)),
-                      model=BDGFConfig(width=32), train=train, max_train_pixels=1500, max_val_pixels=500)
+    def train_config(self, seed: int) -> TrainConfig:
+        return replace(self.train, seed=seed)
+
+    def baseline_config(self, seed: int, features: str = "centre", models: tuple[str, ...] = ("svm", "rf")) -> BaselineConfig:
+        return replace(self.baselines, seed=seed, features=features, models=models, patch=self.patch)
+
+
+def _quick() -> Preset:
+    unet = UNetConfig(base_width=32, channel_mults=(1, 2, 2), num_res_blocks=1)
+    pretrain = PretrainConfig(epochs=8, batch_size=64, lr=5e-4, balance_samples=256, masking=MaskingConfig(mode="adaptive"), unet=unet)
+    train = TrainConfig(epochs=8, batch_size=64, lr=2e-3, warmup_epochs=1, patience=4)
+    return Preset(name="quick", patch=11, ddpm_patches=2048, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)),
+                  model=BDGFConfig(width=32), train=train, baselines=BaselineConfig(rf_trees=100, svm_grid=False, max_train=1500),
+                  max_train_pixels=1500, max_val_pixels=500)
+
+
+def _full() -> Preset:
     unet = UNetConfig(base_width=32, channel_mults=(1, 2, 2), num_res_blocks=2)
-    pretrain = PretrainConfig(epochs=16, batch_size=64, lr=5e-4, seed=seed, balance_samples=512, masking=MaskingConfig(mode=masking), unet=unet)
-    train = TrainConfig(epochs=24, batch_size=64, lr=1e-3, warmup_epochs=2, patience=6, seed=seed)
-    return Preset(patch=11, ddpm_patches=4096, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)),
-                  model=BDGFConfig(width=32), train=train, max_train_pixels=3000, max_val_pixels=1000)
+    pretrain = PretrainConfig(epochs=16, batch_size=64, lr=5e-4, balance_samples=512, masking=MaskingConfig(mode="adaptive"), unet=unet)
+    train = TrainConfig(epochs=24, batch_size=64, lr=1e-3, warmup_epochs=2, patience=6)
+    return Preset(name="full", patch=11, ddpm_patches=4096, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)),
+                  model=BDGFConfig(width=32), train=train, baselines=BaselineConfig(rf_trees=300, svm_grid=True, max_train=4000),
+                  max_train_pixels=3000, max_val_pixels=1000)
+
+
+PRESETS = {"quick": _quick, "full": _full}
+
+
+def preset(mode: str) -> Preset:
+    """The sizes of run mode `mode` ("quick" | "full")."""
+    expect(mode in PRESETS, ConfigError, f"preset: expected one of {list(PRESETS)}, found {mode!r}")
+    return PRESETS[mode]()

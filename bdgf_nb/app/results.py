@@ -1,7 +1,8 @@
 """Where notebooks leave their numbers: one JSON per notebook, merged into summary.json.
 
-Notebooks call `record(out_dir, notebook, key, value)`; `bdgf-run` merges every notebook's file
-into `<out_dir>/summary.json`, so a headless run leaves one machine-readable record.
+Notebooks call `record(out_dir, notebook, key, value)` with the notebook's name from `RECORDS`;
+`bdgf-run` merges every notebook's file into `<out_dir>/summary.json`, so a headless run leaves
+one machine-readable record, and the library reads it back by the same names.
 """
 
 from __future__ import annotations
@@ -9,10 +10,25 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class RecordNames:
+    """The file (and summary.json key) each notebook records under."""
+
+    data: str = "00_data"
+    pretraining: str = "01_pretraining"
+    branches: str = "02_branches"
+    comparison: str = "03_mutual_learning"
+    interpretation: str = "04_interpretation"
+
+
+RECORDS = RecordNames()
 
 
 def _plain(value: Any) -> Any:
@@ -68,11 +84,11 @@ def collect_summaries(root: str | Path, current: str | Path | None = None) -> di
         found[str(summary.get("dataset", path.parent.name))] = (path, summary)
     if current is not None and (Path(current) / "results").is_dir():
         records = load_results(current)
-        name = str(records.get("00_data", {}).get("dataset", {}).get("name", Path(current).name))
+        name = str(records.get(RECORDS.data, {}).get("dataset", {}).get("name", Path(current).name))
         found[name] = (Path(current) / "results", {"dataset": name, **records})
     return found
 
 
 def comparison_rows(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Notebook 03's result rows of every summary, each tagged with its dataset."""
-    return [{**row, "dataset": name} for name, summary in summaries.items() for row in summary.get("03_mutual_learning", {}).get("rows", [])]
+    return [{**row, "dataset": name} for name, summary in summaries.items() for row in summary.get(RECORDS.comparison, {}).get("rows", [])]

@@ -52,6 +52,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from bdgf_nb.app.presets import Preset
 from bdgf_nb.app.results import write_json_atomic
 from bdgf_nb.cli.bench_scan import interleaved_medians, measure_scan
 from bdgf_nb.device import adamw, autocast, pick_device
@@ -201,13 +202,11 @@ def _optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: to
     optimizer.step()
 
 
-def ddpm_workload(quick: bool, image: np.ndarray, channel_groups: dict[str, int], device: torch.device) -> Workload:
-    from bdgf_nb.app.presets import preset
+def ddpm_workload(settings: Preset, image: np.ndarray, channel_groups: dict[str, int], device: torch.device) -> Workload:
     from bdgf_nb.data.patches import unlabelled_patches
     from bdgf_nb.ddpm.masking import ModalityMasker
     from bdgf_nb.train.pretrain import build_diffusion
 
-    settings = preset(quick)
     cfg, b = settings.pretrain, settings.pretrain.batch_size
     x0 = unlabelled_patches(image, b, settings.patch).to(device)
     g = torch.Generator().manual_seed(0)
@@ -231,12 +230,10 @@ def ddpm_workload(quick: bool, image: np.ndarray, channel_groups: dict[str, int]
     return Workload("ddpm", b, build)
 
 
-def bdgf_workload(variant: str, quick: bool, channel_groups: dict[str, int], n_classes: int, device: torch.device) -> Workload:
-    from bdgf_nb.app.presets import preset
+def bdgf_workload(variant: str, settings: Preset, channel_groups: dict[str, int], n_classes: int, device: torch.device) -> Workload:
     from bdgf_nb.ddpm.unet import DenoiserUNet
     from bdgf_nb.model.bdgf import BDGF, ablation
 
-    settings = preset(quick)
     b, p = settings.train.batch_size, settings.patch
     unet_cfg = replace(settings.pretrain.unet, in_channels=sum(channel_groups.values()), modality_channels=tuple(channel_groups.values()))
     guide_channels = list(DenoiserUNet(unet_cfg).feature_channels)
@@ -288,10 +285,10 @@ def measure_training(work: Workload, device: torch.device, repeats: int, steps: 
     return out
 
 
-def training_section(quick: bool, device: torch.device, repeats: int, steps: int, image: np.ndarray, channel_groups: dict[str, int], n_classes: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"ddpm": measure_training(ddpm_workload(quick, image, channel_groups, device), device, repeats, steps)}
+def training_section(settings: Preset, device: torch.device, repeats: int, steps: int, image: np.ndarray, channel_groups: dict[str, int], n_classes: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"ddpm": measure_training(ddpm_workload(settings, image, channel_groups, device), device, repeats, steps)}
     try:
-        works = [bdgf_workload(v, quick, channel_groups, n_classes, device) for v in BRANCH_MODELS]
+        works = [bdgf_workload(v, settings, channel_groups, n_classes, device) for v in BRANCH_MODELS]
     except ImportError as err:  # the classifier is not part of this checkout
         return {**out, **{v: {"unavailable": f"bdgf_nb.model.bdgf cannot be imported: {err}"} for v in BRANCH_MODELS}}
     for work in works:
@@ -299,13 +296,11 @@ def training_section(quick: bool, device: torch.device, repeats: int, steps: int
     return out
 
 
-def features_section(quick: bool, image: np.ndarray, channel_groups: dict[str, int], device: torch.device, repeats: int) -> tuple[dict[str, Any], list[np.ndarray]]:
+def features_section(settings: Preset, image: np.ndarray, channel_groups: dict[str, int], device: torch.device, repeats: int) -> tuple[dict[str, Any], list[np.ndarray]]:
     """A cache miss (extract + write) and a hit, in turn; the denoiser is untrained (same cost)."""
-    from bdgf_nb.app.presets import preset
     from bdgf_nb.ddpm.features import cached_features, extract_features, feature_cache_key
     from bdgf_nb.train.pretrain import build_diffusion
 
-    settings = preset(quick)
     torch.manual_seed(0)
     diffusion = build_diffusion(settings.pretrain, channel_groups).eval()
     key = feature_cache_key("bench", tuple(image.shape), settings.features, diffusion)
@@ -330,17 +325,15 @@ def features_section(quick: bool, image: np.ndarray, channel_groups: dict[str, i
     }, maps
 
 
-def inference_section(quick: bool, image: np.ndarray, channel_groups: dict[str, int], n_classes: int, guides: list[np.ndarray], device: torch.device, repeats: int) -> dict[str, Any]:
+def inference_section(settings: Preset, image: np.ndarray, channel_groups: dict[str, int], n_classes: int, guides: list[np.ndarray], device: torch.device, repeats: int) -> dict[str, Any]:
     """Class probabilities for every pixel of the scene (patch + guides around each)."""
     try:
         from bdgf_nb.model.bdgf import BDGF
     except ImportError as err:
         return {"unavailable": f"bdgf_nb.model.bdgf cannot be imported: {err}"}
-    from bdgf_nb.app.presets import preset
     from bdgf_nb.data.patches import PatchDataset, pixels_of
     from bdgf_nb.evaluate.predict import predict
 
-    settings = preset(quick)
     torch.manual_seed(0)
     model = BDGF(settings.model, channel_groups, [g.shape[0] for g in guides], n_classes).to(device)
     everything = np.ones(image.shape[1:], dtype=bool)
@@ -355,26 +348,25 @@ def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[s
     """Wall seconds of each stage of the quick pipeline (pipeline.py, as the notebooks run it) on
     the synthetic scene, in a fresh folder. --quick: 2 DDPM and 2 classifier epochs instead of
     the quick preset's. --profile: torch.profiler's top operators of the slowest stage, rerun."""
-    from bdgf_nb.app import pipeline, presets
+    from bdgf_nb.app import pipeline
+    from bdgf_nb.app.context import RunContext
+    from bdgf_nb.app.presets import preset
 
     folder = Path(tempfile.mkdtemp(prefix="bdgf-bench-pipeline-"))
-    original = presets.preset
-
-    def shortened(quick: bool, masking: str = "adaptive", seed: int = 0) -> presets.Preset:
-        settings = original(quick, masking, seed)
-        return replace(settings, pretrain=replace(settings.pretrain, epochs=2), train=replace(settings.train, epochs=2))
+    settings = preset("quick")  # the pipeline stage always times the quick sizes
+    if quick:  # the real code path, on a shortened preset passed down like any run's
+        settings = replace(settings, pretrain=replace(settings.pretrain, epochs=2), train=replace(settings.train, epochs=2))
+    ctx = RunContext("synthetic", settings, seed=0, out_dir=folder / "run")
 
     stages: dict[str, Callable[[], Any]] = {}
     state: dict[str, Any] = {}
-    stages["prepare"] = lambda: state.update(prepared=pipeline.prepare("synthetic", seed=0))
-    stages["pretrain_ddpm"] = lambda: state.update(ddpm=pipeline.pretrain_ddpm(state["prepared"], "adaptive", True, 0, folder / "run", progress=False))
-    stages["features"] = lambda: state.update(guides=pipeline.diffusion_features(state["prepared"], state["ddpm"], True, folder / "run", progress=False))
-    stages["train_bdgf"] = lambda: state.update(run=pipeline.train_variant(state["prepared"], state["guides"], "bdgf", True, 0, folder / "run", progress=False))
-    stages["scene_map"] = lambda: pipeline.predict_scene(state["prepared"], state["run"], state["guides"])
+    stages["prepare"] = lambda: state.update(prepared=pipeline.prepare(ctx))
+    stages["pretrain_ddpm"] = lambda: state.update(ddpm=pipeline.pretrain_ddpm(ctx, state["prepared"], "adaptive", progress=False))
+    stages["features"] = lambda: state.update(features=pipeline.extract_diffusion_features(ctx, state["prepared"], state["ddpm"], progress=False))
+    stages["train_bdgf"] = lambda: state.update(run=pipeline.train_variant(ctx, state["prepared"], state["features"], "bdgf", progress=False))
+    stages["scene_map"] = lambda: pipeline.predict_scene(state["prepared"], state["run"], state["features"])
     seconds: dict[str, float] = {}
     try:
-        if quick:
-            pipeline.preset = shortened
         for name, stage in stages.items():
             with _stopwatch(seconds, name, device):
                 stage()
@@ -390,7 +382,6 @@ def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[s
                     break
                 stage()
     finally:
-        pipeline.preset = original
         shutil.rmtree(folder, ignore_errors=True)
     return out
 
@@ -414,29 +405,32 @@ def _profile(stage: Callable[[], Any], rows: int = 15) -> list[dict[str, Any]]:
 
 def run_bench(quick: bool, device: torch.device, profile: bool = False, sections: tuple[str, ...] = ("scan", "training", "features", "inference", "pipeline")) -> dict[str, Any]:
     """Every section of the module docstring; `quick` shrinks repeats, lengths and epochs."""
+    from bdgf_nb.app.context import RunContext
     from bdgf_nb.app.pipeline import prepare
 
+    ctx = RunContext.create("synthetic", quick=quick, seed=0)
+    settings = ctx.preset
     repeats = 3 if quick else 5
     started = time.perf_counter()
     report: dict[str, Any] = {"quick": quick, "machine": machine_section(device, repeats)}
-    prepared = prepare("synthetic", seed=0)
+    prepared = prepare(ctx)
     image, groups, n_classes = prepared.image, prepared.channel_groups, prepared.n_classes
     if "scan" in sections:
         lengths = (32, 128) if quick else (16, 32, 64, 128, 256)
         report["scan"] = scan_section(device, lengths, repeats, report["machine"]["matmul_flops"])
     if "training" in sections:
-        report["training"] = training_section(quick, device, repeats, 1 if quick else 3, image, groups, n_classes)
+        report["training"] = training_section(settings, device, repeats, 1 if quick else 3, image, groups, n_classes)
     guides: list[np.ndarray] = []
     if "features" in sections:
-        report["features"], guides = features_section(quick, image, groups, device, 1 if quick else 3)
+        report["features"], guides = features_section(settings, image, groups, device, 1 if quick else 3)
     if "inference" in sections:
         if not guides:  # guides of the right shapes, values irrelevant to the speed
-            from bdgf_nb.app.presets import preset
             from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 
-            unet = DenoiserUNet(UNetConfig(in_channels=image.shape[0], base_width=preset(quick).pretrain.unet.base_width, channel_mults=preset(quick).pretrain.unet.channel_mults))
+            unet_cfg = settings.pretrain.unet
+            unet = DenoiserUNet(UNetConfig(in_channels=image.shape[0], base_width=unet_cfg.base_width, channel_mults=unet_cfg.channel_mults))
             guides = [np.zeros((c, *image.shape[1:]), np.float32) for c in unet.feature_channels]
-        report["inference"] = inference_section(quick, image, groups, n_classes, guides, device, 1 if quick else 3)
+        report["inference"] = inference_section(settings, image, groups, n_classes, guides, device, 1 if quick else 3)
     if "pipeline" in sections:
         report["pipeline"] = pipeline_section(quick, device, profile)
     report["bench_seconds"] = time.perf_counter() - started

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from bdgf_nb.app import pipeline
+from bdgf_nb.app.context import RunContext
 from bdgf_nb.train.distributed import barrier, is_main, process_group, world_size
 
 
@@ -26,20 +27,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="the notebooks' out_dir (per dataset: OUT/<dataset>)")
     args = parser.parse_args(argv)
 
-    out = args.out / args.dataset
+    ctx = RunContext.create(args.dataset, args.quick, args.seed, args.out / args.dataset)
     with process_group():
-        prepared = pipeline.prepare(args.dataset, seed=args.seed)
-        ddpm = pipeline.pretrain_ddpm(prepared, args.masking, args.quick, args.seed, out, progress=is_main())
+        prepared = pipeline.prepare(ctx)
+        ddpm = pipeline.pretrain_ddpm(ctx, prepared, args.masking, progress=is_main())
         if args.task == "pretrain":
             if is_main():
                 print(f"[{world_size()} process(es)] pretrained in {ddpm.seconds:.1f} s, final loss {ddpm.history[-1]['loss']:.4f}")
             return 0
-        guides = pipeline.diffusion_features(prepared, ddpm, args.quick, out, progress=is_main()) if is_main() else []
-        barrier()  # rank 0 wrote the feature cache; the others read it
-        if not is_main():
-            guides = pipeline.diffusion_features(prepared, ddpm, args.quick, out, progress=False)
-        # same checkpoint name as notebooks 02-04 (tag _ddpm-<mode>), so a notebook run reuses it
-        run = pipeline.train_variant(prepared, guides, args.variant, args.quick, args.seed, out, tag=f"_ddpm-{args.masking}", progress=is_main())
+        # rank 0 writes the feature cache first; the others read it after the barrier
+        features = pipeline.extract_diffusion_features(ctx, prepared, ddpm, progress=True) if is_main() else None
+        barrier()
+        if features is None:
+            features = pipeline.extract_diffusion_features(ctx, prepared, ddpm, progress=False)
+        # checkpoint names come from the RunContext, so a notebook run afterwards reuses them
+        run = pipeline.train_variant(ctx, prepared, features, args.variant, progress=is_main())
         if is_main():
             print(f"[{world_size()} process(es)] {args.variant}: {run.row()}")
     return 0

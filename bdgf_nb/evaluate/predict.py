@@ -20,7 +20,7 @@ from bdgf_nb.evaluate.metrics import classification_report
 @torch.no_grad()
 def predict(model: torch.nn.Module, dataset: PatchDataset, batch_size: int = 256, progress: bool = False) -> dict[str, np.ndarray]:
     """Ensemble probabilities (N, n_classes), per-branch probabilities (n_branches, N, n_classes)
-    and per-branch features (n_branches, N, d), in dataset order. Runs on the model's device."""
+    and per-branch features f_k (`branch_features`, (n_branches, N, d)), in dataset order. Runs on the model's device."""
     model.eval()
     device = next(model.parameters()).device
     probs, branch_probs, feats = [], [], []
@@ -35,7 +35,7 @@ def predict(model: torch.nn.Module, dataset: PatchDataset, batch_size: int = 256
     return {
         "probabilities": torch.cat(probs).numpy(),
         "branch_probabilities": torch.cat(branch_probs, dim=1).numpy(),
-        "features": torch.cat(feats, dim=1).numpy(),
+        "branch_features": torch.cat(feats, dim=1).numpy(),
     }
 
 

@@ -1,0 +1,65 @@
+"""One run's settings, made once and passed down: which scene, at which size, with which seed,
+and where its artefacts go. Artefact names are built here from what produced them, so a
+notebook, the torchrun command line and the bench find the same checkpoint without repeating
+a naming convention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bdgf_nb.app.presets import Preset, preset
+from bdgf_nb.errors import ConfigError, expect
+
+
+@dataclass(frozen=True)
+class DDPMSource:
+    """Which pretrained DDPM a set of diffusion features came from (the provenance a classifier
+    records): its masking mode and its seed, at the run's size."""
+
+    masking: str
+    seed: int
+
+    @property
+    def label(self) -> str:
+        return f"ddpm-{self.masking}"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """dataset: catalog name; preset: the resolved sizes (quick / full); seed: the run's seed
+    (split, DDPM, first model seed); out_dir: checkpoints (artifacts/), the feature cache (cache/)
+    and the per-notebook result records (results/)."""
+
+    dataset: str
+    preset: Preset
+    seed: int = 0
+    out_dir: Path = Path("outputs/interactive")
+
+    def __post_init__(self) -> None:
+        expect(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, ConfigError,
+               f"RunContext.seed: expected an integer >= 0, found {self.seed!r}")
+        object.__setattr__(self, "out_dir", Path(self.out_dir))
+
+    @classmethod
+    def create(cls, dataset: str, quick: bool, seed: int = 0, out_dir: str | Path = "outputs/interactive") -> RunContext:
+        """The context a notebook builds from its papermill parameters."""
+        return cls(dataset, preset("quick" if quick else "full"), seed, Path(out_dir))
+
+    @property
+    def mode(self) -> str:
+        return self.preset.name
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.out_dir / "cache"
+
+    def ddpm_checkpoint(self, scene: str, source: DDPMSource) -> Path:
+        return self.out_dir / "artifacts" / f"ddpm_{scene}_{source.masking}_{self.mode}_seed{source.seed}.pt"
+
+    def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
+        """One file per (variant, DDPM it was guided by, model seed); the DDPM's seed is named
+        only when it differs from the model seed's run (the usual case: one DDPM per run)."""
+        ddpm = "" if source is None else f"_{source.label}" + ("" if source.seed == self.seed else f"-seed{source.seed}")
+        return self.out_dir / "artifacts" / f"clf_{scene}_{variant}{ddpm}_{self.mode}_seed{seed}.pt"
