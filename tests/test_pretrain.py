@@ -96,3 +96,25 @@ def test_reliance_measures_the_rise_of_the_other_modalities_loss():
         assert report.reliance["lidar"] == pytest.approx(float((hidden[0] - full[0]) / full[0]), rel=1e-4)
     assert abs(report.reliance["hsi"]) > 1e-3 and not d.training
     assert report.loss["hsi"] == pytest.approx(float(full[0]), rel=1e-5)
+
+
+def test_adaptive_masking_follows_the_measured_reliance_and_random_matched_spends_its_budget():
+    """Closed loop inside pretraining: p_mask changes from epoch to epoch after the warm-up and
+    leans towards the modality the measured reliance favours; random_matched at the adaptive
+    run's matched_rate hides at exactly that rate every epoch."""
+    from bdgf_nb.ddpm.masking import matched_rate
+
+    cfg = tiny(epochs=6, lr=3e-3, ema_decay=0.0, masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, tau=0.05))
+    hist = pretrain(data(n=200), GROUPS, cfg, progress=False).history  # lidar = 2 * mean(hsi): the denoiser learns to lean on hsi
+    assert hist[0]["p_mask_hsi"] == pytest.approx(0.1) and hist[0]["p_mask_lidar"] == pytest.approx(0.1)  # warm-up
+    later = [(h["p_mask_hsi"], h["p_mask_lidar"]) for h in hist[1:]]
+    assert len(set(later)) == len(later)  # it moves every epoch
+    leaned = 0
+    for prev, (p_hsi, p_lidar) in zip(hist[:-1], later, strict=True):  # towards the modality relied on more
+        if prev["reliance_hsi"] > prev["reliance_lidar"] + 0.05:
+            assert p_hsi > 0.1 > p_lidar
+            leaned += 1
+    assert leaned >= 3, hist
+    rate = matched_rate(hist, list(GROUPS))
+    random = pretrain(data(), GROUPS, tiny(epochs=2, ema_decay=0.0, masking=MaskingConfig(mode="random_matched", matched_p=rate)), progress=False).history
+    assert all(h[f"p_mask_{m}"] == pytest.approx(rate) for h in random for m in GROUPS)
