@@ -220,9 +220,16 @@ def test_envi_without_data_file(tmp_path: Path) -> None:
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
+    (tmp_path / "a.jp2").write_bytes(b"\x00\x00\x00\x0cjP  ")
+    with pytest.raises(DataError, match=r"unsupported file type '\.jp2'.*expected \.npz, \.npy, \.mat.*GeoTIFF"):
+        read_array(tmp_path / "a.jp2", "x")
+
+
+def test_truncated_geotiff(tmp_path: Path) -> None:
+    """A .tif that is only a TIFF magic number: a DataError naming the file, not a rasterio trace."""
     (tmp_path / "a.tif").write_bytes(b"II*\x00")
-    with pytest.raises(DataError, match=r"unsupported file type '\.tif'.*expected \.npz, \.mat"):
-        read_array(tmp_path / "a.tif", "x")
+    with pytest.raises(DataError, match=r"cannot read .*a\.tif as GeoTIFF.*truncated or corrupt"):
+        read_array(tmp_path / "a.tif")
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -266,7 +273,7 @@ def test_spatial_shape_mismatch(tmp_path: Path) -> None:
     arrays = good_arrays(lidar=np.zeros((H, W + 1)))
     with pytest.raises(
         DataError,
-        match=r"modality 'lidar' .*spatial shape \(4, 6\) does not match the gt's \(4, 5\)",
+        match=r"modality 'lidar' .*spatial shape \(4, 6\) does not match the first modality's \(4, 5\)",
     ):
         load_tmp_scene(tmp_path, arrays)
 
@@ -465,7 +472,7 @@ def test_pixel_table_nan(tmp_path: Path) -> None:
     [
         (
             {"kind": "cube"},
-            r"'bad', field 'kind': expected one of \['synthetic', 'scene', 'pixel'\], found 'cube'",
+            r"'bad', field 'kind': expected one of \['synthetic', 'scene', 'pixel', 'tiles'\], found 'cube'",
         ),
         ("just text", r"'bad': expected a mapping of fields, found str"),
         (scene_entry(colour="red"), r"'bad': unknown field\(s\) \['colour'\] for kind 'scene'"),

@@ -1,9 +1,13 @@
-"""Dataset catalog, array readers and input checks: every scene enters the pipeline here.
+"""Dataset catalog and scene assembly: every scene enters the pipeline here.
 
-`data_catalog.yaml` at the repo root names datasets (its schema is documented at its top);
-`load_scene(name)` turns one entry into a validated `Scene` (a full (H, W) grid) or `PixelScene`
-(one row per labelled pixel). Readers take arrays by key from `.npz`, MATLAB `.mat` (v5 via
-scipy, v7.3 via h5py) and ENVI (`.hdr` + data file, via `spectral`).
+`data_catalog.yaml` at the repo root names datasets (its schema is documented at its top); a
+user's own catalog works the same (`load_catalog(path)`, `load_scene(name, path)`, relative paths
+from that catalog's folder; `write_catalog_entry` appends a validated entry). `load_scene(name)`
+turns one entry into a validated `Scene` (a full (H, W) grid) or `PixelScene` (one row per
+labelled pixel). Arrays come through readers.py (.npz, .npy, .mat, ENVI, GeoTIFF); GeoTIFF
+modalities are resampled onto the first modality's grid (geotiff.py), polygons rasterised into
+labels (vector.py), holes handled by the entry's nodata policy (nodata.py), and a `kind: tiles`
+entry assembles many small plots into one padded mosaic (tiles.py).
 
 Every check raises `DataError` naming the dataset, file, key and what was expected and found, so
 a user bringing their own scene never sees a traceback from deep inside numpy.
@@ -14,16 +18,19 @@ of one part of a pixel scene.
 
 from __future__ import annotations
 
-import zipfile
+import os
+import re
+import tempfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
-import scipy.io
 import yaml
 
+from bdgf_nb.data.geotiff import Grid, resample
+from bdgf_nb.data.nodata import NodataPolicy, apply_policy, parse_policy
+from bdgf_nb.data.readers import ArrayRef, _Reader, read_array
 from bdgf_nb.data.scene import (
     PixelScene,
     Scene,
@@ -32,18 +39,24 @@ from bdgf_nb.data.scene import (
     validate_finite,
     validate_labels,
 )
+from bdgf_nb.data.tiles import Tile, mosaic
+from bdgf_nb.data.vector import VectorLabels, vector_labels
 from bdgf_nb.errors import DataError, expect
 from bdgf_nb.guards import check_memory, scene_bytes
 
 CATALOG_PATH = Path(__file__).resolve().parents[2] / "data_catalog.yaml"
-KINDS = ("synthetic", "scene", "pixel")
+KINDS = ("synthetic", "scene", "pixel", "tiles")
 _COMMON = {"kind", "description", "citation", "licence", "metadata"}
 _FIELDS = {
     "synthetic": _COMMON | {"params"},
-    "scene": _COMMON | {"path", "modalities", "gt", "train_mask", "test_mask", "class_names", "n_classes"},
+    "scene": _COMMON | {"path", "modalities", "gt", "train_mask", "test_mask", "class_names", "n_classes", "nodata"},
     "pixel": _COMMON | {"path", "modalities", "parts", "image_shape", "class_names", "n_classes"},
+    "tiles": _COMMON | {"tiles", "modalities", "gt", "pad", "class_names", "n_classes", "nodata"},
 }
-_REQUIRED = {"synthetic": (), "scene": ("modalities", "gt"), "pixel": ("parts", "modalities")}
+_REQUIRED = {"synthetic": (), "scene": ("modalities", "gt"), "pixel": ("parts", "modalities"),
+             "tiles": ("tiles", "modalities", "gt", "pad")}
+_VECTOR_FIELDS = {"vector", "class_field", "join", "min_pixels", "min_groups", "rare"}
+__all__ = ["ArrayRef", "read_array"]  # re-exported: readers moved to readers.py
 
 
 def _check(condition: bool, message: str) -> None:
@@ -51,17 +64,6 @@ def _check(condition: bool, message: str) -> None:
 
 
 # --- catalog entries --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArrayRef:
-    """One array in one file; `key` is None for single-image formats (ENVI)."""
-
-    path: Path
-    key: str | None = None
-
-    def __str__(self) -> str:
-        return str(self.path) if self.key is None else f"{self.path} [key {self.key!r}]"
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,10 @@ class PixelModality:
 class CatalogEntry:
     """One schema-checked dataset of the catalog; paths are absolute.
 
-    kind "synthetic" uses `params`; "scene" uses `modalities`, `gt` and the masks; "pixel" uses
-    `parts`, `pixel_modalities` and `image_shape`; `class_names` / `n_classes` serve both file
-    kinds. `metadata` is copied into the scene's metadata.
+    kind "synthetic" uses `params`; "scene" uses `modalities`, `gt` (an array or polygons),
+    `nodata` and the masks; "tiles" the same per tile plus `tiles` and `pad`; "pixel" uses
+    `parts`, `pixel_modalities` and `image_shape`; `class_names` / `n_classes` serve every file
+    kind. `metadata` is copied into the scene's metadata.
     """
 
     name: str
@@ -99,7 +102,10 @@ class CatalogEntry:
     metadata: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     modalities: dict[str, ArrayRef] = field(default_factory=dict)
-    gt: ArrayRef | None = None
+    gt: ArrayRef | VectorLabels | None = None
+    nodata: dict[str, NodataPolicy] = field(default_factory=dict)
+    tiles: tuple[str, ...] = ()  # kind "tiles": tile names; refs hold "{tile}" in their paths
+    pad: int = 0  # kind "tiles": reflect padding around each tile (patch side <= 2 * pad + 1)
     train_mask: ArrayRef | None = None
     test_mask: ArrayRef | None = None
     parts: tuple[PixelPart, ...] = ()
@@ -109,19 +115,28 @@ class CatalogEntry:
     n_classes: int | None = None
 
     def files(self) -> list[Path]:
-        """Every file the entry reads, without repeats."""
-        refs = [*self.modalities.values(), self.gt, self.train_mask, self.test_mask]
+        """Every file the entry reads, without repeats (every tile's, for kind "tiles")."""
+        refs: list[ArrayRef | None] = [*self.modalities.values(), self.train_mask, self.test_mask]
         for part in self.parts:
             refs += [part.labels, part.coords]
         for modality in self.pixel_modalities.values():
             refs += [*modality.tables, modality.raster]
-        refs += [r for r in (self.image_shape, self.class_names) if isinstance(r, ArrayRef)]
-        return list(dict.fromkeys(r.path for r in refs if r is not None))
+        refs += [r for r in (self.image_shape, self.class_names, self.gt) if isinstance(r, ArrayRef)]
+        paths = [r.path for r in refs if r is not None]
+        if self.kind == "tiles":
+            paths = [tile_ref(ArrayRef(p), t).path for t in self.tiles for p in paths]
+        paths += self.gt.files() if isinstance(self.gt, VectorLabels) else []
+        return list(dict.fromkeys(paths))
 
     @property
     def available(self) -> bool:
         """Synthetic, or every file present."""
         return self.kind == "synthetic" or all(p.is_file() for p in self.files())
+
+
+def tile_ref(ref: ArrayRef, tile: str) -> ArrayRef:
+    """The ref of one tile: "{tile}" in the path replaced by the tile's name."""
+    return ArrayRef(Path(str(ref.path).replace("{tile}", tile)), ref.key)
 
 
 def _found(value: object) -> str:
@@ -201,6 +216,44 @@ def _parse_pixel(raw: dict[str, Any], where: str, root: Path, default: Path | No
     return {"parts": tuple(parts), "pixel_modalities": modalities, "image_shape": image_shape}
 
 
+def _parse_vector(raw: dict[str, Any], where: str, root: Path) -> VectorLabels:
+    """`{vector: file, class_field: name, join: {csv: file, key: name}, min_pixels: n,
+    min_groups: n, rare: drop | other}`; paths relative to the catalog."""
+    unknown = sorted(set(raw) - _VECTOR_FIELDS)
+    _check(not unknown, f"{where}: unknown field(s) {unknown}; expected {sorted(_VECTOR_FIELDS)}")
+    _check(isinstance(raw.get("vector"), str), f"{where}, field 'vector': expected a file path, found {_found(raw.get('vector'))}")
+    _check(isinstance(raw.get("class_field"), str), f"{where}, field 'class_field': expected an attribute name, found {_found(raw.get('class_field'))}")
+    join = raw.get("join")
+    _check(join is None or (isinstance(join, dict) and set(join) == {"csv", "key"} and all(isinstance(v, str) for v in join.values())),
+           f"{where}, field 'join': expected {{csv: file, key: column}}, found {_found(join)}")
+    for count in ("min_pixels", "min_groups"):
+        _check(type(raw.get(count, 0)) is int and raw.get(count, 0) >= 0,
+               f"{where}, field {count!r}: expected an integer >= 0, found {_found(raw.get(count))}")
+    _check(raw.get("rare", "drop") in ("drop", "other"), f"{where}, field 'rare': expected 'drop' or 'other', found {_found(raw.get('rare'))}")
+    return VectorLabels((root / raw["vector"]).resolve(), raw["class_field"],
+                        (root / join["csv"]).resolve() if join else None, join["key"] if join else None,
+                        raw.get("min_pixels", 0), raw.get("min_groups", 0), raw.get("rare", "drop"))
+
+
+def _natural(name: str) -> list[Any]:
+    """Sort key: MLBS_2 before MLBS_10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def _parse_tiles(raw: object, where: str, root: Path) -> tuple[str, ...]:
+    """A list of tile names, or {glob: pattern}: the names are the matching files' stems."""
+    if isinstance(raw, dict) and set(raw) == {"glob"} and isinstance(raw["glob"], str):
+        pattern = root / raw["glob"]
+        names = sorted((p.stem for p in pattern.parent.resolve().glob(pattern.name)), key=_natural)
+        # an absent data folder leaves the entry unavailable, not malformed (as for missing files)
+        return tuple(names) or (f"<no file matches {raw['glob']}>",)
+    _check(isinstance(raw, list) and len(raw) > 0 and all(isinstance(t, str) for t in raw),
+           f"{where}: expected a list of tile names or {{glob: pattern}}, found {_found(raw)}")
+    assert isinstance(raw, list)
+    _check(len(set(raw)) == len(raw), f"{where}: tile names must be unique, found {raw}")
+    return tuple(raw)
+
+
 def _parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
     where = f"catalog entry {name!r}"
     if not isinstance(raw, dict):
@@ -235,14 +288,31 @@ def _parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
     if kind == "pixel":
         return CatalogEntry(name, kind, **_parse_pixel(raw, where, root, default), **common)
 
+    if kind == "tiles":  # a string is a file path with "{tile}" (tiles have no shared `path`)
+        raw = {**raw, "modalities": {m: {"path": v} if isinstance(v, str) else v
+                                     for m, v in _parse_mapping(raw, "modalities", where, required=True).items()}}
     modalities = {m: _parse_ref(v, f"{where}, modality {m!r}", root, default)
                   for m, v in _parse_mapping(raw, "modalities", where, required=True).items()}
+    nodata = {}
+    for m, policy in _parse_mapping(raw, "nodata", where).items():
+        _check(m in modalities, f"{where}, field 'nodata': expected a modality name of {sorted(modalities)}, found {m!r}")
+        nodata[m] = parse_policy(policy, f"{where}, field 'nodata', modality {m!r}")
+    common["nodata"] = nodata
+    gt_raw = raw["gt"]
+    gt = (_parse_vector(gt_raw, f"{where}, field 'gt'", root) if isinstance(gt_raw, dict) and "vector" in gt_raw
+          else _parse_ref(gt_raw, f"{where}, field 'gt'", root, default))
+    if kind == "tiles":
+        _check(isinstance(gt, VectorLabels), f"{where}, field 'gt': expected polygons {{vector: file, class_field: ...}} "
+               f"for kind 'tiles', found {_found(gt_raw)}")
+        pad = raw["pad"]
+        _check(type(pad) is int and pad >= 0, f"{where}, field 'pad': expected an integer >= 0 (patch side <= 2 * pad + 1), found {pad!r}")
+        tiles = _parse_tiles(raw["tiles"], f"{where}, field 'tiles'", root)
+        return CatalogEntry(name, kind, modalities=modalities, gt=gt, tiles=tiles, pad=pad, **common)
     has_train, has_test = "train_mask" in raw, "test_mask" in raw
     _check(has_train == has_test, f"{where}: give both 'train_mask' and 'test_mask' or neither, "
            f"found only {'train_mask' if has_train else 'test_mask'!r}")
     train, test = (_parse_ref(raw[k], f"{where}, field {k!r}", root, default) if k in raw else None
                    for k in ("train_mask", "test_mask"))
-    gt = _parse_ref(raw["gt"], f"{where}, field 'gt'", root, default)
     return CatalogEntry(name, kind, modalities=modalities, gt=gt, train_mask=train, test_mask=test, **common)
 
 
@@ -269,145 +339,20 @@ def available_datasets(catalog: dict[str, CatalogEntry] | str | Path | None = No
     return [name for name, entry in _as_catalog(catalog).items() if entry.available]
 
 
-# --- readers ----------------------------------------------------------------------------------
-
-
-def _unreadable(where: str, path: Path, what: str, err: Exception) -> DataError:
-    return DataError(f"{where}: cannot read {path} as {what} ({type(err).__name__}: {err}); "
-                     "is the file truncated or corrupt?")
-
-
-def _pick_key(where: str, path: Path, key: str | None, keys: list[str]) -> str:
-    if key is None:
-        raise DataError(f"{where}: {path} holds several arrays; name one with `key`; available keys: {keys}")
-    _check(key in keys, f"{where}: {path} has no key {key!r}; available keys: {keys}")
-    return key
-
-
-def _read_npz(path: Path, key: str | None, where: str) -> np.ndarray:
-    with open(path, "rb") as handle:
-        head = handle.read(6)
-    if not head.startswith((b"PK", b"\x93NUMPY")):  # np.load would call any other bytes "pickled data"
-        raise _unreadable(where, path, ".npz archive", ValueError(f"not a zip archive, starts with {head!r}"))
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except Exception as err:
-        raise _unreadable(where, path, ".npz archive", err) from None
-    _check(isinstance(archive, np.lib.npyio.NpzFile), f"{where}: {path} is a single .npy array, expected an .npz archive")
-    with archive:
-        key = _pick_key(where, path, key, sorted(archive.files))
-        try:
-            return np.asarray(archive[key])
-        except Exception as err:
-            if "allow_pickle" in str(err):  # numpy refuses object arrays without pickle
-                raise DataError(f"{where}: {path} key {key!r} holds an object array; expected a numeric array") from None
-            raise _unreadable(where, path, ".npz archive", err) from None
-
-
-def _read_mat73(path: Path, key: str | None, where: str) -> np.ndarray:
-    """MATLAB v7.3 is HDF5 in column-major order: a MATLAB (H, W, C) array is stored (C, W, H),
-    so every array is transposed back. Logical and char arrays keep their MATLAB meaning."""
-    try:
-        with h5py.File(path, "r") as f:
-            key = _pick_key(where, path, key, sorted(k for k in f if not k.startswith("#")))
-            node = f[key]
-            _check(isinstance(node, h5py.Dataset),
-                   f"{where}: {path} key {key!r} is a MATLAB struct or cell (HDF5 group); expected a numeric array")
-            array = np.asarray(node[()]).T
-            matlab_class = node.attrs.get("MATLAB_class", b"")
-    except DataError:
-        raise
-    except Exception as err:
-        raise _unreadable(where, path, "MATLAB v7.3 (HDF5) file", err) from None
-    matlab_class = matlab_class.decode() if isinstance(matlab_class, bytes) else str(matlab_class)
-    if matlab_class == "logical":
-        return array.astype(bool)
-    if matlab_class == "char":  # a char matrix: one string per row, UTF-16 code units
-        return np.array(["".join(map(chr, row)).rstrip("\x00 ") for row in np.atleast_2d(array)])
-    return array
-
-
-def _read_envi(path: Path, key: str | None, where: str) -> np.ndarray:
-    _check(key is None, f"{where}: ENVI file {path} holds one image and takes no key, found key {key!r}")
-    import spectral.io.envi as envi  # imported here: only ENVI users pay for it
-
-    try:
-        return np.asarray(envi.open(str(path)).load())  # (rows, cols, bands) for any interleave
-    except Exception as err:
-        raise _unreadable(where, path, "ENVI image (header + data file)", err) from None
-
-
-class _Reader:
-    """Reads arrays by reference; each MATLAB v5 file is parsed once per reader."""
-
-    def __init__(self) -> None:
-        self._mat5: dict[Path, dict[str, Any]] = {}
-
-    def read(self, ref: ArrayRef, where: str) -> np.ndarray:
-        path, key = ref.path, ref.key
-        _check(path.is_file(), f"{where}: file not found: {path}")
-        suffix = path.suffix.lower()
-        if suffix == ".npz":
-            return _read_npz(path, key, where)
-        if suffix == ".hdr":
-            return _read_envi(path, key, where)
-        _check(suffix == ".mat", f"{where}: unsupported file type {suffix!r} of {path}; "
-               "expected .npz, .mat (v5 or v7.3) or .hdr (ENVI header)")
-        if h5py.is_hdf5(path):
-            return _read_mat73(path, key, where)
-        if path not in self._mat5:
-            try:
-                self._mat5[path] = scipy.io.loadmat(path)
-            except Exception as err:
-                raise _unreadable(where, path, "MATLAB v5 file", err) from None
-        contents = self._mat5[path]
-        key = _pick_key(where, path, key, sorted(k for k in contents if not k.startswith("__")))
-        return np.asarray(contents[key])
-
-    def shape(self, ref: ArrayRef) -> tuple[int, ...] | None:
-        """The array's shape from the file's header, without reading its data (for the memory
-        guard); None when it cannot be told (the read itself then reports the problem)."""
-        path, key = ref.path, ref.key
-        try:
-            suffix = path.suffix.lower()
-            if suffix == ".npz":
-                with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
-                    version = np.lib.format.read_magic(member)
-                    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                    return tuple(header(member)[0])
-            if suffix == ".hdr":
-                import spectral.io.envi as envi
-
-                return tuple(envi.open(str(path)).shape)
-            if suffix == ".mat" and h5py.is_hdf5(path):
-                with h5py.File(path, "r") as f:
-                    return tuple(f[key].shape[::-1])
-            if suffix == ".mat":
-                return next(tuple(shape) for name, shape, _ in scipy.io.whosmat(path) if name == key)
-        except Exception:  # noqa: BLE001 (any failure: no estimate; the read reports it)
-            return None
-        return None
-
-
-def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
-    """One array from .npz / .mat (v5, or v7.3 transposed back to MATLAB's axis order) / ENVI
-    .hdr (no key; returned (rows, cols, bands)). Raises DataError naming the file and key."""
-    return _Reader().read(ArrayRef(Path(path), key), str(path))
-
-
 # --- validation -------------------------------------------------------------------------------
 
 
-def validate_modality(array: np.ndarray, where: str, spectral: bool = False) -> np.ndarray:
-    """-> (H, W, C) float32, finite. An auxiliary (H, W) image (a DSM) gets a channel axis; the
-    spectral image must already be (H, W, C)."""
+def validate_modality(array: np.ndarray, where: str, spectral: bool = False, finite: bool = True) -> np.ndarray:
+    """-> (H, W, C) float32, finite (unless `finite=False`: the nodata policy then decides). An
+    auxiliary (H, W) image (a DSM) gets a channel axis; the spectral image must be (H, W, C)."""
     validate_dtype(array, where)
     if array.ndim == 2 and not spectral:
         array = array[:, :, None]
     hint = " (a pixel table belongs in a `kind: pixel` entry; one band is (H, W, 1))" if array.ndim == 2 else ""
     _check(array.ndim == 3, f"{where}: expected (H, W, C), found shape {array.shape}{hint}")
     array = array.astype(np.float32)
-    validate_finite(array, where)
+    if finite:
+        validate_finite(array, where)
     return array
 
 
@@ -506,36 +451,136 @@ def _check_scene_memory(entry: CatalogEntry, reader: _Reader) -> None:
                  hint="crop the scene or reduce its bands (e.g. PCA) before loading")
 
 
-def _load_grid(entry: CatalogEntry, reader: _Reader) -> Scene:
-    assert entry.gt is not None  # guaranteed by the schema of kind "scene"
-    where = f"dataset {entry.name!r}"
-    _check_scene_memory(entry, reader)
+@dataclass
+class _Stack:
+    """The modalities of one grid after resampling and nodata: (H, W, C) float32 each; `unlabel`
+    (H, W) bool, pixels a `mask` policy takes out; `report` goes into Scene.metadata."""
+
+    modalities: dict[str, np.ndarray]
+    grid: Grid | None
+    unlabel: np.ndarray
+    report: dict[str, Any]
+
+
+def _on_grid(reader: _Reader, ref: ArrayRef, where: str, grid: Grid | None, labels: bool) -> tuple[np.ndarray, str | None]:
+    """Read `ref`; a GeoTIFF on another grid than the reference `grid` is resampled onto it
+    (geotiff.py states the rule, returned as the second value)."""
+    array = reader.read(ref, where)
+    own = reader.grid(ref, where)
+    if labels and array.dtype.kind == "f":
+        array = np.where(np.isnan(array), 0, array)  # a label raster's nodata is "unlabelled"
+    if own is None or grid is None or own.same_as(grid):
+        return array, None
+    return resample(array, own, grid, where, labels=labels)
+
+
+def _stack(entry: CatalogEntry, refs: dict[str, ArrayRef], reader: _Reader, where: str) -> _Stack:
+    """Read the modalities onto the first one's grid, then apply each one's nodata policy."""
+    modalities: dict[str, np.ndarray] = {}
+    first = next(iter(refs.values()))
+    grid = reader.grid(first, f"{where}, modality {next(iter(refs))!r} ({first})")
+    shape: tuple[int, ...] | None = None
+    unlabel: np.ndarray | None = None
+    report: dict[str, Any] = {"resampled": {}, "nodata": {}}
+    for i, (name, ref) in enumerate(refs.items()):
+        m_where = f"{where}, modality {name!r} ({ref})"
+        array, rule = _on_grid(reader, ref, m_where, grid, labels=False)
+        if rule is not None:
+            report["resampled"][name] = rule
+        array = validate_modality(array, m_where, spectral=i == 0, finite=False)
+        shape = shape or array.shape[:2]
+        _check(array.shape[:2] == shape, f"{m_where}: spatial shape {array.shape[:2]} does not match the first modality's "
+               f"{shape}; expected one grid (or GeoTIFFs, which are resampled onto the first one's grid)")
+        array, holes, report["nodata"][name] = apply_policy(array, entry.nodata.get(name), m_where, name)
+        unlabel = holes if unlabel is None else unlabel | holes
+        modalities[name] = array
+    assert unlabel is not None
+    return _Stack(modalities, grid, unlabel, report)
+
+
+def _read_gt(entry: CatalogEntry, reader: _Reader, stack: _Stack, where: str) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, Any]]:
+    """(H, W) labels on the stack's grid, names when polygons named them, report."""
+    assert entry.gt is not None  # guaranteed by the schema of kinds "scene" and "tiles"
+    if isinstance(entry.gt, VectorLabels):
+        g_where = f"{where}, gt (polygons {entry.gt.path})"
+        _check(stack.grid is not None, f"{g_where}: polygons need a georeferenced reference grid; expected the first "
+               "modality as a GeoTIFF, found a file without a CRS / transform")
+        assert stack.grid is not None
+        maps, names, report = vector_labels(entry.gt, [stack.grid], g_where)
+        return maps[0], names, {"labels": report}
     gt_where = f"{where}, gt ({entry.gt})"
-    gt = reader.read(entry.gt, gt_where)
+    gt, rule = _on_grid(reader, entry.gt, gt_where, stack.grid, labels=True)
     if gt.ndim == 3 and gt.shape[2] == 1:
         gt = gt[:, :, 0]
     _check(gt.ndim == 2, f"{gt_where}: expected (H, W) labels, found shape {gt.shape}")
-    names, declared = _class_names(entry, reader)
-    gt, n_classes = validate_labels(gt, gt_where, declared)
+    return gt, None, {"resampled": {"gt": rule}} if rule else {}
 
-    modalities = {}
-    for i, (name, ref) in enumerate(entry.modalities.items()):
-        m_where = f"{where}, modality {name!r} ({ref})"
-        array = validate_modality(reader.read(ref, m_where), m_where, spectral=i == 0)
-        _check(array.shape[:2] == gt.shape, f"{m_where}: spatial shape {array.shape[:2]} does not match the gt's {gt.shape}")
-        modalities[name] = array
+
+def _load_grid(entry: CatalogEntry, reader: _Reader) -> Scene:
+    where = f"dataset {entry.name!r}"
+    _check_scene_memory(entry, reader)
+    stack = _stack(entry, entry.modalities, reader, where)
+    gt, vector_names, gt_report = _read_gt(entry, reader, stack, where)
+    shape = next(iter(stack.modalities.values())).shape[:2]
+    _check(gt.shape == shape, f"{where}, gt ({entry.gt}): spatial shape {gt.shape} does not match the modalities' {shape}")
+    names, declared = _class_names(entry, reader)
+    if vector_names is not None:
+        _check(names is None or tuple(names) == vector_names,
+               f"{where}: class_names {names} differ from the polygons' classes {vector_names}; drop `class_names`")
+        names, declared = vector_names, len(vector_names)
+    lost = int((stack.unlabel & (gt > 0)).sum())
+    gt = np.where(stack.unlabel, 0, gt)  # nodata `mask`: neither trained on nor tested
+    gt, n_classes = validate_labels(gt, f"{where}, gt ({entry.gt})", declared)
 
     masks: dict[str, np.ndarray | None] = {"train_mask": None, "test_mask": None}
     for mask_name in masks:
         ref = getattr(entry, mask_name)
         if ref is not None:
             mask_where = f"{where}, {mask_name} ({ref})"
-            masks[mask_name] = validate_mask(reader.read(ref, mask_where), gt.shape, mask_where)
+            mask, _ = _on_grid(reader, ref, mask_where, stack.grid, labels=True)
+            masks[mask_name] = validate_mask(mask, gt.shape, mask_where) & ~stack.unlabel
     train, test = masks["train_mask"], masks["test_mask"]
     if train is not None and test is not None:
         validate_disjoint(train, test, where)
-    return Scene(name=entry.name, modalities=modalities, gt=gt, class_names=names or _default_names(n_classes),
-                 train_mask=train, test_mask=test, metadata=_entry_metadata(entry))
+    metadata = {**_entry_metadata(entry), **(stack.grid.metadata() if stack.grid else {}),
+                "resampled": {**stack.report["resampled"], **gt_report.get("resampled", {})},
+                "nodata": {**stack.report["nodata"], "labelled_pixels_masked": lost}}
+    if "labels" in gt_report:
+        metadata["labels"] = gt_report["labels"]  # polygons: counts, overlaps, rare classes
+    if stack.unlabel.any():
+        metadata["valid"] = ~stack.unlabel  # (H, W) bool: pixels with data in every modality
+    return Scene(name=entry.name, modalities=stack.modalities, gt=gt, class_names=names or _default_names(n_classes),
+                 train_mask=train, test_mask=test, metadata=metadata)
+
+
+def _load_tiles(entry: CatalogEntry) -> Scene:
+    """Every tile's modalities on its own reference grid, the polygons rasterised per tile (the
+    rare-class rule over all tiles), then one padded mosaic (tiles.py)."""
+    assert isinstance(entry.gt, VectorLabels)  # guaranteed by the schema of kind "tiles"
+    where = f"dataset {entry.name!r}"
+    stacks = []
+    for tile in entry.tiles:
+        refs = {m: tile_ref(ref, tile) for m, ref in entry.modalities.items()}
+        stack = _stack(entry, refs, _Reader(), f"{where}, tile {tile!r}")  # a reader per tile: no cache growth
+        _check(stack.grid is not None, f"{where}, tile {tile!r}: expected a georeferenced first modality (GeoTIFF), "
+               "found none; polygons need a grid")
+        stacks.append(stack)
+    grids = [s.grid for s in stacks if s.grid is not None]
+    maps, names, report = vector_labels(entry.gt, grids, f"{where}, gt (polygons {entry.gt.path})")
+    _check(entry.class_names is None or entry.class_names == names,
+           f"{where}: class_names {entry.class_names} differ from the polygons' classes {names}; drop `class_names`")
+    tiles = [Tile(t, s.modalities, m, s.grid, s.unlabel) for t, s, m in zip(entry.tiles, stacks, maps, strict=True)]
+    mosaic_ = mosaic(tiles, entry.pad, where)
+    gt, _ = validate_labels(mosaic_.gt, f"{where}, gt", len(names))
+    lost = int(sum((s.unlabel & (m > 0)).sum() for s, m in zip(stacks, maps, strict=True)))
+    first = stacks[0].grid
+    metadata = {**_entry_metadata(entry), "crs": first.crs.to_string() if first and first.crs else None,
+                "transform": None, "tiles": mosaic_.layout, "pad": entry.pad, "groups": mosaic_.groups,
+                "group_names": list(entry.tiles), "valid": mosaic_.valid, "labels": report,
+                "resampled": {m: r for s in stacks for m, r in s.report["resampled"].items()},
+                "nodata": {"per_tile": {t: s.report["nodata"] for t, s in zip(entry.tiles, stacks, strict=True)},
+                           "labelled_pixels_masked": lost}}
+    return Scene(name=entry.name, modalities=mosaic_.modalities, gt=gt, class_names=names, metadata=metadata)
 
 
 def _image_shape(entry: CatalogEntry, reader: _Reader) -> tuple[int, int]:
@@ -623,5 +668,39 @@ def load_scene(name: str, catalog: dict[str, CatalogEntry] | str | Path | None =
     if entry.kind == "synthetic":
         return _load_synthetic(entry, overrides)
     _check(not overrides, f"dataset {name!r} is read from files and takes no overrides, found {sorted(overrides)}")
+    if entry.kind == "tiles":
+        return _load_tiles(entry)
     reader = _Reader()
     return _load_grid(entry, reader) if entry.kind == "scene" else _load_pixels(entry, reader)
+
+
+def write_catalog_entry(catalog: str | Path, name: str, entry: dict[str, Any], check_load: bool = True) -> CatalogEntry:
+    """Append one entry for a user's own files to the catalog at `catalog` (created if absent).
+
+    The entry is schema-checked with paths relative to that catalog's folder, every file must
+    exist, and (check_load) the scene must load; only then is the file rewritten, atomically
+    (a temporary file replaces it), so a bad entry leaves the catalog as it was.
+    -> the parsed entry."""
+    path = Path(catalog)
+    _check(isinstance(name, str) and name.strip() == name and name != "",
+           f"catalog {path}: expected a dataset name without surrounding spaces, found {name!r}")
+    existing = load_catalog(path) if path.is_file() else {}
+    _check(name not in existing, f"catalog {path}: dataset {name!r} exists already; expected a new name "
+           f"(known: {sorted(existing)})")
+    parsed = _parse_entry(name, entry, path.parent.resolve())
+    missing = [str(p) for p in parsed.files() if not p.is_file()]
+    _check(not missing, f"catalog {path}, entry {name!r}: file(s) not found: {missing} "
+           f"(relative paths start at {path.parent.resolve()})")
+    if check_load:
+        load_scene(name, {name: parsed})
+    text = path.read_text() if path.is_file() else ""
+    block = yaml.safe_dump({name: entry}, sort_keys=False, allow_unicode=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text + ("\n" if text and not text.endswith("\n") else "") + ("\n" if text else "") + block)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return parsed
