@@ -1,0 +1,101 @@
+"""How much of each modality the frozen diffusion features carry (issue 15, BDGF.md steps 1-2).
+
+Reliance (balance.py) looks inside the denoiser; the branches never see the denoiser, only its
+features. So the claim "masking balances the DDPM" is judged here, on the features: for each
+modality m, the held-out R^2 of a ridge regression from the features at a pixel to m's
+standardised channels at that pixel,
+
+    R^2_m = mean_{c in m} (1 - sum_i (x_ic - x_hat_ic)^2 / sum_i (x_ic - mean_c)^2),   held-out pixels i,
+
+1 = the features determine m, 0 = they carry nothing linear about it (negative: worse than the
+mean). Held-out pixels come from spatial blocks (`block` x `block`) never used to fit, so
+neighbouring, near-identical pixels do not leak from fit to test. The ridge penalty is chosen by
+grouped cross-validation over the same blocks, on the fitting pixels only (leave-one-out would
+pick a penalty tuned to memorised neighbours).
+
+Balance = min_m max(R^2_m, 0) / max_m max(R^2_m, 0): 1 = every modality as well represented as
+the best one, 0 = one modality absent; NaN when no modality is represented at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from bdgf_nb.errors import ConfigError, DataError, expect
+
+
+@dataclass
+class FeatureBalance:
+    """r2: modality name -> held-out R^2_m; n_fit / n_test: pixels used."""
+
+    r2: dict[str, float]
+    n_fit: int
+    n_test: int
+
+    @property
+    def balance(self) -> float:
+        carried = [max(v, 0.0) for v in self.r2.values()]
+        return min(carried) / max(carried) if len(carried) >= 2 and max(carried) > 0 else float("nan")
+
+    def as_record(self) -> dict[str, float]:
+        """Flat dict for a history or table: feature_r2_<m>, feature_balance."""
+        return {**{f"feature_r2_{k}": v for k, v in self.r2.items()}, "feature_balance": self.balance}
+
+
+def feature_balance(
+    features: Sequence[np.ndarray],
+    image: np.ndarray,
+    channel_groups: Mapping[str, int],
+    mask: np.ndarray | None = None,
+    n_pixels: int = 20000,
+    block: int = 16,
+    test_fraction: float = 0.3,
+    alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0),
+    seed: int = 0,
+) -> FeatureBalance:
+    """features: K maps (G_k, H, W) (what `extract_features` returns); image: (C, H, W) the
+    standardised scene the features came from, channels in `channel_groups` order; mask: (H, W)
+    bool pixels to use (None = all). At most `n_pixels` pixels are drawn (seeded); a
+    `test_fraction` of the `block` x `block` spatial blocks is held out."""
+    image = np.asarray(image, dtype=np.float64)
+    expect(image.ndim == 3, DataError, f"image must be (C, H, W), found shape {image.shape}")
+    C, H, W = image.shape
+    expect(sum(channel_groups.values()) == C, DataError, f"channel_groups {dict(channel_groups)} sum to {sum(channel_groups.values())} channels, image has {C}")
+    expect(len(features) >= 1, DataError, "feature_balance needs >= 1 feature map, found 0")
+    for k, f in enumerate(features):
+        expect(np.ndim(f) == 3 and np.shape(f)[1:] == (H, W), DataError, f"feature map {k} must be (G_k, {H}, {W}), found shape {np.shape(f)}")
+    expect(block >= 1 and n_pixels >= 2, ConfigError, f"block must be >= 1 and n_pixels >= 2, found {block} and {n_pixels}")
+    expect(0.0 < test_fraction < 1.0, ConfigError, f"test_fraction must be in (0, 1), found {test_fraction}")
+    keep = np.ones((H, W), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    expect(keep.shape == (H, W), DataError, f"mask must be ({H}, {W}), found {keep.shape}")
+    rows, cols = np.nonzero(keep)
+    rng = np.random.default_rng(seed)
+    if len(rows) > n_pixels:
+        chosen = rng.choice(len(rows), n_pixels, replace=False)
+        rows, cols = rows[chosen], cols[chosen]
+    groups = (rows // block) * (W // block + 1) + cols // block
+    expect(len(np.unique(groups)) >= 2, DataError, f"need pixels in >= 2 spatial blocks of {block} x {block}, found {len(np.unique(groups))}")
+    X = np.concatenate([np.asarray(f, dtype=np.float64)[:, rows, cols] for f in features]).T  # (n, sum G_k)
+    Y = image[:, rows, cols].T  # (n, C)
+    fit, test = next(GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed).split(X, groups=groups))
+    folds = min(5, len(np.unique(groups[fit])))
+    expect(folds >= 2, DataError, f"need >= 2 spatial blocks among the fitting pixels to choose the penalty, found {folds}")
+    search = GridSearchCV(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": list(alphas)}, cv=GroupKFold(folds))
+    search.fit(X[fit], Y[fit], groups=groups[fit])
+    Y_hat = search.predict(X[test]).reshape(len(test), C)
+    bounds = np.cumsum([0, *channel_groups.values()])
+    r2 = {}
+    for m, name in enumerate(channel_groups):
+        truth, guess = Y[test, bounds[m] : bounds[m + 1]], Y_hat[:, bounds[m] : bounds[m + 1]]
+        r2[name] = float(r2_score(truth, guess, multioutput="uniform_average"))
+        expect(math.isfinite(r2[name]), DataError, f"R^2 of modality {name!r} is not finite (constant channels on the held-out pixels?)")
+    return FeatureBalance(r2, len(fit), len(test))
