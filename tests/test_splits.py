@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from bdgf_nb.data.splits import (
     Split,
+    check_measurable,
     default_split,
     disjoint_block_split,
     random_per_class_split,
@@ -57,14 +58,96 @@ def test_random_split_is_leaky_but_counts_right():
     assert min_train_test_distance(split) <= 1  # neighbours of training pixels are tested: leakage
 
 
-def test_validation_holdout_is_inside_training_and_stratified():
+def min_distance(a: np.ndarray, b: np.ndarray) -> int:
+    """Smallest Chebyshev distance between any pixel of mask a and any of mask b."""
+    pa, pb = np.argwhere(a), np.argwhere(b)
+    return int(np.abs(pa[:, None, :] - pb[None, :, :]).max(-1).min())
+
+
+@settings(max_examples=15, deadline=None)
+@given(patch=st.sampled_from([1, 3, 5, 7, 11]), seed=st.integers(0, 1000), fraction=st.sampled_from([0.1, 0.2, 0.3]))
+def test_validation_blocks_never_see_a_training_pixel(patch, seed, fraction):
+    """The test-split property for validation: no validation pixel's patch window contains a
+    fitted training pixel; val and fit are disjoint and inside the original training region."""
+    labels = blobs(96, 96, seed=seed % 5)
+    base = disjoint_block_split(labels, patch=patch, block=16, seed=seed)
+    split = with_validation(base, labels, fraction=fraction, seed=seed, patch=patch)
+    assert split.val is not None and split.val.any() and split.fit.any()
+    assert not np.any(split.val & split.fit)
+    assert not np.any((split.val | split.fit) & ~base.train)
+    assert np.array_equal(split.train, split.val | split.fit) and np.array_equal(split.test, base.test)
+    assert min_distance(split.val, split.fit) > patch // 2  # window of side patch: radius patch // 2
+
+
+def test_validation_is_blocks_not_scattered_pixels_and_keeps_classes():
     labels = blobs()
-    split = with_validation(random_per_class_split(labels, 50, seed=0), labels, fraction=0.2, seed=0)
-    assert split.val is not None
-    assert not np.any(split.val & ~split.train)
+    base = disjoint_block_split(labels, patch=5, block=16, seed=0)
+    split = with_validation(base, labels, fraction=0.2, seed=0, patch=5)
+    assert split.val is not None and not split.warnings
     for cls in range(1, 5):
-        assert np.sum(split.val & (labels == cls)) == 10
-    assert np.array_equal(split.fit, split.train & ~split.val)
+        assert np.any(split.val & (labels == cls)) and np.any(split.fit & (labels == cls))
+    assert 0.1 < split.val.sum() / base.train.sum() < 0.35
+    # spatial: a random 20 % hold-out has a training neighbour next to almost every val pixel
+    assert min_distance(split.val, split.fit) >= 3
+    again = with_validation(base, labels, fraction=0.2, seed=0, patch=5)
+    assert np.array_equal(again.val, split.val)
+
+
+def test_pixel_scene_validation_is_stripes_of_coordinates():
+    rng = np.random.default_rng(0)
+    n = 600
+    coords = np.stack([rng.integers(0, 50, n), rng.integers(0, 300, n)], 1)
+    labels = rng.integers(1, 4, n)
+    base = Split("all", np.ones(n, bool), np.zeros(n, bool))
+    split = with_validation(base, labels[None], fraction=0.2, seed=1, coords=coords)
+    assert split.val is not None
+    val_cols, fit_cols = set(coords[split.val, 1]), set(coords[split.fit, 1])
+    assert val_cols and fit_cols and not val_cols & fit_cols  # a column is wholly val or wholly fit
+    assert 0.1 < split.val.mean() < 0.35
+
+
+def test_validation_arguments_are_checked():
+    labels = blobs()
+    base = disjoint_block_split(labels, patch=5, block=16, seed=0)
+    with pytest.raises(ConfigError, match=r"validation fraction must be in \(0, 1\), found 1.5"):
+        with_validation(base, labels, fraction=1.5)
+    with pytest.raises(DataError, match=r"coords must be \(N, 2\)"):
+        with_validation(base, labels, coords=np.zeros((3, 2)))
+    with pytest.raises(DataError, match="validation pixels lie outside the training mask"):
+        Split("bad", np.zeros(3, bool), np.zeros(3, bool), np.ones(3, bool))
+
+
+def test_unmeasurable_split_is_refused_with_counts_or_warned_when_allowed():
+    labels = np.zeros((40, 40), int)
+    labels[:, :20], labels[:, 20:] = 1, 2
+    labels[:5, :5] = 3  # class 3 only in the training corner
+    train = np.zeros_like(labels, bool)
+    train[:, :25] = True
+    split = Split("halves", train & (labels > 0), ~train & (labels > 0))
+    with pytest.raises(DataError, match=r"'a' has no test pixel, 'c' has no test pixel.*Per-class train/val/test pixels: a: 775/0/0; b: 200/0/600; c: 25/0/0.*smaller blocks"):
+        check_measurable(split, labels, ("a", "b", "c"))
+    allowed = check_measurable(split, labels, ("a", "b", "c"), allow_unmeasurable=True)
+    assert len(allowed.warnings) == 1 and "cannot measure" in allowed.warnings[0]
+    few = Split("few", labels == 1, (labels == 2) & (np.arange(40)[None, :] == 39) & (np.arange(40)[:, None] < 8))
+    with pytest.raises(DataError, match=r"'b' has no training pixel.*test set has 8 pixels \(< 100\)"):
+        check_measurable(few, labels, ("a", "b", "c"))
+    corner = (np.arange(40)[:, None] < 8) & (np.arange(40)[None, :] >= 4)  # holds column 4 of class c
+    coarse = Split("coarse", (labels > 0) & ~corner, (labels > 0) & corner)
+    checked = check_measurable(coarse, labels, ("a", "b", "c"))  # 'c' has 5 test pixels: measurable, coarse
+    assert checked.warnings == ["split 'coarse': 'c' has 5 test pixels (< 10): its accuracy is coarse"]
+
+
+def test_default_split_refuses_a_small_scene_that_cannot_measure():
+    from bdgf_nb.data.scene import Scene
+
+    rng = np.random.default_rng(0)
+    gt = np.ones((64, 64), int)
+    gt[:, 40:] = 2
+    gt[60:, :4] = 3  # a class in one corner: one side of any block split
+    scene = Scene("tiny", {"x": rng.normal(size=(64, 64, 2)).astype(np.float32)}, gt, ("a", "b", "c"))
+    with pytest.raises(DataError, match=r"cannot measure: 'c' has no (training|test) pixel"):
+        default_split(scene, patch=5)
+    assert default_split(scene, patch=5, allow_unmeasurable=True).warnings
 
 
 def test_stripe_folds_swap_roles():
@@ -91,9 +174,9 @@ def test_pixel_scene_uses_its_official_split_when_the_catalog_says_so():
     train = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
     scene = PixelScene("px", {"f": rng.normal(size=(8, 2)).astype(np.float32)}, labels, coords, (1, 24), ("a", "b", "c"),
                        splits={"official_train": train, "official_test": ~train}, metadata={"default_split": "official"})
-    split = default_split(scene, patch=1)
-    assert split.name == "official"
+    split = default_split(scene, patch=1, allow_unmeasurable=True)  # 4 test pixels: a warning, not a number
+    assert split.name == "official" and "cannot measure" in split.warnings[-1]
     assert np.array_equal(split.train, train)
     assert np.array_equal(split.test, ~train & (labels != 3))  # class 3 never seen in training
-    stripes = default_split(PixelScene("px", scene.modalities, labels, coords, (1, 24), ("a", "b", "c"), splits=scene.splits), patch=1)
+    stripes = default_split(PixelScene("px", scene.modalities, labels, coords, (1, 24), ("a", "b", "c"), splits=scene.splits), patch=1, allow_unmeasurable=True)
     assert stripes.name.startswith("stripes")

@@ -7,14 +7,24 @@ training set, which inflates accuracy. We therefore offer, side by side:
 - `disjoint_block_split`: whole blocks go to train or test and a buffer removes every test pixel
   whose patch would overlap the patch of any training pixel (the default for reported numbers).
 Masks are boolean over the scene grid (H, W), or over the rows (N,) of a pixel scene.
+
+Validation (`with_validation`) is carved from the training region as whole blocks (stripes of
+coordinates for pixel scenes), with training pixels near them removed, so early stopping sees a
+spatial shift like the test set's instead of the neighbours of training pixels.
+
+A split that cannot carry a number is refused (`check_measurable`): a class missing from train
+or test, or fewer than MIN_TEST test pixels in all; fewer than MIN_TEST_PER_CLASS test pixels of
+a class is a warning on the split.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import maximum_filter
+from scipy.spatial import cKDTree
 
 from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.errors import ConfigError, DataError, expect
@@ -29,10 +39,14 @@ class Split:
     test: np.ndarray
     val: np.ndarray | None = None
     description: str = ""
+    warnings: list[str] = field(default_factory=list)  # e.g. an allowed unmeasurable split
 
     def __post_init__(self) -> None:
         expect(self.train.shape == self.test.shape, DataError, f"split {self.name!r}: train/test masks differ in shape {self.train.shape} vs {self.test.shape}")
         expect(not np.any(self.train & self.test), DataError, f"split {self.name!r}: {int(np.sum(self.train & self.test))} pixels are in both train and test")
+        if self.val is not None:
+            expect(self.val.shape == self.train.shape, DataError, f"split {self.name!r}: val mask shape {self.val.shape}, expected {self.train.shape}")
+            expect(not np.any(self.val & ~self.train), DataError, f"split {self.name!r}: {int(np.sum(self.val & ~self.train))} validation pixels lie outside the training mask")
 
     @property
     def fit(self) -> np.ndarray:
@@ -92,7 +106,8 @@ def disjoint_block_split(
     then test pixels closer than `patch` (Chebyshev) to any training pixel are dropped, so no
     test patch overlaps any training patch. Among `attempts` random block assignments we keep
     the one where every class has training and test pixels and per-class test shares are closest
-    to `test_fraction` (a class-aware draw; classes missing from either side are reported)."""
+    to `test_fraction` (a class-aware draw; classes missing from either side, or with fewer
+    than MIN_TEST_PER_CLASS test pixels, are avoided when a draw allows it)."""
     expect(labels.ndim == 2, DataError, f"disjoint_block_split needs (H, W) labels, found shape {labels.shape}")
     expect(patch >= 1 and patch % 2 == 1, ConfigError, f"patch must be odd and >= 1, found {patch}")
     expect(block >= 4, ConfigError, f"block must be >= 4 pixels, found {block}")
@@ -115,7 +130,8 @@ def disjoint_block_split(
         test = labelled & test_area & ~buffer_mask(train, patch - 1)
         share = np.array([np.sum(test & (labels == c)) / max(1, np.sum((train | test) & (labels == c))) for c in classes])
         missing = np.sum([not np.any(train & (labels == c)) or not np.any(test & (labels == c)) for c in classes])
-        score = missing * 10.0 + float(np.abs(share - test_fraction).mean())
+        scarce = np.sum([np.sum(test & (labels == c)) < MIN_TEST_PER_CLASS for c in classes])  # check_measurable's rule
+        score = missing * 10.0 + scarce * 5.0 + float(np.abs(share - test_fraction).mean())
         if best is None or score < best[0]:
             best = (score, train, test)
     expect(best is not None, DataError, "could not draw a block assignment with both train and test blocks")
@@ -139,35 +155,207 @@ def drop_unseen_classes(split: Split, labels: np.ndarray) -> Split:
     """Remove test pixels of classes with no training pixel (they cannot be predicted)."""
     seen = np.unique(labels[split.train])
     test = split.test & np.isin(labels, seen)
-    return Split(split.name, split.train, test, split.val, split.description)
+    return replace(split, test=test)
 
 
-def with_validation(split: Split, labels: np.ndarray, fraction: float = 0.1, seed: int = 0) -> Split:
-    """Stratified hold-out of `fraction` of the training pixels for early stopping (never the test set)."""
+def _cells(shape: tuple[int, ...], coords: np.ndarray | None, train: np.ndarray, block: int, n_stripes: int) -> np.ndarray:
+    """Candidate validation regions, an int id per pixel (flat): square `block` tiles of an
+    (H, W) grid, or, given pixel `coords` (N, 2), column stripes holding about equal numbers of
+    training pixels (a column never straddles two stripes)."""
+    if coords is not None:
+        edges = np.unique(np.quantile(coords[train, 1], np.linspace(0.0, 1.0, n_stripes + 1))[1:-1])
+        return np.searchsorted(edges, coords[:, 1], side="right")
+    h, w = shape
+    return ((np.arange(h)[:, None] // block) * (-(-w // block)) + (np.arange(w)[None, :] // block)).ravel()
+
+
+def _near(val: np.ndarray, shape: tuple[int, ...], coords: np.ndarray | None, buffer: int) -> np.ndarray:
+    """Flat mask of pixels within Chebyshev `buffer` of a validation pixel (on the grid, or in
+    coordinate space for pixel scenes)."""
+    if coords is None:
+        return buffer_mask(val.reshape(shape), buffer).ravel()
+    if buffer <= 0 or not val.any():
+        return val.copy()
+    dist, _ = cKDTree(coords[val]).query(coords, p=np.inf, distance_upper_bound=buffer + 0.5)
+    return np.isfinite(dist)
+
+
+def with_validation(
+    split: Split,
+    labels: np.ndarray,
+    fraction: float = 0.1,
+    seed: int = 0,
+    patch: int = 1,
+    coords: np.ndarray | None = None,
+    block: int | None = None,
+    buffer: int | None = None,
+    attempts: int = 64,
+) -> Split:
+    """Carve a spatially separate validation set (about `fraction` of the training pixels) out
+    of the training region, for early stopping, model selection and post-hoc fits.
+
+    Whole cells go to validation: `block` x `block` tiles of the grid (default max(8, 2 * patch
+    + 1)), or, with pixel `coords` (N, 2) (a 1 x N pixel scene), stripes of the column
+    coordinate. Training pixels within Chebyshev `buffer` (default patch // 2) of a validation
+    pixel are then dropped, so no validation patch of side `patch` contains a training pixel,
+    as the test split's buffer keeps test patches off training pixels. The returned split's
+    `train` is `fit | val` (buffer pixels leave it), `val` its validation part, `fit` the rest.
+    Among `attempts` draws (cells in random order, or grown around a random cell so fewer
+    pixels are lost to the buffer) we keep the one where every training class is in both fit
+    and val, per-class val shares are closest to `fraction` and the buffer costs least; a class
+    that still misses one side is recorded in `Split.warnings`."""
     expect(0.0 < fraction < 1.0, ConfigError, f"validation fraction must be in (0, 1), found {fraction}")
+    expect(patch >= 1 and patch % 2 == 1, ConfigError, f"patch must be odd and >= 1, found {patch}")
+    block = max(8, 2 * patch + 1) if block is None else block
+    buffer = patch // 2 if buffer is None else buffer
+    expect(block >= 1, ConfigError, f"block must be >= 1, found {block}")
+    expect(buffer >= 0, ConfigError, f"buffer must be >= 0, found {buffer}")
+    shape = split.train.shape
+    flat_labels, train = labels.ravel(), split.train.ravel()
+    expect(flat_labels.size == train.size, DataError, f"labels have {flat_labels.size} pixels, the split {train.size}")
+    if coords is not None:
+        expect(coords.shape == (train.size, 2), DataError, f"coords must be (N, 2) with N = {train.size}, found {coords.shape}")
+    elif len(shape) == 1:
+        shape = (1, train.size)  # rows in their stored order, as the 1 x N layout has them
+    classes = np.unique(flat_labels[train])
+    n_train = int(train.sum())
+    expect(n_train >= 2, DataError, f"split {split.name!r}: {n_train} training pixels, need at least 2 to hold out validation")
+    cell = _cells(shape, coords, train, block, n_stripes=max(10, int(np.ceil(3.0 / fraction))))
+    cell_ids = np.unique(cell[train])
+    train_per_class = np.array([np.sum(train & (flat_labels == c)) for c in classes])
     rng = np.random.default_rng(seed)
-    flat_train = split.train.ravel()
-    flat_labels = labels.ravel()
-    val = np.zeros(flat_train.shape, dtype=bool)
-    for cls in np.unique(flat_labels[flat_train]):
-        idx = np.flatnonzero(flat_train & (flat_labels == cls))
-        n = int(round(fraction * idx.size))
-        if idx.size >= 2 and n >= 1:
-            val[rng.choice(idx, size=n, replace=False)] = True
-    return Split(split.name, split.train, split.test, val.reshape(split.train.shape), split.description)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    centres = np.array([np.argwhere(cell.reshape(shape) == c).mean(0) if coords is None else [0.0, float(np.median(coords[cell == c, 1]))] for c in cell_ids])
+    for attempt in range(attempts):
+        if attempt % 2 == 0:
+            order = rng.permutation(cell_ids.size)
+        else:  # a compact cluster around a random cell: less buffer per validation pixel
+            d = np.abs(centres - centres[rng.integers(cell_ids.size)]).max(1)
+            order = np.argsort(d + rng.random(d.size) * block * 0.5, kind="stable")
+        val = np.zeros_like(train)
+        for i in order:
+            if val.sum() >= fraction * n_train:
+                break
+            val |= train & (cell == cell_ids[i])
+        fit = train & ~_near(val, shape, coords, buffer)
+        if not fit.any():
+            continue
+        val_pc = np.array([np.sum(val & (flat_labels == c)) for c in classes])
+        fit_pc = np.array([np.sum(fit & (flat_labels == c)) for c in classes])
+        missing = int(np.sum(val_pc == 0) + np.sum(fit_pc == 0))
+        lost = 1.0 - (fit.sum() + val.sum()) / n_train
+        score = 10.0 * missing + float(np.abs(val_pc / train_per_class - fraction).mean()) + float(lost)
+        if best is None or score < best[0]:
+            best = (score, fit, val)
+    expect(best is not None, DataError, f"split {split.name!r}: no validation draw left any training pixel; use a smaller fraction or block")
+    assert best is not None
+    _, fit, val = best
+    warnings = list(split.warnings)
+    for c in classes:
+        sides = [name for name, mask in (("training", fit), ("validation", val)) if not np.any(mask & (flat_labels == c))]
+        if sides:
+            warnings.append(f"validation carve-out: class {int(c)} has no {' and no '.join(sides)} pixel")
+    where = "column stripes" if coords is not None else f"blocks of {block}px"
+    return replace(
+        split,
+        train=(fit | val).reshape(split.train.shape),
+        val=val.reshape(split.train.shape),
+        description=f"{split.description}; validation: {where}, buffer {buffer}px ({int((train & ~fit & ~val).sum())} training pixels dropped)",
+        warnings=warnings,
+    )
 
 
-def default_split(scene: Scene | PixelScene, patch: int, seed: int = 0) -> Split:
+MIN_TEST = 100  # fewer test pixels in all: refused (OA would move in steps of > 1 point)
+MIN_TEST_PER_CLASS = 10  # fewer for a class: a warning (its recall moves in steps of > 10 points)
+
+
+def class_counts(split: Split, labels: np.ndarray, n_classes: int | None = None) -> dict[str, np.ndarray]:
+    """Per-class pixel counts {"train": fit pixels, "val": validation, "test": test}, each (K,)
+    for classes 1..K (K = `n_classes`, default the largest label)."""
+    k = int(labels.max()) if n_classes is None else n_classes
+    flat = labels.ravel()
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(flat[mask.ravel()], minlength=k + 1)[1 : k + 1]
+
+    val = split.val if split.val is not None else np.zeros_like(split.train)
+    return {"train": count(split.fit), "val": count(val), "test": count(split.test)}
+
+
+def _problems(split: Split, labels: np.ndarray, class_names: Sequence[str] | None) -> tuple[list[str], list[str], str]:
+    """(what makes `split` unmeasurable, what makes it imprecise, per-class "name: train/val/test")."""
+    present = np.unique(labels[labels > 0]).astype(int)
+    counts = class_counts(split, labels, int(present.max()) if present.size else 0)
+    names = list(class_names or ())
+    names += [f"class {c}" for c in range(len(names) + 1, len(counts["test"]) + 1)]
+    errors, notes = [], []
+    for i in present - 1:
+        if counts["train"][i] + counts["val"][i] == 0:
+            errors.append(f"{names[i]!r} has no training pixel")
+        if counts["test"][i] == 0:
+            errors.append(f"{names[i]!r} has no test pixel")
+        elif counts["test"][i] < MIN_TEST_PER_CLASS:
+            notes.append(f"{names[i]!r} has {counts['test'][i]} test pixels (< {MIN_TEST_PER_CLASS}): its accuracy is coarse")
+    total = int(counts["test"].sum())
+    if total < MIN_TEST:
+        errors.append(f"the test set has {total} pixels (< {MIN_TEST})")
+    table = "; ".join(f"{names[i]}: {counts['train'][i]}/{counts['val'][i]}/{counts['test'][i]}" for i in present - 1)
+    return errors, notes, table
+
+
+def check_measurable(
+    split: Split, labels: np.ndarray, class_names: Sequence[str] | None = None, allow_unmeasurable: bool = False
+) -> Split:
+    """Refuse (DataError) a split whose test set cannot carry a number: a labelled class with no
+    training or no test pixel (AA and the confusion matrix lose it), or fewer than MIN_TEST test
+    pixels in all. The message gives per-class train / val / test counts and what to try. With
+    `allow_unmeasurable` the split comes back with the message in `warnings`. A class with fewer
+    than MIN_TEST_PER_CLASS test pixels is measurable but coarse: always a warning, never an error."""
+    errors, notes, table = _problems(split, labels, class_names)
+    warnings = [*split.warnings, *(f"split {split.name!r}: {n}" for n in notes)]
+    if errors:
+        message = (
+            f"split {split.name!r} cannot measure: {', '.join(errors)}. Per-class train/val/test pixels: {table}. "
+            "Try smaller blocks (disjoint_block_split(block=...)), another split seed, or the scene's official "
+            "masks; allow_unmeasurable=True goes on with this as a warning"
+        )
+        expect(allow_unmeasurable, DataError, message)
+        warnings.append(message)
+    return replace(split, warnings=warnings) if warnings != split.warnings else split
+
+
+def measurable_stripe_fold(coords: np.ndarray, labels: np.ndarray, image_width: int, class_names: Sequence[str] | None = None,
+                           stripes: range = range(6, 49)) -> Split:
+    """Pixel scenes: the stripe fold (even -> odd, then odd -> even) with the fewest stripes in
+    `stripes` that measures every class (check_measurable), test pixels of unseen classes
+    dropped. Chosen from the labels alone, never from results. houston2013's training pixels
+    lie in class clusters, so its 6-stripe protocol leaves 4 of 15 classes unmeasured."""
+    for n in stripes:
+        for fold in stripe_folds(coords, image_width, n):
+            candidate = drop_unseen_classes(fold, labels)
+            errors, notes, _ = _problems(candidate, labels, class_names)
+            if not errors and not notes:
+                return replace(candidate, description=f"{candidate.description} (fewest stripes that measure every class)")
+    return drop_unseen_classes(stripe_folds(coords, image_width, stripes[0])[0], labels)
+
+
+def default_split(scene: Scene | PixelScene, patch: int, seed: int = 0, allow_unmeasurable: bool = False) -> Split:
     """The split reported numbers use: the scene's own leak-free protocol if it ships one
     (houston2018_west's masks are disjoint bands), else disjoint blocks; pixel scenes use the
-    even->odd stripe fold."""
+    even->odd stripe fold. Checked by `check_measurable` (refused unless `allow_unmeasurable`)."""
+    split = _default_split(scene, patch, seed)
+    labels = scene.labels if isinstance(scene, PixelScene) else scene.gt
+    return check_measurable(split, labels, scene.class_names, allow_unmeasurable)
+
+
+def _default_split(scene: Scene | PixelScene, patch: int, seed: int) -> Split:
     if isinstance(scene, PixelScene):
         # houston2013_lidar: LiDAR-only models are scored on the official split (catalog metadata)
         if scene.metadata.get("default_split") == "official" and {"official_train", "official_test"} <= set(scene.splits):
             official = Split("official", scene.splits["official_train"], scene.splits["official_test"],
                              description="the dataset's official train/test pixels")
             return drop_unseen_classes(official, scene.labels)
-        return drop_unseen_classes(stripe_folds(scene.coords, scene.image_shape[1])[0], scene.labels)
+        return measurable_stripe_fold(scene.coords, scene.labels, scene.image_shape[1], scene.class_names)
     if scene.has_official_split and scene.metadata.get("official_split_is_disjoint", False):
         return official_split(scene)
     block = max(16, min(scene.shape) // 4)
