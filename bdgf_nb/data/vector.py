@@ -3,8 +3,9 @@
 Field campaigns deliver labels as polygons (tree crowns, parcels) whose class often sits in a
 separate table: IDTReeS crowns carry only `indvdID`; the species (`taxonID`) is in the field CSV.
 Rules, each stated because each changes the labels:
-- join: `join: {csv: file, key: indvdID}` adds the CSV's columns to every polygon by key; a
-  polygon without a CSV row (or with an empty class) is counted and left out.
+- join: `join: {csv: file, key: indvdID}` adds the CSV's columns to every polygon by key (rows
+  repeating a key must agree on the class; the first is kept); a polygon without a CSV row (or
+  with an empty class) is counted and left out.
 - rasterisation by pixel centre: a pixel takes a polygon's class when its centre lies inside
   (rasterio.features.rasterize, all_touched=False).
 - overlap: a pixel whose centre lies in polygons of *different* classes is ambiguous: it is left
@@ -92,8 +93,12 @@ def read_polygons(spec: VectorLabels, where: str) -> Polygons:
         rows = pd.read_csv(spec.join_csv, dtype=str, keep_default_na=False)
         _check(spec.join_key in rows, f"{where}, field 'join.key': {spec.join_csv} has no column {spec.join_key!r}; "
                f"available: {list(rows)}")
-        repeated = rows[spec.join_key][rows[spec.join_key].duplicated()].unique().tolist()
-        _check(not repeated, f"{where}: {spec.join_csv} column {spec.join_key!r} must be unique, found repeated keys {repeated[:5]}")
+        if spec.class_field in rows:  # field tables repeat a tree per visit: fine if the class agrees
+            classes_per_key = rows.groupby(spec.join_key)[spec.class_field].nunique()
+            clash = classes_per_key[classes_per_key > 1].index.tolist()
+            _check(not clash, f"{where}: {spec.join_csv} gives keys {clash[:5]} ({len(clash)} in all) rows of different "
+                   f"{spec.class_field!r}; expected one class per {spec.join_key!r}")
+        rows = rows.drop_duplicates(spec.join_key)
         table = table.drop(columns=[c for c in rows if c in table and c != spec.join_key])
         table = table.astype({spec.join_key: str}).merge(rows, on=spec.join_key, how="left")
     source = spec.join_csv if spec.join_csv is not None and spec.class_field not in meta["fields"] else spec.path
