@@ -15,6 +15,7 @@ from torch import nn
 from bdgf_nb.checkpoint import load_checkpoint
 from bdgf_nb.device import autocast, pick_device
 from bdgf_nb.errors import ConfigError
+from bdgf_nb.cli import torchrun
 from bdgf_nb.train import distributed as ddp
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
@@ -100,7 +101,7 @@ def test_launch_without_torchrun_variables_is_explained(monkeypatch):
 def test_command_line_writes_the_checkpoints_notebooks_reuse(tmp_path, capsys):
     """`python -m bdgf_nb.cli.torchrun train` alone (no torchrun) trains the quick preset and
     leaves its checkpoints under the names notebooks 01-04 look for, so `bdgf-run` reuses them."""
-    assert ddp.main(["train", "--dataset", "synthetic", "--quick", "--out", str(tmp_path)]) == 0
+    assert torchrun.main(["train", "--dataset", "synthetic", "--quick", "--out", str(tmp_path)]) == 0
     assert "[1 process(es)] bdgf:" in capsys.readouterr().out
     artifacts = {p.name for p in (tmp_path / "synthetic" / "artifacts").glob("*.pt")}
     assert {"ddpm_synthetic_adaptive_quick_seed0.pt", "clf_synthetic_bdgf_ddpm-adaptive_quick_seed0.pt"} <= artifacts, artifacts
