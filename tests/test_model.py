@@ -38,7 +38,7 @@ def inputs(b: int = 3, p: int = 5, guide_channels: list[int] | None = None, seed
     ({"branches": ()}, r"BDGFConfig.branches must be a non-empty subset"),
     ({"width": 30, "heads": 4}, r"BDGFConfig.width \(30\) must be divisible by heads \(4\)"),
     ({"width": 18, "heads": 2}, r"BDGFConfig.width \(18\) must be divisible by attention_groups \(4\)"),
-    ({"ensemble": "vote"}, r"BDGFConfig.ensemble must be 'mean' or 'entropy', found 'vote'"),
+    ({"ensemble": "vote"}, r"BDGFConfig.ensemble must be one of \['mean', 'entropy', 'fitted'\], found 'vote'"),
     ({"dropout": 1.0}, r"BDGFConfig.dropout must be in \[0, 1\), found 1.0"),
     ({"width": "64"}, r"BDGFConfig.width: expected int, found str '64'"),
     ({"max_patch": 10}, r"BDGFConfig.max_patch must be odd and >= 1, found 10"),
@@ -91,6 +91,36 @@ def test_mutual_switch_changes_only_the_loss_terms() -> None:
     assert out.projections == [] and len(on(x, guides).projections) == 3
     on_loss, on_parts = on.loss(on(x, guides), y)
     assert on_loss.item() == pytest.approx(on_parts["ce"] + on_parts["kl"] + 0.1 * on_parts["cos"], rel=1e-5)
+
+
+def test_loss_warms_the_kl_weight_up_with_progress() -> None:
+    model = build(BDGFConfig(width=16, heads=2, mutual_config=MutualConfig(kl_warmup=0.5)))
+    x, guides = inputs()
+    y = torch.tensor([0, 1, 3])
+    out = model(x, guides)
+    start, parts = model.loss(out, y, progress=0.0)
+    assert start.item() == pytest.approx(parts["ce"] + 0.1 * parts["cos"], rel=1e-5) and parts["kl"] > 0
+    half, _ = model.loss(out, y, progress=0.25)
+    assert half.item() == pytest.approx(start.item() + 0.5 * parts["kl"], rel=1e-5)
+    assert model.loss(out, y)[0].item() == pytest.approx(start.item() + parts["kl"], rel=1e-5)  # default: fully warmed up
+
+
+def test_fitted_ensemble_uses_the_stored_weights_and_saves_them() -> None:
+    model = build(BDGFConfig(width=16, heads=2, ensemble="fitted")).eval()
+    x, guides = inputs()
+    out = model(x, guides)
+    branch = torch.stack([z.softmax(-1) for z in out.logits])
+    torch.testing.assert_close(out.probabilities, branch.mean(0))  # uniform until fitted
+    model.set_ensemble_weights([3.0, 1.0, 0.0])  # normalised to (0.75, 0.25, 0)
+    torch.testing.assert_close(model(x, guides).probabilities, 0.75 * branch[0] + 0.25 * branch[1])
+    again = build(BDGFConfig(width=16, heads=2, ensemble="fitted"), seed=5).eval()
+    again.load_state_dict(model.state_dict())  # the weights travel with the checkpoint
+    torch.testing.assert_close(again(x, guides).probabilities, model(x, guides).probabilities)
+    with pytest.raises(DataError, match=r"ensemble weights must be 3 finite non-negative numbers"):
+        model.set_ensemble_weights([1.0, -1.0, 1.0])
+    with pytest.raises(ConfigError, match=r"set_ensemble_weights needs BDGFConfig.ensemble='fitted', found 'mean'"):
+        build().set_ensemble_weights([1.0, 1.0, 1.0])
+    assert "ensemble_weights" not in build().state_dict()  # other modes keep their old state dict
 
 
 def test_single_branch_loss_is_cross_entropy() -> None:

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from bdgf_nb.errors import ConfigError
+from bdgf_nb.errors import ConfigError, DataError
 from bdgf_nb.model.mutual import (
     MutualConfig,
-    cosine_disagreement,
     ensemble_probabilities,
     entropy,
     entropy_gap,
+    feature_disagreement,
+    fit_ensemble_weights,
+    kl_weight,
     mutual_kl,
     mutual_learning_loss,
 )
@@ -30,6 +33,7 @@ def logits(K: int, b: int = 6, c: int = 4, seed: int = 0) -> list[torch.Tensor]:
     ("lambda_kl", -1.0, r"MutualConfig.lambda_kl must be >= 0, found -1.0"),
     ("temperature", 0.0, r"MutualConfig.temperature must be > 0, found 0.0"),
     ("proj_dim", 0, r"MutualConfig.proj_dim must be >= 1, found 0"),
+    ("kl_warmup", 1.5, r"MutualConfig.kl_warmup must be in \[0, 1\], found 1.5"),
     ("lambda_cos", "high", r"MutualConfig.lambda_cos: expected a finite number, found str 'high'"),
 ])
 def test_config_rejects_bad_fields(field: str, value: object, message: str) -> None:
@@ -71,12 +75,71 @@ def test_kl_gradient_does_not_flow_into_the_detached_target() -> None:
     torch.testing.assert_close(z1.grad, expected)
 
 
-def test_cosine_term_limits() -> None:
-    f = torch.randn(5, 8)
-    assert float(cosine_disagreement([f, f.clone(), 3 * f])) == pytest.approx(0.0, abs=1e-6)
-    assert float(cosine_disagreement([f, -f])) == pytest.approx(2.0)
-    e = torch.eye(4)
-    assert float(cosine_disagreement([e[:2], e[2:]])) == pytest.approx(1.0)  # orthogonal rows
+def test_feature_term_limits() -> None:
+    """Per pair: 0 for features that co-vary, 2 for anti-correlated ones, 1 for a constant;
+    invariant to shifting and scaling a branch; summed (not averaged) over the pairs."""
+    f = torch.randn(50, 8, generator=torch.Generator().manual_seed(0))
+    assert float(feature_disagreement([f, f.clone(), 3 * f + 2])) == pytest.approx(0.0, abs=1e-4)
+    assert float(feature_disagreement([f, -f])) == pytest.approx(2.0, abs=1e-4)
+    constant = torch.ones(50, 8) * torch.randn(8)
+    assert float(feature_disagreement([f, constant])) == pytest.approx(1.0)  # a shared vector agrees with nothing
+    assert float(feature_disagreement([constant, constant.clone()])) == pytest.approx(1.0)
+    assert float(feature_disagreement([f, -f, f])) == pytest.approx(2.0 + 0.0 + 2.0, abs=1e-4)
+
+
+def heads(K: int = 3, d: int = 32, e: int = 16) -> list[torch.nn.Module]:
+    """Projection heads as BDGF builds them (with biases): Linear-GELU-Linear."""
+    torch.manual_seed(0)
+    return [torch.nn.Sequential(torch.nn.Linear(d, d), torch.nn.GELU(), torch.nn.Linear(d, e)) for _ in range(K)]
+
+
+def optimise_alignment(term, shared: float, steps: int = 300) -> list[float]:  # type: ignore[no-untyped-def]
+    """Train three heads on the alignment `term` alone; branch features f_k = shared * z + noise_k
+    with z common to the branches (shared = 0: independent across branches), fresh each step."""
+    hs = heads()
+    optimizer = torch.optim.Adam([p for h in hs for p in h.parameters()], lr=1e-2)
+    g = torch.Generator().manual_seed(1)
+    values = []
+    for _ in range(steps):
+        z = torch.randn(64, 32, generator=g)
+        loss = term([h(shared * z + torch.randn(64, 32, generator=g)) for h in hs])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        values.append(loss.item())
+    return values
+
+
+def old_cosine_term(projected: list[torch.Tensor]) -> torch.Tensor:
+    """The term before issue 15: mean over pairs of 1 - raw cosine."""
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    return torch.stack([1 - F.cosine_similarity(projected[j], projected[k], dim=-1).mean() for j, k in pairs]).mean()
+
+
+def test_alignment_cannot_be_satisfied_by_features_independent_across_branches() -> None:
+    """Issue 15: heads with biases drove the raw-cosine term to ~0 on independent random features
+    (a constant output). The correlation term must stay near 1 per pair there, and still be
+    reducible when the branch features do share information."""
+    collapsed = optimise_alignment(old_cosine_term, shared=0.0)
+    assert collapsed[0] > 0.8 and collapsed[-1] < 0.05  # the failure the new term must not have
+    independent = optimise_alignment(feature_disagreement, shared=0.0)
+    assert min(v / 3 for v in independent[-50:]) > 0.85, independent[-50:]  # 3 pairs, each ~1
+    shared = optimise_alignment(feature_disagreement, shared=2.0)
+    assert max(v / 3 for v in shared[-50:]) < 0.4, shared[-50:]  # ~0.2 per pair
+
+
+def test_kl_weight_warms_up_with_training_progress() -> None:
+    cfg = MutualConfig(lambda_kl=2.0, kl_warmup=0.4)
+    assert [kl_weight(cfg, p) for p in (0.0, 0.1, 0.2, 0.4, 0.9, 1.0)] == pytest.approx([0.0, 0.5, 1.0, 2.0, 2.0, 2.0])
+    assert kl_weight(MutualConfig(lambda_kl=2.0, kl_warmup=0.0), 0.0) == 2.0
+    zs, y = logits(3), torch.tensor([0, 1, 2, 3, 0, 1])
+    start, parts = mutual_learning_loss(zs, [], y, cfg, progress=0.0)
+    torch.testing.assert_close(start, sum(F.cross_entropy(z, y) for z in zs))  # no KL pull at the start
+    assert parts["kl"] > 0.01 and parts["kl_weight"] == 0.0
+    late, _ = mutual_learning_loss(zs, [], y, cfg, progress=0.5)
+    torch.testing.assert_close(late, start + 2.0 * mutual_kl(zs))
+    with pytest.raises(ConfigError, match=r"training progress must be in \[0, 1\], found 1.2"):
+        kl_weight(cfg, 1.2)
 
 
 def test_full_loss_matches_the_formula() -> None:
@@ -85,7 +148,8 @@ def test_full_loss_matches_the_formula() -> None:
     cfg = MutualConfig(lambda_kl=0.7, temperature=1.5, lambda_cos=0.3, entropy_matching=True, lambda_entropy=0.2)
     loss, parts = mutual_learning_loss(zs, feats, y, cfg, names=["cnn", "mamba", "transformer"])
     ce = sum(F.cross_entropy(z, y) for z in zs)
-    cos = sum(1 - F.cosine_similarity(feats[j], feats[k]).mean() for j, k in [(0, 1), (0, 2), (1, 2)]) / 3
+    corr = [torch.corrcoef(torch.stack([feats[j][:, e], feats[k][:, e]]))[0, 1] for j, k in [(0, 1), (0, 2), (1, 2)] for e in range(5)]
+    cos = sum(1 - c for c in corr) / 5  # sum over pairs of 1 - mean over dimensions of the batch correlation
     H = torch.stack([entropy(z) for z in zs])
     gap = sum((H[k] - H.mean(0)).abs().mean() for k in range(3))
     expected = ce + 0.7 * mutual_kl(zs, 1.5) + 0.3 * cos + 0.2 * gap
@@ -93,7 +157,7 @@ def test_full_loss_matches_the_formula() -> None:
     assert parts["loss"] == pytest.approx(expected.item(), rel=1e-5)
     assert parts["ce"] == pytest.approx(ce.item(), rel=1e-5)
     assert parts["ce_mamba"] == pytest.approx(F.cross_entropy(zs[1], y).item(), rel=1e-5)
-    assert set(parts) == {"ce_cnn", "ce_mamba", "ce_transformer", "ce", "kl", "cos", "entropy", "loss"}
+    assert set(parts) == {"ce_cnn", "ce_mamba", "ce_transformer", "ce", "kl", "cos", "entropy", "loss", "kl_weight"}
 
 
 def test_entropy_gap_zero_for_equal_confidence() -> None:
@@ -119,5 +183,38 @@ def test_ensemble_modes() -> None:
     H = torch.stack([entropy(confident), entropy(unsure)])[:, 0]
     w = torch.exp(H.max() - H) / torch.exp(H.max() - H).sum()
     torch.testing.assert_close(weighted[0], w[0] * confident.softmax(-1)[0] + w[1] * unsure.softmax(-1)[0])
-    with pytest.raises(ConfigError, match="ensemble mode must be 'mean' or 'entropy', found 'max'"):
+    with pytest.raises(ConfigError, match=r"ensemble mode must be one of \['mean', 'entropy', 'fitted'\], found 'max'"):
         ensemble_probabilities(zs, "max")
+    w = torch.tensor([0.7, 0.2, 0.1])
+    torch.testing.assert_close(ensemble_probabilities(zs, "fitted", w), sum(wk * z.softmax(-1) for wk, z in zip(w, zs, strict=True)))
+
+
+def branch_probabilities(seed: int = 0, n: int = 400, c: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(3, n, c): a strong branch (right 90 %), a weaker one (70 %), a useless one (uniform-random)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, c, n)
+    def branch(accuracy: float) -> np.ndarray:
+        guess = np.where(rng.random(n) < accuracy, y, rng.integers(0, c, n))
+        return F.softmax(torch.tensor(3.0 * np.eye(c)[guess] + 0.3 * rng.normal(size=(n, c))), -1).numpy()
+    return np.stack([branch(0.9), branch(0.7), rng.dirichlet(np.ones(c), n)]), y
+
+
+def test_fitted_weights_beat_the_mean_and_drop_the_useless_branch() -> None:
+    P, y = branch_probabilities()
+    w = fit_ensemble_weights(P, y)
+    assert w.shape == (3,) and w.sum() == pytest.approx(1.0) and (w >= 0).all()
+    assert w[0] > w[1] > w[2] and w[2] < 0.05, w
+    def loglik(weights: np.ndarray) -> float:
+        return float(np.log(np.einsum("k,kn->n", weights, P[:, np.arange(len(y)), y])).mean())
+    assert loglik(w) > loglik(np.ones(3) / 3) + 0.05
+    assert loglik(w) >= max(loglik(np.eye(3)[k]) for k in range(3)) - 1e-6  # at least the best single branch
+    for k in range(3):  # a maximum on the simplex: no move towards a vertex improves it
+        assert loglik(0.99 * w + 0.01 * np.eye(3)[k]) <= loglik(w) + 1e-6
+    held_out, y2 = branch_probabilities(seed=1)  # and it transfers to fresh pixels
+    acc = lambda probs: float((probs.argmax(-1) == y2).mean())  # noqa: E731
+    assert acc(np.einsum("k,knc->nc", w, held_out)) >= acc(held_out.mean(0))
+    assert fit_ensemble_weights(P[:1], y).tolist() == [1.0]
+    with pytest.raises(DataError, match=r"y_val must be \(400,\) labels, found shape \(3,\)"):
+        fit_ensemble_weights(P, y[:3])
+    with pytest.raises(DataError, match=r"y_val must hold 0-based labels in \[0, 5\), found \[1, 5\]"):
+        fit_ensemble_weights(P, np.where(y == 0, 5, y))

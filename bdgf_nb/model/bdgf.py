@@ -21,13 +21,19 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
 from bdgf_nb.model.branches import CNNBranch, GuidedBranch, MambaBranch, TransformerBranch
 from bdgf_nb.model.mamba import MambaConfig
-from bdgf_nb.model.mutual import MutualConfig, ensemble_probabilities, mutual_learning_loss
+from bdgf_nb.model.mutual import (
+    ENSEMBLES,
+    MutualConfig,
+    ensemble_probabilities,
+    mutual_learning_loss,
+)
 
 BRANCHES = ("cnn", "mamba", "transformer")
 
@@ -40,7 +46,7 @@ class BDGFConfig:
     guidance: bool = True  # False: branches ignore the diffusion features ("no_guidance")
     mutual: bool = True  # False: loss = sum of per-branch CE ("no_mutual")
     mutual_config: MutualConfig = field(default_factory=MutualConfig)  # weights of the mutual terms
-    ensemble: str = "mean"  # "mean" | "entropy": how branch probabilities combine
+    ensemble: str = "mean"  # "mean" | "entropy" | "fitted" (weights fitted on validation, `BDGF.set_ensemble_weights`)
     dropout: float = 0.1
     # Mamba branch (BDGF.md step 3; src: MambaHSI)
     band_group: int | str = "auto"  # bands per spectral token; "auto" = ceil(B / 16)
@@ -64,7 +70,7 @@ class BDGFConfig:
         for name in ("width", "stages", "mlp_ratio", "reduction", "attention_groups", "heads"):
             expect(getattr(self, name) >= 1, ConfigError, f"BDGFConfig.{name} must be >= 1, found {getattr(self, name)}")
         expect(0.0 <= self.dropout < 1.0, ConfigError, f"BDGFConfig.dropout must be in [0, 1), found {self.dropout}")
-        expect(self.ensemble in ("mean", "entropy"), ConfigError, f"BDGFConfig.ensemble must be 'mean' or 'entropy', found {self.ensemble!r}")
+        expect(self.ensemble in ENSEMBLES, ConfigError, f"BDGFConfig.ensemble must be one of {list(ENSEMBLES)}, found {self.ensemble!r}")
         expect(self.cross_queries in ("cls", "all"), ConfigError, f"BDGFConfig.cross_queries must be 'cls' or 'all', found {self.cross_queries!r}")
         expect(self.width % self.heads == 0, ConfigError, f"BDGFConfig.width ({self.width}) must be divisible by heads ({self.heads})")
         expect(self.width % self.attention_groups == 0, ConfigError,
@@ -110,6 +116,8 @@ class BDGFOutput:
 class BDGF(nn.Module):
     """The branches of `cfg.branches`, their mutual-learning projection heads, the ensemble."""
 
+    ensemble_weights: torch.Tensor | None  # (K,) buffer for ensemble="fitted", else None
+
     def __init__(self, cfg: BDGFConfig, channel_groups: dict[str, int], guide_channels: Sequence[int], n_classes: int) -> None:
         super().__init__()
         expect(len(channel_groups) >= 1 and all(int(c) >= 1 for c in channel_groups.values()), ConfigError,
@@ -140,6 +148,10 @@ class BDGF(nn.Module):
                 name: nn.Sequential(nn.Linear(cfg.width, cfg.width), nn.GELU(), nn.Linear(cfg.width, m.proj_dim))
                 for name in cfg.branches
             })
+        # "fitted" ensemble: per-branch weights, uniform (= "mean") until fitted on validation.
+        # A buffer, so the weights travel with the state dict into checkpoints (None otherwise).
+        K = len(cfg.branches)
+        self.register_buffer("ensemble_weights", torch.full((K,), 1.0 / K) if cfg.ensemble == "fitted" else None)
 
     @property
     def n_parameters(self) -> int:
@@ -164,13 +176,25 @@ class BDGF(nn.Module):
             logits.append(z)
         # g_k(f_k) here, not in loss(): under DDP every parameter must be used inside forward.
         projections = [self.projections[name](f) for name, f in zip(self.branches, features, strict=True)] if len(self.projections) else []
-        probabilities = ensemble_probabilities(logits, self.cfg.ensemble)  # BDGF.md step 4: prediction
+        probabilities = ensemble_probabilities(logits, self.cfg.ensemble, self.ensemble_weights)  # BDGF.md step 4: prediction
         return BDGFOutput(logits, features, probabilities, tuple(self.branches), projections)
 
-    def loss(self, output: BDGFOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """(loss, parts). Mutual learning on: BDGF.md step 4. Off: the sum of per-branch CE."""
+    def set_ensemble_weights(self, weights: Sequence[float] | np.ndarray | torch.Tensor) -> None:
+        """Store per-branch ensemble weights (K,), e.g. `fit_ensemble_weights` on validation
+        probabilities; they are normalised to sum 1. Only for ensemble="fitted"."""
+        expect(self.ensemble_weights is not None, ConfigError, f"set_ensemble_weights needs BDGFConfig.ensemble='fitted', found {self.cfg.ensemble!r}")
+        w = torch.as_tensor(np.asarray(weights, dtype=np.float64), dtype=torch.float32).flatten()
+        K = len(self.cfg.branches)
+        expect(w.shape == (K,) and bool(torch.isfinite(w).all()) and bool((w >= 0).all()) and float(w.sum()) > 0, DataError,
+               f"ensemble weights must be {K} finite non-negative numbers (one per branch {list(self.cfg.branches)}) with a positive sum, found {w.tolist()}")
+        assert self.ensemble_weights is not None
+        self.ensemble_weights.copy_(w / w.sum())
+
+    def loss(self, output: BDGFOutput, y: torch.Tensor, progress: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+        """(loss, parts). Mutual learning on: BDGF.md step 4, the KL weight warmed up by `progress`
+        (step / total steps in [0, 1]; 1.0 = full weight). Off: the sum of per-branch CE."""
         names = list(output.branches)
         if not self.cfg.mutual:  # zero weights: the peer terms are still logged, never trained on
             off = dataclasses.replace(self.cfg.mutual_config, lambda_kl=0.0, lambda_cos=0.0, entropy_matching=False)
-            return mutual_learning_loss(output.logits, [], y, off, names)
-        return mutual_learning_loss(output.logits, output.projections, y, self.cfg.mutual_config, names)
+            return mutual_learning_loss(output.logits, [], y, off, names, progress)
+        return mutual_learning_loss(output.logits, output.projections, y, self.cfg.mutual_config, names, progress)
