@@ -602,6 +602,10 @@ def test_repo_catalog_schema() -> None:
     assert west.files() == [(REPO / "../shared/data/houston2018_west/scene.npz").resolve()]
     assert catalog["houston2013_lidar"].pixel_modalities["dsm"].raster is not None
     assert "synthetic" in available_datasets(catalog)
+    idtrees = catalog["idtrees_mlbs"]
+    assert idtrees.kind == "tiles" and idtrees.pad == 3 and list(idtrees.modalities) == ["hsi", "chm", "rgb"]
+    # available exactly when every tile's three GeoTIFFs, the crowns and the field table are there
+    assert ("idtrees_mlbs" in available_datasets(catalog)) == all(p.is_file() for p in idtrees.files())
 
 
 # --- synthetic through the catalog ------------------------------------------------------------
