@@ -21,6 +21,7 @@ from bdgf_nb.model.mutual import (
     kl_weight,
     mutual_kl,
     mutual_learning_loss,
+    score_ensembles,
 )
 
 
@@ -218,3 +219,15 @@ def test_fitted_weights_beat_the_mean_and_drop_the_useless_branch() -> None:
         fit_ensemble_weights(P, y[:3])
     with pytest.raises(DataError, match=r"y_val must hold 0-based labels in \[0, 5\), found \[1, 5\]"):
         fit_ensemble_weights(P, np.where(y == 0, 5, y))
+
+
+def test_score_ensembles_reports_every_rule() -> None:
+    P, y = branch_probabilities()
+    w = fit_ensemble_weights(P, y)
+    scores = score_ensembles(P, y, w)
+    assert set(scores) == {"branch_0", "branch_1", "branch_2", "mean", "entropy", "fitted"}
+    assert scores["mean"]["oa"] == pytest.approx(100 * float((P.mean(0).argmax(1) == y).mean()))
+    assert scores["fitted"]["log_likelihood"] >= max(scores[r]["log_likelihood"] for r in ("mean", "branch_0", "branch_1", "branch_2")) - 1e-6
+    zs = [torch.tensor(np.log(p)) for p in P]
+    expected = ensemble_probabilities(zs, "entropy").numpy().argmax(1)
+    assert scores["entropy"]["oa"] == pytest.approx(100 * float((expected == y).mean()))

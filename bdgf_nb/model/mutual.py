@@ -203,3 +203,20 @@ def fit_ensemble_weights(branch_probs_val: np.ndarray, y_val: np.ndarray) -> np.
 
     result = minimize(nll, np.zeros(K), jac=True, method="L-BFGS-B")
     return np.asarray(softmax(result.x), dtype=np.float64)
+
+
+def score_ensembles(branch_probs: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """Overall accuracy (%) and mean log-likelihood of each rule on labelled pixels: every single
+    branch ("branch_<k>"), "mean", "entropy" and, with `weights` (K,), "fitted". For choosing the
+    rule on validation (and reporting it on test): branch_probs (K, N, c), y (N,) 0-based."""
+    P = np.asarray(branch_probs, dtype=np.float64)
+    y = np.asarray(y).astype(np.int64)
+    expect(P.ndim == 3 and y.shape == (P.shape[1],), DataError, f"expected branch_probs (K, N, c) and y (N,), found {P.shape} and {y.shape}")
+    logits = [torch.from_numpy(np.log(np.clip(p, 1e-12, None))) for p in P]  # log p: softmax gives p back
+    rules = {f"branch_{k}": P[k] for k in range(P.shape[0])}
+    rules.update(mean=P.mean(axis=0), entropy=ensemble_probabilities(logits, "entropy").numpy())
+    if weights is not None:
+        rules["fitted"] = ensemble_probabilities(logits, "fitted", torch.as_tensor(np.asarray(weights, dtype=np.float64))).numpy()
+    rows = np.arange(len(y))
+    return {name: {"oa": float(100 * (p.argmax(axis=1) == y).mean()), "log_likelihood": float(np.log(np.clip(p[rows, y], 1e-12, None)).mean())}
+            for name, p in rules.items()}
