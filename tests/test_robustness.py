@@ -232,7 +232,7 @@ CASES: list[tuple[str, Callable[[Path], Callable[[], Any]], type[BDGFError], str
     # catalog and files
     ("catalog missing", call(lambda: load_catalog("/nonexistent/nope.yaml")), DataError, r"catalog not found: .*nope\.yaml"),
     ("catalog not YAML", write_catalog_text("a: [1,\n"), DataError, r"c\.yaml: not valid YAML"),
-    ("catalog unknown kind", write_catalog_text("s: {kind: tiff}\n"), DataError, r"catalog entry 's', field 'kind': expected one of \['synthetic', 'scene', 'pixel'\], found 'tiff'"),
+    ("catalog unknown kind", write_catalog_text("s: {kind: tiff}\n"), DataError, r"catalog entry 's', field 'kind': expected one of \['synthetic', 'scene', 'pixel', 'tiles'\], found 'tiff'"),
     ("catalog unknown field", write_catalog_text("s: {kind: synthetic, parms: {}}\n"), DataError, r"'s': unknown field\(s\) \['parms'\] for kind 'synthetic'"),
     ("unknown dataset name", lambda tmp: (lambda path: lambda: load_scene("nope", path))(catalog(tmp)), DataError, r"unknown dataset 'nope'; known: \['s'\]"),
     ("missing file", load(modalities={"hsi": {"path": "absent.npz", "key": "hsi"}, "lidar": "lidar"}), DataError, r"modality 'hsi' .*file not found: .*absent\.npz"),
@@ -241,9 +241,9 @@ CASES: list[tuple[str, Callable[[Path], Callable[[], Any]], type[BDGFError], str
     (".npy saved as .npz", broken_file("one.npz", lambda p: np.save(p.open("wb"), arrays()["hsi"])), DataError, r"one\.npz is a single \.npy array, expected an \.npz archive"),
     ("corrupt .mat v5", broken_file("a.mat", lambda p: p.write_bytes(b"MATLAB 5.0 MAT-file" + np.random.default_rng(1).bytes(200))), DataError, r"cannot read .*a\.mat as MATLAB v5 file"),
     ("truncated .mat v7.3 (HDF5)", broken_file("b.mat", truncated_hdf5), DataError, r"cannot read .*b\.mat as MATLAB"),
-    ("unsupported file type", broken_file("x.tif", lambda p: p.write_bytes(b"II*\x00")), DataError, r"unsupported file type '\.tif' of .*x\.tif; expected \.npz, \.mat"),
+    ("unsupported file type", broken_file("x.jp2", lambda p: p.write_bytes(b"\x00\x00\x00\x0cjP")), DataError, r"unsupported file type '\.jp2' of .*x\.jp2; expected \.npz, \.npy, \.mat"),
     ("wrong key", load(modalities={"hsi": "hsix", "lidar": "lidar"}), DataError, r"modality 'hsi' .*has no key 'hsix'; available keys: \['gt', 'hsi', 'lidar'\]"),
-    ("mismatched spatial shapes", load(arrays(lidar=np.zeros((3, W)))), DataError, r"modality 'lidar' .*spatial shape \(3, 5\) does not match the gt's \(4, 5\)"),
+    ("mismatched spatial shapes", load(arrays(lidar=np.zeros((3, W)))), DataError, r"modality 'lidar' .*does not match the first modality's \(4, 5\)"),
     ("2-D HSI", load(arrays(hsi=np.zeros((H, W), np.float32))), DataError, r"modality 'hsi' .*expected \(H, W, C\), found shape \(4, 5\)"),
     ("NaN in HSI", load(arrays(hsi=with_value("hsi", (0, 0, 0), np.nan))), DataError, r"modality 'hsi' .*expected finite values, found 1 NaN and 0 inf of 60 values"),
     ("inf in LiDAR", load(arrays(lidar=with_value("lidar", (1, 1), np.inf, np.float64))), DataError, r"modality 'lidar' .*found 0 NaN and 1 inf of 20 values"),
@@ -287,7 +287,7 @@ CASES: list[tuple[str, Callable[[Path], Callable[[], Any]], type[BDGFError], str
     ("standardizer on NaN", call(lambda: Standardizer.fit(np.full((8, 8, 2), np.nan), np.ones((8, 8), bool))), DataError, r"training pixels: expected finite values, found 128 NaN"),
     ("standardizer without training pixels", call(lambda: Standardizer.fit(np.ones((8, 8, 2)), np.zeros((8, 8), bool))), DataError, r"0 training pixels"),
     # config objects
-    ("unknown masking mode", call(lambda: MaskingConfig(mode="bogus")), ConfigError, r"mode must be one of \['none', 'random', 'adaptive'\], found 'bogus'"),
+    ("unknown masking mode", call(lambda: MaskingConfig(mode="bogus")), ConfigError, r"mode must be one of \['none', 'random', 'random_matched', 'adaptive'\], found 'bogus'"),
     ("masking p0 > p_max", call(lambda: MaskingConfig(p0=0.6)), ConfigError, r"p0 must be in \[0, p_max=0\.5\], found 0\.6"),
     ("epochs as text", call(lambda: PretrainConfig(epochs="3")), ConfigError, r"PretrainConfig\.epochs: expected int, found str '3'"),
     ("infinite learning rate", call(lambda: PretrainConfig(lr=math.inf)), ConfigError, r"PretrainConfig\.lr: expected a finite number, found float inf"),
@@ -311,7 +311,7 @@ CASES: list[tuple[str, Callable[[Path], Callable[[], Any]], type[BDGFError], str
     ("parameter seed as text", call(lambda: check_parameters(seed="0")), ConfigError, r"parameter 'seed': expected int, found str '0'"),
     ("parameter seed negative", call(lambda: check_parameters(seed=-2)), ConfigError, r"parameter 'seed': expected an integer >= 0, found -2"),
     ("parameter quick as text", call(lambda: check_parameters(quick="yes")), ConfigError, r"parameter 'quick': expected bool, found str 'yes'"),
-    ("parameter masking unknown", call(lambda: check_parameters(masking="bogus")), ConfigError, r"parameter 'masking': expected one of \['none', 'random', 'adaptive'\]"),
+    ("parameter masking unknown", call(lambda: check_parameters(masking="bogus")), ConfigError, r"parameter 'masking': expected one of \['none', 'random', 'random_matched', 'adaptive'\]"),
     ("parameter dataset unknown", call(lambda: check_parameters(dataset="nope")), ConfigError, r"parameter 'dataset': unknown 'nope'; known: \[.*'synthetic'"),
     ("RunConfig quick as text", call(lambda: RunConfig(quick="yes")), ConfigError, r"RunConfig\.quick: expected bool, found str 'yes'"),
     ("RunConfig unknown notebook", call(lambda: RunConfig(notebooks="42")), ConfigError, r"--notebooks: no notebook numbered '42'"),
@@ -401,7 +401,7 @@ def test_bdgf_run_help_lists_every_parameter_with_its_default(capsys: pytest.Cap
 @pytest.mark.slow
 @pytest.mark.parametrize(("parameters", "ename", "evalue"), [
     ({"dataset": "nope"}, "ConfigError", r"parameter 'dataset': unknown 'nope'; known: \["),
-    ({"masking": "bogus"}, "ConfigError", r"parameter 'masking': expected one of \['none', 'random', 'adaptive'\], found 'bogus'"),
+    ({"masking": "bogus"}, "ConfigError", r"parameter 'masking': expected one of \['none', 'random', 'random_matched', 'adaptive'\], found 'bogus'"),
 ], ids=["unknown dataset", "unknown masking mode"])
 def test_papermill_parameters_fail_in_the_first_cell_with_a_project_error(tmp_path: Path, parameters: dict[str, Any],
                                                                           ename: str, evalue: str) -> None:

@@ -55,7 +55,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bdgf_nb.app.presets import Preset
 from bdgf_nb.app.results import write_json_atomic
 from bdgf_nb.cli.bench_scan import interleaved_medians, measure_scan
-from bdgf_nb.device import adamw, autocast, pick_device
+from bdgf_nb.device import adamw, pick_device
 
 # FLOPs one state update (one (b, t, d, n) element) costs in the fused kernels of scan.py, exp
 # counted at its polynomial's cost (~15: range reduction, degree-7 polynomial, scaling).
@@ -195,17 +195,10 @@ class Workload:
         self.name, self.batch, self.build = name, batch, build
 
 
-def _optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    optimizer.step()
-
-
 def ddpm_workload(settings: Preset, image: np.ndarray, channel_groups: dict[str, int], device: torch.device) -> Workload:
     from bdgf_nb.data.patches import unlabelled_patches
     from bdgf_nb.ddpm.masking import ModalityMasker
-    from bdgf_nb.train.pretrain import build_diffusion
+    from bdgf_nb.train.pretrain import build_diffusion, ddpm_step
 
     cfg, b = settings.pretrain, settings.pretrain.batch_size
     x0 = unlabelled_patches(image, b, settings.patch).to(device)
@@ -218,12 +211,10 @@ def ddpm_workload(settings: Preset, image: np.ndarray, channel_groups: dict[str,
         masker = ModalityMasker(replace(cfg.masking, mode="random"), len(channel_groups), 1)
 
         def step() -> None:
-            mask = masker.sample(b, g).to(device)
-            t = torch.randint(0, cfg.diffusion.T, (b,), generator=g).to(device)
-            noise = torch.randn(x0.shape, generator=g).to(device)
-            with autocast(device):
-                loss = diffusion(x0, mask, t=t, noise=noise).total
-            _optimizer_step(diffusion, optimizer, loss)
+            mask = masker.sample(b, g)
+            t = torch.randint(0, cfg.diffusion.T, (b,), generator=g)
+            noise = torch.randn(x0.shape, generator=g)
+            ddpm_step(diffusion, diffusion, x0, mask, t, noise, (~mask).sum(dim=0), optimizer, cfg)  # pretrain()'s step
 
         return diffusion, step
 
@@ -233,6 +224,7 @@ def ddpm_workload(settings: Preset, image: np.ndarray, channel_groups: dict[str,
 def bdgf_workload(variant: str, settings: Preset, channel_groups: dict[str, int], n_classes: int, device: torch.device) -> Workload:
     from bdgf_nb.ddpm.unet import DenoiserUNet
     from bdgf_nb.model.bdgf import BDGF, ablation
+    from bdgf_nb.train.classifier import classifier_step
 
     b, p = settings.train.batch_size, settings.patch
     unet_cfg = replace(settings.pretrain.unet, in_channels=sum(channel_groups.values()), modality_channels=tuple(channel_groups.values()))
@@ -248,9 +240,7 @@ def bdgf_workload(variant: str, settings: Preset, channel_groups: dict[str, int]
         optimizer = adamw(model.parameters(), lr=settings.train.lr, weight_decay=settings.train.weight_decay)  # as train_classifier() does
 
         def step() -> None:
-            with autocast(device):
-                loss, _ = model.loss(model(x, guides), y)
-            _optimizer_step(model, optimizer, loss)
+            classifier_step(model, model, x, guides, y, optimizer, settings.train)  # train_classifier()'s step
 
         return model, step
 

@@ -2,9 +2,10 @@
 
 The model contract: `output = model(x, guides)` with `output.logits` (list of per-branch
 (b, n_classes)) and `output.probabilities` (b, n_classes); `loss, parts = model.loss(output, y)`.
-The loop is flat (nanoGPT style): AdamW, warm-up + cosine `lr_at(step)`, gradient clipping,
-validation every epoch on a hold-out carved from the training pixels, early stopping on the
-validation score, an atomic checkpoint each epoch that resumes exactly.
+One epoch is `classifier_step` over shuffled (or class-balanced) batches with AdamW, warm-up +
+cosine `lr_at(step)` and gradient clipping, then a validation score on a hold-out carved from the
+training pixels; the shared skeleton (loop.py) adds early stopping on that score, the best
+weights and an atomic checkpoint each epoch that resumes exactly.
 
 Devices and processes (distributed.py): training runs on `pick_device()` (CUDA when present,
 bf16 autocast there) and under torchrun with DDP, each rank computing its rows of every global
@@ -15,9 +16,7 @@ BatchNorm statistics are per rank on CPU (SyncBatchNorm is CUDA-only; on CUDA it
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,21 +24,14 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from bdgf_nb.checkpoint import (
-    capture_rng_state,
-    load_module_state,
-    restore_rng_state,
-    resume_state,
-    save_checkpoint,
-)
 from bdgf_nb.data.patches import PatchDataset
 from bdgf_nb.device import adamw, autocast, pick_device
 from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
 from bdgf_nb.evaluate.predict import score
 from bdgf_nb.guards import check_memory, training_bytes
 from bdgf_nb.train import distributed as ddp
+from bdgf_nb.train.loop import LoopConfig, Parts, lr_at, optimizer_step, run_epochs
 
 
 @dataclass(frozen=True)
@@ -64,14 +56,6 @@ class TrainConfig:
         expect(self.warmup_epochs >= 0, ConfigError, f"TrainConfig.warmup_epochs must be >= 0, found {self.warmup_epochs}")
         expect(self.grad_clip > 0, ConfigError, f"TrainConfig.grad_clip must be > 0, found {self.grad_clip}")
         expect(self.select_on in ("oa", "aa", "kappa"), ConfigError, f"TrainConfig.select_on must be one of oa, aa, kappa; found {self.select_on!r}")
-
-
-def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
-    """Linear warm-up, then cosine decay to 5% of the base rate."""
-    if step < warmup_steps:
-        return base_lr * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return base_lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))))
 
 
 @dataclass
@@ -124,24 +108,11 @@ def train_classifier(
     optimizer = adamw(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     total_steps, warmup_steps = cfg.epochs * steps_per_epoch, max(1, cfg.warmup_epochs * steps_per_epoch)
-    state: dict[str, Any] = {"epoch": 0, "history": [], "best_score": -math.inf, "best_epoch": 0, "best_model": None, "stale": 0}
-    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-    config_record = {"train": asdict(cfg), "model": getattr(model, "config_dict", lambda: {})(),
-                     "data": {"train": train_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": n_classes}}
-    saved = resume_state(ckpt, config_record)  # every rank reads it; a damaged file is set aside
-    if saved is not None:
-        load_module_state(model, saved["model"], f"checkpoint {ckpt}")
-        optimizer.load_state_dict(saved["optimizer"])
-        generator.set_state(saved["generator"])
-        restore_rng_state(saved["rng"])
-        state = saved["loop"]
-    loss_of = cast(Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]], model.loss)
+    record = {"train": asdict(cfg), "model": getattr(model, "config_dict", lambda: {})(),
+              "data": {"train": train_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": n_classes}}
     net, part = ddp.wrap(model, find_unused=True), ddp.shard()  # ablations may leave parameters unused
-    start_time = time.perf_counter()
-    epochs = tqdm(range(state["epoch"], cfg.epochs), desc="train", disable=not (progress and ddp.is_main()), initial=state["epoch"], total=cfg.epochs)
-    for epoch in epochs:
-        if state["stale"] >= cfg.patience:
-            break
+
+    def train_epoch(epoch: int) -> dict[str, float]:
         model.train()
         losses = []
         for i, index in enumerate(_batches(len(train_set), cfg, train_set.targets, generator)):
@@ -151,29 +122,30 @@ def train_classifier(
                 continue
             rows = index[part]
             x, guides, y = train_set.batch(rows)
-            with autocast(dev):
-                loss, _ = loss_of(net(x.to(dev), [g.to(dev) for g in guides]), y.to(dev))
-            optimizer.zero_grad(set_to_none=True)
+            loss = classifier_step(net, model, x, guides, y, optimizer, cfg, weight=ddp.batch_weight(rows.shape[0], index.shape[0]))
             share = rows.shape[0] / index.shape[0]  # this rank's part of the global batch
-            (loss * ddp.batch_weight(rows.shape[0], index.shape[0])).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            losses.append(float(ddp.all_reduce_sum(loss.detach().float() * share)))
+            losses.append(float(ddp.all_reduce_sum(loss.float() * share)))
         val = score(model, val_set, n_classes)
-        key = {"oa": "overall_accuracy", "aa": "average_accuracy", "kappa": "kappa"}[cfg.select_on]
-        record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_oa": val["overall_accuracy"], "val_aa": val["average_accuracy"], "val_kappa": val["kappa"]}
-        state["history"].append(record)
-        if val[key] > state["best_score"]:
-            state.update(best_score=val[key], best_epoch=epoch + 1, best_model=copy.deepcopy(model.state_dict()), stale=0)
-        else:
-            state["stale"] += 1
-        state["epoch"] = epoch + 1
-        epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val_oa=f"{record['val_oa']:.1f}")
-        if ckpt is not None and ddp.is_main():
-            payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "rng": capture_rng_state(), "loop": state}
-            save_checkpoint(ckpt, payload, config_record)
-        ddp.barrier()  # the others wait for rank 0's checkpoint
-    if state["best_model"] is not None:
-        model.load_state_dict(state["best_model"])
+        return {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_oa": val["overall_accuracy"],
+                "val_aa": val["average_accuracy"], "val_kappa": val["kappa"]}
+
+    state = run_epochs(train_epoch, Parts(model, optimizer, generator), LoopConfig(cfg.epochs, f"val_{cfg.select_on}", cfg.patience, "train"),
+                       checkpoint_path, record, progress=progress,
+                       postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "val_oa": f"{row['val_oa']:.1f}"})
     model.eval()
-    return TrainResult(model, state["history"], state["best_epoch"], time.perf_counter() - start_time)
+    return TrainResult(model, state.history, state.best_epoch, state.seconds)
+
+
+def classifier_step(
+    net: torch.nn.Module, model: torch.nn.Module, x: torch.Tensor, guides: list[torch.Tensor], y: torch.Tensor,
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, weight: float = 1.0,
+) -> torch.Tensor:
+    """One classifier update on a batch (the step `bdgf-bench` times): forward through `net`
+    (the DDP wrapper, or the model itself) on the model's device, `model.loss`, the shared
+    optimizer step. `weight` scales this rank's loss (DDP). Returns the detached loss."""
+    dev = next(model.parameters()).device
+    loss_of = cast(Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]], model.loss)
+    with autocast(dev):
+        loss, _ = loss_of(net(x.to(dev), [g.to(dev) for g in guides]), y.to(dev))
+    optimizer_step(loss * weight, model.parameters(), optimizer, cfg.grad_clip)
+    return loss.detach()

@@ -1,8 +1,9 @@
 """Pretraining loop of the masked multimodal DDPM (BDGF.md step 1).
 
-A flat loop: AdamW, gradient clipping, optional EMA of the weights, adaptive modality masking,
-per-modality losses and the balance measure logged every epoch, and an atomic checkpoint at the
-end of every epoch. Every random draw (data order, masks, timesteps, noise) comes from one
+One epoch is `ddpm_step` over shuffled batches (AdamW, gradient clipping), with an optional EMA
+of the weights and adaptive modality masking fed by the per-modality losses, then the balance
+measure; the shared skeleton (loop.py) adds the progress bar and an atomic checkpoint at the end
+of every epoch. Every random draw (data order, masks, timesteps, noise) comes from one
 seeded `torch.Generator` saved in the checkpoint, so an interrupted run resumed from its last
 checkpoint ends with exactly the weights of an uninterrupted run.
 
@@ -22,29 +23,21 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from bdgf_nb.checkpoint import (
-    capture_rng_state,
-    load_module_state,
-    restore_rng_state,
-    resume_state,
-    save_checkpoint,
-)
 from bdgf_nb.ddpm.balance import EvalBatch, measure_balance
-from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, DiffusionLoss, GaussianDiffusion
 from bdgf_nb.ddpm.masking import MaskingConfig, ModalityMasker
 from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.device import adamw, autocast, pick_device
 from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
 from bdgf_nb.guards import check_memory, training_bytes
 from bdgf_nb.train import distributed as ddp
+from bdgf_nb.train.loop import LoopConfig, Parts, optimizer_step, run_epochs
 
 
 @dataclass
@@ -146,24 +139,9 @@ def pretrain(
     steps_per_epoch = math.ceil(train_x.shape[0] / cfg.batch_size)
     masker = ModalityMasker(cfg.masking, len(names), cfg.epochs * steps_per_epoch)
     record = {"pretrain": asdict(cfg), "channel_groups": dict(channel_groups), "data": _data_fingerprint(x0)}
-    history: list[dict[str, float]] = []
-    start_epoch = 0
-    ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-    saved = resume_state(ckpt, record) if resume else None  # every rank reads it; a damaged file is set aside
-    if saved is not None:
-        load_module_state(diffusion, saved["model"], f"checkpoint {ckpt}")
-        optimizer.load_state_dict(saved["optimizer"])
-        if ema is not None:
-            load_module_state(ema, saved["ema"], f"checkpoint {ckpt} (EMA)")
-        masker.load_state_dict(saved["masker"])
-        generator.set_state(saved["generator"])
-        restore_rng_state(saved["rng"])
-        history, start_epoch = saved["history"], saved["epoch"]
-    last_epoch = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)
     net, part = ddp.wrap(diffusion), ddp.shard()
-    start_time = time.perf_counter()
-    epochs = tqdm(range(start_epoch, last_epoch), desc="pretrain DDPM", disable=not (progress and ddp.is_main()), initial=start_epoch, total=cfg.epochs)
-    for epoch in epochs:
+
+    def train_epoch(epoch: int) -> dict[str, float]:
         diffusion.train()
         sums, counts, total_loss = torch.zeros(len(names), dtype=torch.float64), torch.zeros(len(names)), 0.0
         prob_sums = [0.0] * len(names)  # mean over the epoch's steps of p_mask(m)
@@ -177,12 +155,7 @@ def pretrain(
             if not ddp.usable(b):
                 continue
             visible = (~mask).sum(dim=0)
-            with autocast(dev):
-                out = net(train_x[index[part]].to(dev), mask[part].to(dev), t=t[part].to(dev), noise=noise[part].to(dev), counts=visible)
-            optimizer.zero_grad(set_to_none=True)
-            (out.total * ddp.world_size()).backward()  # DDP averages gradients over the ranks
-            torch.nn.utils.clip_grad_norm_(diffusion.parameters(), cfg.grad_clip)
-            optimizer.step()
+            out = ddpm_step(net, diffusion, train_x[index[part]], mask[part], t[part], noise[part], visible, optimizer, cfg)
             if ema is not None:
                 _ema_update(ema, diffusion, cfg.ema_decay)
             # Each rank's per-modality loss is its share of the global batch's: sum the shares.
@@ -201,21 +174,26 @@ def pretrain(
             report = measure_balance(ema if ema is not None else diffusion, eval_batch)
             masker.observe_reliance(list(report.reliance.values()))
             row.update(report.as_record())
-        history.append(row)
-        epochs.set_postfix(loss=f"{row['loss']:.4f}", balance=f"{row.get('balance', float('nan')):.2f}")
-        if ckpt is not None and ddp.is_main():
-            state = {
-                "model": diffusion.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "ema": ema.state_dict() if ema is not None else None,
-                "masker": masker.state_dict(),
-                "generator": generator.get_state(),
-                "rng": capture_rng_state(),
-                "epoch": epoch + 1,
-                "history": history,
-            }
-            save_checkpoint(ckpt, state, record)
-        ddp.barrier()  # the others wait for rank 0's checkpoint
+        return row
+
+    extras: dict[str, Any] = {"masker": masker} | ({"ema": ema} if ema is not None else {})
+    state = run_epochs(train_epoch, Parts(diffusion, optimizer, generator, extras), LoopConfig(cfg.epochs, desc="pretrain DDPM"),
+                       checkpoint_path, record, progress=progress, resume=resume, stop_after_epoch=stop_after_epoch,
+                       postfix=lambda row: {"loss": f"{row['loss']:.4f}", "balance": f"{row.get('balance', float('nan')):.2f}"})
     final = (ema if ema is not None else diffusion).cpu()
     final.eval()
-    return PretrainResult(final, history, time.perf_counter() - start_time)
+    return PretrainResult(final, state.history, state.seconds)
+
+
+def ddpm_step(
+    net: torch.nn.Module, diffusion: GaussianDiffusion, x0: torch.Tensor, mask: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
+    visible: torch.Tensor, optimizer: torch.optim.Optimizer, cfg: PretrainConfig,
+) -> DiffusionLoss:
+    """One masked-DDPM update (the step `bdgf-bench` times): the epsilon loss of this rank's rows
+    (`net`: the DDP wrapper or the model) normalised by the global batch's visible counts, scaled
+    by the world size because DDP averages gradients over ranks, then the shared optimizer step."""
+    dev = next(diffusion.parameters()).device
+    with autocast(dev):
+        out = net(x0.to(dev), mask.to(dev), t=t.to(dev), noise=noise.to(dev), counts=visible)
+    optimizer_step(out.total * ddp.world_size(), diffusion.parameters(), optimizer, cfg.grad_clip)
+    return out
