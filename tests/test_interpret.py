@@ -4,17 +4,15 @@ from scipy.stats import ortho_group
 from threadpoolctl import threadpool_limits
 
 from bdgf_nb.analysis.interpret import (
-    accuracy_bars,
     complementarity_report,
     disagreement,
     double_fault,
     embed,
     embed_all,
-    embedding_panels,
     linear_cka,
-    pairwise_heatmap,
     subsample_indices,
 )
+from bdgf_nb.analysis.viz import accuracy_bars, embedding_panels, pairwise_heatmap
 from bdgf_nb.errors import ConfigError, DataError
 
 

@@ -21,11 +21,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 from sklearn.manifold import TSNE
 
-from bdgf_nb.analysis.viz import PALETTE
 from bdgf_nb.errors import ConfigError, DataError, expect
 
 EmbedMethod = Literal["tsne", "umap"]
@@ -200,52 +197,3 @@ def complementarity_report(
         "mean_disagreement": _off_diagonal_mean(dis),
         "mean_double_fault": _off_diagonal_mean(df),
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# figures
-# ---------------------------------------------------------------------------------------------
-
-
-def embedding_panels(embeddings: Mapping[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str], title: str = "") -> go.Figure:
-    """One scatter panel per named (N, 2) embedding (branches, raw pixels), coloured by the (N,)
-    0-based labels; class k has the same colour in every panel and one legend entry (click it to
-    hide the class everywhere)."""
-    y = np.asarray(labels)
-    for name, e in embeddings.items():
-        expect(np.shape(e) == (len(y), 2), DataError, f"embedding {name!r} must be (N={len(y)}, 2), found {np.shape(e)}")
-    fig = make_subplots(rows=1, cols=len(embeddings), subplot_titles=list(embeddings), horizontal_spacing=0.03)
-    in_legend: set[int] = set()
-    for col, e in enumerate(embeddings.values(), start=1):
-        for k in np.unique(y):
-            k = int(k)
-            pts = np.asarray(e)[y == k]
-            fig.add_scattergl(
-                x=pts[:, 0], y=pts[:, 1], mode="markers", name=class_names[k], legendgroup=class_names[k],
-                showlegend=k not in in_legend, marker=dict(size=4, color=PALETTE[k % len(PALETTE)]),
-                hovertemplate=f"{class_names[k]}<extra></extra>", row=1, col=col,
-            )
-            in_legend.add(k)
-        fig.update_xaxes(showticklabels=False, row=1, col=col)
-        fig.update_yaxes(showticklabels=False, row=1, col=col)
-    fig.update_layout(title=title, height=380, width=340 * len(embeddings) + 160, margin=dict(t=70, l=10, r=10, b=10))
-    return fig
-
-
-def pairwise_heatmap(matrix: np.ndarray | Sequence[Sequence[float]], names: Sequence[str], title: str, zmin: float = 0.0, zmax: float = 1.0) -> go.Figure:
-    """K x K heatmap of a pairwise measure (CKA, disagreement, double-fault), values written in."""
-    m = np.asarray(matrix, dtype=np.float64)
-    expect(m.shape == (len(names), len(names)), DataError, f"matrix must be ({len(names)}, {len(names)}) for names {list(names)}, found {m.shape}")
-    fig = go.Figure(go.Heatmap(z=m, x=list(names), y=list(names), zmin=zmin, zmax=zmax, colorscale="Viridis", texttemplate="%{z:.2f}", hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(title=title, height=360, width=420)
-    return fig
-
-
-def accuracy_bars(report: Mapping[str, Any]) -> go.Figure:
-    """Accuracy of each branch, the ensemble and the oracle from a `complementarity_report`."""
-    acc = dict(report["branch_accuracy"])
-    x = [*acc, "ensemble", "oracle (any branch)"]
-    fig = go.Figure(go.Bar(x=x, y=[*acc.values(), report["ensemble_accuracy"], report["oracle_accuracy"]], texttemplate="%{y:.1f}"))
-    fig.update_layout(title=f"ensemble gain over best branch ({report['best_branch']}): {report['ensemble_gain']:+.1f} points", yaxis_title="accuracy (%)", height=340)
-    return fig

@@ -5,7 +5,7 @@ Figures only: every number drawn here is computed elsewhere in the library.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bdgf_nb.data.scene import PixelScene, Scene
+from bdgf_nb.errors import DataError, expect
 
 PALETTE = px.colors.qualitative.Alphabet + px.colors.qualitative.Dark24
 
@@ -115,14 +116,6 @@ def metric_bars(rows: Sequence[dict[str, Any]], x: str, colour: str, facet: str 
     return fig
 
 
-def curves(history: Sequence[dict[str, float]], keys: Sequence[str], title: str, x: str = "epoch") -> go.Figure:
-    fig = go.Figure()
-    for key in keys:
-        fig.add_scatter(x=[h[x] for h in history], y=[h.get(key) for h in history], mode="lines+markers", name=key)
-    fig.update_layout(title=title, xaxis_title=x, height=340)
-    return fig
-
-
 def confusion_heatmap(cm: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix (row-normalised, %)") -> go.Figure:
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = 100.0 * cm / cm.sum(axis=1, keepdims=True)
@@ -187,4 +180,51 @@ def training_curves(histories: dict[str, Sequence[dict[str, float]]], keys: Sequ
                             line=dict(color=PALETTE[i % len(PALETTE)]), legendgroup=name, showlegend=j == 1, row=1, col=j)
     fig.update_xaxes(title="epoch")
     fig.update_layout(height=360, title="Training curves (validation on a hold-out of the training pixels)")
+    return fig
+
+
+# --- interpretation (notebook 04): embeddings, pairwise branch measures, accuracies ---------
+
+
+def embedding_panels(embeddings: Mapping[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str], title: str = "") -> go.Figure:
+    """One scatter panel per named (N, 2) embedding (branches, raw pixels), coloured by the (N,)
+    0-based labels; class k has the same colour in every panel and one legend entry (click it to
+    hide the class everywhere)."""
+    y = np.asarray(labels)
+    for name, e in embeddings.items():
+        expect(np.shape(e) == (len(y), 2), DataError, f"embedding {name!r} must be (N={len(y)}, 2), found {np.shape(e)}")
+    fig = make_subplots(rows=1, cols=len(embeddings), subplot_titles=list(embeddings), horizontal_spacing=0.03)
+    in_legend: set[int] = set()
+    for col, e in enumerate(embeddings.values(), start=1):
+        for k in np.unique(y):
+            k = int(k)
+            pts = np.asarray(e)[y == k]
+            fig.add_scattergl(
+                x=pts[:, 0], y=pts[:, 1], mode="markers", name=class_names[k], legendgroup=class_names[k],
+                showlegend=k not in in_legend, marker=dict(size=4, color=PALETTE[k % len(PALETTE)]),
+                hovertemplate=f"{class_names[k]}<extra></extra>", row=1, col=col,
+            )
+            in_legend.add(k)
+        fig.update_xaxes(showticklabels=False, row=1, col=col)
+        fig.update_yaxes(showticklabels=False, row=1, col=col)
+    fig.update_layout(title=title, height=380, width=340 * len(embeddings) + 160, margin=dict(t=70, l=10, r=10, b=10))
+    return fig
+
+
+def pairwise_heatmap(matrix: np.ndarray | Sequence[Sequence[float]], names: Sequence[str], title: str, zmin: float = 0.0, zmax: float = 1.0) -> go.Figure:
+    """K x K heatmap of a pairwise measure (CKA, disagreement, double-fault), values written in."""
+    m = np.asarray(matrix, dtype=np.float64)
+    expect(m.shape == (len(names), len(names)), DataError, f"matrix must be ({len(names)}, {len(names)}) for names {list(names)}, found {m.shape}")
+    fig = go.Figure(go.Heatmap(z=m, x=list(names), y=list(names), zmin=zmin, zmax=zmax, colorscale="Viridis", texttemplate="%{z:.2f}", hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(title=title, height=360, width=420)
+    return fig
+
+
+def accuracy_bars(report: Mapping[str, Any]) -> go.Figure:
+    """Accuracy of each branch, the ensemble and the oracle from a `complementarity_report`."""
+    acc = dict(report["branch_accuracy"])
+    x = [*acc, "ensemble", "oracle (any branch)"]
+    fig = go.Figure(go.Bar(x=x, y=[*acc.values(), report["ensemble_accuracy"], report["oracle_accuracy"]], texttemplate="%{y:.1f}"))
+    fig.update_layout(title=f"ensemble gain over best branch ({report['best_branch']}): {report['ensemble_gain']:+.1f} points", yaxis_title="accuracy (%)", height=340)
     return fig
