@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
+from bdgf_nb.analysis.modality import modality_information
+from bdgf_nb.data.catalog import load_catalog, load_scene
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.data.synthetic import (
     CLASS_NAMES,
@@ -158,6 +160,13 @@ def test_default_generation_is_fast() -> None:
         ("sar_looks", 0, r"sar_looks must be >= 1, found 0"),
         ("unlabelled_fraction", 1.0, r"unlabelled_fraction must be in \[0, 1\), found 1.0"),
         ("canopy_gap_fraction", 1.0, r"canopy_gap_fraction must be in \[0, 1\), found 1.0"),
+        ("spectral_contrast", 0.0, r"spectral_contrast must be in \(0, 1\], found 0.0"),
+        ("class_variability", -0.1, r"class_variability must be in \[0, 1\], found -0.1"),
+        ("regional_variability", 1.5, r"regional_variability must be in \[0, 1\], found 1.5"),
+        ("illumination", -1.0, r"illumination must be in \[0, 1\], found -1.0"),
+        ("brightness_jitter", 2.0, r"brightness_jitter must be in \[0, 1\], found 2.0"),
+        ("height_scale", 0.0, r"height_scale must be in \(0, 10\], found 0.0"),
+        ("terrain_relief", -1.0, r"terrain_relief must be in \[0, 10\], found -1.0"),
     ],
 )
 def test_config_validation_names_the_field(field: str, value: float, message: str) -> None:
@@ -184,3 +193,50 @@ def test_lower_spectral_share_moves_information_to_lidar() -> None:
         print(f"spectral_share {share}: hsi {hsi:.3f} lidar {lidar:.3f}")
         ratios.append(lidar / hsi)
     assert ratios[0] > ratios[1] + 0.05
+
+
+# --- the catalog's default (hard) scene and the easy one kept beside it --------------------------
+
+
+@pytest.fixture(scope="module")
+def hard_scene() -> Scene:
+    return load_scene("synthetic")
+
+
+def test_synthetic_easy_is_the_earlier_default_scene(default_scene: Scene) -> None:
+    """The knobs' defaults reproduce the earlier scene; `synthetic_easy` is exactly it."""
+    assert load_catalog()["synthetic_easy"].params == {"size": 128, "n_bands": 64, "spectral_share": 0.2, "with_sar": False, "seed": 0}
+    easy = load_scene("synthetic_easy")
+    np.testing.assert_array_equal(easy.gt, default_scene.gt)
+    for key in default_scene.modalities:
+        np.testing.assert_array_equal(easy.modalities[key], default_scene.modalities[key])
+
+
+def test_difficulty_knobs_change_only_what_they_name() -> None:
+    base = make_synthetic_scene(SyntheticSceneConfig(**SMALL))
+    spectral = make_synthetic_scene(SyntheticSceneConfig(spectral_contrast=0.5, regional_variability=0.2, **SMALL))
+    np.testing.assert_array_equal(base.modalities["lidar"], spectral.modalities["lidar"])
+    assert not np.array_equal(base.modalities["hsi"], spectral.modalities["hsi"])
+    terrain = make_synthetic_scene(SyntheticSceneConfig(terrain_relief=0.0, height_scale=0.5, **SMALL))
+    np.testing.assert_array_equal(base.modalities["hsi"], terrain.modalities["hsi"])
+    np.testing.assert_array_equal(base.gt, terrain.gt)
+    ground = base.gt == ROAD
+    assert terrain.modalities["lidar"][ground].std() < base.modalities["lidar"][ground].std()  # flat ground
+    lam = np.linspace(400.0, 1000.0, 32)
+    full, low = class_spectra(lam, 0.2), class_spectra(lam, 0.2, contrast=0.3)
+    np.testing.assert_allclose(low[1:] - low[1:].mean(0), 0.3 * (full[1:] - full[1:].mean(0)), atol=1e-12)
+
+
+def test_default_scene_is_off_the_ceiling_and_needs_the_dsm(default_scene: Scene, hard_scene: Scene) -> None:
+    """Fused RF (left -> right half) loses >= 10 OA points against the easy scene; roofs, whose
+    spectra equal road and soil, are found only with the DSM (F1 of HSI alone < 30, fused > 80)."""
+    easy, hard = _rf_oa(default_scene, default_scene.stacked()), _rf_oa(hard_scene, hard_scene.stacked())
+    print(f"RF OA fused left->right: easy {easy:.3f} hard {hard:.3f}")
+    assert hard < easy - 0.10
+    table = modality_information(hard_scene).set_index("class")
+    print(table.to_string())
+    assert list(table.columns) == ["hsi only", "lidar only", "all", "needs", "test pixels"]
+    for roof in ("flat roof", "tile roof"):
+        assert table.loc[roof, "hsi only"] < 30.0 and table.loc[roof, "all"] > 80.0
+        assert "lidar" in table.loc[roof, "needs"]
+    assert table.loc["water", "all"] > 50.0 and table["test pixels"].sum() > 1000

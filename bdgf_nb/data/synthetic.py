@@ -81,6 +81,26 @@ class SyntheticSceneConfig:
         DSM do not depend on it, so changing it moves information between modalities only.
         Default 0.2: on the default scene a RandomForest on centre pixels (left half -> right
         half) scores HSI 78%, LiDAR 43%, both stacked 96% (tests/test_synthetic.py).
+
+    Difficulty knobs. Their defaults reproduce the easy scene (catalog `synthetic_easy`, where
+    every method scores near 98 % OA); the catalog's default `synthetic` turns them up:
+    spectral_contrast: in (0, 1], shrinks every class spectrum towards the mean spectrum of all
+        classes (`mean + contrast * (s_k - mean)`): the classes stay separable in the spectrum
+        but only through small differences spread over many bands, so no single band decides.
+    class_variability: amplitude (relative) of the local intra-class spectral-shape variation,
+        smooth over a few pixels (patches of healthier or drier cover).
+    regional_variability: amplitude (relative) of a scene-scale spectral-shape drift per class
+        (smooth over a quarter of the scene, like illumination or phenology changing across a
+        flight): blocks on the test side see spectra the training blocks did not, which a
+        spatially disjoint split measures and a random split hides.
+    illumination: amplitude (relative) of the smooth scene-wide brightness field.
+    brightness_jitter: std (relative) of the per-pixel brightness gain (slope, texture).
+    height_scale: multiplies every above-ground height (trees, buildings); smaller values bring
+        canopy and roofs closer to the ground and to each other relative to `lidar_noise`.
+    terrain_relief: multiplies the ground's slope and undulation (about +-1 m at 1). The DSM is
+        absolute, so with relief the same ground class sits higher on one side of the scene than
+        on the other, and a centre-pixel model confuses grass with the canopy gaps of trees
+        across a disjoint split; only relative height (a patch) undoes that.
     """
 
     size: int = 128  # scene side H = W in pixels
@@ -93,6 +113,13 @@ class SyntheticSceneConfig:
     sar_looks: int = 4  # equivalent number of looks of the gamma speckle
     unlabelled_fraction: float = 0.1  # share of interior pixels left unlabelled at random
     canopy_gap_fraction: float = 0.15  # tree pixels that see the grass below (labelled trees)
+    spectral_contrast: float = 1.0
+    class_variability: float = 0.12
+    regional_variability: float = 0.0
+    illumination: float = 0.08
+    brightness_jitter: float = 0.06
+    height_scale: float = 1.0
+    terrain_relief: float = 1.0
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -126,6 +153,24 @@ class SyntheticSceneConfig:
             0.0 <= self.canopy_gap_fraction < 1.0,
             ConfigError,
             f"canopy_gap_fraction must be in [0, 1), found {self.canopy_gap_fraction}",
+        )
+        expect(
+            0.0 < self.spectral_contrast <= 1.0,
+            ConfigError,
+            f"spectral_contrast must be in (0, 1], found {self.spectral_contrast}",
+        )
+        for name in ("class_variability", "regional_variability", "illumination", "brightness_jitter"):
+            value = getattr(self, name)
+            expect(0.0 <= value <= 1.0, ConfigError, f"{name} must be in [0, 1], found {value}")
+        expect(
+            0.0 <= self.terrain_relief <= 10.0,
+            ConfigError,
+            f"terrain_relief must be in [0, 10], found {self.terrain_relief}",
+        )
+        expect(
+            0.0 < self.height_scale <= 10.0,
+            ConfigError,
+            f"height_scale must be in (0, 10], found {self.height_scale}",
         )
 
 
@@ -255,7 +300,7 @@ def _bump(lam: np.ndarray, mu: float, sd: float) -> np.ndarray:
     return np.exp(-0.5 * ((lam - mu) / sd) ** 2)
 
 
-def class_spectra(wavelengths: np.ndarray, spectral_share: float) -> np.ndarray:
+def class_spectra(wavelengths: np.ndarray, spectral_share: float, contrast: float = 1.0) -> np.ndarray:
     """(K + 1, B) reflectance per class (row 0 unused) at `wavelengths` in nm.
 
     Shapes follow textbook curves: vegetation has a green peak, red absorption and the red edge
@@ -287,30 +332,44 @@ def class_spectra(wavelengths: np.ndarray, spectral_share: float) -> np.ndarray:
     s[TILE_ROOF] = 0.07 + 0.26 * _sig((lam - 590) / 22) - 0.04 * ramp
     for cls, partner in SPECTRAL_PARTNER.items():  # the spectral_share knob (see the config)
         s[cls] = s[partner] + spectral_share * (s[cls] - s[partner])
+    if contrast != 1.0:  # the spectral_contrast knob; pairs stay identical at share 0
+        mean = s[1:].mean(axis=0)
+        s[1:] = mean + contrast * (s[1:] - mean)
     return s
 
 
-def _hsi(rng: np.random.Generator, classes: np.ndarray, cfg: SyntheticSceneConfig) -> np.ndarray:
-    """(H, W, B) float32 reflectance cube of the material map `classes`."""
-    size, n_bands = classes.shape[0], cfg.n_bands
-    lam = np.linspace(400.0, 1000.0, n_bands)
-    spectra = class_spectra(lam, cfg.spectral_share)
-    # Intra-class variability: each class varies along its own smooth relative curve (e.g. leaf
-    # area changes the NIR plateau), with a coefficient that is smooth in space (patches of
-    # healthier or drier cover). Paired classes share their partner's curve so that, at
-    # spectral_share = 0, the pair is identical in distribution and not only in mean.
+def _shape_curves(rng: np.random.Generator, n_curves: int, n_bands: int) -> np.ndarray:
+    """(n_curves, B) smooth relative curves with max |value| 1, paired classes sharing their
+    partner's curve so that, at spectral_share = 0, a pair is identical in distribution."""
     curves = np.stack(
-        [gaussian_filter(rng.standard_normal(n_bands + 16), n_bands / 12)[8:-8] for _ in spectra]
+        [gaussian_filter(rng.standard_normal(n_bands + 16), n_bands / 12)[8:-8] for _ in range(n_curves)]
     )
     curves /= np.abs(curves).max(axis=1, keepdims=True) + 1e-12
     for cls, partner in SPECTRAL_PARTNER.items():
         curves[cls] = curves[partner]
+    return curves
+
+
+def _hsi(
+    rng: np.random.Generator, classes: np.ndarray, cfg: SyntheticSceneConfig, rng_region: np.random.Generator
+) -> np.ndarray:
+    """(H, W, B) float32 reflectance cube of the material map `classes`."""
+    size, n_bands = classes.shape[0], cfg.n_bands
+    lam = np.linspace(400.0, 1000.0, n_bands)
+    spectra = class_spectra(lam, cfg.spectral_share, cfg.spectral_contrast)
+    # Intra-class variability: each class varies along its own smooth relative curve (e.g. leaf
+    # area changes the NIR plateau), with a coefficient that is smooth in space (patches of
+    # healthier or drier cover).
+    curves = _shape_curves(rng, len(spectra), n_bands)
     coeff = _smooth_field(rng, (size, size), 2.0)[..., None]
-    cube = spectra[classes] * (1.0 + 0.12 * coeff * curves[classes])
-    gain = 1.0 + 0.06 * rng.standard_normal(
-        (size, size, 1)
-    )  # per-pixel brightness (slope, texture)
-    illumination = 1.0 + 0.08 * _smooth_field(rng, (size, size), size / 4.0)[..., None]
+    cube = spectra[classes] * (1.0 + cfg.class_variability * coeff * curves[classes])
+    if cfg.regional_variability > 0.0:  # own generator: the knobs at 0 leave the easy scene as it was
+        regional = _shape_curves(rng_region, len(spectra), n_bands)
+        field = np.stack([_smooth_field(rng_region, (size, size), size / 4.0) for _ in spectra], -1)  # (H, W, K+1)
+        own = np.take_along_axis(field, classes[..., None], axis=-1)  # each class drifts on its own field
+        cube = cube * (1.0 + cfg.regional_variability * own * regional[classes])
+    gain = 1.0 + cfg.brightness_jitter * rng.standard_normal((size, size, 1))  # slope, texture
+    illumination = 1.0 + cfg.illumination * _smooth_field(rng, (size, size), size / 4.0)[..., None]
     cube = cube * gain * illumination
     cube = gaussian_filter(cube, sigma=(0.6, 0.6, 0.0))  # sensor point-spread: mixed edge pixels
     # Noise grows towards both ends of the range, where real sensors have the lowest SNR.
@@ -334,12 +393,8 @@ def _dsm(
     size = classes.shape[0]
     rows, cols = np.mgrid[0:size, 0:size] / size
     slope = rng.uniform(-1.0, 1.0, size=2)
-    terrain = (
-        10.0
-        + slope[0] * rows
-        + slope[1] * cols
-        + 0.4 * _smooth_field(rng, (size, size), size / 6.0)
-    )
+    relief = slope[0] * rows + slope[1] * cols + 0.4 * _smooth_field(rng, (size, size), size / 6.0)
+    terrain = 10.0 + (relief if cfg.terrain_relief == 1.0 else cfg.terrain_relief * relief)
     dsm = terrain.copy()
     dsm[classes == WATER] -= 0.5
     dsm[classes == GRASS] += 0.05
@@ -348,18 +403,18 @@ def _dsm(
         8.0 + 2.5 * _smooth_field(rng, (size, size), 1.5) + 0.8 * rng.standard_normal((size, size))
     )
     trees = classes == TREES
-    dsm[trees] += np.clip(canopy[trees], 2.0, None)
+    dsm[trees] += cfg.height_scale * np.clip(canopy[trees], 2.0, None)
     for r0, r1, c0, c1, roof in buildings:
         base = terrain[r0:r1, c0:c1].mean()
         if roof == FLAT_ROOF:
-            dsm[r0:r1, c0:c1] = base + rng.uniform(6.0, 15.0)
+            dsm[r0:r1, c0:c1] = base + cfg.height_scale * rng.uniform(6.0, 15.0)
         else:  # gable roof, ridge along the longer side
             eave, rise = rng.uniform(4.0, 8.0), rng.uniform(2.0, 4.0)
             along_rows = (r1 - r0) < (c1 - c0)
             n = (r1 - r0) if along_rows else (c1 - c0)
             profile = 1.0 - np.abs(np.linspace(-1.0, 1.0, n))
             ridge = profile[:, None] if along_rows else profile[None, :]
-            dsm[r0:r1, c0:c1] = base + eave + rise * ridge
+            dsm[r0:r1, c0:c1] = base + cfg.height_scale * (eave + rise * ridge)
     dsm = dsm + cfg.lidar_noise * rng.standard_normal((size, size))
     return dsm[..., None].astype(np.float32)
 
@@ -397,8 +452,8 @@ def make_synthetic_scene(cfg: SyntheticSceneConfig | None = None) -> Scene:
     every `spectral_share` and adding SAR leaves HSI and LiDAR unchanged.
     """
     cfg = cfg or SyntheticSceneConfig()
-    rng_layout, rng_hsi, rng_dsm, rng_sar, rng_gt = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(5)
+    rng_layout, rng_hsi, rng_dsm, rng_sar, rng_gt, rng_region = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(6)
     )
     roads = _roads(rng_layout, cfg.size)
     classes, seeds = _natural_regions(rng_layout, roads)
@@ -408,7 +463,7 @@ def make_synthetic_scene(cfg: SyntheticSceneConfig | None = None) -> Scene:
         classes[r0:r1, c0:c1] = roof
     material = _canopy_gaps(rng_layout, classes, cfg.canopy_gap_fraction)
     modalities = {
-        "hsi": _hsi(rng_hsi, material, cfg),
+        "hsi": _hsi(rng_hsi, material, cfg, rng_region),
         "lidar": _dsm(rng_dsm, material, buildings, cfg),
     }
     if cfg.with_sar:
