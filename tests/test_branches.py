@@ -4,6 +4,8 @@ guide checks, the Mamba branch's tokens and centre-region input."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
 import pytest
 import torch
@@ -17,23 +19,26 @@ from bdgf_nb.model.branches import (
     TransformerBranch,
     resolve_band_group,
 )
+from bdgf_nb.model.config import BDGFConfig
 
 GROUPS = {"hsi": 12, "lidar": 1, "sar": 2}
 C = sum(GROUPS.values())
 GUIDES = (4, 8, 8)
 N_CLASSES = 5
 
-BUILDERS: dict[str, Callable[..., GuidedBranch]] = {
-    "cnn": lambda **kw: CNNBranch(C, N_CLASSES, width=16, **kw),
-    "mamba": lambda **kw: MambaBranch(GROUPS, N_CLASSES, width=16, band_group=5, **kw),
-    "transformer": lambda **kw: TransformerBranch(C, N_CLASSES, width=16, heads=2, **kw),
-    "transformer_all": lambda **kw: TransformerBranch(C, N_CLASSES, width=16, heads=2, cross_queries="all", **kw),
+BUILDERS: dict[str, Callable[[BDGFConfig, Sequence[int]], GuidedBranch]] = {
+    "cnn": lambda cfg, g: CNNBranch(C, N_CLASSES, cfg, g),
+    "mamba": lambda cfg, g: MambaBranch(GROUPS, N_CLASSES, cfg, g),
+    "transformer": lambda cfg, g: TransformerBranch(C, N_CLASSES, cfg, g),
+    "transformer_all": lambda cfg, g: TransformerBranch(C, N_CLASSES, replace(cfg, cross_queries="all"), g),
 }
 
 
-def build(name: str, guide_channels: Sequence[int] = GUIDES, **kw: object) -> GuidedBranch:
+def build(name: str, guide_channels: Sequence[int] = GUIDES, **kw: Any) -> GuidedBranch:
+    """A branch of width 16 (5 bands per spectral token, 2 heads); `kw` overrides BDGFConfig fields."""
     torch.manual_seed(0)
-    return BUILDERS[name](guide_channels=guide_channels, **kw).eval()
+    cfg = BDGFConfig(width=16, band_group=5, heads=2, **kw)
+    return BUILDERS[name](cfg, guide_channels).eval()
 
 
 def inputs(b: int, p: int, guide_channels: Sequence[int] = GUIDES, seed: int = 1) -> tuple[torch.Tensor, list[torch.Tensor]]:

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from bdgf_nb.data.patches import PatchDataset
 from bdgf_nb.errors import ConfigError, DataError
-from bdgf_nb.model.bdgf import ABLATIONS, BDGF, BDGFConfig, BDGFOutput, ablation
+from bdgf_nb.model.bdgf import ABLATIONS, BDGF, BDGFOutput, ablation
+from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.model.mutual import MutualConfig
 from bdgf_nb.train.classifier import TrainConfig, train_classifier
 

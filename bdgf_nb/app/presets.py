@@ -21,7 +21,7 @@ from bdgf_nb.ddpm.features import FeatureConfig
 from bdgf_nb.ddpm.masking import MaskingConfig
 from bdgf_nb.ddpm.unet import UNetConfig
 from bdgf_nb.errors import ConfigError, expect
-from bdgf_nb.model.bdgf import BDGFConfig
+from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.train.classifier import TrainConfig
 from bdgf_nb.train.pretrain import PretrainConfig
 

@@ -27,6 +27,7 @@ from einops import rearrange
 from torch import nn
 
 from bdgf_nb.errors import ConfigError, DataError, expect
+from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.model.guidance import (
     Attention,
     CrossAttention,
@@ -36,19 +37,19 @@ from bdgf_nb.model.guidance import (
     check_guides,
     group_norm,
 )
-from bdgf_nb.model.mamba import MambaConfig, ResidualMambaLayer
+from bdgf_nb.model.mamba import ResidualMambaLayer
 
 
 class GuidedBranch(nn.Module):
     """Shared plumbing: input and guide checks, the classifier head. Subclasses implement
     `encode(x, guides) -> (b, d)` with `guides` one entry per stage (None when unguided)."""
 
-    def __init__(self, in_channels: int, n_classes: int, width: int, stages: int, guide_channels: Sequence[int], guidance: bool, dropout: float) -> None:
+    def __init__(self, in_channels: int, n_classes: int, cfg: BDGFConfig, guide_channels: Sequence[int]) -> None:
         super().__init__()
         name = type(self).__name__
+        width, stages, guidance = cfg.width, cfg.stages, cfg.guidance  # validated in BDGFConfig
         expect(in_channels >= 1, ConfigError, f"{name}: in_channels must be >= 1, found {in_channels}")
         expect(n_classes >= 2, ConfigError, f"{name}: n_classes must be >= 2, found {n_classes}")
-        expect(width >= 1 and stages >= 1, ConfigError, f"{name}: width and stages must be >= 1, found width={width}, stages={stages}")
         expect(len(guide_channels) in (0, stages), ConfigError,
                f"{name}: guide_channels must list one channel count per stage ({stages}) or be empty, found {list(guide_channels)}")
         expect(all(g >= 1 for g in guide_channels), ConfigError, f"{name}: guide channels must be >= 1, found {list(guide_channels)}")
@@ -56,7 +57,7 @@ class GuidedBranch(nn.Module):
         self.ignores_guides = not guidance
         self.guided = guidance and len(guide_channels) > 0
         self.guide_channels = tuple(int(g) for g in guide_channels) if self.guided else ()
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, n_classes))
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(width, n_classes))
 
     def stage_guides(self, x: torch.Tensor, guides: Sequence[torch.Tensor]) -> list[torch.Tensor | None]:
         """Check x and guides; one guide (or None) per stage."""
@@ -108,9 +109,9 @@ class CNNBranch(GuidedBranch):
     """Stem (1x1 spectral mixing + 3x3), K ConvStages each followed by FeatureFusion with guide k,
     global average pool -> (b, d)."""
 
-    def __init__(self, in_channels: int, n_classes: int, guide_channels: Sequence[int] = (), width: int = 64, stages: int = 3,
-                 guidance: bool = True, dropout: float = 0.1) -> None:
-        super().__init__(in_channels, n_classes, width, stages, guide_channels, guidance, dropout)
+    def __init__(self, in_channels: int, n_classes: int, cfg: BDGFConfig, guide_channels: Sequence[int] = ()) -> None:
+        super().__init__(in_channels, n_classes, cfg, guide_channels)
+        width, stages = cfg.width, cfg.stages
         # 1x1 first: mixing 100+ spectral channels costs 9x less than a 3x3 on the raw input.
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, width, 1, bias=False), group_norm(width), nn.GELU(),
@@ -177,14 +178,13 @@ class MambaBranch(GuidedBranch):
     """Centre-region spectrum -> SpectralTokens -> K ResidualMambaLayers, each followed by
     GroupChannelAttention with guide k pooled at the patch centre -> mean over tokens + norm."""
 
-    def __init__(self, channel_groups: dict[str, int], n_classes: int, guide_channels: Sequence[int] = (), width: int = 64,
-                 stages: int = 3, guidance: bool = True, band_group: int | str = "auto", d_state: int = 16, d_conv: int = 4,
-                 expand: int = 2, backend: str = "auto", groups: int = 4, reduction: int = 4, dropout: float = 0.1) -> None:
-        super().__init__(sum(channel_groups.values()), n_classes, width, stages, guide_channels, guidance, dropout)
-        self.tokens = SpectralTokens(channel_groups, width, band_group)
-        mamba = MambaConfig(d_model=width, d_state=d_state, d_conv=d_conv, expand=expand, backend=backend)
-        self.layers = nn.ModuleList([ResidualMambaLayer(mamba) for _ in range(stages)])
-        self.attention = nn.ModuleList([GroupChannelAttention(width, self.guide_width(k), groups, reduction, enabled=self.guided) for k in range(stages)])
+    def __init__(self, channel_groups: dict[str, int], n_classes: int, cfg: BDGFConfig, guide_channels: Sequence[int] = ()) -> None:
+        super().__init__(sum(channel_groups.values()), n_classes, cfg, guide_channels)
+        width, stages = cfg.width, cfg.stages
+        self.tokens = SpectralTokens(channel_groups, width, cfg.band_group)
+        self.layers = nn.ModuleList([ResidualMambaLayer(cfg.mamba()) for _ in range(stages)])
+        self.attention = nn.ModuleList([GroupChannelAttention(width, self.guide_width(k), cfg.attention_groups, cfg.reduction, enabled=self.guided)
+                                        for k in range(stages)])
         self.norm = nn.LayerNorm(width)
 
     def encode(self, x: torch.Tensor, guides: list[torch.Tensor | None]) -> torch.Tensor:
@@ -229,22 +229,18 @@ class TransformerBranch(GuidedBranch):
     The position table covers `max_patch` x `max_patch` pixels; a smaller odd patch uses its
     centre, so positions mean "offset from the classified pixel" for every patch size."""
 
-    def __init__(self, in_channels: int, n_classes: int, guide_channels: Sequence[int] = (), width: int = 64, stages: int = 3,
-                 guidance: bool = True, heads: int = 8, mlp_ratio: int = 2, dropout: float = 0.1, max_patch: int = 11,
-                 cross_queries: str = "cls") -> None:
-        super().__init__(in_channels, n_classes, width, stages, guide_channels, guidance, dropout)
-        expect(cross_queries in ("cls", "all"), ConfigError, f"TransformerBranch: cross_queries must be 'cls' or 'all', found {cross_queries!r}")
-        self.cross_queries = cross_queries
-        expect(heads >= 1 and width % heads == 0, ConfigError, f"TransformerBranch: width ({width}) must be divisible by heads ({heads})")
-        expect(max_patch >= 1 and max_patch % 2 == 1, ConfigError, f"TransformerBranch: max_patch must be odd and >= 1, found {max_patch}")
-        self.max_patch = max_patch
+    def __init__(self, in_channels: int, n_classes: int, cfg: BDGFConfig, guide_channels: Sequence[int] = ()) -> None:
+        super().__init__(in_channels, n_classes, cfg, guide_channels)
+        width, stages, heads, max_patch = cfg.width, cfg.stages, cfg.heads, cfg.max_patch
+        self.cross_queries = cfg.cross_queries
         self.embed = nn.Linear(in_channels, width)
         self.cls = nn.Parameter(torch.zeros(1, 1, width))
         self.pos = nn.Parameter(torch.zeros(max_patch, max_patch, width))
         nn.init.trunc_normal_(self.cls, std=0.02)
         nn.init.trunc_normal_(self.pos, std=0.02)
-        self.dropout = nn.Dropout(dropout)
-        self.layers = nn.ModuleList([EncoderLayer(width, heads, mlp_ratio) for _ in range(stages)])
+        self.max_patch = max_patch
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.layers = nn.ModuleList([EncoderLayer(width, heads, cfg.mlp_ratio) for _ in range(stages)])
         self.cross = nn.ModuleList([CrossAttention(width, self.guide_width(k), heads, enabled=self.guided) for k in range(stages)])
         self.norm = nn.LayerNorm(width)
 
