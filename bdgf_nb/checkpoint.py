@@ -83,13 +83,6 @@ def atomic_write_bytes(data: bytes, path: str | Path) -> None:
         raise
 
 
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """`torch.save(obj, path)`, atomically."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write_bytes(buffer.getvalue(), path)
-
-
 def config_record(config: Any) -> Any:
     """A dataclass (nested allowed) or dict -> plain JSON values (tuples become lists)."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):

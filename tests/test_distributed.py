@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from bdgf_nb.checkpoint import load_checkpoint
+from bdgf_nb.cli import torchrun
 from bdgf_nb.device import autocast, pick_device
 from bdgf_nb.errors import ConfigError
-from bdgf_nb.cli import torchrun
 from bdgf_nb.train import distributed as ddp
 
 WORKER = Path(__file__).with_name("ddp_worker.py")

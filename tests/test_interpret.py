@@ -10,9 +10,9 @@ from bdgf_nb.analysis.interpret import (
     embed,
     embed_all,
     linear_cka,
-    subsample_indices,
 )
 from bdgf_nb.analysis.viz import accuracy_bars, embedding_panels, pairwise_heatmap
+from bdgf_nb.data.sampling import stratified_subsample as subsample_indices
 from bdgf_nb.errors import ConfigError, DataError
 
 

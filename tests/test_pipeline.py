@@ -4,19 +4,18 @@ import numpy as np
 import pytest
 
 from bdgf_nb.app.context import DDPMSource, RunContext
-from bdgf_nb.app.presets import preset
 from bdgf_nb.app.pipeline import (
     DiffusionFeatures,
     baseline_scene_map,
     fused_baselines,
-    limit_pixels,
     predict_scene,
     prepare,
     train_variant,
 )
+from bdgf_nb.app.presets import preset
 from bdgf_nb.data.catalog import load_scene
+from bdgf_nb.data.sampling import limit_mask
 from bdgf_nb.errors import ConfigError
-
 
 NONE = DiffusionFeatures.absent()
 
@@ -36,13 +35,13 @@ def test_checkpoint_names_come_from_the_run_context_and_the_ddpm_provenance(tmp_
         preset("huge")
 
 
-def test_limit_pixels_keeps_every_class_and_stays_inside_the_mask(tiny):
+def test_limit_mask_keeps_every_class_and_stays_inside_the_mask(tiny):
     mask = tiny.split.fit
-    kept = limit_pixels(mask, tiny.labels, 60, seed=0)
-    assert kept.sum() <= 60 + 5 * tiny.n_classes and not np.any(kept & ~mask)
+    kept = limit_mask(mask, tiny.labels, 60, seed=0)
+    assert kept.sum() == 60 and not np.any(kept & ~mask)
     assert set(np.unique(tiny.labels[kept])) == set(np.unique(tiny.labels[mask]))
-    assert np.array_equal(limit_pixels(mask, tiny.labels, None), mask)
-    assert np.array_equal(kept, limit_pixels(mask, tiny.labels, 60, seed=0))
+    assert np.array_equal(limit_mask(mask, tiny.labels, None), mask)
+    assert np.array_equal(kept, limit_mask(mask, tiny.labels, 60, seed=0))
 
 
 def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tiny, tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from bdgf_nb.analysis.probe import linear_probe, neighbourhood_mean, pixel_features
+from bdgf_nb.analysis.probe import linear_probe, neighbourhood_mean, pixels_at
 from bdgf_nb.errors import DataError
 
 
@@ -30,11 +30,11 @@ def test_probe_is_deterministic_and_respects_the_training_limit():
     assert a == b
 
 
-def test_pixel_features_checks_shapes():
+def test_pixels_at_checks_shapes():
     with pytest.raises(DataError, match="spatial shape"):
-        pixel_features([np.zeros((2, 5, 5))], np.ones((4, 4), bool))
+        pixels_at([np.zeros((2, 5, 5))], np.ones((4, 4), bool))
     with pytest.raises(DataError, match="at least one"):
-        pixel_features([], np.ones((4, 4), bool))
+        pixels_at([], np.ones((4, 4), bool))
 
 
 def test_neighbourhood_mean_of_a_constant_is_the_constant():

@@ -15,8 +15,10 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.svm import SVC
 
-from bdgf_nb.errors import ConfigError, check_fields, expect
+from bdgf_nb.data.sampling import stratified_subsample
+from bdgf_nb.errors import ConfigError, expect
 from bdgf_nb.evaluate.metrics import ClassificationReport, classification_report
+from bdgf_nb.fields import check_fields
 
 
 @dataclass(frozen=True)
@@ -49,24 +51,11 @@ def pixel_features(image: np.ndarray, features: str, patch: int) -> np.ndarray:
     return np.concatenate([image, mean, np.sqrt(var)], axis=2)
 
 
-def _subsample(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
-    """Indices of at most `cap` samples, stratified by class (keeps rare classes)."""
-    if y.size <= cap:
-        return np.arange(y.size)
-    rng = np.random.default_rng(seed)
-    keep = []
-    for cls in np.unique(y):
-        idx = np.flatnonzero(y == cls)
-        n = max(1, int(round(cap * idx.size / y.size)))
-        keep.append(rng.choice(idx, size=min(n, idx.size), replace=False))
-    return np.sort(np.concatenate(keep))
-
-
 def fit_predict(model: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, cfg: BaselineConfig) -> np.ndarray:
     if model == "rf":
         rf = RandomForestClassifier(n_estimators=cfg.rf_trees, random_state=cfg.seed, n_jobs=-1)
         return rf.fit(x_train, y_train).predict(x_test)
-    keep = _subsample(y_train, cfg.max_train, cfg.seed)
+    keep = stratified_subsample(y_train, cfg.max_train, cfg.seed)
     x_fit, y_fit = x_train[keep], y_train[keep]
     if cfg.svm_grid and np.bincount(y_fit).max() >= 3 and np.min(np.bincount(y_fit)[np.unique(y_fit)]) >= 3:
         search = GridSearchCV(SVC(kernel="rbf", gamma="scale"), {"C": [1.0, 10.0, 100.0]}, cv=3, n_jobs=1)

@@ -96,10 +96,15 @@ class ForwardProcess:
 
     def sentences(self) -> list[str]:
         """One sentence per feature timestep: how much signal remains at that t."""
-        T = len(self.alpha_bar)
-        return [f"t = {t}: {100 * self.signal_fraction(t):.1f} % of the variance of x_t is signal "
-                f"(SNR {self.snr[t]:.3g}, {10 * math.log10(self.snr[t]):+.1f} dB; {self.schedule} schedule, T = {T})"
-                for t in self.feature_timesteps]
+        return [noise_level(self.alpha_bar, t, self.schedule) for t in self.feature_timesteps]
+
+
+def noise_level(alpha_bar: np.ndarray, t: int, schedule: str = "") -> str:
+    """How much of x_t is signal at timestep t, in words (alpha_bar (T,) from `schedule_snr`)."""
+    a = float(alpha_bar[t])
+    snr = a / (1.0 - a)
+    return (f"t = {t}: {100 * a:.1f} % of the variance of x_t is signal, {100 * (1 - a):.1f} % noise "
+            f"(SNR {snr:.3g} = {10 * math.log10(snr):+.1f} dB; {schedule + ' ' if schedule else ''}schedule, T = {len(alpha_bar)})")
 
 
 def forward_process(

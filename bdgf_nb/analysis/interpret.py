@@ -33,32 +33,6 @@ EmbedMethod = Literal["tsne", "umap"]
 # ---------------------------------------------------------------------------------------------
 
 
-def subsample_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Sorted indices of a class-stratified subsample of at most `n` of the (N,) `labels`.
-
-    Every class first keeps `min(count, floor)` points with `floor = max(1, n // (2 * n_classes))`,
-    so rare classes stay visible in the embedding; the rest of the budget is shared in proportion
-    to the points each class has left (largest-remainder rounding, exact integer arithmetic).
-    Returns exactly `min(n, N)` indices; all of them when `n >= N`. Same seed, same subsample.
-    """
-    labels = np.asarray(labels)
-    expect(labels.ndim == 1, DataError, f"labels must be 1-D (N,), found shape {labels.shape}")
-    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    expect(n >= len(classes), ConfigError, f"n must be >= the number of classes ({len(classes)}) so every class keeps a point, found {n}")
-    if n >= len(labels):
-        return np.arange(len(labels))
-    floors = np.minimum(counts, max(1, n // (2 * len(classes))))
-    spare = counts - floors
-    rest = n - int(floors.sum())
-    share, remainder = np.divmod(rest * spare, spare.sum())  # exact shares rest * spare / sum(spare)
-    take = floors + share
-    # Hand the points lost to rounding down to the largest remainders (ties -> class order).
-    take[np.argsort(-remainder, kind="stable")[: rest - int(share.sum())]] += 1
-    rng = np.random.default_rng(seed)
-    chosen = [rng.choice(np.flatnonzero(inverse == c), size=int(k), replace=False) for c, k in enumerate(take)]
-    return np.sort(np.concatenate(chosen))
-
-
 def standardise(features: np.ndarray) -> np.ndarray:
     """(N, d) -> (N, d) float64, each column at zero mean and unit variance (constant columns -> 0)."""
     x = np.asarray(features, dtype=np.float64)

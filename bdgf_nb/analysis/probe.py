@@ -16,13 +16,14 @@ from scipy.ndimage import uniform_filter
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from bdgf_nb.data.sampling import limit_mask
 from bdgf_nb.errors import DataError, expect
 from bdgf_nb.evaluate.metrics import classification_report
 
 
-def pixel_features(maps: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
+def pixels_at(maps: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
     """K maps (G_k, H, W) -> (N, sum G_k) features of the pixels where `mask` is true."""
-    expect(len(maps) > 0, DataError, "pixel_features needs at least one feature map, found none")
+    expect(len(maps) > 0, DataError, "pixels_at needs at least one feature map, found none")
     for m in maps:
         expect(m.shape[1:] == mask.shape, DataError, f"feature map spatial shape {m.shape[1:]} != mask shape {mask.shape}")
     return np.concatenate([m[:, mask].T for m in maps], axis=1)
@@ -31,16 +32,6 @@ def pixel_features(maps: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
 def neighbourhood_mean(image: np.ndarray, size: int = 3) -> np.ndarray:
     """(C, H, W) -> (C, H, W) mean over a size x size window (reflect at borders)."""
     return uniform_filter(image, size=(1, size, size), mode="reflect")
-
-
-def _subsample(mask: np.ndarray, labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
-    """At most `limit` pixels of `mask`, chosen at random (same choice for every feature set)."""
-    index = np.flatnonzero(mask.ravel())
-    if len(index) > limit:
-        index = np.sort(np.random.default_rng(seed).choice(index, limit, replace=False))
-    out = np.zeros(mask.size, bool)
-    out[index] = True
-    return out.reshape(mask.shape)
 
 
 def linear_probe(
@@ -55,10 +46,10 @@ def linear_probe(
     """One logistic-regression probe per feature set; rows of {features, dims, OA, AA, kappa}.
 
     feature_sets: name -> list of (G, H, W) maps (a raw image is a one-item list)."""
-    train = _subsample(train, labels, max_train, seed)
+    train = limit_mask(train, labels, max_train, seed)  # stratified: the same pixels for every feature set
     rows = []
     for name, maps in feature_sets.items():
-        x_train, x_test = pixel_features(maps, train), pixel_features(maps, test)
+        x_train, x_test = pixels_at(maps, train), pixels_at(maps, test)
         scaler = StandardScaler().fit(x_train)
         # class-balanced: on scenes with one dominant class (Houston 2018: 72 %) an unweighted
         # probe predicts that class and every feature set scores alike.

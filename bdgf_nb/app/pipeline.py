@@ -19,6 +19,7 @@ from bdgf_nb.analysis.baselines import fit_predict, pixel_features, run_baseline
 from bdgf_nb.app.context import DDPMSource, RunContext
 from bdgf_nb.data.catalog import load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
+from bdgf_nb.data.sampling import limit_mask
 from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.data.splits import Split, default_split, random_per_class_split, with_validation
 from bdgf_nb.ddpm.diffusion import GaussianDiffusion
@@ -168,22 +169,6 @@ def diffusion_features(ctx: RunContext, prepared: Prepared, masking: str, seed: 
     return extract_diffusion_features(ctx, prepared, pretrain_ddpm(ctx, prepared, masking, seed, progress=progress), progress=progress)
 
 
-def limit_pixels(mask: np.ndarray, labels: np.ndarray, limit: int | None, seed: int = 0) -> np.ndarray:
-    """At most `limit` pixels of `mask`, drawn per class in proportion to its share (every class
-    keeps at least min(its count, 5) pixels), so quick runs train on fewer pixels, same classes."""
-    if limit is None or int(mask.sum()) <= limit:
-        return mask
-    rng = np.random.default_rng(seed)
-    flat_mask, flat_labels = mask.ravel(), labels.ravel()
-    keep = np.zeros(flat_mask.shape, dtype=bool)
-    total = int(flat_mask.sum())
-    for cls in np.unique(flat_labels[flat_mask]):
-        index = np.flatnonzero(flat_mask & (flat_labels == cls))
-        n = min(index.size, max(5, int(round(limit * index.size / total))))
-        keep[rng.choice(index, size=n, replace=False)] = True
-    return keep.reshape(mask.shape)
-
-
 @dataclass
 class ClassifierRun:
     """One trained classifier, its leak-free test score and where it came from."""
@@ -226,8 +211,8 @@ def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatur
     guides = features.maps if cfg.guidance else []
     torch.manual_seed(seed)  # weights are drawn from the global RNG
     model = BDGF(cfg, prepared.channel_groups, [g.shape[0] for g in guides], prepared.n_classes)
-    fit = limit_pixels(prepared.split.fit, prepared.labels, settings.max_train_pixels, seed)
-    val = limit_pixels(prepared.split.val if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed)
+    fit = limit_mask(prepared.split.fit, prepared.labels, settings.max_train_pixels, seed)
+    val = limit_mask(prepared.split.val if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed)
     checkpoint = ctx.classifier_checkpoint(prepared.scene.name, variant, features.source, seed)
     result = train_classifier(model, prepared.dataset(fit, guides), prepared.dataset(val, guides), prepared.n_classes,
                               settings.train_config(seed), checkpoint_path=checkpoint, progress=progress)

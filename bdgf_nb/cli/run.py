@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from bdgf_nb.app.results import load_results, write_json_atomic
-from bdgf_nb.errors import BDGFError, ConfigError, check_fields, expect
+from bdgf_nb.errors import BDGFError, ConfigError, expect
+from bdgf_nb.fields import check_fields
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 

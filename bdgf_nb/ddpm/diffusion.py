@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from bdgf_nb.ddpm.unet import DenoiserUNet
-from bdgf_nb.errors import ConfigError, check_fields, expect
+from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.fields import check_fields
 
 
 @dataclass

@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 from bdgf_nb.checkpoint import atomic_write_bytes, config_hash, state_dict_hash
 from bdgf_nb.ddpm.diffusion import GaussianDiffusion
 from bdgf_nb.device import pick_device
-from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
+from bdgf_nb.errors import ConfigError, DataError, expect
+from bdgf_nb.fields import check_fields
 
 
 @dataclass

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bdgf_nb.errors import ConfigError, check_fields, expect
+from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.fields import check_fields
 from bdgf_nb.model.mamba import MambaConfig
 from bdgf_nb.model.mutual import ENSEMBLES, MutualConfig
 

@@ -41,7 +41,8 @@ import torch.nn.functional as F
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 
-from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
+from bdgf_nb.errors import ConfigError, DataError, expect
+from bdgf_nb.fields import check_fields
 
 
 @dataclass(frozen=True)

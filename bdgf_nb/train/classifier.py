@@ -27,8 +27,9 @@ import torch
 
 from bdgf_nb.data.patches import PatchDataset
 from bdgf_nb.device import adamw, autocast, pick_device
-from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
+from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.evaluate.predict import score
+from bdgf_nb.fields import check_fields
 from bdgf_nb.guards import check_memory, training_bytes
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.loop import LoopConfig, Parts, lr_at, optimizer_step, run_epochs

@@ -34,7 +34,8 @@ from bdgf_nb.ddpm.diffusion import DiffusionConfig, DiffusionLoss, GaussianDiffu
 from bdgf_nb.ddpm.masking import MaskingConfig, ModalityMasker
 from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.device import adamw, autocast, pick_device
-from bdgf_nb.errors import ConfigError, DataError, check_fields, expect
+from bdgf_nb.errors import ConfigError, DataError, expect
+from bdgf_nb.fields import check_fields
 from bdgf_nb.guards import check_memory, training_bytes
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.loop import LoopConfig, Parts, optimizer_step, run_epochs
