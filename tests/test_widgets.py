@@ -2,10 +2,20 @@ import numpy as np
 import pytest
 import torch
 
-from bdgf_nb.analysis.widgets import build_mask_panel, mask_and_reconstruct, rgb_bands
+from bdgf_nb.analysis.widgets import (
+    build_forward_panel,
+    build_mask_panel,
+    build_masking_panel,
+    build_scan_panel,
+    mask_and_reconstruct,
+    rgb_bands,
+)
 from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.masking import MaskingConfig
 from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.errors import ConfigError
+from bdgf_nb.model.branches import MambaBranch
+from bdgf_nb.model.config import BDGFConfig
 
 GROUPS = {"hsi": 8, "lidar": 1}
 
@@ -68,3 +78,46 @@ def test_panel_builds_headless_and_sliders_update_the_display(diffusion):
     assert panel.text.value != shown
     panel.sliders["t"].value = 0
     assert set(panel.sliders) == {"hsi", "lidar", "t", "patch"}
+
+
+def test_mask_panel_explains_partial_ratios_and_shows_the_noise_level(diffusion):
+    panel = build_mask_panel(diffusion, np.stack([patch(0)]), GROUPS)
+    assert "never occur in training" in panel.text.value and "partial mask ratio" not in panel.text.value
+    assert f"{100 * float(diffusion.alpha_bar[50]):.1f} % of the variance of x_t is signal" in panel.text.value
+    panel.sliders["lidar"].value = 0.5
+    assert "<b>partial mask ratio</b> on lidar" in panel.text.value
+    panel.sliders["t"].value = 900
+    assert "t = 900:" in panel.text.value and f"{100 * float(diffusion.alpha_bar[900]):.1f} %" in panel.text.value
+
+
+def test_forward_panel_redraws_for_every_t(diffusion):
+    panel = build_forward_panel(diffusion, np.stack([patch(0), patch(1)]))
+    first = panel.image.value
+    assert first[:4] == b"\x89PNG" and "t = 500:" in panel.text.value and "t = 200:" in panel.text.value
+    panel.sliders["t"].value = 999
+    assert panel.image.value != first and "t = 999:" in panel.text.value
+
+
+def test_masking_panel_names_saturation_and_shows_invalid_settings():
+    panel = build_masking_panel(MaskingConfig(p0=0.1, p_max=0.5, gain=0.8))
+    assert "lidar: share" in panel.text.value and "clipped to 0" in panel.text.value  # reliance 0.2 vs 0.01
+    first = panel.image.value
+    panel.sliders["reliance_lidar"].value = 0.2  # balanced: both at p0, nothing saturates
+    assert "saturated" not in panel.text.value and "target p* = 0.100" in panel.text.value and panel.image.value != first
+    panel.sliders["p0"].value = 0.6  # above p_max
+    assert "invalid setting" in panel.text.value and "p0 must be in [0, p_max=0.5], found 0.6" in panel.text.value
+
+
+def test_scan_panel_compares_guided_and_unguided():
+    torch.manual_seed(0)
+    groups = {"hsi": 12, "lidar": 1}
+    guided = MambaBranch(groups, 4, BDGFConfig(width=8, stages=2), guide_channels=[4, 4])
+    unguided = MambaBranch(groups, 4, BDGFConfig(width=8, stages=2, guidance=False))
+    x = torch.randn(3, 13, 5, 5)
+    panel = build_scan_panel({"guided": (guided, [torch.randn(3, 4, 5, 5) for _ in range(2)]), "unguided": (unguided, [])}, x, groups)
+    assert panel.text.value.startswith("guided: mean delta") and "unguided: mean delta" in panel.text.value
+    shown = panel.text.value
+    panel.sliders["pixel"].value = 2
+    assert panel.text.value != shown
+    panel.sliders["layer"].value = 1
+    assert set(panel.sliders) == {"pixel", "layer"}

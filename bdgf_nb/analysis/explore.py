@@ -304,9 +304,10 @@ def trace_mamba_branch(branch: MambaBranch, x: torch.Tensor, guides: Sequence[to
     """One ScanTrace per Mamba layer of `branch` on x (b, C, p, p) with its guides: forward hooks
     capture each block's input during the branch's own forward, then `trace_mamba_block` reruns
     it. Raises DataError if the re-implementation drifts from the block's output by > atol."""
+    blocks = [layer.mixer for layer in branch.layers if isinstance(layer.mixer, MambaBlock)]
+    expect(len(blocks) == len(branch.layers), DataError, f"every layer of the branch must hold a MambaBlock, found {len(blocks)} of {len(branch.layers)}")
     captured: list[tuple[torch.Tensor, torch.Tensor]] = []
-    hooks = [layer.mixer.register_forward_hook(lambda _m, inp, out: captured.append((inp[0].detach(), out.detach())))
-             for layer in branch.layers]
+    hooks = [block.register_forward_hook(lambda _m, inp, out: captured.append((inp[0].detach(), out.detach()))) for block in blocks]
     was_training = branch.training
     try:
         branch.eval()
@@ -316,8 +317,8 @@ def trace_mamba_branch(branch: MambaBranch, x: torch.Tensor, guides: Sequence[to
             hook.remove()
         branch.train(was_training)
     traces = []
-    for layer, (inp, out) in zip(branch.layers, captured, strict=True):
-        trace = trace_mamba_block(layer.mixer, inp)
+    for block, (inp, out) in zip(blocks, captured, strict=True):
+        trace = trace_mamba_block(block, inp)
         gap = float(np.abs(trace.out - out.numpy()).max())
         expect(gap <= atol * max(1.0, float(out.abs().max())), DataError, f"scan tracer disagrees with the MambaBlock output: max |diff| {gap:.2e} > atol {atol}")
         traces.append(trace)

@@ -1,11 +1,14 @@
-"""Interactive "mask and reconstruct" panel for notebook 01, with callbacks testable headless.
+"""Interactive panels of the notebooks (ipywidgets), with callbacks testable headless: the
+"mask and reconstruct" panel of notebook 01 and one panel per exploration of explore.py
+(forward process, masking rule, selective-scan tracer). Every panel draws a PNG into an
+`ipywidgets.Image` (works headless and in JupyterLab) and exposes `sliders`, `image`, `text`.
 
 Mask ratio per modality = the fraction of that modality's PIXELS hidden (a spatial random mask
 drawn from `seed`; all channels of a hidden pixel are replaced by the learned mask embedding).
 Ratio 1.0 hides the whole modality, which is what pretraining does (BDGF.md step 1); partial
-ratios are an out-of-training probe of how much spatial context the denoiser uses. Training
-never scores hidden entries, so their reconstruction shows what the denoiser infers from what
-it sees, not a trained inpainting.
+ratios never occur in training and are an out-of-training probe of how much spatial context the
+denoiser uses. Training never scores hidden entries, so their reconstruction shows what the
+denoiser infers from what it sees, not a trained inpainting.
 
 Images: HSI as false colour (3 bands spread over the spectrum, longest wavelength red),
 auxiliary modality as its first channel; all three views of a modality share the 2-98 %
@@ -14,27 +17,38 @@ percentile stretch of its input, so they are comparable, and are clipped to [0, 
 
 from __future__ import annotations
 
-import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from bdgf_nb.analysis.explore import (
+    FEATURE_TIMESTEPS,
+    forward_process,
+    forward_process_figure,
+    masking_figure,
+    masking_rule,
+    noise_level,
+    png,
+    rgb_bands,
+    scan_figure,
+    schedule_snr,
+    stretch_like,
+    token_labels,
+    trace_mamba_branch,
+)
 from bdgf_nb.ddpm.diffusion import GaussianDiffusion
-from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.ddpm.masking import MaskingConfig
+from bdgf_nb.errors import BDGFError, ConfigError, expect
+from bdgf_nb.model.branches import MambaBranch
 
+__all__ = ["build_forward_panel", "build_mask_panel", "build_masking_panel", "build_scan_panel", "mask_and_reconstruct", "render_png", "rgb_bands", "spatial_mask"]
 
-def rgb_bands(n_bands: int) -> list[int]:
-    """Three band indices spread over the spectrum, red = longest wavelength."""
-    return [int(round(b)) for b in np.linspace(0, n_bands - 1, 5)[3:0:-1]]
-
-
-def _stretch(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Per-channel 2-98 % percentile stretch of `image` using `reference`'s percentiles:
-    (..., h, w) channels first -> same shape, in [0, 1]."""
-    lo = np.percentile(reference, 2, axis=(-2, -1), keepdims=True)
-    hi = np.percentile(reference, 98, axis=(-2, -1), keepdims=True)
-    return np.clip((image - lo) / np.maximum(hi - lo, 1e-6), 0.0, 1.0).astype(np.float32)
+PARTIAL_RATIOS = ("Training hides a modality of a sample <b>whole or not at all</b> (ratio 1 or 0, at most one modality "
+                  "per sample). Partial ratios never occur in training: they probe how much spatial context the denoiser "
+                  "uses, and the hidden pixels' reconstruction is inferred, not a trained inpainting.")
 
 
 def spatial_mask(channel_groups: dict[str, int], mask_ratio: dict[str, float], p: int, generator: torch.Generator) -> torch.Tensor:
@@ -82,9 +96,9 @@ def mask_and_reconstruct(
     views = {"input": source, "masked_noised": x_seen, "reconstruction": x0_hat}
     bands = [bounds[0] + b for b in rgb_bands(int(bounds[1]))]
     for view, array in views.items():
-        out[f"hsi_{view}"] = np.moveaxis(_stretch(array[bands], source[bands]), 0, -1)
+        out[f"hsi_{view}"] = np.moveaxis(stretch_like(array[bands], source[bands]), 0, -1)
         if len(channel_groups) > 1:
-            out[f"lidar_{view}"] = _stretch(array[bounds[1]], source[bounds[1]])
+            out[f"lidar_{view}"] = stretch_like(array[bounds[1]], source[bounds[1]])
     return out
 
 
@@ -102,14 +116,12 @@ def render_png(images: dict[str, Any], names: list[str]) -> bytes:
             ax.set_title(f"{names[i]} {view.replace('_', ' + ')}", fontsize=9)
             ax.set_axis_off()
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
+    return png(fig)
 
 
 def build_mask_panel(diffusion: GaussianDiffusion, patches: np.ndarray | torch.Tensor, channel_groups: dict[str, int], seed: int = 0) -> Any:
     """ipywidgets panel: a mask-ratio slider per modality, timestep and patch sliders, the image
-    grid (an `ipywidgets.Image` PNG: works headless and in JupyterLab) and the per-modality MSE.
+    grid, the per-modality MSE, the noise level of the chosen t and what partial ratios mean.
 
     patches (N, C, p, p). The returned VBox has attributes `sliders` (name -> slider; "t" and
     "patch" included), `image` and `text` for programmatic use."""
@@ -117,6 +129,7 @@ def build_mask_panel(diffusion: GaussianDiffusion, patches: np.ndarray | torch.T
 
     patches = torch.as_tensor(patches, dtype=torch.float32)
     names = list(channel_groups)
+    alpha_bar, _ = schedule_snr(diffusion.cfg)
     sliders: dict[str, Any] = {
         name: widgets.FloatSlider(value=1.0 if m == 0 else 0.0, min=0.0, max=1.0, step=0.05, description=f"mask {name}") for m, name in enumerate(names)
     }
@@ -125,15 +138,112 @@ def build_mask_panel(diffusion: GaussianDiffusion, patches: np.ndarray | torch.T
     image = widgets.Image(format="png")
     text = widgets.HTML()
 
-    def refresh(_: Any = None) -> None:
+    def refresh() -> None:
         ratios = {name: sliders[name].value for name in names}
         shown = mask_and_reconstruct(diffusion, patches[sliders["patch"].value], channel_groups, ratios, sliders["t"].value, seed)
         image.value = render_png(shown, names[:2])
-        text.value = " &nbsp; ".join(f"MSE {name}: {shown[f'mse_{name}']:.4f}" for name in names)
+        partial = [name for name in names if 0.0 < ratios[name] < 1.0]
+        text.value = "<br>".join([
+            " &nbsp; ".join(f"MSE {name}: {shown[f'mse_{name}']:.4f}" for name in names),
+            f"noise level: {noise_level(alpha_bar, sliders['t'].value, diffusion.cfg.schedule)}",
+            (f"<b>partial mask ratio</b> on {', '.join(partial)}: " if partial else "") + PARTIAL_RATIOS,
+        ])
+
+    return _panel(sliders, image, text, refresh, [list(sliders.values())[: len(names)], [sliders["t"], sliders["patch"]]])
+
+
+def _panel(sliders: dict[str, Any], image: Any, text: Any, refresh: Callable[[], None], rows: Sequence[Sequence[Any]]) -> Any:
+    """VBox of slider rows, the image and the text; every slider redraws; attributes for tests."""
+    import ipywidgets as widgets
 
     for slider in sliders.values():
-        slider.observe(refresh, names="value")
+        slider.observe(lambda _change: refresh(), names="value")
     refresh()
-    panel = widgets.VBox([widgets.HBox(list(sliders.values())[: len(names)]), widgets.HBox([sliders["t"], sliders["patch"]]), image, text])
+    panel = widgets.VBox([*(widgets.HBox(list(row)) for row in rows), image, text])
     panel.sliders, panel.image, panel.text = sliders, image, text
     return panel
+
+
+def build_forward_panel(diffusion: GaussianDiffusion, patches: np.ndarray | torch.Tensor, seed: int = 0, feature_timesteps: Sequence[int] = FEATURE_TIMESTEPS) -> Any:
+    """Exploration (a): one patch at t = 0, the feature timesteps and a slider timestep t, with
+    the SNR curve of the model's schedule; the text says how much signal each t keeps.
+    patches (N, C, p, p); sliders "t" and "patch"."""
+    import ipywidgets as widgets
+
+    patches = torch.as_tensor(patches, dtype=torch.float32)
+    sliders: dict[str, Any] = {
+        "t": widgets.IntSlider(value=min(500, diffusion.T - 1), min=0, max=diffusion.T - 1, description="timestep t"),
+        "patch": widgets.IntSlider(value=0, min=0, max=patches.shape[0] - 1, description="patch"),
+    }
+    image, text = widgets.Image(format="png"), widgets.HTML()
+
+    def refresh() -> None:
+        t = sliders["t"].value
+        shown = sorted({0, *feature_timesteps, t})
+        fp = forward_process(diffusion, patches[sliders["patch"].value], shown, seed, feature_timesteps)
+        image.value = png(forward_process_figure(fp))
+        text.value = "<br>".join([noise_level(fp.alpha_bar, t, fp.schedule) + " (slider)", *fp.sentences()])
+
+    return _panel(sliders, image, text, refresh, [list(sliders.values())])
+
+
+def build_masking_panel(cfg: MaskingConfig | None = None, names: Sequence[str] = ("hsi", "lidar"), epochs: int = 20) -> Any:
+    """Exploration (b): sliders for p0, p_max, gain, tau and a reliance pair; the target
+    p_mask of each modality over every share split, where it saturates, and a simulated
+    trajectory of the real ModalityMasker. An invalid setting (p0 > p_max) is shown, not raised."""
+    import ipywidgets as widgets
+
+    base = cfg or MaskingConfig()
+    names = list(names)
+    sliders: dict[str, Any] = {
+        "p0": widgets.FloatSlider(value=base.p0, min=0.0, max=1.0, step=0.01, description="p0"),
+        "p_max": widgets.FloatSlider(value=base.p_max, min=0.0, max=1.0, step=0.01, description="p_max"),
+        "gain": widgets.FloatSlider(value=base.gain, min=0.0, max=3.0, step=0.05, description="gain"),
+        "tau": widgets.FloatSlider(value=base.tau, min=0.0, max=1.0, step=0.01, description="tau"),
+        **{f"reliance_{n}": widgets.FloatSlider(value=v, min=0.0, max=0.5, step=0.005, description=f"reliance {n}", readout_format=".3f")
+           for n, v in zip(names, (0.2, 0.01), strict=True)},
+    }
+    image, text = widgets.Image(format="png"), widgets.HTML()
+
+    def refresh() -> None:
+        try:
+            current = replace(base, **{k: sliders[k].value for k in ("p0", "p_max", "gain", "tau")})
+        except BDGFError as error:
+            text.value = f"<b>invalid setting</b>: {error}"
+            return
+        reliance = [sliders[f"reliance_{n}"].value for n in names]
+        rule = masking_rule(current, reliance)
+        image.value = png(masking_figure(current, reliance, names, epochs))
+        text.value = "<br>".join(
+            f"{n}: share {100 * s:.0f} %, imbalance e = {e:+.3f}, target p* = {raw:.3f}"
+            + (f" -> clipped to {'p_max' if sat == 'p_max' else '0'} = {p:.3f} (saturated)" if sat else "")
+            for n, s, e, raw, p, sat in zip(names, rule.shares, rule.imbalance, rule.raw_target, rule.target, rule.saturated, strict=True))
+
+    return _panel(sliders, image, text, refresh, [[sliders["p0"], sliders["p_max"]], [sliders["gain"], sliders["tau"]],
+                                                  [sliders[f"reliance_{n}"] for n in names]])
+
+
+def build_scan_panel(models: Mapping[str, tuple[MambaBranch, Sequence[torch.Tensor]]], x: np.ndarray | torch.Tensor, channel_groups: Mapping[str, int]) -> Any:
+    """Exploration (c): delta, state norm and gate along one pixel's token sequence for each
+    named Mamba branch (e.g. {"guided": (branch, guides), "unguided": (branch, [])}) on the
+    patches x (N, C, p, p). Traces are computed once; sliders "pixel" and "layer" pick what to show."""
+    import ipywidgets as widgets
+
+    x = torch.as_tensor(x, dtype=torch.float32)
+    traces = {name: trace_mamba_branch(branch, x, guides) for name, (branch, guides) in models.items()}
+    first = next(iter(models.values()))[0]
+    labels = token_labels(first, channel_groups)
+    sliders: dict[str, Any] = {
+        "pixel": widgets.IntSlider(value=0, min=0, max=x.shape[0] - 1, description="pixel"),
+        "layer": widgets.IntSlider(value=0, min=0, max=min(len(t) for t in traces.values()) - 1, description="layer"),
+    }
+    image, text = widgets.Image(format="png"), widgets.HTML()
+
+    def refresh() -> None:
+        pixel, layer = sliders["pixel"].value, sliders["layer"].value
+        image.value = png(scan_figure(traces, pixel, layer, labels))
+        text.value = "<br>".join(
+            f"{name}: mean delta {tr[layer].delta[pixel].mean():.4f}, final state norm {tr[layer].state_norm[pixel, -1]:.3f}, "
+            f"mean gate {tr[layer].gate[pixel].mean():.3f}" for name, tr in traces.items())
+
+    return _panel(sliders, image, text, refresh, [list(sliders.values())])
