@@ -1,0 +1,184 @@
+"""Prose computed from numbers: the notebooks' "Reading it" cells (issue 17).
+
+Every sentence that compares two numbers gets its direction from code, decided on the numbers
+AS PRINTED (rounded to `digits`), so a reader can never see "above" next to a smaller number, and
+a rerun on another scene or seed rewrites the sentence instead of contradicting it. Two phrase
+shapes carry every direction, so one property test covers all chapters:
+
+    "<A> (<a>) is above|below|equal to <B> (<b>) [by <|a - b|> <unit>]"     (`versus`)
+    "<what> rises|falls from <x> to <y>" / "<what> stays at <x>"           (`change`)
+
+Chapter readers: `probe_vs_control` (01), `masking_reading` (01), `guidance_effect` (02),
+`ensemble_reading` and `cka_reading` (04); `compare` with a confidence interval for any paired
+comparison (03, 05); `mean_text` prints "65.2 ± 0.4 (3 seeds)" or "65.2 (1 seed)", never "± 0.00".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from bdgf_nb.analysis.stats import summarize
+from bdgf_nb.errors import DataError, expect
+
+# CKA words (our convention, stated in every sentence with the number): >= 0.8 "largely
+# similar", >= 0.5 "partly similar", below "largely different" (Kornblith et al. 2019 read CKA
+# as similarity of representations up to rotation and isotropic scale).
+CKA_WORDS = ((0.8, "largely similar"), (0.5, "partly similar"), (-math.inf, "largely different"))
+
+
+def shown(x: float, digits: int) -> float:
+    """x as printed with `digits` decimals (-0.0 becomes 0.0): directions are read from this."""
+    value = round(float(x), digits)
+    return 0.0 if value == 0 else value
+
+
+def _fmt(x: float, digits: int) -> str:
+    return f"{shown(x, digits):.{digits}f}"
+
+
+def _finite(**values: float) -> None:
+    bad = {k: v for k, v in values.items() if not math.isfinite(float(v))}
+    expect(not bad, DataError, f"reading needs finite numbers, found {bad}")
+
+
+def versus(name_a: str, a: float, name_b: str, b: float, digits: int = 1, unit: str = "points") -> str:
+    """'A (a) is above B (b) by d points' / 'below' / 'equal to B (b)', on the printed values."""
+    _finite(a=a, b=b)
+    sa, sb = shown(a, digits), shown(b, digits)
+    head = f"{name_a} ({_fmt(a, digits)}) is"
+    if sa == sb:
+        return f"{head} equal to {name_b} ({_fmt(b, digits)}) at this precision"
+    gap = f"{abs(sa - sb):.{digits}f}"
+    return f"{head} {'above' if sa > sb else 'below'} {name_b} ({_fmt(b, digits)}) by {gap}{' ' + unit if unit else ''}"
+
+
+def change(what: str, before: float, after: float, digits: int = 2) -> str:
+    """'<what> rises from x to y' / 'falls from x to y' / 'stays at x', on the printed values."""
+    _finite(before=before, after=after)
+    sb, sa = shown(before, digits), shown(after, digits)
+    if sa == sb:
+        return f"{what} stays at {_fmt(before, digits)}"
+    return f"{what} {'rises' if sa > sb else 'falls'} from {_fmt(before, digits)} to {_fmt(after, digits)}"
+
+
+def compare(name_a: str, a: float, name_b: str, b: float, unit: str = "OA", ci: tuple[float, float] | None = None,
+            digits: int = 1, confidence: float = 0.95) -> str:
+    """One sentence: which of two results is higher and, given the `confidence` interval `ci` of
+    the paired difference a - b (e.g. stats.paired_difference), whether that is resolved.
+
+    compare("BDGF", 65.2, "no masking", 64.1, ci=(-0.3, 2.5)) -> "By OA, BDGF (65.2) is above no
+    masking (64.1) by 1.1 points; the 95 % CI of the difference [-0.3, 2.5] includes zero, so the
+    difference is not resolved." An interval whose printed bound is 0.0 counts as including zero."""
+    text = f"By {unit}, {versus(name_a, a, name_b, b, digits)}" if unit else versus(name_a, a, name_b, b, digits)
+    if ci is None or any(math.isnan(float(v)) for v in ci):
+        return text + (" (one seed: no interval, so the difference is not resolved)." if ci is not None else ".")
+    lo, hi = shown(min(ci), digits), shown(max(ci), digits)
+    interval = f"the {100 * confidence:g} % CI of the difference [{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
+    if lo <= 0.0 <= hi:
+        return f"{text}; {interval} includes zero, so the difference is not resolved."
+    side = "above" if lo > 0 else "below"
+    point = shown(a, digits) - shown(b, digits)
+    if (point > 0) == (lo > 0) and point != 0:
+        return f"{text}; {interval} lies {side} zero, so the difference is resolved at this confidence."
+    return f"{text}; {interval} lies {side} zero while the point difference does not: read it with care."
+
+
+def mean_text(values: Sequence[float], digits: int = 1) -> str:
+    """'65.2 ± 0.4 (3 seeds)' (sample std) or '65.2 (1 seed)': one run has no spread to print."""
+    s = summarize(values)
+    if s.n == 1:
+        return f"{_fmt(s.mean, digits)} (1 seed)"
+    return f"{_fmt(s.mean, digits)} ± {_fmt(s.std, digits)} ({s.n} seeds)"
+
+
+def _best(scores: Mapping[str, float]) -> str:
+    expect(len(scores) >= 1, DataError, "reading needs at least one named score, found none")
+    return max(scores, key=lambda k: float(scores[k]))
+
+
+# --- chapter readers ---------------------------------------------------------------------------
+
+
+def probe_vs_control(features: Mapping[str, float], control_name: str, control: float, unit: str = "OA", digits: int = 1) -> str:
+    """Notebook 01: linear-probe scores of diffusion feature sets against a raw-pixel control
+    (the 3 x 3 mean of the inputs). Says whether ANY feature set beats the control."""
+    _best(features)
+    parts = [versus(name, score, control_name, control, digits) for name, score in features.items()]
+    above = [n for n, v in features.items() if shown(v, digits) > shown(control, digits)]
+    if len(above) == len(features):
+        verdict = "every diffusion feature set beats the raw-pixel control, so the probe shows information beyond local raw means"
+    elif above:
+        verdict = f"only {', '.join(above)} beats the raw-pixel control, so the evidence for added information is mixed"
+    else:
+        verdict = "no diffusion feature set beats the raw-pixel control, so this probe does not show that the diffusion features add information the raw pixels lack"
+    return f"Linear probe ({unit}): " + "; ".join(parts) + f". On this run {verdict}."
+
+
+def guidance_effect(branch: str, guided: float, unguided: float, params_guided: int, params_unguided: int,
+                    unit: str = "OA", ci: tuple[float, float] | None = None, digits: int = 1) -> str:
+    """Notebook 02: effect of diffusion guidance on one branch, with the parameter confound."""
+    expect(params_guided > 0 and params_unguided > 0, DataError, f"parameter counts must be > 0, found {params_guided} and {params_unguided}")
+    text = compare(f"guided {branch}", guided, f"unguided {branch}", unguided, unit, ci, digits)
+    extra = 100.0 * (params_guided - params_unguided) / params_unguided
+    size = f"{abs(extra):.0f} % {'more' if extra >= 0 else 'fewer'} parameters ({params_guided:,} vs {params_unguided:,})"
+    sg, su = shown(guided, digits), shown(unguided, digits)
+    if sg > su and extra > 0:
+        return f"{text} The guided {branch} also has {size}: part of the gain may be capacity; compare at equal parameter count to separate the two."
+    if sg < su and extra > 0:
+        return f"{text} The guided {branch} is not better despite {size}."
+    return f"{text} The guided {branch} has {size}."
+
+
+def ensemble_reading(branch_accuracy: Mapping[str, float], ensemble: float, unit: str = "OA", digits: int = 1) -> str:
+    """Notebook 04: the ensemble against its best branch (the gain an ensemble must earn)."""
+    best = _best(branch_accuracy)
+    text = versus("the ensemble", ensemble, f"its best branch {best}", branch_accuracy[best], digits)
+    gain = shown(ensemble, digits) - shown(branch_accuracy[best], digits)
+    verdict = "averaging the branches helped" if gain > 0 else "averaging the branches cost accuracy" if gain < 0 else "averaging the branches changed nothing"
+    return f"By {unit}, {text}: {verdict} on this run."
+
+
+def cka_reading(mean_cka: float, ensemble_gain: float, digits: int = 2) -> str:
+    """Notebook 04: mean off-diagonal linear CKA of the branch features with the ensemble gain
+    (points over the best branch): complementarity is claimed only if the gain is positive."""
+    _finite(mean_cka=mean_cka, ensemble_gain=ensemble_gain)
+    c = shown(mean_cka, digits)
+    words = next(w for threshold, w in CKA_WORDS if c >= threshold)
+    gain = shown(ensemble_gain, 1)
+    ensemble = (f"the ensemble is {abs(gain):.1f} points {'above' if gain > 0 else 'below'} its best branch" if gain != 0
+                else "the ensemble is equal to its best branch at this precision")
+    verdict = ("so the branches' differences pay off in the ensemble" if gain > 0
+               else "so this run shows no complementarity that the ensemble exploits")
+    return (f"Mean linear CKA between branch features is {_fmt(mean_cka, digits)} (1 = the same representation up to rotation "
+            f"and scale; >= 0.8 we call largely similar, < 0.5 largely different): the branches learn {words} features, "
+            f"and {ensemble}, {verdict}.")
+
+
+def masking_reading(arms: Mapping[str, Mapping[str, float]], modalities: Sequence[str], reference: str = "none",
+                    loss_key: str = "loss_{}", eps: float = 0.02, digits: int = 3) -> str:
+    """Notebook 01: what masking did to balance. arms: masking mode -> final-epoch record with
+    `dominance_gap`, `reliance_<m>` and optionally `loss_key.format(m)` (lower = better).
+    Compares every arm with `reference`; names modalities relied on below `eps` in every arm
+    (masking.MaskingConfig.reliance_eps: "not relied on")."""
+    expect(reference in arms and len(arms) >= 2, DataError, f"arms must hold the reference {reference!r} and one more, found {list(arms)}")
+    base = arms[reference]
+    label = {arm: "no masking" if arm == "none" else f"{arm} masking" for arm in arms}
+    sentences = []
+    for arm, record in arms.items():
+        if arm == reference:
+            continue
+        gap = versus(f"under {label[arm]} the dominance gap", record["dominance_gap"], f"that under {label[reference]}", base["dominance_gap"], digits, unit="")
+        closer = shown(record["dominance_gap"], digits) < shown(base["dominance_gap"], digits)
+        further = shown(record["dominance_gap"], digits) > shown(base["dominance_gap"], digits)
+        sentences.append(gap + (": closer to balance (0 = balanced)" if closer else ": further from balance (0 = balanced)" if further else ""))
+        sentences.append("; ".join(change(f"reliance on {m}", base[f"reliance_{m}"], record[f"reliance_{m}"], digits) for m in modalities)
+                         + f" ({label[reference]} -> {label[arm]})")
+        losses = [m for m in modalities if loss_key.format(m) in record and loss_key.format(m) in base]
+        if losses:
+            sentences.append("; ".join(change(f"the {m} loss", base[loss_key.format(m)], record[loss_key.format(m)], 3) for m in losses)
+                             + f" ({label[reference]} -> {label[arm]}; lower is better)")
+    ignored = [m for m in modalities if all(float(r[f"reliance_{m}"]) < eps for r in arms.values())]
+    if ignored:
+        sentences.append(f"In every arm the reliance on {', '.join(ignored)} stays below {eps:g}: the denoiser barely uses it, whatever the masking")
+    return " ".join(s[0].upper() + s[1:] + "." for s in sentences)
