@@ -35,7 +35,7 @@ class TinyNet(nn.Module):
         f = torch.relu(self.conv(torch.cat([x, *guides], dim=1))).mean(dim=(2, 3))
         return Output([head(f) for head in self.heads], [f, f])
 
-    def loss(self, out: Output, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, out: Output, y: torch.Tensor, progress: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
         loss = sum(nn.functional.cross_entropy(z, y) for z in out.logits)
         assert isinstance(loss, torch.Tensor)
         return loss, {}

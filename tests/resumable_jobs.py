@@ -67,7 +67,7 @@ class TinyNet(nn.Module):
         h = self.drop(F.relu(self.conv(x)).mean((2, 3)))
         return TinyOutput([head(h) for head in self.heads], [h, h])
 
-    def loss(self, out: TinyOutput, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, out: TinyOutput, y: torch.Tensor, progress: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
         parts = [F.cross_entropy(z, y) for z in out.logits]
         return parts[0] + parts[1], {f"ce{i}": float(p.detach()) for i, p in enumerate(parts)}
 

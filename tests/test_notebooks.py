@@ -70,11 +70,16 @@ def test_all_notebooks_run_in_quick_mode(tmp_path):
     assert set(summary["notebook_seconds"]) == {p.stem for p in NOTEBOOKS}
     assert summary["00_data"]["baselines"], "notebook 00 recorded no baseline rows"
     balance = summary["01_pretraining"]["balance"]
-    assert set(balance) == {"none", "adaptive"} and all("dominance_gap" in v for v in balance.values())
+    assert set(balance) == {"none", "random_matched", "adaptive"} and all("dominance_gap" in v for v in balance.values())
+    assert {r["masking"] for r in summary["01_pretraining"]["feature_balance"]} == {"none", "random_matched", "adaptive"}
+    assert "warnings" in summary["00_data"]["split"] and summary["00_data"]["modality_information"]
     assert {r["features"] for r in summary["01_pretraining"]["linear_probe"]} >= {"raw pixel", "diffusion (adaptive)"}
     assert len(summary["02_branches"]["rows"]) == 6
     methods = {r["method"] for r in summary["03_mutual_learning"]["rows"]}
-    assert {"BDGF", "no guidance", "no mutual learning", "no masking (DDPM trained without)", "RF (patch stats)"} <= methods
+    assert {"BDGF", "no guidance", "no mutual learning", "no masking (DDPM trained without)", "random masking at the adaptive rate",
+            "BDGF, ensemble rule chosen on validation", "RF (patch stats)"} <= methods
+    assert all("val_overall_accuracy" in r for r in summary["03_mutual_learning"]["rows"] if r["family"] == "BDGF / ablation" and "rule" not in r)
+    assert (tmp_path / "class_map.npy").exists() and (tmp_path / "maps").is_dir()
     assert all(0 <= r["overall_accuracy"] <= 100 for r in summary["03_mutual_learning"]["rows"])
     complementarity = summary["04_interpretation"]["complementarity"]
     assert 0 <= complementarity["mean_cka"] <= 1 and "ensemble_gain" in complementarity

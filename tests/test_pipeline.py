@@ -67,3 +67,36 @@ def test_fused_baselines_and_their_scene_map(tiny):
     assert {r["method"] for r in rows} == {"SVM (centre)", "RF (centre)", "SVM (patch stats)", "RF (patch stats)"}
     scene_map = baseline_scene_map(ctx, tiny)
     assert scene_map.shape == tiny.labels.shape and set(np.unique(scene_map)) <= set(range(1, tiny.n_classes + 1))
+
+
+def test_paired_variants_of_one_seed_see_the_same_pixels_in_the_same_order(tiny, tmp_path, monkeypatch):
+    """The protocol's pairing: two variants of model seed 1 draw the same training pixels and
+    the same batches in the same order; another seed draws other batches."""
+    from dataclasses import replace
+
+    from bdgf_nb.data.patches import PatchDataset
+
+    short = preset("quick")
+    ctx = RunContext("synthetic", replace(short, train=replace(short.train, epochs=1)), seed=0, out_dir=tmp_path)
+    calls: list[list[tuple[int, list[int]]]] = []
+    original = PatchDataset.batch
+
+    def recording(self, index):
+        calls[-1].append((len(self), (self.rows[index] * 1000 + self.cols[index]).tolist()))
+        return original(self, index)
+
+    monkeypatch.setattr(PatchDataset, "batch", recording)
+    for variant, seed in (("cnn_only+no_guidance", 1), ("mamba_only+no_guidance", 1), ("cnn_only+no_guidance", 2)):
+        calls.append([])
+        train_variant(ctx, tiny, NONE, variant, seed=seed, progress=False)
+    fit_size = len(training_pixels_of(ctx, tiny, 1))
+    seen = [[key for size, keys in run if size == fit_size for key in keys] for run in calls]  # training batches, in order
+    assert seen[0] and seen[0] == seen[1]
+    assert seen[0] != seen[2]
+
+
+def training_pixels_of(ctx, prepared, seed):
+    from bdgf_nb.app.pipeline import training_pixels
+
+    fit, _ = training_pixels(ctx, prepared, seed)
+    return np.flatnonzero(fit)

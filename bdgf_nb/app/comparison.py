@@ -2,9 +2,14 @@
 
 `COMPARISON` is the table of variants: a display name, the model ablation (model.bdgf.ABLATIONS,
 "+"-joined), and which DDPM guides it ("run": the run's masking mode; "none": the DDPM trained
-without masking, which is how the "no masking" ablation differs from BDGF: same classifier,
-features of another DDPM). Rows that only make sense with diffusion features are skipped on a
-pixel table (no DDPM there).
+without masking, "random_matched": random masking at the adaptive run's rate; that is how the
+masking ablations differ from BDGF: same classifier, features of another DDPM). Rows that only
+make sense with diffusion features are skipped on a pixel table (no DDPM there).
+
+Pairing: every variant of model seed s uses the same split, training pixels and batch order
+(seeded by s), and the DDPM draw s's index picks (`ddpm_seed`), so "no masking" averages over
+DDPM draws exactly as BDGF does. One more row comes free from BDGF's own runs: the ensemble
+rule chosen on validation (evaluate.ensembles), paired with BDGF's mean rule.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ COMPARISON: tuple[Variant, ...] = (
     Variant("no guidance", "no_guidance", needs_ddpm=True),
     Variant("no mutual learning", "no_mutual"),
     Variant("no masking (DDPM trained without)", "bdgf", ddpm="none", needs_ddpm=True),
+    Variant("random masking at the adaptive rate", "bdgf", ddpm="random_matched", needs_ddpm=True),
     Variant("CNN branch only", "cnn_only"),
     Variant("Mamba branch only", "mamba_only"),
     Variant("Transformer branch only", "transformer_only"),
@@ -49,26 +55,46 @@ COMPARISON: tuple[Variant, ...] = (
 class Comparison:
     rows: list[dict[str, Any]]  # one per (variant, seed) and per baseline, with "family" and "seed"
     runs: dict[tuple[str, int], ClassifierRun]  # (display name, seed) -> run
-    features: dict[str, DiffusionFeatures] = field(default_factory=dict)  # masking mode -> features
+    features: dict[tuple[str, int], DiffusionFeatures] = field(default_factory=dict)  # (masking mode, DDPM seed) -> features
     variants: tuple[Variant, ...] = COMPARISON
+
+    def features_of(self, run: ClassifierRun) -> DiffusionFeatures:
+        """The diffusion features `run` was trained with (absent for a pixel table)."""
+        return DiffusionFeatures.absent() if run.ddpm is None else self.features[(run.ddpm.masking, run.ddpm.seed)]
 
 
 def model_seeds(ctx: RunContext, seeds: int) -> list[int]:
-    """seed, seed + 1, ...: `seeds` of them (0: 1 in quick mode, 3 in full mode)."""
-    return [ctx.seed + i for i in range(seeds or (1 if ctx.mode == "quick" else 3))]
+    """seed, seed + 1, ...: `seeds` of them (0: the preset's, 1 in quick mode, 5 in full mode)."""
+    return [ctx.seed + i for i in range(seeds or ctx.preset.model_seeds)]
+
+
+def ddpm_seed(ctx: RunContext, index: int) -> int:
+    """The DDPM draw the `index`-th model seed is guided by: draws cycle over the preset's
+    `ddpm_seeds`, the same for every variant of that model seed."""
+    return ctx.seed + index % ctx.preset.ddpm_seeds
+
+
+ENSEMBLE_ROW = "BDGF, ensemble rule chosen on validation"
 
 
 def compare(ctx: RunContext, prepared: Prepared, masking: str, seeds: list[int], progress: bool = True) -> Comparison:
     """Train every variant of `COMPARISON` for each model seed (reloading checkpoints that other
     chapters left) and the fused baselines once; rows for the tables of notebooks 03 and 05."""
     variants = tuple(v for v in COMPARISON if not (prepared.is_pixel_scene and v.needs_ddpm))
-    modes = dict.fromkeys(v.masking(masking) for v in variants)
-    features = {mode: diffusion_features(ctx, prepared, mode, progress=progress) for mode in modes}
+    features: dict[tuple[str, int], DiffusionFeatures] = {}
     rows, runs = [], {}
-    for seed in seeds:
+    for index, seed in enumerate(seeds):
+        draw = ddpm_seed(ctx, index)
         for variant in variants:
-            run = train_variant(ctx, prepared, features[variant.masking(masking)], variant.model, seed=seed, progress=progress)
+            key = (variant.masking(masking), draw)
+            if key not in features:
+                features[key] = diffusion_features(ctx, prepared, key[0], seed=draw, progress=progress)
+            run = train_variant(ctx, prepared, features[key], variant.model, seed=seed, progress=progress)
             runs[(variant.name, seed)] = run
-            rows.append({**run.row(), "method": variant.name, "seed": seed, "family": "BDGF / ablation"})
-    rows += [{**row, "seed": ctx.seed, "family": "baseline"} for row in fused_baselines(ctx, prepared)]
+            rows.append({**run.row(), "method": variant.name, "seed": seed, "ddpm_seed": draw, "family": "BDGF / ablation"})
+            if variant.name == "BDGF" and run.ensembles is not None:
+                chosen = run.ensembles.test[run.ensembles.chosen]
+                rows.append({"method": ENSEMBLE_ROW, **{k: chosen[k] for k in ("overall_accuracy", "average_accuracy", "kappa")},
+                             "rule": run.ensembles.chosen, "seed": seed, "ddpm_seed": draw, "family": "BDGF / ablation"})
+        rows += [{**row, "seed": seed, "family": "baseline"} for row in fused_baselines(ctx, prepared, seed)]
     return Comparison(rows, runs, features, variants)

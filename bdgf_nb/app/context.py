@@ -6,7 +6,7 @@ a naming convention.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bdgf_nb.app.presets import Preset, preset
@@ -36,16 +36,25 @@ class RunContext:
     preset: Preset
     seed: int = 0
     out_dir: Path = Path("outputs/interactive")
+    catalog: Path | None = None  # a catalog YAML of one's own; None: the repo's data_catalog.yaml
+    allow_unmeasurable: bool = False  # go on (with Split.warnings) where a split cannot measure
 
     def __post_init__(self) -> None:
         expect(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, ConfigError,
                f"RunContext.seed: expected an integer >= 0, found {self.seed!r}")
         object.__setattr__(self, "out_dir", Path(self.out_dir))
+        if self.catalog is not None:
+            object.__setattr__(self, "catalog", Path(self.catalog))
 
     @classmethod
-    def create(cls, dataset: str, quick: bool, seed: int = 0, out_dir: str | Path = "outputs/interactive") -> RunContext:
-        """The context a notebook builds from its papermill parameters."""
-        return cls(dataset, preset("quick" if quick else "full"), seed, Path(out_dir))
+    def create(cls, dataset: str, quick: bool, seed: int = 0, out_dir: str | Path = "outputs/interactive", catalog: str | Path | None = None,
+               allow_unmeasurable: bool = False, class_balanced: bool = False, select_on: str = "kappa") -> RunContext:
+        """The context a notebook builds from its papermill parameters. `catalog` "" or None:
+        the repo's catalog. `class_balanced` / `select_on`: the classifiers' sampling and
+        validation metric (train.classifier.TrainConfig), recorded in every checkpoint."""
+        settings = preset("quick" if quick else "full")
+        settings = replace(settings, train=replace(settings.train, class_balanced=class_balanced, select_on=select_on))
+        return cls(dataset, settings, seed, Path(out_dir), Path(catalog) if catalog else None, allow_unmeasurable)
 
     @property
     def mode(self) -> str:

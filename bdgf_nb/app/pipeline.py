@@ -9,7 +9,7 @@ DDPM on, so its diffusion features are empty.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,12 +21,21 @@ from bdgf_nb.data.catalog import load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
 from bdgf_nb.data.sampling import limit_mask
 from bdgf_nb.data.scene import PixelScene, Scene
-from bdgf_nb.data.splits import Split, default_split, random_per_class_split, with_validation
+from bdgf_nb.data.splits import (
+    Split,
+    check_measurable,
+    default_split,
+    random_per_class_split,
+    with_validation,
+)
 from bdgf_nb.ddpm.diffusion import GaussianDiffusion
 from bdgf_nb.ddpm.features import cached_features, extract_features, feature_cache_key
+from bdgf_nb.ddpm.masking import matched_rate
 from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.evaluate.ensembles import EnsembleChoice, choose_ensemble_rule
 from bdgf_nb.evaluate.maps import predict_map
-from bdgf_nb.evaluate.predict import predict, score
+from bdgf_nb.evaluate.metrics import classification_report
+from bdgf_nb.evaluate.predict import predict
 from bdgf_nb.model.bdgf import BDGF, ablation
 from bdgf_nb.train.classifier import train_classifier
 from bdgf_nb.train.pretrain import pretrain
@@ -101,18 +110,28 @@ def _grid(scene: Scene | PixelScene) -> tuple[np.ndarray, np.ndarray]:
 
 
 def prepare(ctx: RunContext, scene: Scene | PixelScene | None = None, split: Split | None = None, val_fraction: float = 0.1) -> Prepared:
-    """Split (the leak-free default unless given), standardise on training pixels, lay out (C, H, W).
-    `scene`: None loads `ctx.dataset` from the catalog."""
+    """Split (the leak-free default unless given), carve a spatially separate validation set out
+    of the training region, standardise on the fit pixels, lay out (C, H, W).
+
+    `scene`: None loads `ctx.dataset` from the run's catalog. A split that cannot measure (a
+    class missing from train or test, too few test pixels) is refused unless
+    `ctx.allow_unmeasurable`, which turns the refusal into `split.warnings`.
+    Validation follows the test split's buffer rule (patch - 1 pixels: no validation patch
+    shares a pixel with a training patch), so early stopping and every choice made on it see
+    the same spatial shift as the test."""
     if scene is None:
-        scene = load_scene(ctx.dataset)
+        scene = load_scene(ctx.dataset, ctx.catalog)
     stacked, labels = _grid(scene)
     patch = 1 if isinstance(scene, PixelScene) else ctx.preset.patch
     if split is None:
-        split = default_split(scene, patch=patch, seed=ctx.seed)
+        split = default_split(scene, patch=patch, seed=ctx.seed, allow_unmeasurable=ctx.allow_unmeasurable)
+    else:
+        split = check_measurable(split, labels.reshape(split.train.shape), scene.class_names, ctx.allow_unmeasurable)
     if split.train.ndim == 1:
-        split = Split(split.name, split.train[None], split.test[None], None if split.val is None else split.val[None], split.description)
+        split = replace(split, train=split.train[None], test=split.test[None], val=None if split.val is None else split.val[None])
     if split.val is None:
-        split = with_validation(split, labels, fraction=val_fraction, seed=ctx.seed)
+        coords = scene.coords if isinstance(scene, PixelScene) else None
+        split = with_validation(split, labels, fraction=val_fraction, seed=ctx.seed, patch=patch, coords=coords, buffer=patch - 1)
     standardizer = Standardizer.fit(stacked, split.fit)
     image = np.ascontiguousarray(np.moveaxis(standardizer.transform(stacked), -1, 0))
     return Prepared(scene, split, standardizer, image, labels, scene.channels, patch)
@@ -142,12 +161,20 @@ def baseline_table(ctx: RunContext, prepared: Prepared) -> list[dict[str, Any]]:
 def pretrain_ddpm(ctx: RunContext, prepared: Prepared, masking: str, seed: int | None = None, progress: bool = True) -> PretrainedDDPM:
     """Pretrain (or resume / reload) the masked multimodal DDPM on unlabelled patches of the
     whole scene (BDGF.md step 1); the checkpoint lives in `<out_dir>/artifacts/`, so later
-    notebooks reuse it. `seed`: the DDPM's seed (default: the run's)."""
+    notebooks reuse it. `seed`: the DDPM's seed (default: the run's).
+
+    masking="random_matched" is the control for adaptive masking: random masking at the mean
+    masking rate the adaptive DDPM of the same seed spent (pretrained first if needed), so
+    "adaptive beats random" compares two schedules of the same budget."""
     expect(not prepared.is_pixel_scene, ConfigError, f"scene {prepared.scene.name!r} is a pixel table: the patch DDPM needs an image scene")
     source = DDPMSource(masking, ctx.seed if seed is None else seed)
     settings = ctx.preset
+    matched_p = None
+    if masking == "random_matched":
+        adaptive = pretrain_ddpm(ctx, prepared, "adaptive", source.seed, progress=progress)
+        matched_p = matched_rate(adaptive.history, list(prepared.channel_groups))
     x0 = unlabelled_patches(prepared.image, settings.ddpm_patches, settings.patch, seed=source.seed)
-    result = pretrain(x0, prepared.channel_groups, settings.pretrain_config(masking, source.seed),
+    result = pretrain(x0, prepared.channel_groups, settings.pretrain_config(masking, source.seed, matched_p),
                       checkpoint_path=ctx.ddpm_checkpoint(prepared.scene.name, source), progress=progress)
     return PretrainedDDPM(source, result.diffusion, result.history, result.seconds)
 
@@ -171,29 +198,45 @@ def diffusion_features(ctx: RunContext, prepared: Prepared, masking: str, seed: 
 
 @dataclass
 class ClassifierRun:
-    """One trained classifier, its leak-free test score and where it came from."""
+    """One trained classifier, its leak-free test score, its validation score (the spatially
+    separate hold-out it was selected on), where it came from, and for a multi-branch model the
+    ensemble rules compared on validation (evaluate.ensembles)."""
 
     variant: str
     seed: int
     ddpm: DDPMSource | None  # the DDPM whose features it was trained with (None: no DDPM)
-    report: dict[str, Any]
+    report: dict[str, Any]  # test, with the model's own ensemble rule
     history: list[dict[str, float]]
     best_epoch: int
     seconds: float
     n_parameters: int
     model: Any
+    ensembles: EnsembleChoice | None = None
 
     def row(self) -> dict[str, Any]:
-        """Flat result row for tables, summary.json and plots."""
+        """Flat result row for tables, summary.json and plots: test metrics, and the validation
+        metrics of the selected epoch beside them (their gap is the spatial shift)."""
         keys = ("overall_accuracy", "average_accuracy", "kappa")
-        return {"method": self.variant, **{k: self.report[k] for k in keys}, "best_epoch": self.best_epoch,
-                "seconds": round(self.seconds, 1), "parameters": self.n_parameters}
+        best = self.history[self.best_epoch - 1] if self.best_epoch >= 1 else {}
+        return {"method": self.variant, **{k: self.report[k] for k in keys},
+                **{f"val_{k}": best.get(f"val_{short}", float("nan")) for k, short in zip(keys, ("oa", "aa", "kappa"), strict=True)},
+                "best_epoch": self.best_epoch, "seconds": round(self.seconds, 1), "parameters": self.n_parameters}
 
     def guides(self, features: DiffusionFeatures) -> list[np.ndarray]:
         """The guide maps this model reads: `features.maps`, or none for an unguided ablation."""
         expect(features.source == self.ddpm, ConfigError,
                f"{self.variant} was trained with the features of {self.ddpm}, found features of {features.source}")
         return features.maps if self.model.cfg.guidance else []
+
+
+def training_pixels(ctx: RunContext, prepared: Prepared, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, val) masks a classifier of model seed `seed` trains and selects on: the same for
+    every variant of that seed (paired comparisons); capped, class-stratified, where the preset
+    caps them (quick mode)."""
+    settings = ctx.preset
+    fit = limit_mask(prepared.split.fit, prepared.labels, settings.max_train_pixels, seed)
+    val = limit_mask(prepared.split.val if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed)
+    return fit, val
 
 
 def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatures, variant: str, seed: int | None = None, progress: bool = True) -> ClassifierRun:
@@ -211,13 +254,22 @@ def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatur
     guides = features.maps if cfg.guidance else []
     torch.manual_seed(seed)  # weights are drawn from the global RNG
     model = BDGF(cfg, prepared.channel_groups, [g.shape[0] for g in guides], prepared.n_classes)
-    fit = limit_mask(prepared.split.fit, prepared.labels, settings.max_train_pixels, seed)
-    val = limit_mask(prepared.split.val if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed)
+    fit, val = training_pixels(ctx, prepared, seed)
     checkpoint = ctx.classifier_checkpoint(prepared.scene.name, variant, features.source, seed)
-    result = train_classifier(model, prepared.dataset(fit, guides), prepared.dataset(val, guides), prepared.n_classes,
+    val_set = prepared.dataset(val, guides)
+    result = train_classifier(model, prepared.dataset(fit, guides), val_set, prepared.n_classes,
                               settings.train_config(seed), checkpoint_path=checkpoint, progress=progress)
-    report = score(result.model, prepared.dataset(prepared.split.test, guides), prepared.n_classes)
-    return ClassifierRun(variant, seed, features.source, report, result.history, result.best_epoch, result.seconds, model.n_parameters, result.model)
+    test_set = prepared.dataset(prepared.split.test, guides)
+    test_out = predict(result.model, test_set)
+    y_test = test_set.targets.numpy()
+    report = classification_report(y_test + 1, test_out["probabilities"].argmax(1) + 1, prepared.n_classes).to_dict()
+    ensembles = None
+    if len(cfg.branches) > 1:
+        val_out = predict(result.model, val_set)
+        ensembles = choose_ensemble_rule(val_out["branch_probabilities"], val_set.targets.numpy(), test_out["branch_probabilities"],
+                                         y_test, prepared.n_classes)
+    return ClassifierRun(variant, seed, features.source, report, result.history, result.best_epoch, result.seconds,
+                         model.n_parameters, result.model, ensembles)
 
 
 def predict_test(prepared: Prepared, run: ClassifierRun, features: DiffusionFeatures) -> dict[str, np.ndarray]:
@@ -231,15 +283,18 @@ def predict_scene(prepared: Prepared, run: ClassifierRun, features: DiffusionFea
     return predict_map(run.model, prepared.image, prepared.patch, run.guides(features), batch_size=512)
 
 
-def fused_baselines(ctx: RunContext, prepared: Prepared) -> list[dict[str, Any]]:
+def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None) -> list[dict[str, Any]]:
     """SVM and RF on all modalities stacked, on the leak-free split: centre pixel (notebook 00)
-    and centre + p x p window mean/std ("patch stats", the spatial baseline of PEERS.md)."""
+    and centre + p x p window mean/std ("patch stats", the spatial baseline of PEERS.md).
+    `seed` (default: the run's) draws the forest and the SVM's training pixels, so baselines
+    pair with the classifiers of the same model seed."""
+    seed = ctx.seed if seed is None else seed
     labels, split = prepared.labels, prepared.split
     kinds = ("centre",) if prepared.is_pixel_scene else ("centre", "patch_stats")
     rows = []
     for kind in kinds:
         fused = {"+".join(prepared.channel_groups): np.moveaxis(prepared.image, 0, -1)}
-        for row in run_baselines(fused, labels, split.train, split.test, prepared.n_classes, ctx.preset.baseline_config(ctx.seed, kind)):
+        for row in run_baselines(fused, labels, split.train, split.test, prepared.n_classes, ctx.preset.baseline_config(seed, kind)):
             rows.append({**row, "method": f"{row['method']} ({kind.replace('_', ' ')})"})
     return rows
 

@@ -4,12 +4,12 @@ A `Preset` is resolved once per run (into the `RunContext`) and passed down; the
 per-seed configs are derived from it (`pretrain_config`, `train_config`, `baseline_config`), so
 no function below the notebooks turns `quick` into sizes again.
 
-Full mode is sized so that every notebook on a real scene (Houston 2018 west, 3 model seeds)
-runs in about an hour on 2 CPU cores, which is far below BDGF.md's full-size design (README,
-"What full mode reduces"): U-Net width 32 instead of 64 (2 residual blocks kept), 16 DDPM epochs
-on 4,096 unlabelled patches, classifiers of width 32 (about 0.17 M parameters instead of the
-paper's ~4.3 M) trained for at most 24 epochs on at most 3,000 pixels. Quick mode shrinks epochs
-and pixel counts further so all notebooks run inside CI. On a GPU, raise these numbers here.
+Full mode runs the evaluation protocol (README, "Protocol"): all training pixels, 5 classifier
+seeds paired across variants, 2 DDPM draws per masking arm. Its models are far below BDGF.md's
+full-size design (README, "What full mode reduces"): U-Net width 32 instead of 64 (2 residual
+blocks kept), 16 DDPM epochs on 4,096 unlabelled patches, classifiers of width 32 (about 0.17 M
+parameters instead of the paper's ~4.3 M) trained for at most 24 epochs. Quick mode shrinks
+epochs, seeds and pixel counts so all notebooks run inside CI. On a GPU, raise these numbers here.
 """
 
 from __future__ import annotations
@@ -39,12 +39,15 @@ class Preset:
     model: BDGFConfig
     train: TrainConfig
     baselines: BaselineConfig  # SVM / RF of notebooks 00 and 03
-    max_train_pixels: int | None  # classifiers train on at most this many pixels (class-proportional)
-    max_val_pixels: int | None  # and select epochs on at most this many validation pixels
+    max_train_pixels: int | None  # classifiers train on at most this many pixels (class-stratified); None: all
+    max_val_pixels: int | None  # and select epochs on at most this many validation pixels; None: all
+    model_seeds: int = 1  # classifier seeds of a comparison (notebook 03); bdgf-run --seeds overrides
+    ddpm_seeds: int = 1  # DDPM draws per masking arm; model seed i uses DDPM draw i % ddpm_seeds
 
-    def pretrain_config(self, masking: str, seed: int) -> PretrainConfig:
-        """The DDPM of masking mode `masking` drawn with `seed`."""
-        return replace(self.pretrain, seed=seed, masking=replace(self.pretrain.masking, mode=masking))
+    def pretrain_config(self, masking: str, seed: int, matched_p: float | None = None) -> PretrainConfig:
+        """The DDPM of masking mode `masking` drawn with `seed`; `matched_p`: the rate of
+        "random_matched" masking (the adaptive run's mean, `ddpm.masking.matched_rate`)."""
+        return replace(self.pretrain, seed=seed, masking=replace(self.pretrain.masking, mode=masking, matched_p=matched_p))
 
     def train_config(self, seed: int) -> TrainConfig:
         return replace(self.train, seed=seed)
@@ -68,7 +71,7 @@ def _full() -> Preset:
     train = TrainConfig(epochs=24, batch_size=64, lr=1e-3, warmup_epochs=2, patience=6)
     return Preset(name="full", patch=11, ddpm_patches=4096, pretrain=pretrain, features=FeatureConfig(timesteps=(5, 50, 200)),
                   model=BDGFConfig(width=32), train=train, baselines=BaselineConfig(rf_trees=300, svm_grid=True, max_train=4000),
-                  max_train_pixels=3000, max_val_pixels=1000)
+                  max_train_pixels=None, max_val_pixels=None, model_seeds=5, ddpm_seeds=2)
 
 
 PRESETS = {"quick": _quick, "full": _full}

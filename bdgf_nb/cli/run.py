@@ -52,7 +52,9 @@ class RunConfig:
     out: Path = Path("outputs")
     notebooks: str | None = None
     folder: Path = NOTEBOOK_DIR
-    seeds: int = 0  # model seeds in notebook 03 (seed, seed+1, ...); 0: 1 in quick mode, 3 in full
+    seeds: int = 0  # model seeds in notebook 03 (seed, seed+1, ...); 0: the preset's (1 quick, 5 full)
+    catalog: Path | None = None  # a catalog YAML of one's own; None: the repo's data_catalog.yaml
+    allow_unmeasurable: bool = False  # go on (warnings in the notebooks and summary.json) where a split cannot measure
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -101,7 +103,11 @@ def run_dataset(cfg: RunConfig) -> Path:
     out = cfg.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     parameters: dict[str, Any] = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "out_dir": str(out)}
-    optional = {"seeds": cfg.seeds} if cfg.seeds else {}  # only for notebooks that declare them
+    optional: dict[str, Any] = {"seeds": cfg.seeds} if cfg.seeds else {}  # only for notebooks that declare them
+    if cfg.catalog is not None:
+        optional["catalog"] = str(cfg.catalog.resolve())
+    if cfg.allow_unmeasurable:
+        optional["allow_unmeasurable"] = True
     timings = {}
     for path in select_notebooks(cfg.notebooks, cfg.folder):
         target = out / path.name
@@ -117,7 +123,8 @@ def run_dataset(cfg: RunConfig) -> Path:
             ) from None
         timings[path.stem] = round(time.perf_counter() - start, 1)
         print(f"[bdgf-run] {path.name} done in {timings[path.stem]} s", flush=True)
-    summary = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "seeds": cfg.seeds, "notebook_seconds": timings, **load_results(out)}
+    summary = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "seeds": cfg.seeds,
+               "catalog": None if cfg.catalog is None else str(cfg.catalog.resolve()), "notebook_seconds": timings, **load_results(out)}
     write_json_atomic(out / "summary.json", summary)
     print(f"[bdgf-run] summary: {out / 'summary.json'}", flush=True)
     return out / "summary.json"
@@ -138,7 +145,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset", default="synthetic", help="catalog dataset name (data_catalog.yaml), or 'all' for every dataset whose files are present")
     parser.add_argument("--quick", action="store_true", help="CI-size run: small models, few epochs")
     parser.add_argument("--seed", type=_seed, default=0, help="random seed passed to every notebook (integer >= 0)")
-    parser.add_argument("--seeds", type=_seed, default=0, help="model seeds in notebook 03 (mean ± std over seed, seed+1, ...); 0 means 1 in quick mode, else 3")
+    parser.add_argument("--seeds", type=_seed, default=0, help="model seeds in notebook 03 (paired over seed, seed+1, ...); 0 means the preset's: 1 in quick mode, 5 in full")
+    parser.add_argument("--catalog", type=Path, default=None, help="a catalog YAML of one's own (relative paths start at its folder); default: the repo's data_catalog.yaml")
+    parser.add_argument("--allow-unmeasurable", action="store_true", help="go on, with warnings, where the split leaves a class out of train or test")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
     parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
     return parser.parse_args(argv)
@@ -149,13 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     from bdgf_nb.data.catalog import available_datasets, load_catalog
 
     try:  # every argument is checked before the first notebook runs
-        catalog = load_catalog()
+        catalog = load_catalog(args.catalog)
         if args.dataset == "all":
             names = available_datasets(catalog)
         else:
             expect(args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}")
             names = [args.dataset]
-        configs = [RunConfig(name, args.quick, args.seed, args.out / name, args.notebooks, seeds=args.seeds) for name in names]
+        configs = [RunConfig(name, args.quick, args.seed, args.out / name, args.notebooks, seeds=args.seeds, catalog=args.catalog,
+                             allow_unmeasurable=args.allow_unmeasurable) for name in names]
     except BDGFError as err:
         print(f"bdgf-run: error: {err}", file=sys.stderr)
         return 2

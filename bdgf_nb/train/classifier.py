@@ -1,7 +1,8 @@
 """One training loop for every classifier (BDGF, its ablations, single branches, CNN baselines).
 
 The model contract: `output = model(x, guides)` with `output.logits` (list of per-branch
-(b, n_classes)) and `output.probabilities` (b, n_classes); `loss, parts = model.loss(output, y)`.
+(b, n_classes)) and `output.probabilities` (b, n_classes); `loss, parts = model.loss(output, y,
+progress)` with `progress` in [0, 1] the fraction of training done (BDGF warms its KL term up on it).
 One epoch is `classifier_step` over shuffled (or class-balanced) batches with AdamW, warm-up +
 cosine `lr_at(step)` and gradient clipping, then a validation score on a hold-out carved from the
 training pixels; the shared skeleton (loop.py) adds early stopping on that score, the best
@@ -123,7 +124,9 @@ def train_classifier(
                 continue
             rows = index[part]
             x, guides, y = train_set.batch(rows)
-            loss = classifier_step(net, model, x, guides, y, optimizer, cfg, weight=ddp.batch_weight(rows.shape[0], index.shape[0]))
+            step = epoch * steps_per_epoch + i
+            loss = classifier_step(net, model, x, guides, y, optimizer, cfg, weight=ddp.batch_weight(rows.shape[0], index.shape[0]),
+                                   progress=step / total_steps)
             share = rows.shape[0] / index.shape[0]  # this rank's part of the global batch
             losses.append(float(ddp.all_reduce_sum(loss.float() * share)))
         val = score(model, val_set, n_classes)
@@ -139,14 +142,15 @@ def train_classifier(
 
 def classifier_step(
     net: torch.nn.Module, model: torch.nn.Module, x: torch.Tensor, guides: list[torch.Tensor], y: torch.Tensor,
-    optimizer: torch.optim.Optimizer, cfg: TrainConfig, weight: float = 1.0,
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, weight: float = 1.0, progress: float = 1.0,
 ) -> torch.Tensor:
     """One classifier update on a batch (the step `bdgf-bench` times): forward through `net`
     (the DDP wrapper, or the model itself) on the model's device, `model.loss`, the shared
-    optimizer step. `weight` scales this rank's loss (DDP). Returns the detached loss."""
+    optimizer step. `weight` scales this rank's loss (DDP); `progress` (fraction of training done)
+    goes to `model.loss`. Returns the detached loss."""
     dev = next(model.parameters()).device
-    loss_of = cast(Callable[[Any, torch.Tensor], tuple[torch.Tensor, dict[str, float]]], model.loss)
+    loss_of = cast(Callable[..., tuple[torch.Tensor, dict[str, float]]], model.loss)
     with autocast(dev):
-        loss, _ = loss_of(net(x.to(dev), [g.to(dev) for g in guides]), y.to(dev))
+        loss, _ = loss_of(net(x.to(dev), [g.to(dev) for g in guides]), y.to(dev), progress)
     optimizer_step(loss * weight, model.parameters(), optimizer, cfg.grad_clip)
     return loss.detach()
