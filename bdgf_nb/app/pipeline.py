@@ -122,7 +122,7 @@ def prepare(ctx: RunContext, scene: Scene | PixelScene | None = None, split: Spl
     if scene is None:
         scene = load_scene(ctx.dataset, ctx.catalog)
     stacked, labels = _grid(scene)
-    patch = 1 if isinstance(scene, PixelScene) else ctx.preset.patch
+    patch = 1 if isinstance(scene, PixelScene) else scene_patch(scene, ctx.preset.patch)
     if split is None:
         split = default_split(scene, patch=patch, seed=ctx.seed, allow_unmeasurable=ctx.allow_unmeasurable)
     else:
@@ -135,6 +135,13 @@ def prepare(ctx: RunContext, scene: Scene | PixelScene | None = None, split: Spl
     standardizer = Standardizer.fit(stacked, split.fit)
     image = np.ascontiguousarray(np.moveaxis(standardizer.transform(stacked), -1, 0))
     return Prepared(scene, split, standardizer, image, labels, scene.channels, patch)
+
+
+def scene_patch(scene: Scene, wanted: int) -> int:
+    """The preset's patch side, capped for a scene of tiles (padded by `pad` pixels each) at
+    2 * pad + 1, the largest patch that never reads another tile's pixels."""
+    pad = scene.metadata.get("pad")
+    return wanted if pad is None else min(wanted, 2 * int(pad) + 1)
 
 
 def leaky_twin(prepared: Prepared, seed: int = 0) -> Split:
@@ -173,7 +180,8 @@ def pretrain_ddpm(ctx: RunContext, prepared: Prepared, masking: str, seed: int |
     if masking == "random_matched":
         adaptive = pretrain_ddpm(ctx, prepared, "adaptive", source.seed, progress=progress)
         matched_p = matched_rate(adaptive.history, list(prepared.channel_groups))
-    x0 = unlabelled_patches(prepared.image, settings.ddpm_patches, settings.patch, seed=source.seed)
+    valid = prepared.scene.metadata.get("valid")  # tiles: padding and nodata holes are no pretraining data
+    x0 = unlabelled_patches(prepared.image, settings.ddpm_patches, prepared.patch, seed=source.seed, mask=valid)
     result = pretrain(x0, prepared.channel_groups, settings.pretrain_config(masking, source.seed, matched_p),
                       checkpoint_path=ctx.ddpm_checkpoint(prepared.scene.name, source), progress=progress)
     return PretrainedDDPM(source, result.diffusion, result.history, result.seconds)

@@ -145,12 +145,19 @@ def pixels_of(mask: np.ndarray) -> np.ndarray:
     return np.argwhere(mask).astype(np.int64)
 
 
-def unlabelled_patches(image: np.ndarray, n: int, patch: int, seed: int = 0) -> torch.Tensor:
+def unlabelled_patches(image: np.ndarray, n: int, patch: int, seed: int = 0, mask: np.ndarray | None = None) -> torch.Tensor:
     """(n, C, p, p) patches at uniformly drawn pixels of the whole scene, labels unused
-    (BDGF.md step 1: the DDPM pretrains on unlabelled patches of the whole scene)."""
+    (BDGF.md step 1: the DDPM pretrains on unlabelled patches of the whole scene). `mask`
+    (H, W) bool: draw centres only where it is true (a tile mosaic's real pixels)."""
     c, h, w = image.shape
     rng = np.random.default_rng(seed)
-    flat = rng.choice(h * w, size=min(n, h * w), replace=False)
+    if mask is None:
+        flat = rng.choice(h * w, size=min(n, h * w), replace=False)
+    else:
+        expect(mask.shape == (h, w), DataError, f"mask must be ({h}, {w}), found {mask.shape}")
+        allowed = np.flatnonzero(mask)
+        expect(allowed.size >= 1, DataError, "mask holds no pixel to draw a patch at")
+        flat = rng.choice(allowed, size=min(n, allowed.size), replace=False)
     rows, cols = torch.as_tensor(flat // w), torch.as_tensor(flat % w)
     padded = reflect_pad(torch.as_tensor(image, dtype=torch.float32), patch // 2)
     return gather_patches(padded, rows, cols, patch)
