@@ -9,6 +9,8 @@ Layer order (low -> high; a module may import only its own layer or lower ones):
 from __future__ import annotations
 
 import ast
+import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,20 @@ def test_the_checks_catch_a_planted_cycle_and_an_upward_import(tmp_path: Path) -
 def test_each_sub_package_says_what_it_holds(package: str) -> None:
     doc = ast.get_docstring(ast.parse((PACKAGE / package / "__init__.py").read_text()))
     assert doc and len(doc) > 40, f"bdgf_nb/{package}/__init__.py needs a docstring saying what it holds"
+
+
+def test_contracts_cover_every_module_and_every_name_a_notebook_imports() -> None:
+    """docs/CONTRACTS.md is what `python docs/contracts.py` writes from the current docstrings
+    and notebooks: a new module or a new notebook import without it fails here."""
+    root = PACKAGE.parent
+    spec = importlib.util.spec_from_file_location("contracts", root / "docs" / "contracts.py")
+    assert spec is not None and spec.loader is not None
+    contracts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(contracts)
+    cwd = Path.cwd()
+    try:
+        os.chdir(root)
+        expected = contracts.main()
+    finally:
+        os.chdir(cwd)
+    assert (root / "docs" / "CONTRACTS.md").read_text() == expected, "docs/CONTRACTS.md is stale: run `python docs/contracts.py`"
