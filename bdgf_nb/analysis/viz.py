@@ -1,6 +1,11 @@
 """Plotly figures the notebooks show (interactive in JupyterLab, rendered in HTML exports).
 
-Figures only: every number drawn here is computed elsewhere in the library.
+Figures only: every number drawn here is computed elsewhere in the library. Made to be read
+(issue 17): classes keep one semantic colour everywhere (`class_colours`: vegetation greens,
+water blue, built-up greys/reds, bare soil browns, picked by keywords in the class name; other
+names get distinct fallback colours) and label maps carry a legend of class names; colour bars
+name their unit (`units`, DSM in m); every axis has a title; bar charts draw error bars where
+given and zoom the value axis to the differences (`zoomed_range`), saying so in the axis title.
 """
 
 from __future__ import annotations
@@ -18,6 +23,73 @@ from bdgf_nb.errors import DataError, expect
 
 PALETTE = px.colors.qualitative.Alphabet + px.colors.qualitative.Dark24
 
+# Semantic families: (keywords in a lower-cased class name, shades handed out in order). The
+# first family with a matching keyword wins, built-up first: "parking lot" is grey, not a park.
+SEMANTIC_FAMILIES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("water", "river", "lake", "sea", "pond", "canal"), ("#1f78b4", "#6baed6", "#08519c")),
+    (("road", "highway", "railway", "parking", "street", "pavement", "asphalt", "track", "court", "runway"),
+     ("#636363", "#969696", "#252525", "#bdbdbd", "#4d4d4d", "#d9d9d9", "#737373")),
+    (("roof", "building", "residential", "commercial", "industrial", "urban", "house", "built"),
+     ("#e31a1c", "#fb9a99", "#a50f15", "#ef3b2c", "#fc9272", "#67000d")),
+    (("tree", "forest", "wood", "shrub"), ("#006d2c", "#00441b", "#238b45")),  # tall vegetation: dark greens
+    (("grass", "turf", "vegetation", "meadow", "crop", "farm", "agricult", "plant", "field"),
+     ("#74c476", "#b2df8a", "#33a02c", "#a1d99b", "#c7e9c0", "#41ab5d")),
+    (("soil", "bare", "sand", "dirt", "earth", "fallow"), ("#8c510a", "#bf812d", "#dfc27d", "#543005")),
+)
+FALLBACK = [*px.colors.qualitative.Bold, *px.colors.qualitative.Vivid, *PALETTE]
+# Units of auxiliary modalities by name, unless the scene's metadata["units"] says otherwise.
+DEFAULT_UNITS = {"lidar": "m", "dsm": "m", "chm": "m", "height": "m", "sar": "dB"}
+
+
+def class_colours(class_names: Sequence[str]) -> list[str]:
+    """One colour per class (class k, 0-based, at index k): the next shade of the first semantic
+    family whose keyword occurs in the name, else the next fallback colour not used yet."""
+    used = [0] * len(SEMANTIC_FAMILIES)
+    colours: list[str | None] = []
+    for name in class_names:
+        lower = name.lower()
+        family = next((i for i, (keys, _) in enumerate(SEMANTIC_FAMILIES) if any(k in lower for k in keys)), None)
+        shades = SEMANTIC_FAMILIES[family][1] if family is not None else ()
+        if family is not None and used[family] < len(shades):
+            colours.append(shades[used[family]])
+            used[family] += 1
+        else:
+            colours.append(None)
+    spare = iter(c for c in FALLBACK if c not in colours)
+    return [c if c is not None else next(spare) for c in colours]
+
+
+def unit_of(name: str, units: Mapping[str, str] | None = None) -> str:
+    """Unit of modality `name`: `units[name]`, else DEFAULT_UNITS by name, else 'no unit recorded'."""
+    return (units or {}).get(name) or DEFAULT_UNITS.get(name.lower(), "no unit recorded")
+
+
+def zoomed_range(values: Sequence[float], errors: Sequence[float] | None = None, pad: float = 0.25, floor: float = 0.5) -> tuple[float, float]:
+    """Value-axis range around [min(v - e), max(v + e)] padded by `pad` of the span (at least
+    `floor`), so 1-3 point differences between bars are visible. NaN errors (one seed) count 0."""
+    v = np.asarray(values, dtype=np.float64)
+    e = np.nan_to_num(np.asarray(errors, dtype=np.float64), nan=0.0) if errors is not None else np.zeros_like(v)
+    expect(v.size >= 1 and v.shape == e.shape, DataError, f"zoomed_range needs values and errors of one shape, found {v.shape} and {e.shape}")
+    lo, hi = float(np.nanmin(v - e)), float(np.nanmax(v + e))
+    margin = max(pad * (hi - lo), floor)
+    return lo - margin, hi + margin
+
+
+def _zoom_bars(fig: go.Figure, values: Sequence[float], errors: Sequence[float] | None, title: str) -> go.Figure:
+    """Zoom every value axis (facets share it) to the bars; title the first one."""
+    lo, hi = zoomed_range(values, errors)
+    fig.update_yaxes(range=[lo, hi])
+    fig.layout.yaxis.title = f"{title} (axis zoomed, not from 0)"
+    return fig
+
+
+def class_legend(fig: go.Figure, class_names: Sequence[str], row: int | None = None, col: int | None = None) -> go.Figure:
+    """Legend entries (square markers) naming each class in its map colour; heatmaps have none."""
+    for name, colour in zip(class_names, class_colours(class_names), strict=True):
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=12, color=colour), name=name,
+                        legendgroup=name, showlegend=True, row=row, col=col)
+    return fig
+
 
 def stretch(image: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.ndarray:
     """Per-channel percentile stretch to [0, 1] (display only)."""
@@ -33,9 +105,9 @@ def false_colour(hsi: np.ndarray, bands: Sequence[int] | None = None) -> np.ndar
     return stretch(hsi[:, :, chosen].astype(np.float64))
 
 
-def label_colourscale(n_classes: int) -> list[list[Any]]:
-    """Discrete colourscale: 0 (unlabelled) black, class k its palette colour."""
-    colours = ["#000000"] + [PALETTE[k % len(PALETTE)] for k in range(n_classes)]
+def label_colourscale(class_names: Sequence[str]) -> list[list[Any]]:
+    """Discrete colourscale: 0 (unlabelled) black, class k its `class_colours` colour."""
+    colours = ["#000000", *class_colours(class_names)]
     scale = []
     for k, colour in enumerate(colours):
         scale += [[k / len(colours), colour], [(k + 1) / len(colours), colour]]
@@ -45,35 +117,43 @@ def label_colourscale(n_classes: int) -> list[list[Any]]:
 def label_heatmap(labels: np.ndarray, class_names: Sequence[str]) -> go.Heatmap:
     names = np.array(["unlabelled", *class_names], dtype=object)[labels]
     return go.Heatmap(
-        z=labels, zmin=-0.5, zmax=len(class_names) + 0.5, colorscale=label_colourscale(len(class_names)),
+        z=labels, zmin=-0.5, zmax=len(class_names) + 0.5, colorscale=label_colourscale(class_names),
         customdata=names, hovertemplate="row %{y}, col %{x}<br>%{customdata}<extra></extra>", showscale=False,
     )
 
 
-def scene_overview(scene: Scene) -> go.Figure:
-    """False-colour spectral image, each auxiliary modality's first channel, and the labels."""
+def scene_overview(scene: Scene, units: Mapping[str, str] | None = None) -> go.Figure:
+    """False-colour spectral image, each auxiliary modality's first channel with a colour bar in
+    its unit (`units`, else scene.metadata["units"], else DEFAULT_UNITS), and the labels with a
+    legend of class names."""
     names = scene.modality_names
+    units = units if units is not None else scene.metadata.get("units", {})
     titles = [f"{names[0]} (false colour)", *[f"{n} (channel 0)" for n in names[1:]], "ground truth"]
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.03)
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.08)
     fig.add_trace(go.Image(z=(255 * false_colour(scene.modalities[names[0]])).astype(np.uint8)), 1, 1)
     for i, name in enumerate(names[1:], start=2):
-        fig.add_trace(go.Heatmap(z=scene.modalities[name][:, :, 0], colorscale="Viridis", showscale=False, hovertemplate=f"{name}: %{{z:.2f}}<extra></extra>"), 1, i)
+        domain = fig.layout[f"xaxis{i}"].domain
+        unit = unit_of(name, units)
+        fig.add_trace(go.Heatmap(z=scene.modalities[name][:, :, 0], colorscale="Viridis", hovertemplate=f"{name}: %{{z:.2f}} {unit}<extra></extra>",
+                                 colorbar=dict(title=dict(text=f"{name} ({unit})", side="right"), x=domain[1] + 0.005, len=0.8, thickness=12)), 1, i)
     fig.add_trace(label_heatmap(scene.gt, scene.class_names), 1, len(titles))
+    class_legend(fig, scene.class_names, 1, len(titles))
     for i in range(1, len(titles) + 1):
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", showticklabels=False, row=1, col=i)
-        fig.update_xaxes(showticklabels=False, row=1, col=i)
-    fig.update_layout(height=360, width=320 * len(titles), title=f"{scene.name}: modalities and labels", margin=dict(t=70, l=10, r=10, b=10))
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", showticklabels=False, title="row", row=1, col=i)
+        fig.update_xaxes(showticklabels=False, title="column", row=1, col=i)
+    fig.update_layout(height=380, width=340 * len(titles) + 160, title=f"{scene.name}: modalities and labels", margin=dict(t=70, l=30, r=10, b=30),
+                      legend_title="class")
     return fig
 
 
 def pixel_scene_overview(scene: PixelScene) -> go.Figure:
     """Where the labelled pixels of a pixel scene lie in its image, coloured by class."""
     fig = go.Figure()
-    for k, name in enumerate(scene.class_names, start=1):
+    for k, (name, colour) in enumerate(zip(scene.class_names, class_colours(scene.class_names), strict=True), start=1):
         rc = scene.coords[scene.labels == k]
-        fig.add_scattergl(x=rc[:, 1], y=rc[:, 0], mode="markers", name=name, marker=dict(size=3, color=PALETTE[(k - 1) % len(PALETTE)]))
-    fig.update_yaxes(autorange="reversed", range=[scene.image_shape[0], 0], scaleanchor="x")
-    fig.update_xaxes(range=[0, scene.image_shape[1]])
+        fig.add_scattergl(x=rc[:, 1], y=rc[:, 0], mode="markers", name=name, marker=dict(size=3, color=colour))
+    fig.update_yaxes(autorange="reversed", range=[scene.image_shape[0], 0], scaleanchor="x", title="row (pixels)")
+    fig.update_xaxes(range=[0, scene.image_shape[1]], title="column (pixels)")
     fig.update_layout(title=f"{scene.name}: labelled pixels ({len(scene.labels)}) in a {scene.image_shape[0]}x{scene.image_shape[1]} image", height=380)
     return fig
 
@@ -89,7 +169,7 @@ def class_counts(labels: np.ndarray, class_names: Sequence[str], masks: dict[str
     for name, mask in masks.items():
         counts = np.bincount(labels[mask], minlength=len(class_names) + 1)[1:]
         fig.add_bar(x=list(class_names), y=counts, name=name)
-    fig.update_layout(barmode="group", title="labelled pixels per class", yaxis_title="pixels", height=350)
+    fig.update_layout(barmode="group", title="labelled pixels per class", xaxis_title="class", yaxis_title="pixels", height=350)
     return fig
 
 
@@ -98,42 +178,50 @@ def class_mean_spectra(scene: Scene | PixelScene) -> go.Figure:
     hsi = scene.modalities[scene.modality_names[0]]
     labels = scene.labels if isinstance(scene, PixelScene) else scene.gt
     fig = go.Figure()
-    for k, name in enumerate(scene.class_names, start=1):
+    for k, (name, colour) in enumerate(zip(scene.class_names, class_colours(scene.class_names), strict=True), start=1):
         pixels = hsi[labels == k]
         if pixels.size == 0:
             continue
-        mean = pixels.mean(0)
-        colour = PALETTE[(k - 1) % len(PALETTE)]
-        fig.add_scatter(y=mean, mode="lines", name=name, line=dict(color=colour))
-    fig.update_layout(title=f"class mean spectra ({scene.modality_names[0]})", xaxis_title="band", yaxis_title="value", height=380)
+        fig.add_scatter(y=pixels.mean(0), mode="lines", name=name, line=dict(color=colour))
+    fig.update_layout(title=f"class mean spectra ({scene.modality_names[0]})", xaxis_title="band (or PCA component) index",
+                      yaxis_title="mean value (as stored)", height=380)
     return fig
 
 
-def metric_bars(rows: Sequence[dict[str, Any]], x: str, colour: str, facet: str | None = None, metric: str = "overall_accuracy", error: str | None = None) -> go.Figure:
-    """Grouped bars of one metric from result rows (dicts), e.g. OA by modality set and split."""
-    fig = px.bar(list(rows), x=x, y=metric, color=colour, barmode="group", facet_col=facet, error_y=error, text_auto=".1f")
-    fig.update_layout(height=380, yaxis_title=metric.replace("_", " "))
-    return fig
+def metric_bars(rows: Sequence[dict[str, Any]], x: str, colour: str, facet: str | None = None, metric: str = "overall_accuracy", error: str | None = None,
+                unit: str = "%") -> go.Figure:
+    """Grouped bars of one metric from result rows (dicts), e.g. OA by modality set and split;
+    `error` names the column of the error bar (std over seeds; NaN for one seed: no bar). The
+    value axis is zoomed to the bars (shared across facets)."""
+    rows = list(rows)
+    fig = px.bar(rows, x=x, y=metric, color=colour, barmode="group", facet_col=facet, error_y=error, text_auto=".1f")
+    fig.update_layout(height=380)
+    fig.update_xaxes(title=x.replace("_", " "))
+    errors = [float(r[error]) if r.get(error) is not None else np.nan for r in rows] if error else None
+    return _zoom_bars(fig, [float(r[metric]) for r in rows], errors, f"{metric.replace('_', ' ')} ({unit})")
 
 
 def confusion_heatmap(cm: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix (row-normalised, %)") -> go.Figure:
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = 100.0 * cm / cm.sum(axis=1, keepdims=True)
     fig = go.Figure(go.Heatmap(z=norm, x=list(class_names), y=list(class_names), colorscale="Blues", zmin=0, zmax=100, customdata=cm, hovertemplate="true %{y}<br>pred %{x}<br>%{z:.1f}% (%{customdata} px)<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title="true")
-    fig.update_xaxes(title="predicted")
-    fig.update_layout(title=title, height=460, width=560)
+    fig.data[0].colorbar = dict(title=dict(text="% of true class", side="right"))
+    fig.update_yaxes(autorange="reversed", title="true class")
+    fig.update_xaxes(title="predicted class")
+    fig.update_layout(title=title, height=460, width=580)
     return fig
 
 
 def label_maps(maps: dict[str, np.ndarray], class_names: Sequence[str], title: str = "") -> go.Figure:
-    """Side-by-side label maps (ground truth, predictions) with one shared legend of classes."""
+    """Side-by-side label maps (ground truth, predictions) with one shared legend of class names
+    in the semantic colours (black = unlabelled / not predicted)."""
     fig = make_subplots(rows=1, cols=len(maps), subplot_titles=list(maps), horizontal_spacing=0.02)
     for i, labels in enumerate(maps.values(), start=1):
         fig.add_trace(label_heatmap(labels, class_names), 1, i)
-        fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
-        fig.update_xaxes(showticklabels=False, row=1, col=i)
-    fig.update_layout(height=380, width=340 * len(maps), title=title, margin=dict(t=70, l=10, r=10, b=10))
+        fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor=f"x{i if i > 1 else ''}", title="row" if i == 1 else None, row=1, col=i)
+        fig.update_xaxes(showticklabels=False, title="column", row=1, col=i)
+    class_legend(fig, class_names, 1, 1)
+    fig.update_layout(height=400, width=340 * len(maps) + 180, title=title, margin=dict(t=70, l=30, r=10, b=30), legend_title="class")
     return fig
 
 
@@ -145,12 +233,12 @@ def pretraining_curves(histories: dict[str, Sequence[dict[str, float]]], modalit
     masking probability, cross-modal reliance, and the dominance gap (0 = balanced).
 
     histories: mode name -> pretraining history (pretrain.PretrainResult.history)."""
-    panels = [("loss_{}", "training loss (visible modality)"), ("p_mask_{}", "masking probability"),
-              ("reliance_{}", "reliance on modality"), ("dominance_gap", "dominance gap (0 = balanced)")]
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title in panels], vertical_spacing=0.14)
+    panels = [("loss_{}", "training loss (visible modality)", "epsilon MSE"), ("p_mask_{}", "masking probability", "p_mask"),
+              ("reliance_{}", "reliance on modality", "relative loss rise of the others"), ("dominance_gap", "dominance gap (0 = balanced)", "gap")]
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title, _ in panels], vertical_spacing=0.14)
     for i, (mode, history) in enumerate(histories.items()):
         colour = PALETTE[i % len(PALETTE)]
-        for p, (pattern, _) in enumerate(panels):
+        for p, (pattern, _, _) in enumerate(panels):
             row, col = divmod(p, 2)
             keys = [pattern.format(m) for m in modalities] if "{}" in pattern else [pattern]
             for d, key in enumerate(keys):
@@ -159,21 +247,31 @@ def pretraining_curves(histories: dict[str, Sequence[dict[str, float]]], modalit
                 fig.add_scatter(x=[e for e, _ in points], y=[v for _, v in points], mode="lines+markers", name=label,
                                 line=dict(color=colour, dash=_DASHES[d % len(_DASHES)]), legendgroup=mode,
                                 showlegend=p == 0, row=row + 1, col=col + 1)
-    fig.update_xaxes(title="epoch", row=2)
-    fig.update_layout(height=620, title="Masked DDPM pretraining: masking mode vs modality balance")
+    for p, (_, _, ytitle) in enumerate(panels):
+        fig.update_yaxes(title=ytitle, row=p // 2 + 1, col=p % 2 + 1)
+    fig.update_xaxes(title="epoch")
+    fig.update_layout(height=640, title="Masked DDPM pretraining: masking mode vs modality balance")
     return fig
 
 
 def probe_bars(rows: Sequence[dict[str, Any]]) -> go.Figure:
-    """Linear-probe accuracy per feature set (probe.linear_probe rows)."""
-    fig = px.bar(list(rows), x="features", y=["overall_accuracy", "average_accuracy", "kappa"], barmode="group", text_auto=".1f")
-    fig.update_layout(height=360, yaxis_title="%", title="Linear probe on the leak-free split", legend_title="")
-    return fig
+    """Linear-probe accuracy per feature set (probe.linear_probe rows), value axis zoomed."""
+    rows = list(rows)
+    keys = ["overall_accuracy", "average_accuracy", "kappa"]
+    fig = px.bar(rows, x="features", y=keys, barmode="group", text_auto=".1f")
+    fig.update_layout(height=360, title="Linear probe on the leak-free split", legend_title="", xaxis_title="feature set")
+    return _zoom_bars(fig, [float(r[k]) for r in rows for k in keys], None, "OA, AA (%), kappa (x100)")
+
+
+CURVE_TITLES = {"train_loss": "training loss (CE + mutual terms)", "val_oa": "validation OA (%)", "val_loss": "validation loss (CE)"}
 
 
 def training_curves(histories: dict[str, Sequence[dict[str, float]]], keys: Sequence[str] = ("train_loss", "val_oa")) -> go.Figure:
-    """One panel per history key (e.g. training loss, validation OA), one line per run."""
+    """One panel per history key (e.g. training loss, validation OA), one line per run; y axes
+    titled from CURVE_TITLES (else the key)."""
     fig = make_subplots(rows=1, cols=len(keys), subplot_titles=[k.replace("_", " ") for k in keys])
+    for j, key in enumerate(keys, start=1):
+        fig.update_yaxes(title=CURVE_TITLES.get(key, key.replace("_", " ")), row=1, col=j)
     for i, (name, history) in enumerate(histories.items()):
         for j, key in enumerate(keys, start=1):
             fig.add_scatter(x=[h["epoch"] for h in history], y=[h[key] for h in history], mode="lines+markers", name=name,
@@ -195,28 +293,32 @@ def embedding_panels(embeddings: Mapping[str, np.ndarray], labels: np.ndarray, c
         expect(np.shape(e) == (len(y), 2), DataError, f"embedding {name!r} must be (N={len(y)}, 2), found {np.shape(e)}")
     fig = make_subplots(rows=1, cols=len(embeddings), subplot_titles=list(embeddings), horizontal_spacing=0.03)
     in_legend: set[int] = set()
+    colours = class_colours(class_names)
     for col, e in enumerate(embeddings.values(), start=1):
         for k in np.unique(y):
             k = int(k)
             pts = np.asarray(e)[y == k]
             fig.add_scattergl(
                 x=pts[:, 0], y=pts[:, 1], mode="markers", name=class_names[k], legendgroup=class_names[k],
-                showlegend=k not in in_legend, marker=dict(size=4, color=PALETTE[k % len(PALETTE)]),
+                showlegend=k not in in_legend, marker=dict(size=4, color=colours[k]),
                 hovertemplate=f"{class_names[k]}<extra></extra>", row=1, col=col,
             )
             in_legend.add(k)
-        fig.update_xaxes(showticklabels=False, row=1, col=col)
-        fig.update_yaxes(showticklabels=False, row=1, col=col)
+        fig.update_xaxes(showticklabels=False, title="embedding dim 1", row=1, col=col)
+        fig.update_yaxes(showticklabels=False, title="embedding dim 2" if col == 1 else None, row=1, col=col)
     fig.update_layout(title=title, height=380, width=340 * len(embeddings) + 160, margin=dict(t=70, l=10, r=10, b=10))
     return fig
 
 
-def pairwise_heatmap(matrix: np.ndarray | Sequence[Sequence[float]], names: Sequence[str], title: str, zmin: float = 0.0, zmax: float = 1.0) -> go.Figure:
+def pairwise_heatmap(matrix: np.ndarray | Sequence[Sequence[float]], names: Sequence[str], title: str, zmin: float = 0.0, zmax: float = 1.0,
+                     measure: str = "value") -> go.Figure:
     """K x K heatmap of a pairwise measure (CKA, disagreement, double-fault), values written in."""
     m = np.asarray(matrix, dtype=np.float64)
     expect(m.shape == (len(names), len(names)), DataError, f"matrix must be ({len(names)}, {len(names)}) for names {list(names)}, found {m.shape}")
-    fig = go.Figure(go.Heatmap(z=m, x=list(names), y=list(names), zmin=zmin, zmax=zmax, colorscale="Viridis", texttemplate="%{z:.2f}", hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed")
+    fig = go.Figure(go.Heatmap(z=m, x=list(names), y=list(names), zmin=zmin, zmax=zmax, colorscale="Viridis", texttemplate="%{z:.2f}",
+                               hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>", colorbar=dict(title=dict(text=measure, side="right"))))
+    fig.update_yaxes(autorange="reversed", title="branch")
+    fig.update_xaxes(title="branch")
     fig.update_layout(title=title, height=360, width=420)
     return fig
 
@@ -225,6 +327,7 @@ def accuracy_bars(report: Mapping[str, Any]) -> go.Figure:
     """Accuracy of each branch, the ensemble and the oracle from a `complementarity_report`."""
     acc = dict(report["branch_accuracy"])
     x = [*acc, "ensemble", "oracle (any branch)"]
-    fig = go.Figure(go.Bar(x=x, y=[*acc.values(), report["ensemble_accuracy"], report["oracle_accuracy"]], texttemplate="%{y:.1f}"))
-    fig.update_layout(title=f"ensemble gain over best branch ({report['best_branch']}): {report['ensemble_gain']:+.1f} points", yaxis_title="accuracy (%)", height=340)
-    return fig
+    y = [*acc.values(), report["ensemble_accuracy"], report["oracle_accuracy"]]
+    fig = go.Figure(go.Bar(x=x, y=y, texttemplate="%{y:.1f}"))
+    fig.update_layout(title=f"ensemble gain over best branch ({report['best_branch']}): {report['ensemble_gain']:+.1f} points", xaxis_title="predictor", height=340)
+    return _zoom_bars(fig, y, None, "accuracy (%)")
