@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -57,6 +57,9 @@ from bdgf_nb.app.results import write_json_atomic
 from bdgf_nb.cli.bench_scan import interleaved_medians, measure_scan
 from bdgf_nb.device import adamw, pick_device
 
+if TYPE_CHECKING:
+    from bdgf_nb.model.bdgf import BDGF
+
 # FLOPs one state update (one (b, t, d, n) element) costs in the fused kernels of scan.py, exp
 # counted at its polynomial's cost (~15: range reduction, degree-7 polynomial, scaling).
 # forward: delta*A 1, exp 15, h = dA*h + (delta*u)*B 3, y += C*h 2.
@@ -64,6 +67,9 @@ from bdgf_nb.device import adamw, pick_device
 # du 2, g carry 1, dC and dB dot products 4 -> 53; forward+backward = 21 + 53.
 SCAN_FLOPS_PER_UPDATE = {"fwd": 21, "fwd_bwd": 74}
 BRANCH_MODELS = ("cnn_only", "mamba_only", "transformer_only", "bdgf")
+# The Mamba branch's real sequence lengths (SpectralTokens.length): 6 tokens on houston2018_west,
+# 17 on the synthetic scene (64 bands in 16 groups + one LiDAR token).
+MODEL_LENGTHS = (6, 17)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,6 +340,120 @@ def inference_section(settings: Preset, image: np.ndarray, channel_groups: dict[
     return {"pixels": len(dataset), "batch_size": 512, "seconds": seconds, "pixels_per_s": len(dataset) / seconds}
 
 
+GUIDANCE_MODULES = ("FeatureFusion", "GroupChannelAttention", "CrossAttention")
+
+
+def _step_parts(model: BDGF, dataset: Any, index: torch.Tensor, optimizer: torch.optim.Optimizer, grad_clip: float,
+                times: dict[str, float], device: torch.device) -> None:
+    """One BDGF training step cut at its seams, each part timed into `times`: the same arithmetic
+    as `classifier_step` (forward, `model.loss`, backward, clipping, AdamW), with the backward
+    split per branch by stopping autograd at the branch outputs (f_k, z_k)."""
+    from bdgf_nb.device import autocast
+    from bdgf_nb.model.bdgf import BDGFOutput
+    from bdgf_nb.model.mutual import ensemble_probabilities
+
+    with _stopwatch(times, "data", device):  # PatchDataset.batch: patches + guide patches
+        x, guides, y = dataset.batch(index)
+        x, guides, y = x.to(device), [g.to(device) for g in guides], y.to(device)
+    outputs = {}
+    for name, branch in model.branches.items():
+        with _stopwatch(times, f"{name}_forward", device), autocast(device):
+            outputs[name] = branch(x, guides)
+    leaves = {name: tuple(t.detach().requires_grad_() for t in out) for name, out in outputs.items()}
+    with _stopwatch(times, "mutual_loss", device):  # projection heads, ensemble, loss: forward + backward to (f_k, z_k)
+        with autocast(device):
+            features, logits = [f for f, _ in leaves.values()], [z for _, z in leaves.values()]
+            projections = [model.projections[n](f) for n, f in zip(leaves, features, strict=True)] if len(model.projections) else []
+            probabilities = ensemble_probabilities(logits, model.cfg.ensemble, model.ensemble_weights)
+            loss, _ = model.loss(BDGFOutput(logits, features, probabilities, tuple(leaves), projections), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    for name, out in outputs.items():
+        with _stopwatch(times, f"{name}_backward", device):
+            pairs = [(t, leaf.grad) for t, leaf in zip(out, leaves[name], strict=True) if leaf.grad is not None]
+            torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
+    with _stopwatch(times, "optimizer", device):
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+
+
+def _guidance_calls(model: nn.Module, x: torch.Tensor, guides: list[torch.Tensor]) -> dict[str, Callable[[], None]]:
+    """Forward and forward+backward of every guidance module on the inputs it received in one
+    model forward (captured by hooks), as zero-argument calls."""
+    captured: list[tuple[nn.Module, tuple[Any, ...]]] = []
+    hooks = [m.register_forward_hook(lambda m, args, out: captured.append((m, tuple(a.detach() if torch.is_tensor(a) else a for a in args))))
+             for m in model.modules() if type(m).__name__ in GUIDANCE_MODULES and getattr(m, "enabled", False)]
+    model(x, guides)
+    for hook in hooks:
+        hook.remove()
+
+    def forward() -> None:
+        for module, args in captured:
+            module(*args)
+
+    def forward_backward() -> None:
+        for module, args in captured:
+            leaf = args[0].requires_grad_()
+            module(leaf, *args[1:]).sum().backward()
+            leaf.requires_grad_(False)
+
+    return {"guidance_forward": forward, "guidance_forward_backward": forward_backward}
+
+
+def step_profile_section(settings: Preset, image: np.ndarray, labels: np.ndarray, channel_groups: dict[str, int], n_classes: int,
+                         device: torch.device, repeats: int) -> dict[str, Any]:
+    """Where one BDGF training step (the preset's sizes and batch) spends its time: data and
+    guide-patch gathering, each branch's forward and backward, the mutual loss (with projection
+    heads and ensemble), clipping + AdamW. Parts are medians over `repeats` steps; `real_step_s`
+    is `classifier_step` timed in turn with them, so the parts' sum can be checked against it.
+    `included_in_branches`: the guidance modules alone (already inside the branch parts)."""
+    from bdgf_nb.data.patches import PatchDataset, pixels_of
+    from bdgf_nb.ddpm.unet import DenoiserUNet
+    from bdgf_nb.model.bdgf import BDGF
+    from bdgf_nb.train.classifier import classifier_step
+
+    b, cfg = settings.train.batch_size, settings.train
+    unet_cfg = replace(settings.pretrain.unet, in_channels=sum(channel_groups.values()), modality_channels=tuple(channel_groups.values()))
+    guide_channels = list(DenoiserUNet(unet_cfg).feature_channels)
+    rng = np.random.default_rng(0)
+    guide_maps = [rng.standard_normal((c, *image.shape[1:]), dtype=np.float32) for c in guide_channels]  # values irrelevant to speed
+    pixels = pixels_of(labels > 0)
+    dataset = PatchDataset(image, pixels, labels[labels > 0].astype(np.int64), settings.patch, guide_maps)
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = BDGF(settings.model, channel_groups, guide_channels, n_classes).to(device).train()
+    optimizer = adamw(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    parts: dict[str, list[float]] = {}
+
+    def decomposed() -> None:
+        times: dict[str, float] = {}
+        _step_parts(model, dataset, torch.randint(0, len(dataset), (b,), generator=g), optimizer, cfg.grad_clip, times, device)
+        for name, seconds in times.items():
+            parts.setdefault(name, []).append(seconds)
+
+    def real() -> None:
+        x, guides, y = dataset.batch(torch.randint(0, len(dataset), (b,), generator=g))
+        classifier_step(model, model, x, guides, y, optimizer, cfg)
+
+    x, guides, _ = dataset.batch(torch.arange(b))
+    calls = {"decomposed": decomposed, "real": real, **_guidance_calls(model, x.to(device), [t.to(device) for t in guides])}
+    for call in calls.values():  # warm-up: allocator, oneDNN primitives, numba compile
+        call()
+    parts.clear()
+    seconds = interleaved_medians(calls, repeats, device)
+    medians = {name: float(np.median(v)) for name, v in parts.items()}
+    step_s = sum(medians.values())
+    guidance = {"guidance_forward": seconds["guidance_forward"],
+                "guidance_backward": max(0.0, seconds["guidance_forward_backward"] - seconds["guidance_forward"])}
+    return {
+        "batch": b, "preset": settings.name, "parameters": sum(p.numel() for p in model.parameters()), "repeats": repeats,
+        "parts": {name: {"s": s, "share": s / step_s} for name, s in medians.items()},
+        "step_s": step_s, "real_step_s": seconds["real"],
+        "samples_per_s": b / step_s,
+        "included_in_branches": {name: {"s": s, "share": s / step_s} for name, s in guidance.items()},
+    }
+
+
 def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[str, Any]:
     """Wall seconds of each stage of the quick pipeline (pipeline.py, as the notebooks run it) on
     the synthetic scene, in a fresh folder. --quick: 2 DDPM and 2 classifier epochs instead of
@@ -405,8 +525,10 @@ def run_bench(quick: bool, device: torch.device, profile: bool = False, sections
     report: dict[str, Any] = {"quick": quick, "machine": machine_section(device, repeats)}
     prepared = prepare(ctx)
     image, groups, n_classes = prepared.image, prepared.channel_groups, prepared.n_classes
+    if profile:
+        report["step_profile"] = step_profile_section(settings, image, prepared.labels, groups, n_classes, device, 5 if quick else 10)
     if "scan" in sections:
-        lengths = (32, 128) if quick else (16, 32, 64, 128, 256)
+        lengths = MODEL_LENGTHS + ((32, 128) if quick else (16, 32, 64, 128, 256))
         report["scan"] = scan_section(device, lengths, repeats, report["machine"]["matmul_flops"])
     if "training" in sections:
         report["training"] = training_section(settings, device, repeats, 1 if quick else 3, image, groups, n_classes)
@@ -437,6 +559,12 @@ def _table(report: dict[str, Any]) -> str:
         for r in report["scan"]:
             lines.append(f"{r['length']:>8} {r['default_backend']:>10} {r['speedup_fwd']:>8.1f} {r['speedup_fwd_bwd']:>10.1f} {r['default_fwd_bwd_s']:>10.4f} "
                          f"{r['default_fwd_bwd_state_updates_per_s']:>10.3g} {r['default_fwd_bwd_fraction_of_bound']:>9.1%} {r['max_rel_err']:>12.1e}")
+    if "step_profile" in report:
+        sp = report["step_profile"]
+        lines.append(f"\none BDGF training step ({sp['preset']} sizes, batch {sp['batch']}): parts {sp['step_s'] * 1e3:.1f} ms, classifier_step {sp['real_step_s'] * 1e3:.1f} ms")
+        lines.append(f"{'part':>22} {'ms':>8} {'share':>7}")
+        for name, r in [*sp["parts"].items(), *(("(" + k + ")", v) for k, v in sp["included_in_branches"].items())]:
+            lines.append(f"{name:>22} {r['s'] * 1e3:>8.2f} {r['share']:>7.1%}")
     if "training" in report:
         lines.append("\ntraining step (forward + backward + AdamW)")
         lines.append(f"{'model':>18} {'samples/s':>10} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of matmul':>10} {'peak MB':>8}")
@@ -468,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cpu | cuda (default: CUDA when available)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--only", default=None, help="comma-separated sections: scan,training,features,inference,pipeline")
-    parser.add_argument("--profile", action="store_true", help="profile the slowest pipeline stage (torch.profiler)")
+    parser.add_argument("--profile", action="store_true", help="break one BDGF training step into its parts (step_profile) and profile the slowest pipeline stage (torch.profiler)")
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
