@@ -1,6 +1,12 @@
 """Figures a reader can read (viz.py): semantic class colours with a legend, colour bars with
 units, axis titles everywhere, bar axes zoomed to the differences."""
 
+import html
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
@@ -117,3 +123,27 @@ def test_heatmaps_title_axes_and_colour_bars():
     assert cm.data[0].colorbar.title.text == "% of true class" and cm.layout.xaxis.title.text == "predicted class"
     pw = viz.pairwise_heatmap([[1.0, 0.8], [0.8, 1.0]], ["cnn", "mamba"], "CKA", measure="linear CKA")
     assert pw.data[0].colorbar.title.text == "linear CKA" and pw.layout.yaxis.title.text == "branch"
+
+
+DIAGRAMS = Path(__file__).resolve().parents[1] / "docs" / "diagrams"
+
+
+def svg_texts(svg: str) -> list[str]:
+    return [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def test_pipeline_diagram_names_every_step_and_existing_subpackage():
+    svg = (DIAGRAMS / "pipeline.svg").read_text()
+    text = " ".join(svg_texts(svg))
+    for step in ("1. masked multimodal DDPM", "2. diffusion features", "3. guide k", "4. mutual learning", "5. evaluation"):
+        assert step in text, step
+    named = set(re.findall(r"bdgf_nb\.(\w+)", text))
+    assert {"data", "ddpm", "model", "train", "evaluate", "analysis", "app", "cli"} <= named
+    package = Path(viz.__file__).resolve().parents[1]
+    assert all((package / name).is_dir() for name in named), named
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz `dot` not installed")
+def test_pipeline_svg_is_the_rendering_of_the_dot_source():
+    rendered = subprocess.run(["dot", "-Tsvg", str(DIAGRAMS / "pipeline.dot")], capture_output=True, text=True, check=True).stdout
+    assert svg_texts(rendered) == svg_texts((DIAGRAMS / "pipeline.svg").read_text()), "re-render: see the header of pipeline.dot"
