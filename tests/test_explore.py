@@ -60,7 +60,7 @@ def test_forward_process_uses_one_shared_noise_and_reports_the_signal_share(diff
     assert corr(0) > 0.99 and abs(corr(999)) < 0.5
     assert fp.views[-1]["hsi"].shape == (11, 11, 3) and fp.views[-1]["lidar"].shape == (11, 11)
     sentences = fp.sentences()
-    assert len(sentences) == 3 and sentences[2].startswith(f"t = 200: {100 * fp.alpha_bar[200]:.1f} % of the variance")
+    assert len(sentences) == 3 and sentences[2].startswith(f"t = 200: {100 * fp.alpha_bar[200]:.2f} % of the variance")
     assert fp.signal_fraction(5) > fp.signal_fraction(50) > fp.signal_fraction(200)
     assert explore.png(explore.forward_process_figure(fp))[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -83,11 +83,11 @@ def test_panel_builds_headless_and_sliders_update_the_display(diffusion):
 def test_mask_panel_explains_partial_ratios_and_shows_the_noise_level(diffusion):
     panel = build_mask_panel(diffusion, np.stack([patch(0)]), GROUPS)
     assert "never occur in training" in panel.text.value and "partial mask ratio" not in panel.text.value
-    assert f"{100 * float(diffusion.alpha_bar[50]):.1f} % of the variance of x_t is signal" in panel.text.value
+    assert f"{100 * float(diffusion.alpha_bar[50]):.2f} % of the variance of x_t is signal" in panel.text.value
     panel.sliders["lidar"].value = 0.5
     assert "<b>partial mask ratio</b> on lidar" in panel.text.value
     panel.sliders["t"].value = 900
-    assert "t = 900:" in panel.text.value and f"{100 * float(diffusion.alpha_bar[900]):.1f} %" in panel.text.value
+    assert "t = 900:" in panel.text.value and f"{100 * float(diffusion.alpha_bar[900]):.2f} %" in panel.text.value
 
 
 def test_forward_panel_redraws_for_every_t(diffusion):

@@ -103,7 +103,7 @@ def noise_level(alpha_bar: np.ndarray, t: int, schedule: str = "") -> str:
     """How much of x_t is signal at timestep t, in words (alpha_bar (T,) from `schedule_snr`)."""
     a = float(alpha_bar[t])
     snr = a / (1.0 - a)
-    return (f"t = {t}: {100 * a:.1f} % of the variance of x_t is signal, {100 * (1 - a):.1f} % noise "
+    return (f"t = {t}: {100 * a:.2f} % of the variance of x_t is signal, {100 * (1 - a):.2g} % noise "
             f"(SNR {snr:.3g} = {10 * math.log10(snr):+.1f} dB; {schedule + ' ' if schedule else ''}schedule, T = {len(alpha_bar)})")
 
 
@@ -143,7 +143,7 @@ def forward_process_figure(fp: ForwardProcess) -> Figure:
         for j, t in enumerate(cols):
             ax = fig.add_subplot(grid[i, j])
             ax.imshow(fp.views[t][name], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-            ax.set_title(("x0" if t < 0 else f"t = {t}\n{100 * fp.signal_fraction(t):.0f} % signal") if i == 0 else "", fontsize=8)
+            ax.set_title(("x0" if t < 0 else f"t = {t}\n{100 * fp.signal_fraction(t):.1f} % signal") if i == 0 else "", fontsize=8)
             ax.set_axis_off()
             if j == 0:
                 ax.text(-0.15, 0.5, name, transform=ax.transAxes, rotation=90, va="center", ha="right", fontsize=8)
@@ -151,7 +151,7 @@ def forward_process_figure(fp: ForwardProcess) -> Figure:
     ax.semilogy(np.arange(len(fp.snr)), fp.snr, color="black", lw=1)
     for t in fp.feature_timesteps:
         ax.axvline(t, color="tab:red", lw=0.8, ls="--")
-        ax.annotate(f"t={t}: {100 * fp.signal_fraction(t):.1f} %", (t, fp.snr[t]), textcoords="offset points", xytext=(4, 4), fontsize=7, color="tab:red")
+        ax.annotate(f"t={t}: {100 * fp.signal_fraction(t):.2f} %", (t, fp.snr[t]), textcoords="offset points", xytext=(4, 4), fontsize=7, color="tab:red")
     ax.axhline(1.0, color="grey", lw=0.6, ls=":")
     ax.set_xlabel("timestep t")
     ax.set_ylabel("SNR = a_t / (1 - a_t)")
