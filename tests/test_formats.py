@@ -355,14 +355,40 @@ def test_tiles_are_padded_on_their_own(tmp_path: Path) -> None:
     assert scene.metadata["tiles"][1]["transform"] == (1.0, 0.0, X0 + 2000, 0.0, -1.0, Y0)
 
 
+IDTREES = pytest.mark.skipif(not (SHARED_DATA / "idtrees_mlbs" / "ITC" / "train_MLBS.shp").is_file(),
+                             reason=f"real data absent: {SHARED_DATA / 'idtrees_mlbs'}")
+
+
 @pytest.mark.realdata
-@pytest.mark.skipif(not (SHARED_DATA / "idtrees_mlbs" / "ITC" / "train_MLBS.shp").is_file(),
-                    reason=f"real data absent: {SHARED_DATA / 'idtrees_mlbs'}")
-def test_idtrees_mlbs() -> None:
-    """The counts the data README reports for species in >= 3 plots: 17 species, 12,248 pixels;
-    2,439 pixels under crowns of different species."""
+@IDTREES
+def test_idtrees_mlbs(tmp_path: Path) -> None:
+    """The repo entry keeps species in >= 5 plots (the folds of its split): 10 species, 11,245
+    pixels. With the data README's rule (>= 3 plots) the counts it reports: 17 species, 12,248
+    pixels; 2,439 pixels under crowns of different species."""
     scene = load_scene("idtrees_mlbs")
     assert scene.channels == {"hsi": 369, "chm": 1, "rgb": 3}
-    assert scene.n_classes == 17 and int((scene.gt > 0).sum()) == 12248
+    assert scene.n_classes == 10 and int((scene.gt > 0).sum()) == 11245
     assert scene.metadata["labels"]["overlap_pixels"] == 2439
     assert len(scene.metadata["group_names"]) == 46 and scene.metadata["resampled"] == {"rgb": "average"}
+    entry = yaml.safe_load((REPO / "data_catalog.yaml").read_text())["idtrees_mlbs"]
+    entry = yaml.safe_load(yaml.safe_dump(entry, sort_keys=False).replace("../shared/", f"{SHARED_DATA.parent}/"))  # absolute paths
+    entry["gt"]["min_groups"] = 3
+    readme = load_scene("idtrees_mlbs", write_catalog(tmp_path, {"idtrees_mlbs": entry}))
+    assert readme.n_classes == 17 and int((readme.gt > 0).sum()) == 12248
+
+
+@pytest.mark.realdata
+@IDTREES
+def test_idtrees_mlbs_default_splits_are_measurable_plot_folds() -> None:
+    """Seeds 0..4 are the 5 plot-disjoint folds; each measures every species."""
+    from bdgf_nb.data.splits import class_counts, default_split
+
+    scene = load_scene("idtrees_mlbs")
+    groups = scene.metadata["groups"]
+    tested = np.zeros(scene.gt.shape, int)
+    for seed in range(5):
+        split = default_split(scene, patch=7, seed=seed)  # refuses an unmeasurable fold
+        assert not np.intersect1d(groups[split.train], groups[split.test]).size
+        assert (class_counts(split, scene.gt)["test"] > 0).all()
+        tested += split.test
+    assert np.array_equal(tested, (scene.gt > 0).astype(int))

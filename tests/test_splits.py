@@ -8,6 +8,7 @@ from bdgf_nb.data.splits import (
     check_measurable,
     default_split,
     disjoint_block_split,
+    group_folds,
     random_per_class_split,
     stripe_folds,
     with_validation,
@@ -180,3 +181,98 @@ def test_pixel_scene_uses_its_official_split_when_the_catalog_says_so():
     assert np.array_equal(split.test, ~train & (labels != 3))  # class 3 never seen in training
     stripes = default_split(PixelScene("px", scene.modalities, labels, coords, (1, 24), ("a", "b", "c"), splits=scene.splits), patch=1, allow_unmeasurable=True)
     assert stripes.name.startswith("stripes")
+
+
+def plots(n_plots=20, side=6, pad=1, n_classes=4, rare_in=None, seed=0):
+    """A tile mosaic in miniature: (labels, groups), plots of side x side in cells with `pad`
+    unlabelled group-0 rims; each plot holds two classes (halves). `rare_in`: put class
+    n_classes + 1 in only that many plots."""
+    rng = np.random.default_rng(seed)
+    cell = side + 2 * pad
+    cols = int(np.ceil(np.sqrt(n_plots)))
+    rows = -(-n_plots // cols)
+    labels = np.zeros((rows * cell, cols * cell), int)
+    groups = np.zeros_like(labels)
+    for k in range(n_plots):
+        r, c = (k // cols) * cell + pad, (k % cols) * cell + pad
+        a, b = rng.choice(n_classes, 2, replace=False) + 1
+        if rare_in is not None and k < rare_in:
+            b = n_classes + 1
+        labels[r:r + side, c:c + side // 2], labels[r:r + side, c + side // 2:c + side] = a, b
+        labels[r, c] = 0  # an unlabelled pixel inside a plot
+        groups[r:r + side, c:c + side] = k + 1
+    return labels, groups
+
+
+def test_group_folds_test_each_plot_once_and_never_split_one():
+    labels, groups = plots()
+    folds = group_folds(labels, groups, n_folds=5)
+    assert len(folds) == 5
+    tested = np.zeros(labels.shape, int)
+    for fold in folds:
+        assert not np.intersect1d(groups[fold.train], groups[fold.test]).size  # no plot on both sides
+        assert not np.any((fold.train | fold.test) & (groups == 0))  # padding in neither side
+        assert np.array_equal(fold.train | fold.test, labels > 0)  # no buffer loss between padded plots
+        for cls in range(1, 5):  # every class learnt and tested in every fold (the draw allows it)
+            assert np.any(fold.train & (labels == cls)) and np.any(fold.test & (labels == cls))
+        check_measurable(fold, labels)
+        tested += fold.test
+    assert np.array_equal(tested, (labels > 0).astype(int))  # every labelled pixel tested exactly once
+    again = group_folds(labels, groups, n_folds=5)
+    assert all(np.array_equal(a.test, b.test) for a, b in zip(folds, again, strict=True))
+
+
+def test_group_folds_buffer_drops_test_pixels_of_touching_groups():
+    """Groups that touch (a scene cut into plots, not a padded mosaic): the buffer keeps test
+    patches off training pixels, as disjoint_block_split does."""
+    labels = np.tile(np.repeat([1, 2], 4), (8, 5))  # (8, 40): 10 touching plots of 8 x 4
+    groups = np.repeat(np.arange(1, 11), 4)[None].repeat(8, 0)
+    for fold in group_folds(labels, groups, n_folds=2, patch=3):
+        assert min_distance(fold.train, fold.test) >= 3
+
+
+def test_a_class_in_fewer_plots_than_folds_is_refused_with_advice():
+    labels, groups = plots(rare_in=3)
+    folds = group_folds(labels, groups, n_folds=5)
+    assert all(np.any(f.train & (labels == 5)) for f in folds)  # kept in training in every fold
+    assert sum(np.any(f.test & (labels == 5)) for f in folds) == 3  # tested where its 3 plots allow
+    refused = [f for f in folds if not np.any(f.test & (labels == 5))]
+    with pytest.raises(DataError, match=r"'e' has no test pixel.*raise the catalog's gt `min_groups`"):
+        check_measurable(refused[0], labels, ("a", "b", "c", "d", "e"))
+
+
+def test_default_split_of_a_grouped_scene_is_the_fold_the_seed_picks():
+    from bdgf_nb.data.scene import Scene
+
+    labels, groups = plots()
+    rng = np.random.default_rng(0)
+    scene = Scene("mosaic", {"x": rng.normal(size=(*labels.shape, 2)).astype(np.float32)}, labels, ("a", "b", "c", "d"),
+                  metadata={"groups": groups})
+    folds = group_folds(labels, groups, patch=3)
+    tested = np.zeros(labels.shape, int)
+    for seed in range(5):
+        split = default_split(scene, patch=3, seed=seed)
+        assert split.name == f"groups_fold{seed}" and np.array_equal(split.test, folds[seed].test)
+        tested += split.test
+    assert np.array_equal(tested, (labels > 0).astype(int))  # seeds 0..4: the 5 folds of one partition
+    assert np.array_equal(default_split(scene, patch=3, seed=7).test, folds[2].test)
+
+
+def test_validation_of_a_grouped_scene_is_whole_training_plots():
+    labels, groups = plots(n_plots=30)
+    base = group_folds(labels, groups)[0]
+    split = with_validation(base, labels, fraction=0.2, seed=0, patch=3, buffer=2, groups=groups)
+    assert split.val is not None and split.val.any()
+    val_plots, fit_plots = np.unique(groups[split.val]), np.unique(groups[split.fit])
+    assert not np.intersect1d(val_plots, fit_plots).size  # a plot is wholly validation or wholly fit
+    assert np.isin(val_plots, np.unique(groups[base.train])).all()
+    for k in val_plots:  # every labelled training pixel of a validation plot is in validation
+        assert np.array_equal(split.val & (groups == k), base.train & (groups == k))
+    assert np.array_equal(split.train, base.train)  # padded plots: the buffer drops nothing
+    assert 0.1 < split.val.sum() / base.train.sum() < 0.35 and "whole groups" in split.description
+    with pytest.raises(ConfigError, match="not both"):
+        with_validation(base, labels, groups=groups, coords=np.zeros((labels.size, 2)))
+    with pytest.raises(DataError, match="groups must have the split's"):
+        with_validation(base, labels, groups=groups[:-1])
+    with pytest.raises(DataError, match="groups must have the labels' shape"):
+        group_folds(labels, groups[:-1])

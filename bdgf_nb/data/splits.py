@@ -5,12 +5,15 @@ training set, which inflates accuracy. We therefore offer, side by side:
 - `official_split`: masks shipped with the scene;
 - `random_per_class_split`: the conventional fixed count per class (leaky; for comparison only);
 - `disjoint_block_split`: whole blocks go to train or test and a buffer removes every test pixel
-  whose patch would overlap the patch of any training pixel (the default for reported numbers).
+  whose patch would overlap the patch of any training pixel (the default for reported numbers);
+- `group_folds`: scenes made of groups (plots of a tile mosaic, metadata["groups"]) are split by
+  whole group in a k-fold (the default for such scenes; the seed picks the fold).
 Masks are boolean over the scene grid (H, W), or over the rows (N,) of a pixel scene.
 
 Validation (`with_validation`) is carved from the training region as whole blocks (stripes of
-coordinates for pixel scenes), with training pixels near them removed, so early stopping sees a
-spatial shift like the test set's instead of the neighbours of training pixels.
+coordinates for pixel scenes, whole groups for grouped scenes), with training pixels near them
+removed, so early stopping sees a spatial shift like the test set's instead of the neighbours of
+training pixels.
 
 A split that cannot carry a number is refused (`check_measurable`): a class missing from train
 or test, or fewer than MIN_TEST test pixels in all; fewer than MIN_TEST_PER_CLASS test pixels of
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.ndimage import maximum_filter
 from scipy.spatial import cKDTree
+from sklearn.model_selection import StratifiedGroupKFold
 
 from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.errors import ConfigError, DataError, expect
@@ -151,6 +155,85 @@ def stripe_folds(coords: np.ndarray, image_width: int, n_stripes: int = 6) -> li
     ]
 
 
+N_FOLDS = 5  # plot-disjoint k-fold of the idtrees_mlbs data README's baselines
+
+
+def _fold_score(counts: np.ndarray, fold: np.ndarray, n_folds: int) -> float:
+    """Lower is better. `counts` (G, K) labelled pixels per group and class, `fold` (G,) the test
+    fold of each group. A class missing from a fold's training side costs most (it cannot be
+    learnt), then one missing from its test side (check_measurable refuses both), then a class
+    with fewer than MIN_TEST_PER_CLASS test pixels (coarse), then the distance of per-class test
+    shares from 1 / n_folds."""
+    test = np.stack([counts[fold == f].sum(0) for f in range(n_folds)])  # (F, K)
+    total = counts.sum(0)
+    present = total > 0
+    train = total - test
+    missing_train = int(np.sum((train == 0) & present))
+    missing_test = int(np.sum((test == 0) & present))
+    scarce = int(np.sum((test < MIN_TEST_PER_CLASS) & present))
+    share = test[:, present] / total[present]
+    return 100.0 * missing_train + 10.0 * missing_test + scarce + float(np.abs(share - 1.0 / n_folds).mean())
+
+
+def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int = N_FOLDS, patch: int = 1, starts: int = 16) -> list[Split]:
+    """Group k-fold: each group (a plot; `groups` > 0, same shape as `labels`) is tested in
+    exactly one of `n_folds` folds and trained on in the others, never split; group 0 (mosaic
+    padding) is in neither side. Training pixels of fold f are the labelled pixels of the other
+    groups; test pixels within Chebyshev `patch` - 1 of a training pixel are dropped (a no-op for
+    tiles padded on their own, which lie further apart than any patch reaches).
+
+    The assignment depends on the labels alone (never on a seed or a result): among `starts`
+    StratifiedGroupKFold draws (it balances class shares), refined by moving one group at a time
+    while that helps, we keep the one that leaves every class in every fold's training side and,
+    where the groups allow, in its test side with at least MIN_TEST_PER_CLASS pixels
+    (`_fold_score`). A class found in fewer groups than folds cannot be tested in every fold;
+    check_measurable then refuses that fold with its per-class counts."""
+    expect(labels.shape == groups.shape, DataError, f"groups must have the labels' shape {labels.shape}, found {groups.shape}")
+    expect(patch >= 1 and patch % 2 == 1, ConfigError, f"patch must be odd and >= 1, found {patch}")
+    labelled = (labels > 0) & (groups > 0)
+    ids = np.unique(groups[labelled])
+    expect(n_folds >= 2, ConfigError, f"n_folds must be >= 2, found {n_folds}")
+    expect(ids.size >= n_folds, DataError, f"group k-fold needs at least n_folds = {n_folds} groups with labelled pixels, found {ids.size}")
+    y, g = labels[labelled], np.searchsorted(ids, groups[labelled])  # g: group index 0..G-1
+    k = int(y.max())
+    counts = np.zeros((ids.size, k + 1), dtype=np.int64)
+    np.add.at(counts, (g, y), 1)
+    counts = counts[:, 1:]  # (G, K)
+    best: tuple[float, np.ndarray] | None = None
+    for start in range(starts):
+        fold = np.empty(ids.size, dtype=np.int64)
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=start)
+        for f, (_, test_idx) in enumerate(splitter.split(np.zeros(y.size), y, g)):
+            fold[np.unique(g[test_idx])] = f
+        score = _fold_score(counts, fold, n_folds)
+        improved = True
+        while improved:  # first-improvement moves of one group to another fold
+            improved = False
+            for i in range(ids.size):
+                for f in range(n_folds):
+                    if f == fold[i] or np.sum(fold == fold[i]) == 1:
+                        continue
+                    old, fold[i] = fold[i], f
+                    moved = _fold_score(counts, fold, n_folds)
+                    if moved < score - 1e-12:
+                        score, improved = moved, True
+                    else:
+                        fold[i] = old
+        if best is None or score < best[0]:
+            best = (score, fold.copy())
+    assert best is not None
+    fold = best[1]
+    splits = []
+    for f in range(n_folds):
+        in_test = labelled & np.isin(groups, ids[fold == f])
+        train = labelled & ~in_test
+        test = in_test & ~buffer_mask(train, patch - 1)
+        splits.append(Split(f"groups_fold{f}", train, test,
+                            description=f"group k-fold, fold {f} of {n_folds}: {int(np.sum(fold == f))} of {ids.size} "
+                                        f"labelled groups tested, whole groups only, buffer {patch - 1}px"))
+    return splits
+
+
 def drop_unseen_classes(split: Split, labels: np.ndarray) -> Split:
     """Remove test pixels of classes with no training pixel (they cannot be predicted)."""
     seen = np.unique(labels[split.train])
@@ -158,10 +241,14 @@ def drop_unseen_classes(split: Split, labels: np.ndarray) -> Split:
     return replace(split, test=test)
 
 
-def _cells(shape: tuple[int, ...], coords: np.ndarray | None, train: np.ndarray, block: int, n_stripes: int) -> np.ndarray:
-    """Candidate validation regions, an int id per pixel (flat): square `block` tiles of an
-    (H, W) grid, or, given pixel `coords` (N, 2), column stripes holding about equal numbers of
-    training pixels (a column never straddles two stripes)."""
+def _cells(shape: tuple[int, ...], coords: np.ndarray | None, groups: np.ndarray | None, train: np.ndarray, block: int,
+           n_stripes: int) -> np.ndarray:
+    """Candidate validation regions, an int id per pixel (flat): the `groups` themselves (whole
+    plots) when given, square `block` tiles of an (H, W) grid, or, given pixel `coords` (N, 2),
+    column stripes holding about equal numbers of training pixels (a column never straddles two
+    stripes)."""
+    if groups is not None:
+        return groups.ravel()
     if coords is not None:
         edges = np.unique(np.quantile(coords[train, 1], np.linspace(0.0, 1.0, n_stripes + 1))[1:-1])
         return np.searchsorted(edges, coords[:, 1], side="right")
@@ -190,13 +277,15 @@ def with_validation(
     block: int | None = None,
     buffer: int | None = None,
     attempts: int = 64,
+    groups: np.ndarray | None = None,
 ) -> Split:
     """Carve a spatially separate validation set (about `fraction` of the training pixels) out
     of the training region, for early stopping, model selection and post-hoc fits.
 
     Whole cells go to validation: `block` x `block` tiles of the grid (default max(8, 2 * patch
     + 1)), or, with pixel `coords` (N, 2) (a 1 x N pixel scene), stripes of the column
-    coordinate. Training pixels within Chebyshev `buffer` (default patch // 2) of a validation
+    coordinate, or, with `groups` (the labels' shape, e.g. a tile scene's metadata["groups"]),
+    whole groups: validation plots are training plots, never part of one. Training pixels within Chebyshev `buffer` (default patch // 2) of a validation
     pixel are then dropped, so no validation patch of side `patch` contains a training pixel,
     as the test split's buffer keeps test patches off training pixels. The returned split's
     `train` is `fit | val` (buffer pixels leave it), `val` its validation part, `fit` the rest.
@@ -213,6 +302,9 @@ def with_validation(
     shape = split.train.shape
     flat_labels, train = labels.ravel(), split.train.ravel()
     expect(flat_labels.size == train.size, DataError, f"labels have {flat_labels.size} pixels, the split {train.size}")
+    expect(coords is None or groups is None, ConfigError, "give validation cells as coords or as groups, not both")
+    if groups is not None:
+        expect(groups.size == train.size, DataError, f"groups must have the split's {train.size} pixels, found shape {groups.shape}")
     if coords is not None:
         expect(coords.shape == (train.size, 2), DataError, f"coords must be (N, 2) with N = {train.size}, found {coords.shape}")
     elif len(shape) == 1:
@@ -220,7 +312,7 @@ def with_validation(
     classes = np.unique(flat_labels[train])
     n_train = int(train.sum())
     expect(n_train >= 2, DataError, f"split {split.name!r}: {n_train} training pixels, need at least 2 to hold out validation")
-    cell = _cells(shape, coords, train, block, n_stripes=max(10, int(np.ceil(3.0 / fraction))))
+    cell = _cells(shape, coords, groups, train, block, n_stripes=max(10, int(np.ceil(3.0 / fraction))))
     cell_ids = np.unique(cell[train])
     train_per_class = np.array([np.sum(train & (flat_labels == c)) for c in classes])
     rng = np.random.default_rng(seed)
@@ -255,7 +347,7 @@ def with_validation(
         sides = [name for name, mask in (("training", fit), ("validation", val)) if not np.any(mask & (flat_labels == c))]
         if sides:
             warnings.append(f"validation carve-out: class {int(c)} has no {' and no '.join(sides)} pixel")
-    where = "column stripes" if coords is not None else f"blocks of {block}px"
+    where = "column stripes" if coords is not None else "whole groups" if groups is not None else f"blocks of {block}px"
     return replace(
         split,
         train=(fit | val).reshape(split.train.shape),
@@ -314,10 +406,15 @@ def check_measurable(
     errors, notes, table = _problems(split, labels, class_names)
     warnings = [*split.warnings, *(f"split {split.name!r}: {n}" for n in notes)]
     if errors:
+        advice = (  # a group fold cannot test a class found in fewer groups than folds, whatever the seed
+            f"a class in fewer groups than the {N_FOLDS} folds cannot be tested in every fold: raise the catalog's "
+            "gt `min_groups` to the number of folds, or merge rare classes (`rare: other`)"
+            if split.name.startswith("groups_fold")
+            else "Try smaller blocks (disjoint_block_split(block=...)), another split seed, or the scene's official masks"
+        )
         message = (
             f"split {split.name!r} cannot measure: {', '.join(errors)}. Per-class train/val/test pixels: {table}. "
-            "Try smaller blocks (disjoint_block_split(block=...)), another split seed, or the scene's official "
-            "masks; allow_unmeasurable=True goes on with this as a warning"
+            f"{advice}; allow_unmeasurable=True goes on with this as a warning"
         )
         expect(allow_unmeasurable, DataError, message)
         warnings.append(message)
@@ -341,8 +438,10 @@ def measurable_stripe_fold(coords: np.ndarray, labels: np.ndarray, image_width: 
 
 def default_split(scene: Scene | PixelScene, patch: int, seed: int = 0, allow_unmeasurable: bool = False) -> Split:
     """The split reported numbers use: the scene's own leak-free protocol if it ships one
-    (houston2018_west's masks are disjoint bands), else disjoint blocks; pixel scenes use the
-    even->odd stripe fold. Checked by `check_measurable` (refused unless `allow_unmeasurable`)."""
+    (houston2018_west's masks are disjoint bands); for a scene of groups (metadata["groups"],
+    e.g. the plots of a tile mosaic) fold `seed` % N_FOLDS of `group_folds`, so seeds 0..4 run
+    the 5 folds of one fixed partition; else disjoint blocks; pixel scenes use the even->odd
+    stripe fold. Checked by `check_measurable` (refused unless `allow_unmeasurable`)."""
     split = _default_split(scene, patch, seed)
     labels = scene.labels if isinstance(scene, PixelScene) else scene.gt
     return check_measurable(split, labels, scene.class_names, allow_unmeasurable)
@@ -358,5 +457,7 @@ def _default_split(scene: Scene | PixelScene, patch: int, seed: int) -> Split:
         return measurable_stripe_fold(scene.coords, scene.labels, scene.image_shape[1], scene.class_names)
     if scene.has_official_split and scene.metadata.get("official_split_is_disjoint", False):
         return official_split(scene)
+    if scene.metadata.get("groups") is not None:
+        return group_folds(scene.gt, np.asarray(scene.metadata["groups"]), patch=patch)[seed % N_FOLDS]
     block = max(16, min(scene.shape) // 4)
     return disjoint_block_split(scene.gt, patch=patch, block=block, seed=seed)
