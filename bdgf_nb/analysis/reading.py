@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from bdgf_nb.analysis.stats import summarize
+from bdgf_nb.analysis.stats import paired_difference, summarize
 from bdgf_nb.errors import DataError, expect
 
 # CKA words (our convention, stated in every sentence with the number): >= 0.8 "largely
@@ -182,3 +183,104 @@ def masking_reading(arms: Mapping[str, Mapping[str, float]], modalities: Sequenc
     if ignored:
         sentences.append(f"In every arm the reliance on {', '.join(ignored)} stays below {eps:g}: the denoiser barely uses it, whatever the masking")
     return " ".join(s[0].upper() + s[1:] + "." for s in sentences)
+
+
+# --- readers over result rows (issue 17: notebooks 00, 01, 03, 05) -----------------------------
+
+
+def baseline_reading(rows: Sequence[Mapping[str, Any]], leak_free: str, leaky: str = "random", metric: str = "overall_accuracy",
+                     digits: int = 1) -> str:
+    """Notebook 00: per baseline model on the `leak_free` split, the fused modalities (the name
+    joined by "+") against the best single modality; then the fused row on `leaky` against
+    `leak_free` (the inflation a random split adds). rows: baseline_table's, with `split`,
+    `method`, `modalities` and `metric`."""
+    def score(split: str, method: str, modalities: str) -> float | None:
+        hits = [float(r[metric]) for r in rows if (r["split"], r["method"], r["modalities"]) == (split, method, modalities)]
+        return hits[0] if hits else None
+
+    sentences = []
+    for method in dict.fromkeys(str(r["method"]) for r in rows):
+        names = [str(r["modalities"]) for r in rows if r["split"] == leak_free and r["method"] == method]
+        fused = [n for n in names if "+" in n]
+        single = {n: score(leak_free, method, n) for n in names if "+" not in n}
+        if fused and single:
+            best = max(single, key=lambda n: float(single[n] or 0.0))
+            sentences.append(f"{method}, leak-free split: " + versus(f"fused {fused[0]}", score(leak_free, method, fused[0]) or 0.0,
+                                                                    f"the best single modality {best}", single[best] or 0.0, digits))
+            leaked = score(leaky, method, fused[0])
+            if leaked is not None:
+                sentences.append(f"{method}, fused: " + versus(f"the {leaky} split", leaked, "the leak-free split", score(leak_free, method, fused[0]) or 0.0, digits))
+    expect(bool(sentences), DataError, f"baseline_reading needs fused and single-modality rows on split {leak_free!r}, found {len(rows)} rows")
+    return " ".join(s + "." for s in sentences)
+
+
+def masking_schedule_reading(history: Sequence[Mapping[str, float]], modalities: Sequence[str], p_max: float, digits: int = 2) -> str:
+    """Notebook 01: how p_mask of each modality moved over pretraining (first -> last epoch) and
+    for how many epochs it sat at the cap p_max (a saturated rule no longer follows the balance)."""
+    expect(len(history) >= 1, DataError, "masking_schedule_reading needs at least one epoch of history, found none")
+    parts = []
+    for m in modalities:
+        key = f"p_mask_{m}"
+        if key not in history[0]:
+            continue
+        values = [float(h[key]) for h in history]
+        capped = sum(shown(v, digits) >= shown(p_max, digits) for v in values)
+        parts.append(change(f"p_mask({m})", values[0], values[-1], digits) + f" (epoch 1 -> {len(values)}; at the cap p_max = {p_max:g} in {capped} of {len(values)} epochs)")
+    expect(bool(parts), DataError, f"masking_schedule_reading: no p_mask_<m> for modalities {list(modalities)} in the history")
+    return "; ".join(p[0].upper() + p[1:] for p in parts) + "."
+
+
+def feature_balance_reading(rows: Sequence[Mapping[str, Any]], reference: str = "none", digits: int = 2) -> str:
+    """Notebook 01: feature balance (min R^2 / max R^2, 1 = balanced) of each masking arm against
+    `reference`. rows: {"masking": arm, "feature_balance": value, ...}; NaN balances are named."""
+    by = {str(r["masking"]): float(r["feature_balance"]) for r in rows}
+    expect(reference in by and len(by) >= 2, DataError, f"rows must hold the reference {reference!r} and one more arm, found {list(by)}")
+    out = []
+    for arm, value in by.items():
+        if arm == reference:
+            continue
+        if not (math.isfinite(value) and math.isfinite(by[reference])):
+            out.append(f"The feature balance of {arm} or {reference} is undefined (no modality recoverable)")
+            continue
+        text = versus(f"the feature balance under {arm} masking", value, f"that under {reference}", by[reference], digits, unit="")
+        higher, lower = shown(value, digits) > shown(by[reference], digits), shown(value, digits) < shown(by[reference], digits)
+        out.append(text[0].upper() + text[1:] + (": the features are closer to balanced (1 = balanced)" if higher else ": the features are further from balanced (1 = balanced)" if lower else ""))
+    return " ".join(s + "." for s in out)
+
+
+def paired_readings(rows: Sequence[Mapping[str, Any]], reference: str = "BDGF", metric: str = "overall_accuracy", digits: int = 1,
+                    confidence: float = 0.95) -> list[str]:
+    """Notebooks 03 / 05: one `compare` sentence per method against `reference`, on the seeds the
+    two share (rows: {"method", "seed", metric}); the interval is stats.paired_difference's.
+    One seed: "(one seed: no interval ...)". The reference's own line uses `mean_text`."""
+    per: dict[str, dict[int, float]] = {}
+    for r in rows:
+        per.setdefault(str(r["method"]), {})[int(r["seed"])] = float(r[metric])
+    expect(reference in per, DataError, f"paired_readings: no rows of the reference {reference!r}; methods are {sorted(per)}")
+    out = [f"{reference}: {mean_text(list(per[reference].values()), digits)}."]
+    for method, values in per.items():
+        if method == reference or not set(values) & set(per[reference]):
+            continue
+        diff = paired_difference(values, per[reference], confidence, name=method)
+        shared = sorted(set(values) & set(per[reference]))
+        a, b = sum(values[s] for s in shared) / len(shared), sum(per[reference][s] for s in shared) / len(shared)
+        out.append(compare(method, a, reference, b, unit="", ci=(diff.low, diff.high), digits=digits, confidence=confidence))
+    return out
+
+
+def best_method(rows: Sequence[Mapping[str, Any]], family: str, metric: str = "overall_accuracy", digits: int = 1) -> str:
+    """The method of `family` with the highest seed-mean `metric`, in words: 'the best baseline
+    on this run is SVM (97.4 (1 seed))'. rows: {"family", "method", "seed", metric}."""
+    per: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("family") == family:
+            per.setdefault(str(r["method"]), []).append(float(r[metric]))
+    expect(bool(per), DataError, f"best_method: no rows of family {family!r}")
+    best = max(per, key=lambda m: sum(per[m]) / len(per[m]))
+    return f"the best {family} on this run by {metric.replace('_', ' ')} is {best}: {mean_text(per[best], digits)}"
+
+
+def quick_flags(summaries: Mapping[str, Mapping[str, Any]], current: str, quick: bool) -> dict[str, object]:
+    """Notebook 05: dataset -> its summary's "quick" flag. The current run has no summary.json
+    yet (it is written after the last notebook), so its flag is this notebook's `quick`."""
+    return {name: summary.get("quick", quick if name == current else None) for name, summary in summaries.items()}
