@@ -14,7 +14,8 @@ import shapely
 import yaml
 from affine import Affine
 
-from bdgf_nb.data.catalog import load_catalog, load_scene, write_catalog_entry
+from bdgf_nb.data.catalog import load_catalog
+from bdgf_nb.data.load import load_scene, write_catalog_entry
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.errors import DataError
 

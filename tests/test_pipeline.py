@@ -13,7 +13,7 @@ from bdgf_nb.app.pipeline import (
     train_variant,
 )
 from bdgf_nb.app.presets import preset
-from bdgf_nb.data.catalog import load_scene
+from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.sampling import limit_mask
 from bdgf_nb.errors import ConfigError
 

@@ -34,8 +34,10 @@ from bdgf_nb.analysis.baselines import BaselineConfig
 from bdgf_nb.app.parameters import check_parameters
 from bdgf_nb.checkpoint import load_checkpoint, load_module_state, save_checkpoint
 from bdgf_nb.cli.run import RunConfig, main
-from bdgf_nb.data.catalog import load_catalog, load_scene, read_array
+from bdgf_nb.data.catalog import load_catalog
+from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer
+from bdgf_nb.data.readers import read_array
 from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.data.synthetic import SyntheticSceneConfig
 from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion

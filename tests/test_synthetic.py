@@ -10,7 +10,8 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from bdgf_nb.analysis.modality import modality_information
-from bdgf_nb.data.catalog import load_catalog, load_scene
+from bdgf_nb.data.catalog import load_catalog
+from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.data.synthetic import (
     CLASS_NAMES,

@@ -17,7 +17,7 @@ import torch
 
 from bdgf_nb.analysis.baselines import fit_predict, pixel_features, run_baselines
 from bdgf_nb.app.context import DDPMSource, RunContext
-from bdgf_nb.data.catalog import load_scene
+from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
 from bdgf_nb.data.sampling import limit_mask
 from bdgf_nb.data.scene import PixelScene, Scene

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bdgf_nb.data.catalog import load_scene
+from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.errors import BDGFError, DataError, expect
 from bdgf_nb.evaluate.export import write_scene_map
