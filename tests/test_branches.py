@@ -160,3 +160,34 @@ def test_every_parameter_gets_a_gradient(name: str) -> None:
     branch(x, guides)[1].sum().backward()
     missing = [n for n, p in branch.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing
+
+
+def _full_layers_encode(branch: TransformerBranch, x: torch.Tensor, guides: list[torch.Tensor]) -> torch.Tensor:
+    """The pre-speed-up encode: every token through every stage, class token read at the end."""
+    pos = branch.positions(x.shape[-1])
+    tokens = branch.embed(x.flatten(2).transpose(1, 2)) + pos
+    h = branch.dropout(torch.cat([branch.cls.expand(x.shape[0], -1, -1), tokens], dim=1))
+    for layer, cross, g in zip(branch.layers, branch.cross, guides, strict=True):
+        h = layer(h)
+        h = cross(h, g, pos) if branch.cross_queries == "all" else torch.cat([cross(h[:, :1], g, pos), h[:, 1:]], dim=1)
+    return branch.norm(h[:, 0])
+
+
+@pytest.mark.parametrize("name", ["transformer", "transformer_all"])
+def test_transformer_last_stage_on_the_class_token_only_equals_all_tokens(name: str) -> None:
+    """Computing only the class token in the last stage changes no output and no gradient."""
+    branch = build(name).eval()
+    x = torch.randn(4, C, 5, 5)
+    guides = [torch.randn(4, g, 5, 5) for g in GUIDES]
+    params = list(branch.parameters())
+    fast = branch.encode(x, list(guides))
+    reference = _full_layers_encode(branch, x, guides)
+    fast_grads = torch.autograd.grad(fast.square().sum(), params, allow_unused=True)
+    ref_grads = torch.autograd.grad(reference.square().sum(), params, allow_unused=True)
+    pairs = [(fast, reference)] + [(a, b) for a, b in zip(fast_grads, ref_grads, strict=True) if a is not None and b is not None]
+    assert all((a is None) == (b is None) for a, b in zip(fast_grads, ref_grads, strict=True))
+    # relative to the largest output / gradient entry: float32 sums run in another order
+    scale = max(b.abs().max().item() for _, b in pairs)
+    diffs = [(a - b).abs().max().item() / scale for a, b in pairs]
+    print(f"max |fast - reference| / max |reference| = {max(diffs):.2e}")
+    assert max(diffs) < 1e-5

@@ -102,3 +102,18 @@ def test_check_guides_names_expected_and_found() -> None:
         check_guides([torch.zeros(4, 8, 5, 5), torch.zeros(4, 12, 5, 5)], [8, 16], x, "Branch")
     with pytest.raises(DataError, match=r"guide 0 expected shape .* = \(4, 8, 5, 5\), found \(4, 8, 3, 3\)"):
         check_guides([torch.zeros(4, 8, 3, 3), torch.zeros(4, 16, 5, 5)], [8, 16], x, "Branch")
+
+
+def test_feature_fusion_equals_the_concatenating_reference_on_outputs_and_gradients() -> None:
+    """The split-weight form (two 1x1 convs, no concatenated copy) computes conv1x1([h, norm(g)])."""
+    torch.manual_seed(0)
+    fusion = FeatureFusion(8, 5)
+    h, g = torch.randn(3, 8, 5, 5, requires_grad=True), torch.randn(3, 5, 5, 5, requires_grad=True)
+    reference = h + fusion.fuse(torch.cat([h, fusion.guide_norm(g)], dim=1))  # the pre-speed-up code
+    fast = fusion(h, g)
+    grad_out = torch.randn_like(fast)
+    ref_grads = torch.autograd.grad(reference, [h, g, *fusion.parameters()], grad_out)
+    fast_grads = torch.autograd.grad(fast, [h, g, *fusion.parameters()], grad_out)
+    diff = max((a - b).abs().max().item() for a, b in zip([fast, *fast_grads], [reference, *ref_grads], strict=True))
+    print(f"max |fast - reference| = {diff:.2e}")
+    assert diff < 1e-5

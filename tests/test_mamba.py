@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bdgf_nb.errors import ConfigError, DataError
-from bdgf_nb.model.mamba import MambaBlock, MambaConfig, ResidualMambaLayer
+from bdgf_nb.model.mamba import MambaBlock, MambaConfig, ResidualMambaLayer, causal_depthwise_conv
 
 
 def build(seed: int = 0, **overrides: object) -> MambaBlock:
@@ -110,3 +110,19 @@ def test_residual_layers_stack_with_either_norm() -> None:
 def test_wrong_input_width_is_a_data_error() -> None:
     with pytest.raises(DataError, match=r"MambaBlock input must be \(b, l, d_model=16\), found shape \(2, 5, 8\)"):
         build()(torch.randn(2, 5, 8))
+
+
+@pytest.mark.parametrize("length", [1, 6, 17])
+def test_causal_depthwise_conv_equals_conv1d_on_outputs_and_gradients(length: int) -> None:
+    """The shifted multiply-adds give nn.Conv1d(padding=w-1)'s first l outputs (the old path)."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(6, 6, 4, groups=6, padding=3)
+    x = torch.randn(3, 6, length, requires_grad=True)
+    reference = conv(x)[..., :length]
+    fast = causal_depthwise_conv(x, conv.weight, conv.bias)
+    grad_out = torch.randn_like(fast)
+    ref_grads = torch.autograd.grad(reference, [x, conv.weight, conv.bias], grad_out)
+    fast_grads = torch.autograd.grad(fast, [x, conv.weight, conv.bias], grad_out)
+    diff = max((a - b).abs().max().item() for a, b in zip([fast, *fast_grads], [reference, *ref_grads], strict=True))
+    print(f"max |fast - reference| = {diff:.2e}")
+    assert diff < 1e-5

@@ -46,17 +46,22 @@ def _sync(device: torch.device | None) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved_medians(fns: Mapping[str, Callable[[], object]], repeats: int, device: torch.device | None = None) -> dict[str, float]:
+def interleaved_medians(fns: Mapping[str, Callable[[], object]], repeats: int, device: torch.device | None = None,
+                        clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     """Median seconds of each call, timed in turn (a, b, a, b, ...) so that noise hits all alike
-    (CUDA work is synchronised around each call when `device` is a CUDA device)."""
+    (CUDA work is synchronised around each call when `device` is a CUDA device).
+
+    clock: wall time by default; `time.process_time` (CPU seconds of every thread of this
+    process) for A/B comparisons on an oversubscribed machine, where wall time mostly measures
+    how long other processes held the cores (use one thread: spinning waits count as CPU)."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             _sync(device)
-            start = time.perf_counter()
+            start = clock()
             fn()
             _sync(device)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 

@@ -210,9 +210,16 @@ class EncoderLayer(nn.Module):
         self.attn = Attention(dim, heads)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, queries: int | None = None) -> torch.Tensor:
+        """queries: keep only the first `queries` tokens' outputs (b, queries, d). Each token's
+        output reads every token but is computed on its own, so the kept rows equal those of the
+        full layer; the last stage of TransformerBranch needs only the class token."""
         n = self.norm1(h)
-        h = h + self.attn(n, n)
+        if queries is not None:
+            h, q = h[:, :queries], n[:, :queries]
+        else:
+            q = n
+        h = h + self.attn(q, n)
         return h + self.mlp(self.norm2(h))
 
 
@@ -254,10 +261,13 @@ class TransformerBranch(GuidedBranch):
         pos = self.positions(x.shape[-1])
         tokens = self.embed(rearrange(x, "b C p q -> b (p q) C")) + pos  # (b, p*p, d)
         h = self.dropout(torch.cat([self.cls.expand(x.shape[0], -1, -1), tokens], dim=1))  # (b, n, d)
-        for layer, cross, g in zip(self.layers, self.cross, guides, strict=True):
-            h = layer(h)
+        for k, (layer, cross, g) in enumerate(zip(self.layers, self.cross, guides, strict=True)):
+            # Only the class token leaves the last stage (cross-attention, like self-attention,
+            # computes each query's row on its own): ~1/K of the branch's work saved, same output.
+            last = k == self.stages - 1
+            h = layer(h, queries=1 if last else None)
             if g is None:
                 continue
             # BDGF.md step 3: encoder layer k, then cross-attention to guide k
-            h = cross(h, g, pos) if self.cross_queries == "all" else torch.cat([cross(h[:, :1], g, pos), h[:, 1:]], dim=1)
+            h = cross(h, g, pos) if self.cross_queries == "all" or last else torch.cat([cross(h[:, :1], g, pos), h[:, 1:]], dim=1)
         return self.norm(h[:, 0])

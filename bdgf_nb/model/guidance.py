@@ -72,7 +72,12 @@ class FeatureFusion(nn.Module):
             return h
         expect(g is not None, DataError, "FeatureFusion is enabled but got no guide")
         assert g is not None
-        return h + self.fuse(torch.cat([h, self.guide_norm(g)], dim=1))
+        # conv1x1([h, g']) = W_h h + W_g g': two convs on the weight's halves, no concatenated copy
+        conv, rest = self.fuse[0], self.fuse[1:]
+        assert isinstance(conv, nn.Conv2d)
+        c = h.shape[1]
+        mixed = F.conv2d(h, conv.weight[:, :c]) + F.conv2d(self.guide_norm(g), conv.weight[:, c:])
+        return h + rest(mixed)
 
 
 class GroupChannelAttention(nn.Module):
