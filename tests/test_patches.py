@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
+from bdgf_nb.data.patches import (
+    PatchDataset,
+    Standardizer,
+    gather_patches,
+    hwc_storage,
+    pixels_of,
+    unlabelled_patches,
+)
 from bdgf_nb.errors import DataError
 
 
@@ -51,3 +58,39 @@ def test_unlabelled_patches_are_seeded():
     a, b = unlabelled_patches(image, 16, 5, seed=1), unlabelled_patches(image, 16, 5, seed=1)
     assert a.shape == (16, 2, 5, 5) and torch.equal(a, b)
     assert pixels_of(np.eye(3, dtype=bool)).tolist() == [[0, 0], [1, 1], [2, 2]]
+
+
+def _advanced_index_gather(padded: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, patch: int) -> torch.Tensor:
+    """The pre-speed-up gather: broadcast (b, p, p) index grids into (C, H, W)."""
+    offsets = torch.arange(patch)
+    r_idx = (rows[:, None] + offsets[None, :])[:, :, None]
+    c_idx = (cols[:, None] + offsets[None, :])[:, None, :]
+    return padded[:, r_idx, c_idx].permute(1, 0, 2, 3).contiguous()
+
+
+@pytest.mark.parametrize("patch", [1, 5, 11])
+def test_gather_equals_advanced_indexing_and_is_contiguous(patch):
+    g = torch.Generator().manual_seed(0)
+    padded = torch.randn(7, 20 + patch, 23 + patch, generator=g)
+    rows, cols = torch.randint(0, 21, (9,), generator=g), torch.randint(0, 24, (9,), generator=g)
+    expected = _advanced_index_gather(padded, rows, cols, patch)
+    for layout in (padded, hwc_storage(padded)):
+        got = gather_patches(layout, rows, cols, patch)
+        assert got.is_contiguous() and torch.equal(got, expected)
+
+
+def test_fingerprint_does_not_depend_on_the_storage_layout():
+    """Checkpoints store the fingerprint: the (H, W, C) storage must hash like the (C, H, W) one."""
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(size=(3, 12, 15)).astype(np.float32)
+    ds = PatchDataset(image, np.array([[1, 2], [3, 4]]), np.array([1, 2]), patch=5, guides=[image[:2]])
+    digest = hashlib.sha256(b"5;")
+    for tensor in (ds.rows, ds.cols, ds.targets):
+        digest.update(tensor.numpy().tobytes())
+    for tensor in (ds.padded, *ds.padded_guides):
+        chw = tensor.contiguous()  # what the (C, H, W)-stored dataset hashed
+        flat = chw.reshape(-1)
+        digest.update(f"{tuple(chw.shape)};".encode() + flat[:: max(1, flat.numel() // 2**16)].numpy().tobytes())
+    assert ds.fingerprint() == digest.hexdigest()[:16]
