@@ -31,6 +31,8 @@ def test_checkpoint_names_come_from_the_run_context_and_the_ddpm_provenance(tmp_
     assert ctx.classifier_checkpoint("s", "bdgf", DDPMSource("adaptive", 2), 3).name == "clf_s_bdgf_ddpm-adaptive_quick_seed3.pt"
     assert ctx.classifier_checkpoint("s", "bdgf", DDPMSource("adaptive", 5), 3).name == "clf_s_bdgf_ddpm-adaptive-seed5_quick_seed3.pt"
     assert ctx.classifier_checkpoint("s", "bdgf", None, 3).name == "clf_s_bdgf_quick_seed3.pt"
+    balanced = RunContext.create("synthetic", quick=True, seed=2, class_balanced=True, select_on="aa")
+    assert balanced.classifier_checkpoint("s", "bdgf", None, 3).name == "clf_s_bdgf_balanced_select-aa_quick_seed3.pt"
     with pytest.raises(ConfigError, match="expected one of"):
         preset("huge")
 

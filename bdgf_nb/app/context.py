@@ -68,7 +68,9 @@ class RunContext:
         return self.out_dir / "artifacts" / f"ddpm_{scene}_{source.masking}_{self.mode}_seed{source.seed}.pt"
 
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
-        """One file per (variant, DDPM it was guided by, model seed); the DDPM's seed is named
-        only when it differs from the model seed's run (the usual case: one DDPM per run)."""
+        """One file per (variant, DDPM it was guided by, training choices, model seed); the DDPM's
+        seed is named only when it differs from the run's seed (the usual case: one DDPM per run)."""
         ddpm = "" if source is None else f"_{source.label}" + ("" if source.seed == self.seed else f"-seed{source.seed}")
-        return self.out_dir / "artifacts" / f"clf_{scene}_{variant}{ddpm}_{self.mode}_seed{seed}.pt"
+        train = self.preset.train  # non-default training choices get their own file, never a config clash
+        options = ("_balanced" if train.class_balanced else "") + ("" if train.select_on == "kappa" else f"_select-{train.select_on}")
+        return self.out_dir / "artifacts" / f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}_seed{seed}.pt"
