@@ -328,6 +328,7 @@ def inference_section(settings: Preset, image: np.ndarray, channel_groups: dict[
     except ImportError as err:
         return {"unavailable": f"bdgf_nb.model.bdgf cannot be imported: {err}"}
     from bdgf_nb.data.patches import PatchDataset, pixels_of
+    from bdgf_nb.evaluate.maps import predict_map
     from bdgf_nb.evaluate.predict import predict
 
     torch.manual_seed(0)
@@ -336,8 +337,20 @@ def inference_section(settings: Preset, image: np.ndarray, channel_groups: dict[
     dataset = PatchDataset(image, pixels_of(everything), np.ones(int(everything.sum()), np.int64), settings.patch, guides)
     warm = PatchDataset(image, pixels_of(everything)[:512], np.ones(512, np.int64), settings.patch, guides)
     predict(model, warm, batch_size=512)
-    seconds = interleaved_medians({"predict": lambda: predict(model, dataset, batch_size=512)}, repeats, device)["predict"]
-    return {"pixels": len(dataset), "batch_size": 512, "seconds": seconds, "pixels_per_s": len(dataset) / seconds}
+    maps: dict[str, np.ndarray] = {}
+
+    def per_dataset() -> None:  # the old scene-map path: every pixel's probabilities and features
+        maps["predict"] = predict(model, dataset, batch_size=512)["probabilities"].argmax(1).reshape(everything.shape) + 1
+
+    def banded() -> None:
+        maps["predict_map"] = predict_map(model, image, settings.patch, guides)
+
+    seconds = interleaved_medians({"predict": per_dataset, "predict_map": banded}, repeats, device)
+    pixels = len(dataset)
+    return {"pixels": pixels, "batch_size": 512, "seconds": seconds["predict"], "pixels_per_s": pixels / seconds["predict"],
+            "map_seconds": seconds["predict_map"], "map_pixels_per_s": pixels / seconds["predict_map"],
+            "map_speedup": seconds["predict"] / seconds["predict_map"],
+            "maps_identical": bool(np.array_equal(maps["predict"], maps["predict_map"]))}
 
 
 GUIDANCE_MODULES = ("FeatureFusion", "GroupChannelAttention", "CrossAttention")
@@ -579,7 +592,9 @@ def _table(report: dict[str, Any]) -> str:
         lines.append(f"\ndiffusion features {f['scene']}: uncached {f['uncached_s']:.2f} s ({f['uncached_pixels_per_s']:.0f} px/s), cached {f['cached_s']:.3f} s ({f['cache_speedup']:.0f}x)")
     if "inference" in report:
         i = report["inference"]
-        lines.append("\nscene inference: " + (f"unavailable: {i['unavailable']}" if "unavailable" in i else f"{i['pixels']} pixels in {i['seconds']:.2f} s = {i['pixels_per_s']:.0f} px/s"))
+        lines.append("\nscene inference: " + (f"unavailable: {i['unavailable']}" if "unavailable" in i else
+                     f"{i['pixels']} pixels: train.predict {i['pixels_per_s']:.0f} px/s, predict_map {i['map_pixels_per_s']:.0f} px/s "
+                     f"({i['map_speedup']:.2f}x, maps identical: {i['maps_identical']})"))
     if "pipeline" in report:
         p = report["pipeline"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in p["stages_s"].items())
