@@ -1,6 +1,6 @@
 """`bdgf-bench`: how fast each part of BDGF runs, and how close training gets to the machine's limit.
 
-    bdgf-bench [--quick] [--out outputs/bench.json] [--threads N] [--device cpu|cuda] [--profile]
+    bdgf-bench [--quick] [--out outputs/bench.json] [--threads N] [--device cpu|cuda] [--preset quick|full|paper] [--profile]
 
 Figures that are compared are measured side by side in one run: the timed calls alternate
 (a, b, a, b, ...) and medians are reported, so a busy shared machine slows both sides alike.
@@ -18,10 +18,14 @@ training   per model (DDPM U-Net, each BDGF branch alone, full BDGF), the preset
            convention: elementwise ops and the numba scan are not counted), achieved FLOP/s and
            its fraction of the matmul FLOP/s timed in turn with the steps, and peak memory.
 features   whole-scene diffusion features through the cache: a miss (compute and write) and a hit.
-inference  whole-scene classification map: pixels/s of BDGF (`train.predict`, all pixels).
+inference  whole-scene classification map: pixels/s of BDGF through `train.predict` on all pixels
+           (the old map path) and through `evaluate.maps.predict_map`, in turn; maps compared.
 pipeline   wall seconds per stage of the quick pipeline on the synthetic scene (prepare, DDPM
-           pretraining, features, BDGF training, scene map); --quick shortens its epochs.
-profile    (--profile) the top operators of the slowest pipeline stage (torch.profiler).
+           pretraining, features, BDGF training, scene map); --quick shortens its epochs;
+           with --profile, `profile`: the top operators of its slowest stage (torch.profiler).
+step_profile (--profile) one BDGF training step cut into its parts: data + guide patches, each
+           branch's forward and backward, the mutual loss, clipping + AdamW; seconds and share.
+Every key is listed in docs/BENCH.md.
 
 Peak memory: on CUDA `torch.cuda.max_memory_allocated` (tensors only); on CPU the rise of the
 resident set (/proc/self/statm) above its level before the model was built, sampled every 2 ms
@@ -526,16 +530,21 @@ def _profile(stage: Callable[[], Any], rows: int = 15) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_bench(quick: bool, device: torch.device, profile: bool = False, sections: tuple[str, ...] = ("scan", "training", "features", "inference", "pipeline")) -> dict[str, Any]:
-    """Every section of the module docstring; `quick` shrinks repeats, lengths and epochs."""
+def run_bench(quick: bool, device: torch.device, profile: bool = False, sections: tuple[str, ...] = ("scan", "training", "features", "inference", "pipeline"),
+              preset_name: str | None = None) -> dict[str, Any]:
+    """Every section of the module docstring; `quick` shrinks repeats, lengths and epochs.
+    `preset_name` sizes the training, profile, features and inference sections (default: quick
+    with `quick`, else full); the pipeline section always runs the quick preset."""
     from bdgf_nb.app.context import RunContext
     from bdgf_nb.app.pipeline import prepare
+    from bdgf_nb.app.presets import preset
 
-    ctx = RunContext.create("synthetic", quick=quick, seed=0)
+    name = preset_name or ("quick" if quick else "full")
+    ctx = RunContext("synthetic", preset(name), seed=0)
     settings = ctx.preset
     repeats = 3 if quick else 5
     started = time.perf_counter()
-    report: dict[str, Any] = {"quick": quick, "machine": machine_section(device, repeats)}
+    report: dict[str, Any] = {"quick": quick, "preset": name, "machine": machine_section(device, repeats)}
     prepared = prepare(ctx)
     image, groups, n_classes = prepared.image, prepared.channel_groups, prepared.n_classes
     if profile:
@@ -565,7 +574,7 @@ def run_bench(quick: bool, device: torch.device, profile: bool = False, sections
 def _table(report: dict[str, Any]) -> str:
     """The headline figures as aligned text."""
     m = report["machine"]
-    lines = [f"device {m['device']}  threads {m['threads']}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"]
+    lines = [f"preset {report.get('preset', '-')}  device {m['device']}  threads {m['threads']}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"]
     if "scan" in report:
         lines.append("\nselective scan (b 256, d 64, n 16)   default vs reference")
         lines.append(f"{'length':>8} {'path':>10} {'fwd x':>8} {'fwd+bwd x':>10} {'fwd+bwd s':>10} {'updates/s':>10} {'of bound':>9} {'max rel err':>12}")
@@ -611,12 +620,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cpu | cuda (default: CUDA when available)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--only", default=None, help="comma-separated sections: scan,training,features,inference,pipeline")
+    parser.add_argument("--preset", default=None, help="sizes of the model sections: quick | full | paper (default: quick with --quick, else full)")
     parser.add_argument("--profile", action="store_true", help="break one BDGF training step into its parts (step_profile) and profile the slowest pipeline stage (torch.profiler)")
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     sections = tuple(s.strip() for s in args.only.split(",")) if args.only else ("scan", "training", "features", "inference", "pipeline")
-    report = run_bench(args.quick, pick_device(args.device), args.profile, sections)
+    report = run_bench(args.quick, pick_device(args.device), args.profile, sections, args.preset)
     write_json_atomic(args.out, report)
     print(_table(report))
     print(f"JSON: {args.out}")
