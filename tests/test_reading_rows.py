@@ -32,8 +32,8 @@ def test_baseline_reading_refuses_rows_without_a_fused_set():
 def test_masking_schedule_reading_counts_epochs_at_the_cap():
     history = [{"p_mask_hsi": 0.1, "p_mask_lidar": 0.1}, {"p_mask_hsi": 0.5, "p_mask_lidar": 0.0}, {"p_mask_hsi": 0.5, "p_mask_lidar": 0.0}]
     text = reading.masking_schedule_reading(history, ["hsi", "lidar"], p_max=0.5)
-    assert text == ("P_mask(hsi) rises from 0.10 to 0.50 (epoch 1 -> 3; at the cap p_max = 0.5 in 2 of 3 epochs); "
-                    "P_mask(lidar) falls from 0.10 to 0.00 (epoch 1 -> 3; at the cap p_max = 0.5 in 0 of 3 epochs).")
+    assert text == ("p_mask(hsi) rises from 0.10 to 0.50 (epoch 1 -> 3; at the cap p_max = 0.5 in 2 of 3 epochs); "
+                    "p_mask(lidar) falls from 0.10 to 0.00 (epoch 1 -> 3; at the cap p_max = 0.5 in 0 of 3 epochs).")
     assert check_directions(text) == 2
 
 

@@ -227,7 +227,7 @@ def masking_schedule_reading(history: Sequence[Mapping[str, float]], modalities:
         capped = sum(shown(v, digits) >= shown(p_max, digits) for v in values)
         parts.append(change(f"p_mask({m})", values[0], values[-1], digits) + f" (epoch 1 -> {len(values)}; at the cap p_max = {p_max:g} in {capped} of {len(values)} epochs)")
     expect(bool(parts), DataError, f"masking_schedule_reading: no p_mask_<m> for modalities {list(modalities)} in the history")
-    return "; ".join(p[0].upper() + p[1:] for p in parts) + "."
+    return "; ".join(parts) + "."  # starts with the code name p_mask(m), left lower-case
 
 
 def feature_balance_reading(rows: Sequence[Mapping[str, Any]], reference: str = "none", digits: int = 2) -> str:
