@@ -6,8 +6,10 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -78,3 +80,24 @@ def test_table_reports_unavailable_models():
     report = {"machine": {"device": "cpu", "threads": 2, "matmul_flops": 1e11, "torch": "x"}, "bench_seconds": 1.0,
               "training": {"bdgf": {"unavailable": "bdgf_nb.model.bdgf cannot be imported: no module"}}}
     assert "bdgf  unavailable: bdgf_nb.model.bdgf cannot be imported" in bench._table(report)
+
+
+def test_step_profile_parts_cover_a_step_and_add_up():
+    """Every part of a BDGF step is timed, the shares add up to 1, the table prints them."""
+    from bdgf_nb.app.presets import preset
+
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((5, 16, 16), dtype=np.float32)
+    labels = rng.integers(0, 4, size=(16, 16))
+    settings = preset("quick")
+    settings = replace(settings, model=replace(settings.model, width=8), train=replace(settings.train, batch_size=8),
+                       pretrain=replace(settings.pretrain, unet=replace(settings.pretrain.unet, base_width=8)))
+    report = bench.step_profile_section(settings, image, labels, {"hsi": 4, "lidar": 1}, 3, torch.device("cpu"), repeats=1)
+    branches = ("cnn", "mamba", "transformer")
+    expected = {"data", "mutual_loss", "optimizer", *(f"{b}_{d}" for b in branches for d in ("forward", "backward"))}
+    assert set(report["parts"]) == expected
+    assert sum(p["share"] for p in report["parts"].values()) == pytest.approx(1.0)
+    assert report["step_s"] == pytest.approx(sum(p["s"] for p in report["parts"].values()))
+    assert report["real_step_s"] > 0 and report["included_in_branches"]["guidance_forward"]["s"] > 0
+    table = bench._table({"machine": {"device": "cpu", "threads": 1, "matmul_flops": 1e11, "torch": "x"}, "bench_seconds": 1.0, "step_profile": report})
+    assert "transformer_backward" in table and "(guidance_forward)" in table
