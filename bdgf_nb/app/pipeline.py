@@ -131,7 +131,8 @@ def prepare(ctx: RunContext, scene: Scene | PixelScene | None = None, split: Spl
         split = replace(split, train=split.train[None], test=split.test[None], val=None if split.val is None else split.val[None])
     if split.val is None:
         coords = scene.coords if isinstance(scene, PixelScene) else None
-        split = with_validation(split, labels, fraction=val_fraction, seed=ctx.seed, patch=patch, coords=coords, buffer=patch - 1)
+        groups = None if isinstance(scene, PixelScene) else scene.metadata.get("groups")  # tiles: whole plots validate
+        split = with_validation(split, labels, fraction=val_fraction, seed=ctx.seed, patch=patch, coords=coords, buffer=patch - 1, groups=groups)
     standardizer = Standardizer.fit(stacked, split.fit)
     image = np.ascontiguousarray(np.moveaxis(standardizer.transform(stacked), -1, 0))
     return Prepared(scene, split, standardizer, image, labels, scene.channels, patch)
