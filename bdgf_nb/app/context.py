@@ -48,11 +48,12 @@ class RunContext:
 
     @classmethod
     def create(cls, dataset: str, quick: bool, seed: int = 0, out_dir: str | Path = "outputs/interactive", catalog: str | Path | None = None,
-               allow_unmeasurable: bool = False, class_balanced: bool = False, select_on: str = "kappa") -> RunContext:
+               allow_unmeasurable: bool = False, class_balanced: bool = False, select_on: str = "kappa", preset_name: str = "") -> RunContext:
         """The context a notebook builds from its papermill parameters. `catalog` "" or None:
         the repo's catalog. `class_balanced` / `select_on`: the classifiers' sampling and
-        validation metric (train.classifier.TrainConfig), recorded in every checkpoint."""
-        settings = preset("quick" if quick else "full")
+        validation metric (train.classifier.TrainConfig), recorded in every checkpoint.
+        `preset_name` (e.g. "paper", sized for a GPU) overrides `quick` when given."""
+        settings = preset(preset_name or ("quick" if quick else "full"))
         settings = replace(settings, train=replace(settings.train, class_balanced=class_balanced, select_on=select_on))
         return cls(dataset, settings, seed, Path(out_dir), Path(catalog) if catalog else None, allow_unmeasurable)
 

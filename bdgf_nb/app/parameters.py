@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bdgf_nb.app.context import RunContext
+from bdgf_nb.app.presets import PRESETS
 from bdgf_nb.data.catalog import load_catalog
 from bdgf_nb.ddpm.masking import MODES
 from bdgf_nb.errors import ConfigError, expect
@@ -19,9 +20,9 @@ def check_parameters(**parameters: Any) -> None:
     name in the catalog (`catalog`: a YAML of one's own, "" = the repo's), `quick`,
     `allow_unmeasurable`, `class_balanced` bools, `seed` an int >= 0, `seeds` an int >= 0 (0: the
     mode's default), `out_dir` a path string, `masking` a masking mode, `select_on` one of oa / aa
-    / kappa. ConfigError naming the parameter otherwise; a notebook calls it first."""
+    / kappa, `preset` "" or a preset name (app.presets.PRESETS; overrides `quick`). ConfigError naming the parameter otherwise; a notebook calls it first."""
     types = {"dataset": str, "quick": bool, "seed": int, "seeds": int, "out_dir": str, "masking": str, "catalog": str,
-             "allow_unmeasurable": bool, "class_balanced": bool, "select_on": str}
+             "allow_unmeasurable": bool, "class_balanced": bool, "select_on": str, "preset": str}
     for name, value in parameters.items():
         kind = types.get(name)
         ok = kind is None or (type(value) is kind)  # exact: a bool is no seed, "0" no int
@@ -33,6 +34,8 @@ def check_parameters(**parameters: Any) -> None:
         expect(parameters["masking"] in MODES, ConfigError, f"parameter 'masking': expected one of {list(MODES)}, found {parameters['masking']!r}")
     if "select_on" in parameters:
         expect(parameters["select_on"] in ("oa", "aa", "kappa"), ConfigError, f"parameter 'select_on': expected one of ['oa', 'aa', 'kappa'], found {parameters['select_on']!r}")
+    if parameters.get("preset"):
+        expect(parameters["preset"] in PRESETS, ConfigError, f"parameter 'preset': expected one of {list(PRESETS)} or \"\", found {parameters['preset']!r}")
     if "dataset" in parameters:
         catalog = load_catalog(parameters.get("catalog") or None)
         expect(parameters["dataset"] in catalog, ConfigError, f"parameter 'dataset': unknown {parameters['dataset']!r}; known: {sorted(catalog)}")
@@ -44,4 +47,4 @@ def run_context(**parameters: Any) -> RunContext:
     check_parameters(**parameters)
     keys = ("catalog", "allow_unmeasurable", "class_balanced", "select_on")
     return RunContext.create(parameters["dataset"], parameters["quick"], parameters.get("seed", 0), parameters.get("out_dir", "outputs/interactive"),
-                             **{k: parameters[k] for k in keys if k in parameters})
+                             preset_name=parameters.get("preset", ""), **{k: parameters[k] for k in keys if k in parameters})

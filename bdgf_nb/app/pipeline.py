@@ -289,7 +289,7 @@ def predict_test(prepared: Prepared, run: ClassifierRun, features: DiffusionFeat
 
 def predict_scene(prepared: Prepared, run: ClassifierRun, features: DiffusionFeatures) -> np.ndarray:
     """(H, W) map of predicted labels (1-based) over every pixel of the scene, in row tiles."""
-    return predict_map(run.model, prepared.image, prepared.patch, run.guides(features), batch_size=512)
+    return predict_map(run.model, prepared.image, prepared.patch, run.guides(features))
 
 
 def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bdgf_nb.app.presets import PRESETS
 from bdgf_nb.app.results import load_results, write_json_atomic
 from bdgf_nb.errors import BDGFError, ConfigError, expect
 from bdgf_nb.fields import check_fields
@@ -55,11 +56,16 @@ class RunConfig:
     seeds: int = 0  # model seeds in notebook 03 (seed, seed+1, ...); 0: the preset's (1 quick, 5 full)
     catalog: Path | None = None  # a catalog YAML of one's own; None: the repo's data_catalog.yaml
     allow_unmeasurable: bool = False  # go on (warnings in the notebooks and summary.json) where a split cannot measure
+    class_balanced: bool = False  # classifiers sample class-balanced batches (default chosen on validation: off)
+    select_on: str = "kappa"  # validation metric for early stopping and model selection
+    preset: str = ""  # a preset name overriding `quick` (e.g. "paper", sized for a GPU)
 
     def __post_init__(self) -> None:
         check_fields(self)
         expect(self.seed >= 0, ConfigError, f"RunConfig.seed: expected an integer >= 0, found {self.seed}")
         expect(self.seeds >= 0, ConfigError, f"RunConfig.seeds: expected an integer >= 0, found {self.seeds}")
+        expect(self.select_on in ("oa", "aa", "kappa"), ConfigError, f"RunConfig.select_on: expected one of ['oa', 'aa', 'kappa'], found {self.select_on!r}")
+        expect(self.preset in ("", *PRESETS), ConfigError, f"RunConfig.preset: expected '' or one of {list(PRESETS)}, found {self.preset!r}")
         select_notebooks(self.notebooks, self.folder)  # ConfigError for an unknown number
 
 
@@ -108,6 +114,12 @@ def run_dataset(cfg: RunConfig) -> Path:
         optional["catalog"] = str(cfg.catalog.resolve())
     if cfg.allow_unmeasurable:
         optional["allow_unmeasurable"] = True
+    if cfg.class_balanced:
+        optional["class_balanced"] = True
+    if cfg.select_on != "kappa":
+        optional["select_on"] = cfg.select_on
+    if cfg.preset:
+        optional["preset"] = cfg.preset
     timings = {}
     for path in select_notebooks(cfg.notebooks, cfg.folder):
         target = out / path.name
@@ -123,7 +135,8 @@ def run_dataset(cfg: RunConfig) -> Path:
             ) from None
         timings[path.stem] = round(time.perf_counter() - start, 1)
         print(f"[bdgf-run] {path.name} done in {timings[path.stem]} s", flush=True)
-    summary = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "seeds": cfg.seeds,
+    summary = {"dataset": cfg.dataset, "quick": cfg.quick, "preset": cfg.preset or ("quick" if cfg.quick else "full"), "seed": cfg.seed, "seeds": cfg.seeds,
+               "class_balanced": cfg.class_balanced, "select_on": cfg.select_on,
                "catalog": None if cfg.catalog is None else str(cfg.catalog.resolve()), "notebook_seconds": timings, **load_results(out)}
     write_json_atomic(out / "summary.json", summary)
     print(f"[bdgf-run] summary: {out / 'summary.json'}", flush=True)
@@ -148,6 +161,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=_seed, default=0, help="model seeds in notebook 03 (paired over seed, seed+1, ...); 0 means the preset's: 1 in quick mode, 5 in full")
     parser.add_argument("--catalog", type=Path, default=None, help="a catalog YAML of one's own (relative paths start at its folder); default: the repo's data_catalog.yaml")
     parser.add_argument("--allow-unmeasurable", action="store_true", help="go on, with warnings, where the split leaves a class out of train or test")
+    parser.add_argument("--class-balanced", action="store_true", help="classifiers sample class-balanced batches (off by default: chosen on validation kappa)")
+    parser.add_argument("--select-on", choices=("oa", "aa", "kappa"), default="kappa", help="validation metric for early stopping and model selection")
+    parser.add_argument("--preset", choices=("", "quick", "full", "paper"), default="", help="run sizes by name, overriding --quick ('paper': BDGF.md sizes, meant for a GPU)")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
     parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
     return parser.parse_args(argv)
@@ -165,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             expect(args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}")
             names = [args.dataset]
         configs = [RunConfig(name, args.quick, args.seed, args.out / name, args.notebooks, seeds=args.seeds, catalog=args.catalog,
-                             allow_unmeasurable=args.allow_unmeasurable) for name in names]
+                             allow_unmeasurable=args.allow_unmeasurable, class_balanced=args.class_balanced, select_on=args.select_on,
+                             preset=args.preset) for name in names]
     except BDGFError as err:
         print(f"bdgf-run: error: {err}", file=sys.stderr)
         return 2
