@@ -61,7 +61,7 @@ def test_two_processes_match_one_process(tmp_path):
     two = tmp_path / "two"
     assert sorted(p.name for p in two.iterdir()) == ["clf.ckpt", "ddpm.ckpt", "result.pt"]
     saved = load_checkpoint(two / "ddpm.ckpt")
-    assert saved["epoch"] == 3 and torch.equal(saved["ema"]["denoiser.stem.weight"], double["ddpm"]["denoiser.stem.weight"])
+    assert saved["loop"]["epoch"] == 3 and torch.equal(saved["extras"]["ema"]["denoiser.stem.weight"], double["ddpm"]["denoiser.stem.weight"])
 
 
 def test_single_process_helpers_are_no_ops(monkeypatch):
