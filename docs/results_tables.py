@@ -1,0 +1,32 @@
+"""Notebook 03's results table of a finished run, as Markdown for the README.
+
+    python docs/results_tables.py outputs/synthetic/summary.json [more summary.json ...]
+
+The table is `bdgf_nb.analysis.tables.mean_std_table` of the run's notebook-03 rows, the same
+call notebook 03 displays, so the README shows exactly the notebook's numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from bdgf_nb.analysis.tables import mean_std_table
+from bdgf_nb.app.results import RECORDS
+
+COLUMNS = ["OA", "OA 95 % CI", "ΔOA vs BDGF [95 % CI]", "AA", "ΔAA vs BDGF [95 % CI]", "kappa", "Δkappa vs BDGF [95 % CI]", "seeds"]
+
+
+def markdown(summary_path: Path) -> str:
+    summary = json.loads(summary_path.read_text())
+    table = mean_std_table(summary[RECORDS.comparison]["rows"], by=["family", "method"])
+    lines = ["| method | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
+    for (_, method), row in table.iterrows():
+        lines.append(f"| {method} | " + " | ".join(str(row[c]) for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    for path in sys.argv[1:]:
+        print(f"{path}\n\n{markdown(Path(path))}\n")
