@@ -1,0 +1,21 @@
+"""Choose class-balanced batches on VALIDATION (README, "Protocol"): BDGF at quick sizes on
+houston2018_west, seeds 0 and 1, plain vs class-balanced batches, paired. Run from the repo root:
+python docs/experiments/class_balance.py (317 s on 2 cores, 2026-11-27)."""
+import json, sys, time
+from bdgf_nb.app.context import RunContext
+from bdgf_nb.app.pipeline import prepare, diffusion_features, train_variant
+
+rows = []
+t0 = time.time()
+base = RunContext.create("houston2018_west", quick=True, seed=0, out_dir="outputs/experiments/class_balance")
+prepared = prepare(base)
+features = diffusion_features(base, prepared, "adaptive", progress=False)
+for balanced in (False, True):
+    ctx = RunContext.create("houston2018_west", quick=True, seed=0, out_dir="outputs/experiments/class_balance", class_balanced=balanced)
+    for seed in (0, 1):
+        run = train_variant(ctx, prepared, features, "bdgf", seed=seed, progress=False)
+        row = {"class_balanced": balanced, "seed": seed, **run.row()}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+print("seconds", round(time.time() - t0))
+json.dump(rows, open("outputs/experiments/class_balance.json", "w"), indent=1)
