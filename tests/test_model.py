@@ -3,6 +3,7 @@ checkpoint config, and training to high accuracy on a small separable scene."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 
 from bdgf_nb.data.patches import PatchDataset
 from bdgf_nb.errors import ConfigError, DataError
-from bdgf_nb.model.bdgf import ABLATIONS, BDGF, BDGFOutput, ablation
+from bdgf_nb.model.bdgf import ABLATIONS, BDGF, BDGFOutput, ablation, equal_size_width
 from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.model.mutual import MutualConfig
 from bdgf_nb.train.classifier import TrainConfig, train_classifier
@@ -139,6 +140,20 @@ def test_no_guidance_has_fewer_weights_and_ignores_guides() -> None:
     bare.eval()
     x, guides = inputs()
     torch.testing.assert_close(bare(x, guides).probabilities, bare(x, []).probabilities)
+
+
+@pytest.mark.parametrize("cfg", [SMALL, BDGFConfig(width=32, heads=2), BDGFConfig(width=24, heads=8, attention_groups=4)])
+def test_equal_size_width_matches_the_guided_parameter_count(cfg: BDGFConfig) -> None:
+    target = build(cfg).n_parameters
+    width = equal_size_width(cfg, GROUPS, GUIDES, 4)
+    step = int(np.lcm(cfg.heads, cfg.attention_groups))
+
+    def size(w: int) -> int:
+        return BDGF(dataclasses.replace(cfg, guidance=False, width=w), GROUPS, [], 4).n_parameters
+
+    assert width >= cfg.width and width % step == 0  # guidance costs weights: the unguided model never narrows
+    # no admissible width is closer to the guided model's size
+    assert abs(size(width) - target) <= min(abs(size(width - step) - target), abs(size(width + step) - target))
 
 
 def test_input_and_guide_checks() -> None:

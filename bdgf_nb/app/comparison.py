@@ -42,6 +42,7 @@ class Variant:
 COMPARISON: tuple[Variant, ...] = (
     Variant("BDGF", "bdgf"),
     Variant("no guidance", "no_guidance", needs_ddpm=True),
+    Variant("no guidance, widened to BDGF's size", "no_guidance_equal_size", needs_ddpm=True),
     Variant("no mutual learning", "no_mutual"),
     Variant("no masking (DDPM trained without)", "bdgf", ddpm="none", needs_ddpm=True),
     Variant("random masking at the adaptive rate", "bdgf", ddpm="random_matched", needs_ddpm=True),

@@ -36,7 +36,7 @@ from bdgf_nb.evaluate.ensembles import EnsembleChoice, choose_ensemble_rule
 from bdgf_nb.evaluate.maps import predict_map
 from bdgf_nb.evaluate.metrics import classification_report
 from bdgf_nb.evaluate.predict import predict
-from bdgf_nb.model.bdgf import BDGF, ablation
+from bdgf_nb.model.bdgf import BDGF, ablation, equal_size_width
 from bdgf_nb.train.classifier import train_classifier
 from bdgf_nb.train.pretrain import pretrain
 
@@ -260,6 +260,9 @@ def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatur
     cfg = settings.model
     for part in variant.split("+"):  # e.g. "cnn_only+no_guidance"
         cfg = ablation(cfg, part)
+    if "no_guidance_equal_size" in variant.split("+"):  # widened to the guided model's size
+        guided = replace(cfg, guidance=True)
+        cfg = replace(cfg, width=equal_size_width(guided, prepared.channel_groups, [g.shape[0] for g in features.maps], prepared.n_classes))
     guides = features.maps if cfg.guidance else []
     torch.manual_seed(seed)  # weights are drawn from the global RNG
     model = BDGF(cfg, prepared.channel_groups, [g.shape[0] for g in guides], prepared.n_classes)

@@ -39,6 +39,8 @@ from bdgf_nb.model.mutual import (
 ABLATIONS: dict[str, dict[str, Any]] = {
     "bdgf": {},
     "no_guidance": {"guidance": False},
+    # no guidance, widened to BDGF's parameter count (`equal_size_width`, applied by the pipeline)
+    "no_guidance_equal_size": {"guidance": False},
     "no_mutual": {"mutual": False},
     "cnn_only": {"branches": ("cnn",)},
     "mamba_only": {"branches": ("mamba",)},
@@ -50,6 +52,25 @@ def ablation(base: BDGFConfig, name: str) -> BDGFConfig:
     """The config of ablation `name`: `base` with that ablation's overrides."""
     expect(name in ABLATIONS, ConfigError, f"unknown ablation {name!r}, expected one of {list(ABLATIONS)} (no_masking: change the DDPM's masking instead)")
     return dataclasses.replace(base, **ABLATIONS[name])
+
+
+def equal_size_width(guided: BDGFConfig, channel_groups: dict[str, int], guide_channels: Sequence[int], n_classes: int) -> int:
+    """The width at which the model WITHOUT guidance has as many parameters as `guided` with it.
+
+    "no_guidance_equal_size" trains at this width, so a gain of guidance over it cannot be mere
+    size. Widths step by lcm(heads, attention_groups) (both must divide the width); of the two
+    widths around the guided model's parameter count, the closer one is returned."""
+    target = BDGF(guided, channel_groups, guide_channels, n_classes).n_parameters
+    step = int(np.lcm(guided.heads, guided.attention_groups))
+
+    def size(width: int) -> int:
+        return BDGF(dataclasses.replace(guided, guidance=False, width=width), channel_groups, [], n_classes).n_parameters
+
+    width = max(step, guided.width - guided.width % step)
+    while size(width) < target:
+        width += step
+    below = width - step
+    return below if below >= step and target - size(below) < size(width) - target else width
 
 
 @dataclass
