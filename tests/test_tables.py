@@ -9,7 +9,13 @@ import pytest
 from scipy import stats
 
 from bdgf_nb.analysis.stats import paired_difference, summarize
-from bdgf_nb.analysis.tables import mean_std_rows, mean_std_table, seed_statistics
+from bdgf_nb.analysis.tables import (
+    idea_effects,
+    mean_std_rows,
+    mean_std_table,
+    per_class_effects,
+    seed_statistics,
+)
 from bdgf_nb.errors import DataError
 
 BDGF = [65.0, 66.5, 64.0, 65.8, 66.1]
@@ -95,3 +101,40 @@ def test_unpaired_or_repeated_seeds_are_refused():
 def test_no_reference_in_context_is_said_not_invented():
     table = mean_std_table(rows({"SVM": [60.0, 61.0]}), by=["method"])
     assert table.loc["SVM", "ΔOA vs BDGF [95 % CI]"] == "no reference"
+
+
+def _idea_rows(bdgf: list[float], other: list[float], other_name: str) -> list[dict]:
+    rows = []
+    for method, values in (("BDGF", bdgf), (other_name, other)):
+        rows += [{"method": method, "seed": s, "overall_accuracy": v, "average_accuracy": v - 10, "kappa": v - 20} for s, v in enumerate(values)]
+    return rows
+
+
+def test_idea_effects_are_paired_with_minus_without_and_say_when_they_cannot_tell():
+    helps = idea_effects(_idea_rows([80.0, 82.0, 84.0], [79.0, 81.0, 83.0], "no guidance"))
+    row = helps.loc["guidance vs none"]
+    assert row["OA effect"] == pytest.approx(1.0) and row["verdict (OA)"] == "helps" and row["seeds"] == 3
+    assert row["ΔOA [95 % CI]"] == "+1.00 [+1.00, +1.00]"
+    noisy = idea_effects(_idea_rows([80.0, 82.0, 84.0], [81.0, 80.0, 85.0], "no mutual learning")).loc["mutual learning vs none"]
+    expected = stats.ttest_rel([80.0, 82.0, 84.0], [81.0, 80.0, 85.0]).confidence_interval(0.95)
+    assert (noisy["OA low"], noisy["OA high"]) == pytest.approx((expected.low, expected.high))
+    assert noisy["verdict (OA)"] == "cannot tell"
+    worse = idea_effects(_idea_rows([80.0, 81.0, 82.0], [82.0, 83.5, 84.0], "no masking (DDPM trained without)")).loc["adaptive masking vs no masking"]
+    assert worse["verdict (OA)"] == "hurts"
+    one = idea_effects(_idea_rows([80.0], [79.0], "no guidance")).loc["guidance vs none"]
+    assert one["verdict (OA)"] == "1 seed" and one["ΔOA [95 % CI]"] == "+1.00 (1 seed)"
+
+
+def test_ensemble_idea_is_chosen_rule_minus_mean_and_missing_ideas_are_refused():
+    rows = _idea_rows([80.0, 81.0, 82.0], [81.0, 82.5, 83.0], "BDGF, ensemble rule chosen on validation")
+    assert idea_effects(rows).loc["ensemble rule chosen on validation vs mean", "OA effect"] == pytest.approx((1 + 1.5 + 1) / 3)  # chosen - mean
+    with pytest.raises(DataError, match="no idea has both of its methods"):
+        idea_effects([{"method": "BDGF", "seed": 0, "overall_accuracy": 1.0, "average_accuracy": 1.0, "kappa": 1.0}])
+
+
+def test_per_class_effects_skip_classes_without_test_pixels():
+    per_class = {("BDGF", 0): [90.0, None, 50.0], ("BDGF", 1): [92.0, None, 54.0],
+                 ("no masking", 0): [90.0, None, 40.0], ("no masking", 1): [91.0, None, 42.0]}
+    table = per_class_effects(per_class, "BDGF", "no masking", [1, 2], ["a", "b", "c"])
+    assert table["class"].tolist() == ["c"]  # class b has no test pixel in any run
+    assert table.loc[0, "effect [95 % CI]"].startswith("+11.00 [") and table.loc[0, "seeds"] == 2

@@ -135,3 +135,65 @@ def mean_std_rows(rows: Sequence[dict[str, Any]], by: Sequence[str], metric: str
         out.append({**dict(zip(by, _key(keys), strict=True)), metric: s.mean, f"{metric}_std": s.std,
                     f"{metric}_low": s.low, f"{metric}_high": s.high, "seeds": s.n})
     return out
+
+
+# Notebook 03's "what each idea does" (issue 15): each idea of BDGF as a paired contrast of two
+# rows of the comparison, (idea, with it, without it). Positive effect = the idea helps.
+IDEAS: tuple[tuple[str, str, str], ...] = (
+    ("adaptive masking vs no masking", "BDGF", "no masking (DDPM trained without)"),
+    ("adaptive vs random masking at the same rate", "BDGF", "random masking at the adaptive rate"),
+    ("guidance vs none", "BDGF", "no guidance"),
+    ("guidance vs none at equal parameter count", "BDGF", "no guidance, widened to BDGF's size"),
+    ("mutual learning vs none", "BDGF", "no mutual learning"),
+    ("ensemble rule chosen on validation vs mean", "BDGF, ensemble rule chosen on validation", "BDGF"),
+)
+
+
+def _per_seed(rows: Sequence[dict[str, Any]], method: str, metric: str) -> dict[int, float]:
+    return {int(r["seed"]): float(r[metric]) for r in rows if r["method"] == method and r.get(metric) is not None and math.isfinite(float(r[metric]))}
+
+
+def _effect_text(s: Summary) -> str:
+    return f"{s.mean:+.2f} (1 seed)" if s.n == 1 else f"{s.mean:+.2f} [{s.low:+.2f}, {s.high:+.2f}]"
+
+
+def idea_effects(rows: Sequence[dict[str, Any]], ideas: Sequence[tuple[str, str, str]] = IDEAS, confidence: float = 0.95) -> pd.DataFrame:
+    """One row per idea whose two methods are both in `rows`: the paired effect (with minus
+    without, over the seeds both share; Student t, `stats.paired_difference`) on OA, AA and kappa,
+    as "mean [95 % CI]" text, plus the numbers (`<metric> effect`, `<metric> low`, `<metric> high`)
+    and a verdict on OA: "helps" / "hurts" where the interval excludes 0, else "cannot tell"."""
+    records = []
+    for idea, with_it, without in ideas:
+        if not (_per_seed(rows, with_it, "overall_accuracy") and _per_seed(rows, without, "overall_accuracy")):
+            continue
+        record: dict[str, Any] = {"idea": idea, "with": with_it, "without": without}
+        for metric, label in METRICS.items():
+            s = paired_difference(_per_seed(rows, with_it, metric), _per_seed(rows, without, metric), confidence, name=idea)
+            record[f"Δ{label} [{round(100 * confidence)} % CI]"] = _effect_text(s)
+            record.update({f"{label} effect": s.mean, f"{label} low": s.low, f"{label} high": s.high})
+            if label == "OA":
+                record["seeds"] = s.n
+                record["verdict (OA)"] = "1 seed" if s.n == 1 else "helps" if s.low > 0 else "hurts" if s.high < 0 else "cannot tell"
+        records.append(record)
+    expect(bool(records), DataError, f"idea_effects: no idea has both of its methods in the rows (methods: {sorted({r['method'] for r in rows})})")
+    return pd.DataFrame(records).set_index("idea")
+
+
+def per_class_effects(per_class: dict[tuple[str, int], Sequence[float | None]], with_it: str, without: str, classes: Sequence[int],
+                      class_names: Sequence[str], confidence: float = 0.95) -> pd.DataFrame:
+    """Paired per-class effect of one idea: `per_class[(method, seed)]` is that run's test
+    accuracy per class (%, NaN where the class has no test pixel); for each 0-based class in
+    `classes` the with-minus-without difference over shared seeds, mean and t-interval."""
+    def accuracies(method: str, c: int) -> dict[int, float]:  # None (JSON's NaN) and NaN: no test pixel
+        values = {s: v[c] for (m, s), v in per_class.items() if m == method}
+        return {s: float(x) for s, x in values.items() if x is not None and math.isfinite(float(x))}
+
+    records = []
+    for c in classes:
+        a, b = accuracies(with_it, c), accuracies(without, c)
+        if not (a and b and set(a) & set(b)):
+            continue
+        s = paired_difference(a, b, confidence, name=f"class {class_names[c]}")
+        records.append({"class": class_names[c], f"{with_it} (%)": sum(a.values()) / len(a), f"{without} (%)": sum(b.values()) / len(b),
+                        f"effect [{round(100 * confidence)} % CI]": _effect_text(s), "seeds": s.n})
+    return pd.DataFrame(records)
