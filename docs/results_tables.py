@@ -2,8 +2,9 @@
 
     python docs/results_tables.py outputs/synthetic/summary.json [more summary.json ...]
 
-The table is `bdgf_nb.analysis.tables.mean_std_table` of the run's notebook-03 rows, the same
-call notebook 03 displays, so the README shows exactly the notebook's numbers.
+The tables are `bdgf_nb.analysis.tables.mean_std_table` and `idea_effects` of the run's
+notebook-03 rows, the same calls notebook 03 displays, so the README shows exactly the
+notebook's numbers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from bdgf_nb.analysis.tables import mean_std_table
+from bdgf_nb.analysis.tables import idea_effects, mean_std_table
 from bdgf_nb.app.results import RECORDS
 
 COLUMNS = ["OA", "OA 95 % CI", "ΔOA vs BDGF [95 % CI]", "AA", "ΔAA vs BDGF [95 % CI]", "kappa", "Δkappa vs BDGF [95 % CI]", "seeds"]
@@ -24,6 +25,11 @@ def markdown(summary_path: Path) -> str:
     lines = ["| method | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
     for (_, method), row in table.iterrows():
         lines.append(f"| {method} | " + " | ".join(str(row[c]) for c in COLUMNS) + " |")
+    ideas = idea_effects(summary[RECORDS.comparison]["rows"])
+    effects = [c for c in ideas.columns if c.startswith("Δ")] + ["seeds", "verdict (OA)"]
+    lines += ["", "| idea (with minus without) | " + " | ".join(effects) + " |", "|---|" + "---|" * len(effects)]
+    for idea, row in ideas.iterrows():
+        lines.append(f"| {idea} | " + " | ".join(str(row[c]) for c in effects) + " |")
     return "\n".join(lines)
 
 
