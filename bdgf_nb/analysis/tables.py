@@ -85,14 +85,17 @@ def _interval(n: int, low: float, high: float) -> str:
     return "1 seed" if n == 1 else f"[{low:.2f}, {high:.2f}]"
 
 
+def _signed_interval(n: int, mean: float, low: float, high: float) -> str:
+    """A paired difference as text: "+1.23 [+0.40, +2.06]", or "+1.23 (1 seed)"."""
+    return f"{mean:+.2f} (1 seed)" if n == 1 else f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
 def _difference(row: pd.Series, is_reference: bool) -> str:
     if is_reference:
         return "reference"
     if row["diff_n"] == 0:
         return "no reference"
-    if row["diff_n"] == 1:
-        return f"{row['diff_mean']:+.2f} (1 seed)"
-    return f"{row['diff_mean']:+.2f} [{row['diff_low']:+.2f}, {row['diff_high']:+.2f}]"
+    return _signed_interval(int(row["diff_n"]), row["diff_mean"], row["diff_low"], row["diff_high"])
 
 
 def mean_std_table(
@@ -154,7 +157,7 @@ def _per_seed(rows: Sequence[dict[str, Any]], method: str, metric: str) -> dict[
 
 
 def _effect_text(s: Summary) -> str:
-    return f"{s.mean:+.2f} (1 seed)" if s.n == 1 else f"{s.mean:+.2f} [{s.low:+.2f}, {s.high:+.2f}]"
+    return _signed_interval(s.n, s.mean, s.low, s.high)
 
 
 def idea_effects(rows: Sequence[dict[str, Any]], ideas: Sequence[tuple[str, str, str]] = IDEAS, confidence: float = 0.95) -> pd.DataFrame:
@@ -164,11 +167,13 @@ def idea_effects(rows: Sequence[dict[str, Any]], ideas: Sequence[tuple[str, str,
     and a verdict on OA: "helps" / "hurts" where the interval excludes 0, else "cannot tell"."""
     records = []
     for idea, with_it, without in ideas:
-        if not (_per_seed(rows, with_it, "overall_accuracy") and _per_seed(rows, without, "overall_accuracy")):
+        with_seeds = {m: _per_seed(rows, with_it, m) for m in METRICS}
+        without_seeds = {m: _per_seed(rows, without, m) for m in METRICS}
+        if not (with_seeds["overall_accuracy"] and without_seeds["overall_accuracy"]):
             continue
         record: dict[str, Any] = {"idea": idea, "with": with_it, "without": without}
         for metric, label in METRICS.items():
-            s = paired_difference(_per_seed(rows, with_it, metric), _per_seed(rows, without, metric), confidence, name=idea)
+            s = paired_difference(with_seeds[metric], without_seeds[metric], confidence, name=idea)
             record[f"Δ{label} [{round(100 * confidence)} % CI]"] = _effect_text(s)
             record.update({f"{label} effect": s.mean, f"{label} low": s.low, f"{label} high": s.high})
             if label == "OA":

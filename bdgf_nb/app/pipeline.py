@@ -260,12 +260,12 @@ def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatur
     cfg = settings.model
     for part in variant.split("+"):  # e.g. "cnn_only+no_guidance"
         cfg = ablation(cfg, part)
+    guide_channels = [g.shape[0] for g in features.maps]
     if "no_guidance_equal_size" in variant.split("+"):  # widened to the guided model's size
-        guided = replace(cfg, guidance=True)
-        cfg = replace(cfg, width=equal_size_width(guided, prepared.channel_groups, [g.shape[0] for g in features.maps], prepared.n_classes))
+        cfg = replace(cfg, width=equal_size_width(replace(cfg, guidance=True), prepared.channel_groups, guide_channels, prepared.n_classes))
     guides = features.maps if cfg.guidance else []
     torch.manual_seed(seed)  # weights are drawn from the global RNG
-    model = BDGF(cfg, prepared.channel_groups, [g.shape[0] for g in guides], prepared.n_classes)
+    model = BDGF(cfg, prepared.channel_groups, guide_channels if cfg.guidance else [], prepared.n_classes)
     fit, val = training_pixels(ctx, prepared, seed)
     checkpoint = ctx.classifier_checkpoint(prepared.scene.name, variant, features.source, seed)
     val_set = prepared.dataset(val, guides)

@@ -6,9 +6,9 @@ the tiling: MTMSD's `share_noise`), the frozen denoiser runs once on each tile, 
 maps (fine to coarse, bilinearly upsampled to the tile inside `forward_features`) are stitched.
 
 Tiling: output blocks of `tile - 2 * overlap` pixels; each is computed on a tile extended by
-`overlap` pixels on every side (the default tile is the training patch: features in the regime
-the denoiser was trained for, see `FeatureConfig`) (reflect padding at the scene border) and only its centre is kept,
-so stitched features see context across tile seams. Maps are then averaged ("mean") or
+`overlap` pixels on every side (reflect padding at the scene border) and only its centre is kept,
+so stitched features see context across tile seams. The default tile is the training patch, so
+features are read in the regime the denoiser was trained for (`FeatureConfig`). Maps are then averaged ("mean") or
 concatenated ("concat", timestep-major) over t.
 """
 
