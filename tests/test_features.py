@@ -100,3 +100,17 @@ def test_cache_hit_miss_and_corrupt_rebuild(tmp_path, diffusion):
     assert not hit and len(calls) == 3 and rebuilt[0][0, 0, 0] == 3
     assert cached_features(tmp_path, key, compute)[1]
     assert key["checkpoint"] != feature_cache_key("toy", (5, 4, 6), FeatureConfig(), GaussianDiffusion(DenoiserUNet(UNetConfig(in_channels=5, base_width=8, num_res_blocks=1, modality_channels=(4, 1))), DiffusionConfig(T=100), GROUPS))["checkpoint"]
+
+
+@pytest.mark.parametrize("patch", [1, 3, 5, 7, 9, 11, 13, 21])
+def test_features_are_read_at_the_training_patch(patch):
+    """The pipeline pretrains on the scene's patch (7 on idtrees_mlbs, 11 elsewhere) and reads
+    features through `at_patch`: tiles of exactly that size, a valid overlap, other fields kept."""
+    base = FeatureConfig(timesteps=(5, 50), batch_size=32)
+    cfg = base.at_patch(patch)
+    assert cfg.tile == patch and 0 <= cfg.overlap <= base.overlap and cfg.tile > 2 * cfg.overlap
+    assert (cfg.timesteps, cfg.batch_size, cfg.reduce) == (base.timesteps, base.batch_size, base.reduce)
+    if patch == 11:
+        assert cfg == FeatureConfig(timesteps=(5, 50), batch_size=32)  # the validated default: unchanged, same cache key
+    with pytest.raises(ConfigError, match=r"patch must be an int >= 1, found 0"):
+        base.at_patch(0)

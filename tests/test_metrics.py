@@ -4,7 +4,7 @@ from sklearn.metrics import cohen_kappa_score
 from sklearn.metrics import confusion_matrix as sk_confusion
 
 from bdgf_nb.errors import DataError
-from bdgf_nb.evaluate.metrics import classification_report, confusion_matrix, mean_std
+from bdgf_nb.evaluate.metrics import classification_report, confusion_matrix
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -32,9 +32,3 @@ def test_out_of_range_labels_are_refused():
     with pytest.raises(DataError, match=r"y_pred must hold labels in 1..3, found range 0..2"):
         confusion_matrix(np.array([1, 2]), np.array([0, 2]), 3)
 
-
-def test_mean_std_over_seeds():
-    reports = [classification_report(np.array([1, 2, 2]), np.array(p), 2) for p in ([1, 2, 2], [1, 1, 2])]
-    summary = mean_std(reports)
-    assert summary["overall_accuracy_mean"] == pytest.approx((100 + 200 / 3) / 2)
-    assert summary["n_seeds"] == 2

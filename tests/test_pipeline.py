@@ -102,3 +102,22 @@ def training_pixels_of(ctx, prepared, seed):
 
     fit, _ = training_pixels(ctx, prepared, seed)
     return np.flatnonzero(fit)
+
+
+def test_features_are_extracted_at_the_scene_patch_the_ddpm_was_trained_on(tiny, tmp_path, monkeypatch):
+    """A scene with a 7 x 7 patch (idtrees_mlbs) pretrains its DDPM on 7 x 7 patches, so its
+    features must be read on 7 x 7 tiles, not the preset's default 11 (FeatureConfig.at_patch)."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from bdgf_nb.app import pipeline
+
+    seen = {}
+    monkeypatch.setattr(pipeline, "feature_cache_key", lambda name, shape, cfg, diffusion: seen.setdefault("cfg", cfg) and "key")
+    monkeypatch.setattr(pipeline, "cached_features", lambda folder, key, compute: ([np.zeros((2, 64, 64), np.float32)], False))
+    ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
+    ddpm = SimpleNamespace(diffusion=None, source=DDPMSource("adaptive", 0))
+    for patch, overlap in ((7, 2), (11, 3)):
+        seen.clear()
+        pipeline.extract_diffusion_features(ctx, dataclasses.replace(tiny, patch=patch), ddpm, progress=False)
+        assert (seen["cfg"].tile, seen["cfg"].overlap) == (patch, overlap)

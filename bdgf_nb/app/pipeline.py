@@ -190,7 +190,7 @@ def pretrain_ddpm(ctx: RunContext, prepared: Prepared, masking: str, seed: int |
 
 def extract_diffusion_features(ctx: RunContext, prepared: Prepared, ddpm: PretrainedDDPM, progress: bool = True) -> DiffusionFeatures:
     """K hierarchical feature maps (G_k, H, W) of the frozen denoiser (BDGF.md step 2), cached on disk."""
-    cfg = ctx.preset.features
+    cfg = ctx.preset.features.at_patch(prepared.patch)  # read at the patch the DDPM was trained on
     diffusion = ddpm.diffusion
     key = feature_cache_key(prepared.scene.name, tuple(prepared.image.shape), cfg, diffusion)
     maps, _ = cached_features(ctx.cache_dir, key, lambda: extract_features(diffusion, prepared.image, cfg, progress=progress))

@@ -61,7 +61,7 @@ def _quick() -> Preset:
     pretrain = PretrainConfig(epochs=8, batch_size=64, lr=5e-4, balance_samples=256, masking=MaskingConfig(mode="adaptive"), unet=unet)
     train = TrainConfig(epochs=8, batch_size=64, lr=2e-3, warmup_epochs=1, patience=4)
     return Preset(name="quick", patch=11, ddpm_patches=2048, pretrain=pretrain,
-                  features=FeatureConfig(timesteps=(5, 50, 200), tile=11),  # tile = patch: features read where the DDPM trained
+                  features=FeatureConfig(timesteps=(5, 50, 200)),  # read at the scene's patch (FeatureConfig.at_patch)
                   model=BDGFConfig(width=32), train=train, baselines=BaselineConfig(rf_trees=100, svm_grid=False, max_train=1500),
                   max_train_pixels=1500, max_val_pixels=500)
 
@@ -71,7 +71,7 @@ def _full() -> Preset:
     pretrain = PretrainConfig(epochs=16, batch_size=64, lr=5e-4, balance_samples=512, masking=MaskingConfig(mode="adaptive"), unet=unet)
     train = TrainConfig(epochs=24, batch_size=64, lr=1e-3, warmup_epochs=2, patience=6)
     return Preset(name="full", patch=11, ddpm_patches=4096, pretrain=pretrain,
-                  features=FeatureConfig(timesteps=(5, 50, 200), tile=11),  # tile = patch: features read where the DDPM trained
+                  features=FeatureConfig(timesteps=(5, 50, 200)),  # read at the scene's patch (FeatureConfig.at_patch)
                   model=BDGFConfig(width=32), train=train, baselines=BaselineConfig(rf_trees=300, svm_grid=True, max_train=4000),
                   max_train_pixels=None, max_val_pixels=None, model_seeds=5, ddpm_seeds=2)
 
@@ -86,7 +86,7 @@ def _paper() -> Preset:
     pretrain = PretrainConfig(epochs=50, batch_size=128, lr=2e-4, balance_samples=1024, masking=MaskingConfig(mode="adaptive"), unet=unet)
     train = TrainConfig(epochs=100, batch_size=128, lr=5e-4, warmup_epochs=5, patience=15)
     return Preset(name="paper", patch=11, ddpm_patches=16384, pretrain=pretrain,
-                  features=FeatureConfig(timesteps=(5, 50, 200), tile=11),  # tile = patch: features read where the DDPM trained
+                  features=FeatureConfig(timesteps=(5, 50, 200)),  # read at the scene's patch (FeatureConfig.at_patch)
                   model=BDGFConfig(width=176, heads=8), train=train, baselines=BaselineConfig(rf_trees=500, svm_grid=True, max_train=4000),
                   max_train_pixels=None, max_val_pixels=None)
 

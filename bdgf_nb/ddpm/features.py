@@ -20,7 +20,7 @@ import json
 import warnings
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,15 @@ class FeatureConfig:
         expect(self.tile > 2 * self.overlap, ConfigError, f"tile must exceed 2 * overlap = {2 * self.overlap}, found {self.tile}")
         expect(self.batch_size >= 1, ConfigError, f"batch_size must be >= 1, found {self.batch_size}")
         expect(self.reduce in ("mean", "concat"), ConfigError, f"reduce must be one of ['mean', 'concat'], found {self.reduce!r}")
+
+    def at_patch(self, patch: int) -> FeatureConfig:
+        """This config read at the DDPM's training patch `patch` (the pipeline pretrains on the
+        scene's patch, e.g. 7 x 7 on idtrees_mlbs), so features stay in the regime it was
+        trained in whatever the scene: tile = patch, overlap min(overlap, (patch - 1) // 3), so
+        each tile keeps a central block of about a third of its side (11 -> 3, 5 x 5 kept;
+        7 -> 2, 3 x 3 kept; 1 -> 0)."""
+        expect(isinstance(patch, int) and patch >= 1, ConfigError, f"patch must be an int >= 1, found {patch!r}")
+        return replace(self, tile=patch, overlap=min(self.overlap, (patch - 1) // 3))
 
 
 @torch.no_grad()

@@ -7,7 +7,6 @@ test region does not count as 0% (stated in every table that reports AA).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -67,13 +66,3 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
         n_test=int(total),
     )
 
-
-def mean_std(reports: Sequence[ClassificationReport]) -> dict[str, float]:
-    """Mean and (population) std over seeds of OA, AA and kappa, for `mean ± std` tables."""
-    expect(len(reports) > 0, DataError, "mean_std needs at least one report, found none")
-    out: dict[str, float] = {"n_seeds": float(len(reports))}
-    for key in ("overall_accuracy", "average_accuracy", "kappa"):
-        values = np.array([getattr(r, key) for r in reports], dtype=np.float64)
-        out[f"{key}_mean"] = float(values.mean())
-        out[f"{key}_std"] = float(values.std())
-    return out
