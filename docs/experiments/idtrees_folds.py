@@ -13,7 +13,10 @@ Baselines, fitted on the fold's whole training side (fit + validation plots; the
   and canopy height (docs/experiments/idtrees_rf_bar.py pools it over sklearn GroupKFold instead).
 - the pipeline's fused baselines of notebook 03 (SVM / RF, centre pixel and patch statistics).
 
-Run from the repo root: python docs/experiments/idtrees_folds.py [--quick] [--folds 0 1 2 3 4].
+With --masking, BDGF on a DDPM pretrained without masking and with random masking at the adaptive
+rate joins the table (Δ BDGF − it is the effect of adaptive masking, paired over folds).
+
+Run from the repo root: python docs/experiments/idtrees_folds.py [--quick] [--masking] [--folds 0 1 2 3 4].
 Resumable: models are checkpointed under outputs/experiments/idtrees_folds*/, and each finished
 fold's predictions are kept in fold<f>.npz there.
 """
@@ -76,13 +79,35 @@ def run_fold(fold: int, quick: bool, out_dir: Path) -> dict[str, np.ndarray]:
         for model in ("svm", "rf"):
             cfg = ctx.preset.baseline_config(fold, kind, (model,))
             predictions[f"{model.upper()} ({kind.replace('_', ' ')})"] = fit_predict(model, x[split.train], prepared.labels[split.train], x[split.test], cfg)
-    features = extract_diffusion_features(ctx, prepared, pretrain_ddpm(ctx, prepared, "adaptive", progress=False), progress=False)
+    predictions["BDGF"] = bdgf_predictions(ctx, prepared, "adaptive", fold)
+    print(f"fold {fold}: {len(y)} test pixels, {int(split.fit.sum())} fit, {int(split.val.sum()) if split.val is not None else 0} val, "
+          f"{time.time() - start:.0f} s", flush=True)
+    np.savez(cached, **predictions)
+    return predictions
+
+
+def bdgf_predictions(ctx: RunContext, prepared, masking: str, fold: int) -> np.ndarray:
+    """Test labels (1-based) of BDGF guided by the features of the `masking` DDPM of this fold."""
+    features = extract_diffusion_features(ctx, prepared, pretrain_ddpm(ctx, prepared, masking, progress=False), progress=False)
     run = train_variant(ctx, prepared, features, "bdgf", seed=fold, progress=False)
     out = predict_test(prepared, run, features)
-    predictions["BDGF"] = out["probabilities"].argmax(1) + 1
-    assert np.array_equal(out["labels"] + 1, y)
-    print(f"fold {fold}: {len(y)} test pixels, {int(split.fit.sum())} fit, {int(split.val.sum()) if split.val is not None else 0} val, "
-          f"BDGF best epoch {run.best_epoch}, {time.time() - start:.0f} s", flush=True)
+    assert np.array_equal(out["labels"] + 1, prepared.labels[prepared.split.test])
+    print(f"  fold {fold}, BDGF on the {masking} DDPM: best epoch {run.best_epoch}, {run.seconds:.0f} s", flush=True)
+    return out["probabilities"].argmax(1) + 1
+
+
+MASKING_ARMS = {"no masking (DDPM trained without)": "none", "random masking at the adaptive rate": "random_matched"}
+
+
+def run_masking_arms(fold: int, quick: bool, out_dir: Path) -> dict[str, np.ndarray]:
+    """The masking idea on this fold: BDGF on the features of a DDPM pretrained without masking
+    and with random masking at the adaptive DDPM's own mean rate (same fold, seed and pixels)."""
+    cached = out_dir / f"fold{fold}_masking.npz"
+    if cached.exists():
+        return dict(np.load(cached))
+    ctx = RunContext.create("idtrees_mlbs", quick=quick, seed=fold, out_dir=str(out_dir))
+    prepared = prepare(ctx)
+    predictions = {name: bdgf_predictions(ctx, prepared, masking, fold) for name, masking in MASKING_ARMS.items()}
     np.savez(cached, **predictions)
     return predictions
 
@@ -91,10 +116,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--masking", action="store_true", help="also BDGF without masking and with random masking at the adaptive rate")
     args = parser.parse_args()
     out_dir = Path("outputs/experiments") / ("idtrees_folds_quick" if args.quick else "idtrees_folds")
     start = time.time()
     folds = {f: run_fold(f, args.quick, out_dir) for f in args.folds}
+    if args.masking:
+        folds = {f: {**p, **run_masking_arms(f, args.quick, out_dir)} for f, p in folds.items()}
     n_classes = int(folds[args.folds[0]]["n_classes"])
     methods = ["BDGF"] + [m for m in folds[args.folds[0]] if m not in ("y", "n_classes", "BDGF")]
     per_fold = {m: {f: classification_report(p["y"], p[m], n_classes).to_dict() for f, p in folds.items()} for m in methods}
