@@ -303,13 +303,14 @@ def features_section(settings: Preset, image: np.ndarray, channel_groups: dict[s
 
     torch.manual_seed(0)
     diffusion = build_diffusion(settings.pretrain, channel_groups).eval()
-    key = feature_cache_key("bench", tuple(image.shape), settings.features, diffusion)
+    reading = settings.features.at_patch(settings.patch)  # as the pipeline reads them: at the training patch
+    key = feature_cache_key("bench", tuple(image.shape), reading, diffusion)
     folder = Path(tempfile.mkdtemp(prefix="bdgf-bench-cache-"))
     maps: list[np.ndarray] = []
     try:
         def miss() -> None:
             shutil.rmtree(folder, ignore_errors=True)
-            maps[:] = cached_features(folder, key, lambda: extract_features(diffusion, image, settings.features, progress=False, device=device))[0]
+            maps[:] = cached_features(folder, key, lambda: extract_features(diffusion, image, reading, progress=False, device=device))[0]
 
         def hit() -> None:
             assert cached_features(folder, key, lambda: [])[1]
@@ -319,7 +320,7 @@ def features_section(settings: Preset, image: np.ndarray, channel_groups: dict[s
         shutil.rmtree(folder, ignore_errors=True)
     pixels = image.shape[1] * image.shape[2]
     return {
-        "scene": list(image.shape), "timesteps": list(settings.features.timesteps), "tile": settings.features.tile,
+        "scene": list(image.shape), "timesteps": list(reading.timesteps), "tile": reading.tile,
         "uncached_s": seconds["miss"], "cached_s": seconds["hit"], "cache_speedup": seconds["miss"] / seconds["hit"],
         "uncached_pixels_per_s": pixels / seconds["miss"], "map_channels": [m.shape[0] for m in maps],
     }, maps

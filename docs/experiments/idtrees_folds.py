@@ -24,9 +24,11 @@ fold's predictions are kept in fold<f>.npz there.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -62,13 +64,20 @@ def rf_bar(prepared, seed: int) -> np.ndarray:
     return forest.predict(scaler.transform(reduce(test)))
 
 
+@functools.cache
+def fold_setup(fold: int, quick: bool, out_dir: Path) -> tuple[RunContext, Any]:
+    """The run context and prepared scene of fold `fold` (seed % 5 picks the fold), loaded once
+    per fold however many arms need them (46 GeoTIFF triples to read and standardise)."""
+    ctx = RunContext.create("idtrees_mlbs", quick=quick, seed=fold, out_dir=str(out_dir))
+    return ctx, prepare(ctx)
+
+
 def run_fold(fold: int, quick: bool, out_dir: Path) -> dict[str, np.ndarray]:
     cached = out_dir / f"fold{fold}.npz"
     if cached.exists():
         return dict(np.load(cached))
     start = time.time()
-    ctx = RunContext.create("idtrees_mlbs", quick=quick, seed=fold, out_dir=str(out_dir))
-    prepared = prepare(ctx)
+    ctx, prepared = fold_setup(fold, quick, out_dir)
     split = prepared.split
     y = prepared.labels[split.test]
     predictions = {"y": y, "n_classes": np.array(prepared.n_classes)}
@@ -105,8 +114,7 @@ def run_masking_arms(fold: int, quick: bool, out_dir: Path) -> dict[str, np.ndar
     cached = out_dir / f"fold{fold}_masking.npz"
     if cached.exists():
         return dict(np.load(cached))
-    ctx = RunContext.create("idtrees_mlbs", quick=quick, seed=fold, out_dir=str(out_dir))
-    prepared = prepare(ctx)
+    ctx, prepared = fold_setup(fold, quick, out_dir)
     predictions = {name: bdgf_predictions(ctx, prepared, masking, fold) for name, masking in MASKING_ARMS.items()}
     np.savez(cached, **predictions)
     return predictions
