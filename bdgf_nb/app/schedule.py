@@ -1,0 +1,187 @@
+"""Train the runs of notebook 03's comparison N at a time, in one-thread worker processes,
+before the notebook reloads them (`bdgf-run --jobs N`).
+
+Why processes and not threads: BDGF's tensors are small, so a second intra-op thread buys
+almost nothing on two cores (docs/BENCH.md: 502 vs 496 samples/s), while two one-thread
+processes side by side train 818 samples/s between them. The protocol's runs are independent
+once their DDPM exists, so they form a small task graph:
+
+    features(adaptive, d), features(none, d)       one DDPM pretrained + its features cached
+    features(random_matched, d)  after  features(adaptive, d)   (it needs the adaptive rate)
+    train(variant, seed)  after  the features of the DDPM draw that seed is guided by
+
+Each task writes what the pipeline already reloads (the DDPM checkpoint, the feature cache, the
+classifier checkpoint; all written atomically), so `comparison.compare` in the notebook then
+trains nothing and its tables are exactly those of a run without `--jobs`, up to float rounding:
+a run trained on one thread may round differently from one trained on two. A task that fails
+is reported and skipped, with everything that depends on it; the notebook then trains those
+runs itself and fails there, in the open, if the error is real.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from bdgf_nb.app.comparison import COMPARISON, ddpm_seed
+from bdgf_nb.app.context import RunContext
+from bdgf_nb.app.pipeline import Prepared, diffusion_features, prepare, train_variant
+from bdgf_nb.errors import ConfigError, expect
+
+# Relative cost of one training, only to start the longest runs first (longest-processing-time
+# order keeps both workers busy to the end). Measured shape, full mode on houston2018_west:
+# a three-branch model ~1, one branch about a third of it.
+_SINGLE_BRANCH = 0.35
+_UNGUIDED = 0.8
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of the comparison: `kind` "features" (pretrain or reload the DDPM of `masking`,
+    draw `ddpm_seed`, and cache its features) or "train" (variant `model`, model seed `seed`,
+    guided by that DDPM). `after`: keys of the tasks that must finish first."""
+
+    kind: str
+    masking: str
+    ddpm_seed: int
+    model: str = ""
+    seed: int = 0
+    after: tuple[str, ...] = ()
+    cost: float = 1.0
+
+    @property
+    def key(self) -> str:
+        if self.kind == "features":
+            return f"features {self.masking} draw {self.ddpm_seed}"
+        return f"train {self.model} ({self.masking} draw {self.ddpm_seed}) seed {self.seed}"
+
+
+def comparison_tasks(ctx: RunContext, masking: str, seeds: list[int], pixel_scene: bool) -> list[Task]:
+    """The task graph of `comparison.compare(ctx, prepared, masking, seeds)`: the same variants,
+    model seeds and DDPM draws (`ddpm_seed`), so every checkpoint it asks for is produced."""
+    tasks: dict[str, Task] = {}
+    for index, seed in enumerate(seeds):
+        draw = ddpm_seed(ctx, index)
+        for variant in COMPARISON:
+            if pixel_scene and variant.needs_ddpm:
+                continue
+            mode = variant.masking(masking)
+            after: tuple[str, ...] = ()
+            if not pixel_scene:
+                before = (Task("features", "adaptive", draw).key,) if mode == "random_matched" else ()
+                features = Task("features", mode, draw, after=before, cost=2.0)
+                tasks.setdefault(features.key, features)
+                after = (features.key,)
+            parts = variant.model.split("+")
+            cost = _SINGLE_BRANCH if any(p.endswith("_only") for p in parts) else _UNGUIDED if "no_guidance" in parts else 1.0
+            train = Task("train", mode, draw, variant.model, seed, after, cost)
+            tasks[train.key] = train
+    for task in list(tasks.values()):  # random_matched's prerequisite, when no variant asked for adaptive itself
+        for key in task.after:
+            if key not in tasks and key.startswith("features adaptive"):
+                tasks[key] = Task("features", "adaptive", task.ddpm_seed, cost=2.0)
+    return list(tasks.values())
+
+
+_WORKER: dict[str, Any] = {}  # per worker process: the run's context and its prepared scene
+
+
+def _one_thread() -> None:
+    """Worker initializer: one intra-op thread (numba's scan follows torch's count)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _prepared(ctx: RunContext) -> Prepared:
+    if _WORKER.get("ctx") != ctx:  # prepared once per worker, not per task
+        _WORKER.update(ctx=ctx, prepared=prepare(ctx))
+    prepared: Prepared = _WORKER["prepared"]
+    return prepared
+
+
+def run_task(ctx: RunContext, task: Task) -> dict[str, Any]:
+    """Do one task in this process, through the pipeline functions the notebook calls (so the
+    artefacts land where it looks). Returns its seconds, and a training's result row."""
+    start = time.perf_counter()
+    prepared = _prepared(ctx)
+    features = diffusion_features(ctx, prepared, task.masking, seed=task.ddpm_seed, progress=False)
+    row: dict[str, Any] = {}
+    if task.kind == "train":
+        row = train_variant(ctx, prepared, features, task.model, seed=task.seed, progress=False).row()
+    return {"seconds": time.perf_counter() - start, "row": row}
+
+
+@dataclass
+class ScheduleReport:
+    """What the workers did: per task key, its result (`run_task`'s dict) or its error."""
+
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def run_tasks(tasks: list[Task], work: Callable[[Task], dict[str, Any]], jobs: int, progress: bool = True) -> ScheduleReport:
+    """Run `work(task)` for every task in `jobs` one-thread worker processes (spawned: no
+    forked torch state), each task once all of its `after` keys have succeeded, longest first.
+    `work` must be picklable (a module-level function, or a `functools.partial` of one)."""
+    expect(isinstance(jobs, int) and jobs >= 1, ConfigError, f"jobs: expected an integer >= 1, found {jobs!r}")
+    keys = [t.key for t in tasks]
+    expect(len(set(keys)) == len(keys), ConfigError, "tasks: expected unique keys, found duplicates")
+    unknown = sorted({a for t in tasks for a in t.after} - set(keys))
+    expect(not unknown, ConfigError, f"tasks: expected prerequisites among the tasks, found unknown {unknown}")
+    report, start = ScheduleReport(), time.perf_counter()
+    pending = sorted(tasks, key=lambda t: -t.cost)
+    bar = tqdm(total=len(tasks), desc="comparison runs", disable=not progress)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_thread) as pool:
+        running: dict[Future[dict[str, Any]], Task] = {}
+        while pending or running:
+            blocked = [t for t in pending if any(a in report.failed for a in t.after)]
+            while blocked:  # a prerequisite failed: left to the notebook, with what depends on it
+                for task in blocked:
+                    pending.remove(task)
+                    report.failed[task.key] = "skipped: a task it needs failed"
+                    bar.update()
+                blocked = [t for t in pending if any(a in report.failed for a in t.after)]
+            ready = [t for t in pending if all(a in report.results for a in t.after)]
+            for task in ready[: jobs - len(running)]:
+                pending.remove(task)
+                running[pool.submit(work, task)] = task
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = running.pop(future)
+                try:
+                    report.results[task.key] = future.result()
+                except BrokenProcessPool as err:  # a worker died (e.g. out of memory): stop scheduling
+                    report.failed[task.key] = f"{type(err).__name__}: {err}"
+                    report.failed.update({t.key: "not run: the worker pool broke" for t in [*running.values(), *pending]})
+                    pending, running = [], {}
+                    break
+                except Exception as err:  # reported; the notebook retrains it and shows the error
+                    report.failed[task.key] = f"{type(err).__name__}: {err}"
+                bar.update()
+                seconds = report.results.get(task.key, {}).get("seconds")
+                bar.write(f"[jobs] {task.key}: " + (f"{seconds:.0f} s" if seconds is not None else report.failed[task.key]))
+    report.failed.update({t.key: "not run" for t in pending})
+    bar.close()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def train_comparison(ctx: RunContext, masking: str, seeds: list[int], jobs: int, progress: bool = True) -> ScheduleReport:
+    """Pretrain every DDPM and train every run of notebook 03's comparison, `jobs` at a time,
+    leaving the checkpoints the notebook reloads."""
+    from functools import partial
+
+    pixel_scene = prepare(ctx).is_pixel_scene
+    return run_tasks(comparison_tasks(ctx, masking, seeds, pixel_scene), partial(run_task, ctx), jobs, progress)

@@ -1,0 +1,85 @@
+"""bdgf-run --jobs: the comparison's task graph, the scheduler's ordering and failure rules,
+and an end-to-end run whose checkpoints notebook 03's `compare` reloads instead of retraining."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from bdgf_nb.app.comparison import COMPARISON, compare
+from bdgf_nb.app.context import RunContext
+from bdgf_nb.app.presets import preset
+from bdgf_nb.app.schedule import Task, comparison_tasks, run_tasks, train_comparison
+from bdgf_nb.errors import ConfigError
+
+
+def test_the_task_graph_holds_every_run_compare_asks_for_after_its_ddpm():
+    ctx = RunContext("synthetic", preset("full"), seed=3)  # 2 DDPM draws per masking arm
+    tasks = {t.key: t for t in comparison_tasks(ctx, "adaptive", [3, 4, 5], pixel_scene=False)}
+    trains = [t for t in tasks.values() if t.kind == "train"]
+    features = [t for t in tasks.values() if t.kind == "features"]
+    assert len(trains) == 3 * len(COMPARISON)
+    assert sorted((t.masking, t.ddpm_seed) for t in features) == [(m, d) for m in ("adaptive", "none", "random_matched") for d in (3, 4)]
+    for task in trains:  # guided by the draw its seed's index picks, after those features
+        assert task.ddpm_seed == 3 + (task.seed - 3) % 2
+        assert task.after == (Task("features", task.masking, task.ddpm_seed).key,)
+    for task in features:
+        assert task.after == ((Task("features", "adaptive", task.ddpm_seed).key,) if task.masking == "random_matched" else ())
+    pixel = comparison_tasks(ctx, "adaptive", [0], pixel_scene=True)
+    assert {t.kind for t in pixel} == {"train"} and len(pixel) == sum(not v.needs_ddpm for v in COMPARISON)
+    assert all(t.after == () for t in pixel)
+
+
+def stamp(task: Task) -> dict:
+    """Worker for the scheduler tests (module level: it is pickled into spawned processes)."""
+    if "bad" in task.model:
+        raise ValueError("planned failure")
+    start = time.time()
+    time.sleep(0.2)
+    return {"seconds": 0.2, "start": start, "end": time.time()}
+
+
+def test_tasks_start_after_their_prerequisites_and_a_failure_skips_only_what_needs_it():
+    first = Task("features", "adaptive", 0)
+    second = Task("features", "random_matched", 0, after=(first.key,))
+    bad = Task("features", "none", 0, model="bad")
+    tasks = [Task("train", "random_matched", 0, "bdgf", 1, after=(second.key,), cost=9.0), second, first, bad,
+             Task("train", "none", 0, "bdgf", 1, after=(bad.key,)), Task("train", "none", 0, "cnn_only", 2)]
+    report = run_tasks(tasks, stamp, jobs=2, progress=False)
+    done = report.results
+    assert set(done) == {first.key, second.key, tasks[0].key, tasks[-1].key}
+    assert done[second.key]["start"] >= done[first.key]["end"] and done[tasks[0].key]["start"] >= done[second.key]["end"]
+    assert "ValueError: planned failure" in report.failed[bad.key]
+    assert report.failed[tasks[4].key].startswith("skipped")
+    with pytest.raises(ConfigError, match="unknown"):
+        run_tasks([Task("train", "none", 0, "bdgf", 1, after=("nothing",))], stamp, jobs=1, progress=False)
+    with pytest.raises(ConfigError, match="jobs"):
+        run_tasks([], stamp, jobs=0, progress=False)
+
+
+def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
+    """Two workers train a tiny comparison; `compare` then reloads every run (no training step
+    taken, same test scores) instead of training it again."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("tiny:\n  kind: synthetic\n  params: {size: 64, n_bands: 8, seed: 0}\n")
+    short = preset("quick")
+    settings = replace(short, ddpm_patches=128, pretrain=replace(short.pretrain, epochs=1, balance_samples=32),
+                       train=replace(short.train, epochs=1, warmup_epochs=0), max_train_pixels=200, max_val_pixels=100)
+    ctx = RunContext("tiny", settings, seed=0, out_dir=tmp_path / "run", catalog=catalog)
+    report = train_comparison(ctx, "adaptive", [0], jobs=2, progress=False)
+    assert not report.failed
+    import bdgf_nb.train.classifier
+    from bdgf_nb.app.pipeline import prepare
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("compare trained a run the workers had trained")
+
+    monkeypatch.setattr(bdgf_nb.train.classifier, "classifier_step", no_training)
+    comparison = compare(ctx, prepare(ctx), "adaptive", [0], progress=False)
+    for variant in COMPARISON:
+        run = comparison.runs[(variant.name, 0)]
+        scheduled = report.results[Task("train", variant.masking("adaptive"), 0, variant.model, 0).key]["row"]
+        assert run.best_epoch == scheduled["best_epoch"], variant.name
+        assert run.row()["overall_accuracy"] == pytest.approx(scheduled["overall_accuracy"]), variant.name
