@@ -11,7 +11,7 @@ import pytest
 from bdgf_nb.app.comparison import COMPARISON, compare
 from bdgf_nb.app.context import RunContext
 from bdgf_nb.app.presets import preset
-from bdgf_nb.app.schedule import Task, comparison_tasks, run_tasks, train_comparison
+from bdgf_nb.app.schedule import Task, comparison_tasks, run_tasks, train_comparison, training_cost
 from bdgf_nb.errors import ConfigError
 
 
@@ -30,6 +30,9 @@ def test_the_task_graph_holds_every_run_compare_asks_for_after_its_ddpm():
     pixel = comparison_tasks(ctx, "adaptive", [0], pixel_scene=True)
     assert {t.kind for t in pixel} == {"train"} and len(pixel) == sum(not v.needs_ddpm for v in COMPARISON)
     assert all(t.after == () for t in pixel)
+    assert training_cost(ctx, "cnn_only") < training_cost(ctx, "no_guidance") < training_cost(ctx, "bdgf") == training_cost(ctx, "no_guidance_equal_size")
+    with pytest.raises(ConfigError, match="Task.kind"):
+        Task("pretrain", "adaptive", 0)
 
 
 def stamp(task: Task) -> dict:
@@ -47,12 +50,13 @@ def test_tasks_start_after_their_prerequisites_and_a_failure_skips_only_what_nee
     bad = Task("features", "none", 0, model="bad")
     tasks = [Task("train", "random_matched", 0, "bdgf", 1, after=(second.key,), cost=9.0), second, first, bad,
              Task("train", "none", 0, "bdgf", 1, after=(bad.key,)), Task("train", "none", 0, "cnn_only", 2)]
+    tasks.append(Task("train", "none", 0, "bdgf", 3, after=(tasks[4].key,)))  # two levels below the failure
     report = run_tasks(tasks, stamp, jobs=2, progress=False)
     done = report.results
-    assert set(done) == {first.key, second.key, tasks[0].key, tasks[-1].key}
+    assert set(done) == {first.key, second.key, tasks[0].key, tasks[5].key}
     assert done[second.key]["start"] >= done[first.key]["end"] and done[tasks[0].key]["start"] >= done[second.key]["end"]
     assert "ValueError: planned failure" in report.failed[bad.key]
-    assert report.failed[tasks[4].key].startswith("skipped")
+    assert report.failed[tasks[4].key].startswith("skipped") and report.failed[tasks[6].key].startswith("skipped")
     with pytest.raises(ConfigError, match="unknown"):
         run_tasks([Task("train", "none", 0, "bdgf", 1, after=("nothing",))], stamp, jobs=1, progress=False)
     with pytest.raises(ConfigError, match="jobs"):
@@ -60,8 +64,8 @@ def test_tasks_start_after_their_prerequisites_and_a_failure_skips_only_what_nee
 
 
 def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
-    """Two workers train a tiny comparison; `compare` then reloads every run (no training step
-    taken, same test scores) instead of training it again."""
+    """Two workers train a tiny comparison; `compare` then reloads every DDPM, feature map and
+    run (no DDPM or training step taken, no feature extracted, same test scores)."""
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text("tiny:\n  kind: synthetic\n  params: {size: 64, n_bands: 8, seed: 0}\n")
     short = preset("quick")
@@ -70,13 +74,17 @@ def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
     ctx = RunContext("tiny", settings, seed=0, out_dir=tmp_path / "run", catalog=catalog)
     report = train_comparison(ctx, "adaptive", [0], jobs=2, progress=False)
     assert not report.failed
+    import bdgf_nb.app.pipeline
     import bdgf_nb.train.classifier
+    import bdgf_nb.train.pretrain
     from bdgf_nb.app.pipeline import prepare
 
-    def no_training(*args, **kwargs):
-        raise AssertionError("compare trained a run the workers had trained")
+    def redone(*args, **kwargs):
+        raise AssertionError("compare redid work the workers had done")
 
-    monkeypatch.setattr(bdgf_nb.train.classifier, "classifier_step", no_training)
+    monkeypatch.setattr(bdgf_nb.train.classifier, "classifier_step", redone)
+    monkeypatch.setattr(bdgf_nb.train.pretrain, "ddpm_step", redone)
+    monkeypatch.setattr(bdgf_nb.app.pipeline, "extract_features", redone)
     comparison = compare(ctx, prepare(ctx), "adaptive", [0], progress=False)
     for variant in COMPARISON:
         run = comparison.runs[(variant.name, 0)]

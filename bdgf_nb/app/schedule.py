@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial, reduce
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -34,12 +35,9 @@ from bdgf_nb.app.comparison import COMPARISON, ddpm_seed
 from bdgf_nb.app.context import RunContext
 from bdgf_nb.app.pipeline import Prepared, diffusion_features, prepare, train_variant
 from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.model.bdgf import ablation
 
-# Relative cost of one training, only to start the longest runs first (longest-processing-time
-# order keeps both workers busy to the end). Measured shape, full mode on houston2018_west:
-# a three-branch model ~1, one branch about a third of it.
-_SINGLE_BRANCH = 0.35
-_UNGUIDED = 0.8
+KINDS = ("features", "train")
 
 
 @dataclass(frozen=True)
@@ -54,13 +52,27 @@ class Task:
     model: str = ""
     seed: int = 0
     after: tuple[str, ...] = ()
-    cost: float = 1.0
+    cost: float = 1.0  # relative, only to start the longest tasks first
+
+    def __post_init__(self) -> None:
+        expect(self.kind in KINDS, ConfigError, f"Task.kind: expected one of {list(KINDS)}, found {self.kind!r}")
 
     @property
     def key(self) -> str:
         if self.kind == "features":
             return f"features {self.masking} draw {self.ddpm_seed}"
         return f"train {self.model} ({self.masking} draw {self.ddpm_seed}) seed {self.seed}"
+
+
+def training_cost(ctx: RunContext, model: str) -> float:
+    """A training's cost relative to full BDGF, for longest-first order (which keeps every worker
+    busy to the end): proportional to its branches, and an unguided model of the same width
+    somewhat cheaper (the guidance modules are about a third of a step, docs/BENCH.md)."""
+    parts = model.split("+")
+    full = ctx.preset.model
+    cfg = reduce(ablation, parts, full)
+    guided = cfg.guidance or "no_guidance_equal_size" in parts  # widened back to BDGF's size
+    return len(cfg.branches) / len(full.branches) * (1.0 if guided else 0.7)
 
 
 def comparison_tasks(ctx: RunContext, masking: str, seeds: list[int], pixel_scene: bool) -> list[Task]:
@@ -79,9 +91,7 @@ def comparison_tasks(ctx: RunContext, masking: str, seeds: list[int], pixel_scen
                 features = Task("features", mode, draw, after=before, cost=2.0)
                 tasks.setdefault(features.key, features)
                 after = (features.key,)
-            parts = variant.model.split("+")
-            cost = _SINGLE_BRANCH if any(p.endswith("_only") for p in parts) else _UNGUIDED if "no_guidance" in parts else 1.0
-            train = Task("train", mode, draw, variant.model, seed, after, cost)
+            train = Task("train", mode, draw, variant.model, seed, after, training_cost(ctx, variant.model))
             tasks[train.key] = train
     for task in list(tasks.values()):  # random_matched's prerequisite, when no variant asked for adaptive itself
         for key in task.after:
@@ -144,13 +154,11 @@ def run_tasks(tasks: list[Task], work: Callable[[Task], dict[str, Any]], jobs: i
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_thread) as pool:
         running: dict[Future[dict[str, Any]], Task] = {}
         while pending or running:
-            blocked = [t for t in pending if any(a in report.failed for a in t.after)]
-            while blocked:  # a prerequisite failed: left to the notebook, with what depends on it
-                for task in blocked:
+            while blocked := [t for t in pending if any(a in report.failed for a in t.after)]:
+                for task in blocked:  # a prerequisite failed: left to the notebook, with what depends on it
                     pending.remove(task)
                     report.failed[task.key] = "skipped: a task it needs failed"
                     bar.update()
-                blocked = [t for t in pending if any(a in report.failed for a in t.after)]
             ready = [t for t in pending if all(a in report.results for a in t.after)]
             for task in ready[: jobs - len(running)]:
                 pending.remove(task)
@@ -158,21 +166,25 @@ def run_tasks(tasks: list[Task], work: Callable[[Task], dict[str, Any]], jobs: i
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
             for future in finished:
                 task = running.pop(future)
                 try:
                     report.results[task.key] = future.result()
                 except BrokenProcessPool as err:  # a worker died (e.g. out of memory): stop scheduling
                     report.failed[task.key] = f"{type(err).__name__}: {err}"
-                    report.failed.update({t.key: "not run: the worker pool broke" for t in [*running.values(), *pending]})
-                    pending, running = [], {}
-                    break
+                    broken = True
                 except Exception as err:  # reported; the notebook retrains it and shows the error
                     report.failed[task.key] = f"{type(err).__name__}: {err}"
                 bar.update()
-                seconds = report.results.get(task.key, {}).get("seconds")
-                bar.write(f"[jobs] {task.key}: " + (f"{seconds:.0f} s" if seconds is not None else report.failed[task.key]))
-    report.failed.update({t.key: "not run" for t in pending})
+                if progress:
+                    seconds = report.results.get(task.key, {}).get("seconds")
+                    bar.write(f"[jobs] {task.key}: " + (f"{seconds:.0f} s" if seconds is not None else report.failed[task.key]))
+            if broken:
+                break
+    left = [*running.values(), *pending]  # after a broken pool (or a cycle in `after`): never run
+    report.failed.update({t.key: "not run: the worker pool broke or a prerequisite never ran" for t in left})
+    bar.update(len(left))
     bar.close()
     report.seconds = time.perf_counter() - start
     return report
@@ -181,7 +193,5 @@ def run_tasks(tasks: list[Task], work: Callable[[Task], dict[str, Any]], jobs: i
 def train_comparison(ctx: RunContext, masking: str, seeds: list[int], jobs: int, progress: bool = True) -> ScheduleReport:
     """Pretrain every DDPM and train every run of notebook 03's comparison, `jobs` at a time,
     leaving the checkpoints the notebook reloads."""
-    from functools import partial
-
     pixel_scene = prepare(ctx).is_pixel_scene
     return run_tasks(comparison_tasks(ctx, masking, seeds, pixel_scene), partial(run_task, ctx), jobs, progress)

@@ -115,10 +115,10 @@ def schedule_comparison(cfg: RunConfig, out: Path) -> dict[str, Any]:
                       allow_unmeasurable=cfg.allow_unmeasurable, class_balanced=cfg.class_balanced, select_on=cfg.select_on, preset=cfg.preset)
     seeds = model_seeds(ctx, cfg.seeds)
     print(f"[bdgf-run] {cfg.dataset}: training notebook 03's runs, {cfg.jobs} at a time (model seeds {seeds}) ...", flush=True)
-    report = train_comparison(ctx, "adaptive", seeds, cfg.jobs)
+    report = train_comparison(ctx, "adaptive", seeds, cfg.jobs)  # notebook 03's default `masking`; bdgf-run never sets it
     for key, error in report.failed.items():
         print(f"[bdgf-run] not trained ahead, notebook 03 trains it itself: {key}: {error}", flush=True)
-    print(f"[bdgf-run] {len(report.results)} runs done in {report.seconds:.1f} s", flush=True)
+    print(f"[bdgf-run] {len(report.results)} tasks (DDPMs with their features, trainings) done in {report.seconds:.1f} s", flush=True)
     return {"seconds": round(report.seconds, 1), "tasks": len(report.results), "failed": sorted(report.failed),
             "task_seconds": {k: round(v["seconds"], 1) for k, v in report.results.items()}}
 
@@ -174,6 +174,12 @@ def _seed(text: str) -> int:
     return int(text)
 
 
+def _jobs(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {text!r}")
+    return int(text)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bdgf-run",
@@ -189,7 +195,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--class-balanced", action="store_true", help="classifiers sample class-balanced batches (off by default: chosen on validation kappa)")
     parser.add_argument("--select-on", choices=("oa", "aa", "kappa"), default="kappa", help="validation metric for early stopping and model selection")
     parser.add_argument("--preset", choices=("", "quick", "full", "paper"), default="", help="run sizes by name, overriding --quick ('paper': BDGF.md sizes, meant for a GPU)")
-    parser.add_argument("--jobs", type=_seed, default=1, help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks (2 on 2 cores: about 1.5x faster)")
+    parser.add_argument("--jobs", type=_jobs, default=1, help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks (2 on 2 cores: about 1.5x faster)")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
     parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
     return parser.parse_args(argv)
