@@ -139,8 +139,11 @@ def test_all_notebooks_run_in_quick_mode(tmp_path):
 @pytest.mark.slow
 def test_readings_follow_their_numbers_on_a_second_seed(tmp_path):
     """Issue 17: a rerun on another seed rewrites the reading cells instead of contradicting its
-    own outputs (about the time of one quick run, ~7 min on 2 idle cores)."""
-    summary = json.loads(Path(run_dataset(RunConfig(dataset="synthetic", quick=True, seed=1, out=tmp_path))).read_text())
+    own outputs. Run with `--jobs 2`, so it also covers bdgf-run's scheduling: notebook 03's
+    DDPMs and runs are trained first in two worker processes, every task succeeds, and the
+    notebooks reload them."""
+    summary = json.loads(Path(run_dataset(RunConfig(dataset="synthetic", quick=True, seed=1, out=tmp_path, jobs=2))).read_text())
     assert summary["seed"] == 1
+    assert summary["jobs"] == 2 and summary["scheduled"]["failed"] == [] and summary["scheduled"]["tasks"] == 3 + 9
     checked = assert_readings_follow_their_numbers(tmp_path)
     print(f"seed 1: {checked} directions checked in the reading cells")
