@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -153,3 +155,24 @@ def test_shape_mismatch_names_the_input() -> None:
     x["B"] = torch.zeros(2, 4, 6)
     with pytest.raises(DataError, match=r"B must have shape \(2, 4, 5\), found \(2, 4, 6\)"):
         run(x, True, "fused")
+
+
+def test_fused_scan_keeps_torchs_thread_count_in_a_fresh_process() -> None:
+    """numba's OpenMP pool, started by the first fused scan of a process, resets the process's
+    OpenMP thread count, which torch reads as its own: a one-thread `bdgf-run --jobs` worker
+    became a two-thread one. Needs a fresh process (the pool starts once per process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "torch.set_num_threads(1)\n"
+        "from bdgf_nb.model.scan import selective_scan\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "u, delta = torch.randn(4, 8, 6, generator=g, requires_grad=True), torch.randn(4, 8, 6, generator=g)\n"
+        "A, B, C = -torch.rand(8, 16, generator=g), torch.randn(4, 16, 6, generator=g), torch.randn(4, 16, 6, generator=g)\n"
+        "selective_scan(u, delta, A, B, C, backend='fused').sum().backward()\n"
+        "print(torch.get_num_threads())\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "NUMBA_NUM_THREADS": "2"})
+    assert found.stdout.strip().splitlines()[-1] == "1", f"expected torch to keep 1 thread after the fused scan, found {found.stdout!r}"

@@ -185,8 +185,18 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
 
 
 def _use_torch_threads() -> None:
-    """Let torch.set_num_threads also bound numba's pool (cores here are shared)."""
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    """Let torch.set_num_threads also bound numba's pool (cores here are shared).
+
+    numba's OpenMP layer, when it starts its pool (the first call here), sets the process's
+    OpenMP thread count to NUMBA_NUM_THREADS (all cores), and torch reads its own thread count
+    from that setting: a one-thread `bdgf-run --jobs` worker silently became a two-thread one
+    after its first Mamba forward, four threads on two cores. Measured, two quick-size BDGF
+    training steps side by side on 2 cores (houston2018_west shapes, batch 64, 150 steps each,
+    OMP_WAIT_POLICY=PASSIVE): 150 ms per step clobbered, 101 ms with torch's count restored."""
+    wanted = torch.get_num_threads()
+    numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
 
 
 class _FusedScan(torch.autograd.Function):
