@@ -52,6 +52,12 @@ COMPARISON: tuple[Variant, ...] = (
 )
 
 
+def comparison_variants(pixel_scene: bool) -> tuple[Variant, ...]:
+    """The variants notebook 03 compares: all of `COMPARISON`, less those meaningless without
+    diffusion features on a pixel table. `compare` and `bdgf-run --jobs`' task graph share it."""
+    return tuple(v for v in COMPARISON if not (pixel_scene and v.needs_ddpm))
+
+
 @dataclass
 class Comparison:
     rows: list[dict[str, Any]]  # one per (variant, seed) and per baseline, with "family" and "seed"
@@ -81,7 +87,7 @@ ENSEMBLE_ROW = "BDGF, ensemble rule chosen on validation"
 def compare(ctx: RunContext, prepared: Prepared, masking: str, seeds: list[int], progress: bool = True) -> Comparison:
     """Train every variant of `COMPARISON` for each model seed (reloading checkpoints that other
     chapters left) and the fused baselines once; rows for the tables of notebooks 03 and 05."""
-    variants = tuple(v for v in COMPARISON if not (prepared.is_pixel_scene and v.needs_ddpm))
+    variants = comparison_variants(prepared.is_pixel_scene)
     features: dict[tuple[str, int], DiffusionFeatures] = {}
     rows, runs = [], {}
     for index, seed in enumerate(seeds):

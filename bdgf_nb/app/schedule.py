@@ -31,9 +31,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from bdgf_nb.app.comparison import COMPARISON, ddpm_seed
+from bdgf_nb.app.comparison import comparison_variants, ddpm_seed
 from bdgf_nb.app.context import RunContext
 from bdgf_nb.app.pipeline import Prepared, diffusion_features, prepare, train_variant
+from bdgf_nb.data.catalog import as_catalog
 from bdgf_nb.errors import ConfigError, expect
 from bdgf_nb.model.bdgf import ablation
 
@@ -81,9 +82,7 @@ def comparison_tasks(ctx: RunContext, masking: str, seeds: list[int], pixel_scen
     tasks: dict[str, Task] = {}
     for index, seed in enumerate(seeds):
         draw = ddpm_seed(ctx, index)
-        for variant in COMPARISON:
-            if pixel_scene and variant.needs_ddpm:
-                continue
+        for variant in comparison_variants(pixel_scene):
             mode = variant.masking(masking)
             after: tuple[str, ...] = ()
             if not pixel_scene:
@@ -193,5 +192,5 @@ def run_tasks(tasks: list[Task], work: Callable[[Task], dict[str, Any]], jobs: i
 def train_comparison(ctx: RunContext, masking: str, seeds: list[int], jobs: int, progress: bool = True) -> ScheduleReport:
     """Pretrain every DDPM and train every run of notebook 03's comparison, `jobs` at a time,
     leaving the checkpoints the notebook reloads."""
-    pixel_scene = prepare(ctx).is_pixel_scene
+    pixel_scene = as_catalog(ctx.catalog)[ctx.dataset].kind == "pixel"  # the catalog says; no need to load the scene
     return run_tasks(comparison_tasks(ctx, masking, seeds, pixel_scene), partial(run_task, ctx), jobs, progress)
