@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from bdgf_nb.app.comparison import comparison_variants, ddpm_seed
 from bdgf_nb.app.context import RunContext
 from bdgf_nb.app.pipeline import Prepared, diffusion_features, prepare, train_variant
-from bdgf_nb.data.catalog import as_catalog
+from bdgf_nb.data.catalog import catalog_entry
 from bdgf_nb.errors import ConfigError, expect
 from bdgf_nb.model.bdgf import ablation
 
@@ -192,5 +192,7 @@ def run_tasks(tasks: list[Task], work: Callable[[Task], dict[str, Any]], jobs: i
 def train_comparison(ctx: RunContext, masking: str, seeds: list[int], jobs: int, progress: bool = True) -> ScheduleReport:
     """Pretrain every DDPM and train every run of notebook 03's comparison, `jobs` at a time,
     leaving the checkpoints the notebook reloads."""
-    pixel_scene = as_catalog(ctx.catalog)[ctx.dataset].kind == "pixel"  # the catalog says; no need to load the scene
+    # The catalog says whether it is a pixel table (PixelScene comes only from kind "pixel"): no
+    # need to load the scene here. A scene that fails to load fails in each worker's task instead.
+    pixel_scene = catalog_entry(ctx.dataset, ctx.catalog).kind == "pixel"
     return run_tasks(comparison_tasks(ctx, masking, seeds, pixel_scene), partial(run_task, ctx), jobs, progress)

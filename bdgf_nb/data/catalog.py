@@ -312,6 +312,13 @@ def as_catalog(catalog: dict[str, CatalogEntry] | str | Path | None) -> dict[str
     return catalog if isinstance(catalog, dict) else load_catalog(catalog)
 
 
+def catalog_entry(name: str, catalog: dict[str, CatalogEntry] | str | Path | None = None) -> CatalogEntry:
+    """One dataset's entry; DataError naming the known datasets when `name` is not one."""
+    entries = as_catalog(catalog)
+    _check(name in entries, f"unknown dataset {name!r}; known: {sorted(entries)}")
+    return entries[name]
+
+
 def available_datasets(catalog: dict[str, CatalogEntry] | str | Path | None = None) -> list[str]:
     """Names of the synthetic datasets and of those whose files are all present, catalog order."""
     return [name for name, entry in as_catalog(catalog).items() if entry.available]

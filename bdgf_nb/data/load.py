@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bdgf_nb.data.catalog import CatalogEntry, as_catalog, load_catalog, parse_entry, tile_ref
+from bdgf_nb.data.catalog import (
+    CatalogEntry,
+    catalog_entry,
+    load_catalog,
+    parse_entry,
+    tile_ref,
+)
 from bdgf_nb.data.geotiff import Grid, resample
 from bdgf_nb.data.nodata import apply_policy
 from bdgf_nb.data.readers import ArrayRef, _Reader
@@ -371,9 +377,7 @@ def load_scene(name: str, catalog: dict[str, CatalogEntry] | str | Path | None =
     catalog: entries from `load_catalog`, a catalog path, or None for the repo's catalog.
     overrides: synthetic generator parameters (e.g. seed=3, size=64); file datasets take none.
     """
-    entries = as_catalog(catalog)
-    _check(name in entries, f"unknown dataset {name!r}; known: {sorted(entries)}")
-    entry = entries[name]
+    entry = catalog_entry(name, catalog)
     if entry.kind == "synthetic":
         return _load_synthetic(entry, overrides)
     _check(not overrides, f"dataset {name!r} is read from files and takes no overrides, found {sorted(overrides)}")

@@ -190,9 +190,9 @@ def _use_torch_threads() -> None:
     numba's OpenMP layer, when it starts its pool (the first call here), sets the process's
     OpenMP thread count to NUMBA_NUM_THREADS (all cores), and torch reads its own thread count
     from that setting: a one-thread `bdgf-run --jobs` worker silently became a two-thread one
-    after its first Mamba forward, four threads on two cores. Measured, two quick-size BDGF
-    training steps side by side on 2 cores (houston2018_west shapes, batch 64, 150 steps each,
-    OMP_WAIT_POLICY=PASSIVE): 150 ms per step clobbered, 101 ms with torch's count restored."""
+    after its first Mamba forward, and two such workers ran four threads on two cores. BDGF
+    training steps of two workers side by side (docs/experiments/threads_side_by_side.py):
+    docs/BENCH.md, "A thread-count bug"."""
     wanted = torch.get_num_threads()
     numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     if torch.get_num_threads() != wanted:

@@ -46,8 +46,14 @@ def main() -> None:
     args = parser.parse_args()
     for run in args.runs:
         paths = sorted(run.glob("*/artifacts/clf_*.pt"))
+        if not paths:
+            raise SystemExit(f"{run}: no classifier checkpoints under */artifacts/")
+        # val_kappa: the full preset selects on kappa (TrainConfig.select_on), patience 6
         histories = [[row["val_kappa"] for row in load_checkpoint(p)["loop"]["history"]] for p in paths]
         now = [replay(h, 6, 0.0) for h in histories]
+        replayed = [e == len(h) for (e, _), h in zip(now, histories, strict=True)]
+        if not all(replayed):
+            raise SystemExit(f"{run}: {replayed.count(False)} runs were not trained under patience 6 on val_kappa (not the full preset?)")
         print(f"\n{run}: {len(paths)} trainings, {sum(e for e, _ in now)} epochs under today's rule (patience 6)")
         print("| patience | min gain (kappa points) | epochs | of today's | val kappa lost, mean | max |")
         print("|---|---|---|---|---|---|")
