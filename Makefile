@@ -3,13 +3,15 @@
 #   make test   set up .venv if missing, then lint, type-check, unit tests and notebook runs
 #   make test-browser  the notebooks in JupyterLab in headless Chromium (Playwright); installs
 #               Debian's chromium (apt) and the `browser` extra when missing; screenshots: outputs/browser/
-# QUICK=0 for the full-size run; DATASET=name for another catalog scene (or DATASET=all).
+# QUICK=0 for the full-size run; DATASET=name for another catalog scene (or DATASET=all);
+# JOBS=2 trains notebook 03's runs two at a time in one-thread processes (bdgf-run --jobs).
 VENV    ?= .venv
 PYTHON  ?= python3
 TORCH   ?= torch==2.13.0
 DATASET ?= synthetic
 QUICK   ?= 1
 SEED    ?= 0
+JOBS    ?= 1
 OUT     ?= outputs
 BIN      = $(VENV)/bin
 # idle OpenMP threads of torch and numba busy-wait by default: 10-40x slower on shared cores
@@ -31,7 +33,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/bdgf-run --dataset $(DATASET) --seed $(SEED) --out $(OUT) $(if $(filter 1,$(QUICK)),--quick,)
+	$(BIN)/bdgf-run --dataset $(DATASET) --seed $(SEED) --jobs $(JOBS) --out $(OUT) $(if $(filter 1,$(QUICK)),--quick,)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bdgf_nb tests notebooks

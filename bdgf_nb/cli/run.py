@@ -195,7 +195,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--class-balanced", action="store_true", help="classifiers sample class-balanced batches (off by default: chosen on validation kappa)")
     parser.add_argument("--select-on", choices=("oa", "aa", "kappa"), default="kappa", help="validation metric for early stopping and model selection")
     parser.add_argument("--preset", choices=("", "quick", "full", "paper"), default="", help="run sizes by name, overriding --quick ('paper': BDGF.md sizes, meant for a GPU)")
-    parser.add_argument("--jobs", type=_jobs, default=1, help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks (2 on 2 cores: about 1.5x faster)")
+    parser.add_argument("--jobs", type=_jobs, default=1, help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks (2 on 2 cores: about 2x faster for the trainings)")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
     parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
     return parser.parse_args(argv)
