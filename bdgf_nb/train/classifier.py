@@ -44,7 +44,8 @@ class TrainConfig:
     weight_decay: float = 1e-2
     warmup_epochs: int = 2
     grad_clip: float = 1.0
-    patience: int = 10  # epochs without a better validation score before stopping
+    patience: int = 10  # epochs without a counted validation gain before stopping
+    min_gain: float = 0.0  # a gain counts only above this many score points (0-100 scale; train.loop.LoopConfig)
     select_on: str = "kappa"  # validation score: "oa" | "aa" | "kappa" (kappa: robust to a dominant class)
     class_balanced: bool = False  # sample batches with inverse-frequency weights
     seed: int = 0
@@ -56,6 +57,7 @@ class TrainConfig:
         expect(self.lr > 0, ConfigError, f"TrainConfig.lr must be > 0, found {self.lr}")
         expect(self.weight_decay >= 0, ConfigError, f"TrainConfig.weight_decay must be >= 0, found {self.weight_decay}")
         expect(self.warmup_epochs >= 0, ConfigError, f"TrainConfig.warmup_epochs must be >= 0, found {self.warmup_epochs}")
+        expect(self.min_gain >= 0, ConfigError, f"TrainConfig.min_gain must be >= 0, found {self.min_gain}")
         expect(self.grad_clip > 0, ConfigError, f"TrainConfig.grad_clip must be > 0, found {self.grad_clip}")
         expect(self.select_on in ("oa", "aa", "kappa"), ConfigError, f"TrainConfig.select_on must be one of oa, aa, kappa; found {self.select_on!r}")
 
@@ -133,7 +135,7 @@ def train_classifier(
         return {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_oa": val["overall_accuracy"],
                 "val_aa": val["average_accuracy"], "val_kappa": val["kappa"]}
 
-    state = run_epochs(train_epoch, Parts(model, optimizer, generator), LoopConfig(cfg.epochs, f"val_{cfg.select_on}", cfg.patience, "train"),
+    state = run_epochs(train_epoch, Parts(model, optimizer, generator), LoopConfig(cfg.epochs, f"val_{cfg.select_on}", cfg.patience, "train", cfg.min_gain),
                        checkpoint_path, record, progress=progress,
                        postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "val_oa": f"{row['val_oa']:.1f}"})
     model.eval()

@@ -56,17 +56,22 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> flo
 class LoopConfig:
     """epochs: the run's length; monitor: a history key to select the best epoch on (higher is
     better) and stop early on, or None (keep the last weights, never stop early); patience:
-    epochs without a better `monitor` value before stopping."""
+    epochs without a counted gain in `monitor` before stopping; min_gain: a value counts as a gain
+    (and resets the patience count) only when it beats the last counted value by more than this
+    (the monitor's units), so a run creeping up by tenths stops; the best weights kept are still
+    the best seen, counted or not. min_gain 0 is the classic rule (any gain counts)."""
 
     epochs: int
     monitor: str | None = None
     patience: int | None = None
     desc: str = "train"
+    min_gain: float = 0.0
 
     def __post_init__(self) -> None:
         expect(self.epochs >= 1, ConfigError, f"LoopConfig.epochs must be >= 1, found {self.epochs}")
         expect((self.monitor is None) == (self.patience is None), ConfigError,
                f"LoopConfig: monitor and patience go together, found monitor={self.monitor!r}, patience={self.patience!r}")
+        expect(self.min_gain >= 0, ConfigError, f"LoopConfig.min_gain must be >= 0, found {self.min_gain}")
 
 
 @dataclass
@@ -80,6 +85,7 @@ class LoopState:
     best_epoch: int = 0
     best_model: dict[str, Any] | None = None
     stale: int = 0
+    counted_score: float = -math.inf  # the last monitored value that counted as a gain (LoopConfig.min_gain)
     seconds: float = 0.0  # wall time of this process's epochs (not saved across a resume)
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,9 +155,12 @@ def run_epochs(
         row = train_epoch(epoch)
         state.history.append(row)
         if cfg.monitor is not None:
-            if row[cfg.monitor] > state.best_score:
-                state.best_score, state.best_epoch, state.stale = row[cfg.monitor], epoch + 1, 0
+            value = row[cfg.monitor]
+            if value > state.best_score:
+                state.best_score, state.best_epoch = value, epoch + 1
                 state.best_model = copy.deepcopy(parts.model.state_dict())
+            if value > state.counted_score + cfg.min_gain:
+                state.counted_score, state.stale = value, 0
             else:
                 state.stale += 1
         state.epoch = epoch + 1
