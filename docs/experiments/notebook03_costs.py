@@ -1,0 +1,44 @@
+"""Where notebook 03's `compare` spends its time when every run is already trained: one model
+seed's fused baselines, one diffusion-feature load, and the reload of each variant (checkpoint
+read, then test and validation pixels predicted again and the ensemble rule fitted). README,
+"Speed". Run from the repo root on a finished full-protocol folder, with the cores idle:
+
+    python docs/experiments/notebook03_costs.py /tmp/runs/h18p4/houston2018_west houston2018_west
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from bdgf_nb.app.comparison import comparison_variants
+from bdgf_nb.app.parameters import run_context
+from bdgf_nb.app.pipeline import diffusion_features, fused_baselines, prepare, train_variant
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", help="the dataset folder of a bdgf-run --seeds 5 run (OUT/<dataset>)")
+    parser.add_argument("dataset")
+    args = parser.parse_args()
+    torch.set_num_threads(2)  # what the notebook kernel uses on this machine
+    ctx = run_context(dataset=args.dataset, quick=False, seed=0, out_dir=args.out_dir, seeds=5)
+    prepared = prepare(ctx)
+    start = time.perf_counter()
+    fused_baselines(ctx, prepared, 0)
+    print(f"fused baselines, model seed 0: {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    features = diffusion_features(ctx, prepared, "adaptive", seed=0, progress=False)
+    print(f"diffusion features (adaptive, draw 0) from the cache: {time.perf_counter() - start:.1f} s")
+    for variant in comparison_variants(prepared.is_pixel_scene):
+        if variant.masking("adaptive") != "adaptive":
+            continue  # the masking arms are BDGF again on other features: same cost as BDGF
+        start = time.perf_counter()
+        train_variant(ctx, prepared, features, variant.model, seed=0, progress=False)
+        print(f"reload {variant.name}, model seed 0: {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
