@@ -135,7 +135,7 @@ def train_classifier(
         return {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_oa": val["overall_accuracy"],
                 "val_aa": val["average_accuracy"], "val_kappa": val["kappa"]}
 
-    state = run_epochs(train_epoch, Parts(model, optimizer, generator), LoopConfig(cfg.epochs, f"val_{cfg.select_on}", cfg.patience, "train", cfg.min_gain),
+    state = run_epochs(train_epoch, Parts(model, optimizer, generator), LoopConfig(cfg.epochs, f"val_{cfg.select_on}", cfg.patience, "train", min_gain=cfg.min_gain),
                        checkpoint_path, record, progress=progress,
                        postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "val_oa": f"{row['val_oa']:.1f}"})
     model.eval()

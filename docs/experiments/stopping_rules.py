@@ -35,7 +35,7 @@ from bdgf_nb.checkpoint import load_checkpoint
 RULES = [(6, 0.0), (6, 1.0), (5, 1.0), (4, 0.0), (4, 0.5), (4, 1.0), (3, 0.0), (3, 0.5), (3, 1.0), (2, 0.0)]
 
 
-def replay(scores: list[float], patience: int, min_delta: float) -> tuple[int, float]:
+def replay(scores: list[float], patience: int, min_gain: float) -> tuple[int, float]:
     """(epochs trained, validation score of the kept weights) under one rule."""
     best, counted, stale, epochs = -np.inf, -np.inf, 0, 0
     for score in scores:
@@ -43,32 +43,33 @@ def replay(scores: list[float], patience: int, min_delta: float) -> tuple[int, f
             break
         epochs += 1
         best = max(best, score)
-        if score > counted + min_delta:
+        if score > counted + min_gain:
             counted, stale = score, 0
         else:
             stale += 1
     return epochs, best
 
 
-def task_seconds(log: Path, run: Path, paths: list[Path]) -> tuple[list[float], float, int]:
-    """(seconds per epoch of each checkpoint in `paths`, seconds of the DDPM tasks, workers)
-    read from a `bdgf-run --jobs N` log; SystemExit when the log does not cover every training."""
+def task_seconds(log: Path, run: Path, paths: list[Path], epochs: list[int]) -> tuple[list[float], float, int]:
+    """(seconds per epoch of each checkpoint in `paths`, which trained `epochs`; seconds of the
+    DDPM tasks; workers) read from a `bdgf-run --jobs N` log; SystemExit when the log does not
+    cover every training."""
     text = log.read_text(errors="replace").replace("\r", "\n")
     workers = re.search(r"training notebook 03's runs, (\d+) at a time", text)
     if workers is None:
         raise SystemExit(f"{log}: not the log of a bdgf-run --jobs run (no 'N at a time' line)")
     ddpm = sum(float(s) for s in re.findall(r"\[jobs\] features \S+ draw \d+: (\d+) s", text))
-    seconds = {}
+    seconds = {}  # checkpoint name after "clf_<dataset>" (RunContext.classifier_checkpoint) -> task seconds
     for variant, arm, draw, seed, sec in re.findall(r"\[jobs\] train (\S+) \((\S+) draw (\d+)\) seed (\d+): (\d+) s", text):
         tag = f"ddpm-{arm}" + (f"-seed{draw}" if draw != "0" else "")
         seconds[f"_{variant}_{tag}_full_seed{seed}.pt"] = float(sec)
     per_epoch = []
-    for path in paths:
+    for path, trained in zip(paths, epochs, strict=True):
         dataset = path.parent.parent.name  # OUT/<dataset>/artifacts/clf_<dataset>_<variant>_<ddpm>_full_seed<k>.pt
-        found = [sec for suffix, sec in seconds.items() if path.name == f"clf_{dataset}{suffix}"]
-        if len(found) != 1:
-            raise SystemExit(f"{log}: expected one '[jobs] train' line for {path.name}, found {len(found)} (a log of another run of {run}?)")
-        per_epoch.append(found[0] / len(load_checkpoint(path)["loop"]["history"]))
+        sec = seconds.get(path.name.removeprefix(f"clf_{dataset}"))
+        if sec is None:
+            raise SystemExit(f"{log}: no '[jobs] train' line for {path.name} (a log of another run than {run}?)")
+        per_epoch.append(sec / trained)
     return per_epoch, ddpm, int(workers.group(1))
 
 
@@ -89,7 +90,7 @@ def main() -> None:
         replayed = [e == len(h) for (e, _), h in zip(now, histories, strict=True)]
         if not all(replayed):
             raise SystemExit(f"{run}: {replayed.count(False)} runs were not trained under patience 6 on val_kappa (not the full preset?)")
-        timing = task_seconds(Path(log), run, paths) if log != "-" else None
+        timing = task_seconds(Path(log), run, paths, [len(h) for h in histories]) if log != "-" else None
         print(f"\n{run}: {len(paths)} trainings, {sum(e for e, _ in now)} epochs under the rule they ran with (patience 6, any gain)")
         print("| patience | min gain (kappa points) | epochs | of those run | val kappa lost, mean | max |" + (" scheduler wall, estimated |" if timing else ""))
         print("|---|---|---|---|---|---|" + ("---|" if timing else ""))
