@@ -46,14 +46,28 @@ def test_limit_mask_keeps_every_class_and_stays_inside_the_mask(tiny):
     assert np.array_equal(kept, limit_mask(mask, tiny.labels, 60, seed=0))
 
 
-def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tiny, tmp_path):
+def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tiny, tmp_path, monkeypatch):
+    import bdgf_nb.app.pipeline
+
     ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
     first = train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False)
     assert (first.seed, first.ddpm) == (0, None)
     assert first.report["n_test"] == int(tiny.split.test.sum())
     assert 0 <= first.report["overall_accuracy"] <= 100 and first.n_parameters > 0
+    stored = ctx.classifier_checkpoint(tiny.scene.name, "cnn_only+no_guidance", None, 0).with_suffix(".eval.json")
+    assert stored.is_file()  # the evaluation, beside its checkpoint
+    computed = {"calls": 0}
+    original = bdgf_nb.app.pipeline.predict
+
+    def counted(*args, **kwargs):
+        computed["calls"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(bdgf_nb.app.pipeline, "predict", counted)
     again = train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False)
-    assert again.report == first.report  # reloaded, not retrained differently
+    assert again.report == first.report and computed["calls"] == 0  # reloaded with its stored evaluation: nothing predicted
+    stored.write_text("{not json")  # a damaged stored evaluation is computed again, with the same result
+    assert train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False).report == first.report and computed["calls"] == 1
     scene_map = predict_scene(tiny, first, NONE)
     assert scene_map.shape == tiny.labels.shape and scene_map.min() >= 1 and scene_map.max() <= tiny.n_classes
 
@@ -63,10 +77,24 @@ def test_unknown_variant_is_a_config_error(tiny, tmp_path):
         train_variant(RunContext.create("synthetic", quick=True, out_dir=tmp_path), tiny, NONE, "bdgf+no_such_thing", progress=False)
 
 
-def test_fused_baselines_and_their_scene_map(tiny):
-    ctx = RunContext.create("synthetic", quick=True)
+def test_fused_baselines_are_stored_per_seed_and_their_scene_map(tiny, tmp_path, monkeypatch):
+    import bdgf_nb.app.pipeline
+
+    ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
     rows = fused_baselines(ctx, tiny)
     assert {r["method"] for r in rows} == {"SVM (centre)", "RF (centre)", "SVM (patch stats)", "RF (patch stats)"}
+    assert ctx.baseline_results(tiny.scene.name, 0).is_file() and not ctx.baseline_results(tiny.scene.name, 1).exists()
+    fitted = bdgf_nb.app.pipeline.run_baselines
+
+    def refit(*args, **kwargs):
+        raise AssertionError("stored baselines fitted again")
+
+    monkeypatch.setattr(bdgf_nb.app.pipeline, "run_baselines", refit)
+    assert fused_baselines(ctx, tiny) == rows  # read back: same rows, same column order
+    assert [list(r) for r in fused_baselines(ctx, tiny)] == [list(r) for r in rows]
+    monkeypatch.setattr(bdgf_nb.app.pipeline, "run_baselines", fitted)
+    other = fused_baselines(ctx, tiny, seed=1)  # another seed: its own file
+    assert ctx.baseline_results(tiny.scene.name, 1).is_file() and len(other) == len(rows)
     scene_map = baseline_scene_map(ctx, tiny)
     assert scene_map.shape == tiny.labels.shape and set(np.unique(scene_map)) <= set(range(1, tiny.n_classes + 1))
 

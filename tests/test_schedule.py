@@ -27,8 +27,11 @@ def test_the_task_graph_holds_every_run_compare_asks_for_after_its_ddpm():
         assert task.after == (Task("features", task.masking, task.ddpm_seed).key,)
     for task in features:
         assert task.after == ((Task("features", "adaptive", task.ddpm_seed).key,) if task.masking == "random_matched" else ())
+    baselines = [t for t in tasks.values() if t.kind == "baselines"]
+    assert sorted(t.seed for t in baselines) == [3, 4, 5] and all(t.after == () for t in baselines)
+    assert max(t.cost for t in baselines) < min(t.cost for t in trains)  # last in longest-first order: they fill the end
     pixel = comparison_tasks(ctx, "adaptive", [0], pixel_scene=True)
-    assert {t.kind for t in pixel} == {"train"} and len(pixel) == sum(not v.needs_ddpm for v in COMPARISON)
+    assert {t.kind for t in pixel} == {"train", "baselines"} and len(pixel) == sum(not v.needs_ddpm for v in COMPARISON) + 1
     assert all(t.after == () for t in pixel)
     assert training_cost(ctx, "cnn_only") < training_cost(ctx, "no_guidance") < training_cost(ctx, "bdgf") == training_cost(ctx, "no_guidance_equal_size")
     with pytest.raises(ConfigError, match="Task.kind"):
@@ -65,7 +68,8 @@ def test_tasks_start_after_their_prerequisites_and_a_failure_skips_only_what_nee
 
 def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
     """Two workers train a tiny comparison; `compare` then reloads every DDPM, feature map and
-    run (no DDPM or training step taken, no feature extracted, same test scores)."""
+    run (no DDPM or training step taken, no feature extracted, no pixel predicted, no baseline
+    fitted: exactly the workers' test scores)."""
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text("tiny:\n  kind: synthetic\n  params: {size: 64, n_bands: 8, seed: 0}\n")
     short = preset("quick")
@@ -85,9 +89,13 @@ def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
     monkeypatch.setattr(bdgf_nb.train.classifier, "classifier_step", redone)
     monkeypatch.setattr(bdgf_nb.train.pretrain, "ddpm_step", redone)
     monkeypatch.setattr(bdgf_nb.app.pipeline, "extract_features", redone)
+    monkeypatch.setattr(bdgf_nb.app.pipeline, "predict", redone)
+    monkeypatch.setattr(bdgf_nb.app.pipeline, "run_baselines", redone)
     comparison = compare(ctx, prepare(ctx), "adaptive", [0], progress=False)
     for variant in COMPARISON:
         run = comparison.runs[(variant.name, 0)]
         scheduled = report.results[Task("train", variant.masking("adaptive"), 0, variant.model, 0).key]["row"]
         assert run.best_epoch == scheduled["best_epoch"], variant.name
-        assert run.row()["overall_accuracy"] == pytest.approx(scheduled["overall_accuracy"]), variant.name
+        for metric in ("overall_accuracy", "average_accuracy", "kappa"):
+            assert run.row()[metric] == scheduled[metric], variant.name
+    assert {r["method"] for r in comparison.rows if r["family"] == "baseline"} >= {"SVM (centre)", "RF (patch stats)"}

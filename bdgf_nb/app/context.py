@@ -68,6 +68,10 @@ class RunContext:
     def ddpm_checkpoint(self, scene: str, source: DDPMSource) -> Path:
         return self.out_dir / "artifacts" / f"ddpm_{scene}_{source.masking}_{self.mode}_seed{source.seed}.pt"
 
+    def baseline_results(self, scene: str, seed: int) -> Path:
+        """The fused baselines of model seed `seed` (app.pipeline.fused_baselines), stored as JSON."""
+        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}_seed{seed}.json"
+
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
         """One file per (variant, DDPM it was guided by, training choices, model seed); the DDPM's
         seed is named only when it differs from the run's seed (the usual case: one DDPM per run)."""

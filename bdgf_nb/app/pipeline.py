@@ -9,7 +9,7 @@ DDPM on, so its diffusion features are empty.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import torch
 
 from bdgf_nb.analysis.baselines import fit_predict, pixel_features, run_baselines
 from bdgf_nb.app.context import DDPMSource, RunContext
+from bdgf_nb.checkpoint import state_dict_hash
 from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
 from bdgf_nb.data.sampling import limit_mask
@@ -37,6 +38,8 @@ from bdgf_nb.evaluate.maps import predict_map
 from bdgf_nb.evaluate.metrics import classification_report
 from bdgf_nb.evaluate.predict import predict
 from bdgf_nb.model.bdgf import BDGF, ablation, equal_size_width
+from bdgf_nb.stored import array_digest, stored_json
+from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.classifier import train_classifier
 from bdgf_nb.train.pretrain import pretrain
 
@@ -272,16 +275,29 @@ def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatur
     result = train_classifier(model, prepared.dataset(fit, guides), val_set, prepared.n_classes,
                               settings.train_config(seed), checkpoint_path=checkpoint, progress=progress)
     test_set = prepared.dataset(prepared.split.test, guides)
-    test_out = predict(result.model, test_set)
-    y_test = test_set.targets.numpy()
-    report = classification_report(y_test + 1, test_out["probabilities"].argmax(1) + 1, prepared.n_classes).to_dict()
-    ensembles = None
-    if len(cfg.branches) > 1:
-        val_out = predict(result.model, val_set)
-        ensembles = choose_ensemble_rule(val_out["branch_probabilities"], val_set.targets.numpy(), test_out["branch_probabilities"],
-                                         y_test, prepared.n_classes)
-    return ClassifierRun(variant, seed, features.source, report, result.history, result.best_epoch, result.seconds,
+    # Stored beside the checkpoint, keyed by the weights and the pixels scored: a reload (the
+    # notebook after `bdgf-run --jobs`, a later chapter) reads it instead of predicting again.
+    key = {"evaluation": 1, "weights": state_dict_hash(model), "model": model.config_dict(),
+           "test": test_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": prepared.n_classes}
+    evaluation = stored_json(checkpoint.with_suffix(".eval.json"), key,
+                             lambda: evaluate_classifier(model, test_set, val_set, prepared.n_classes), write=ddp.is_main())
+    ensembles = EnsembleChoice(**evaluation["ensembles"]) if evaluation["ensembles"] is not None else None
+    return ClassifierRun(variant, seed, features.source, evaluation["report"], result.history, result.best_epoch, result.seconds,
                          model.n_parameters, result.model, ensembles)
+
+
+def evaluate_classifier(model: BDGF, test_set: PatchDataset, val_set: PatchDataset, n_classes: int) -> dict[str, Any]:
+    """The test report of the model's own ensemble rule, and for a multi-branch model every
+    ensemble rule fitted and chosen on validation (evaluate.ensembles), as JSON data."""
+    test_out = predict(model, test_set)
+    y_test = test_set.targets.numpy()
+    report = classification_report(y_test + 1, test_out["probabilities"].argmax(1) + 1, n_classes).to_dict()
+    ensembles = None
+    if len(model.cfg.branches) > 1:
+        val_out = predict(model, val_set)
+        ensembles = asdict(choose_ensemble_rule(val_out["branch_probabilities"], val_set.targets.numpy(), test_out["branch_probabilities"],
+                                                y_test, n_classes))
+    return {"report": report, "ensembles": ensembles}
 
 
 def predict_test(prepared: Prepared, run: ClassifierRun, features: DiffusionFeatures) -> dict[str, np.ndarray]:
@@ -302,12 +318,21 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
     pair with the classifiers of the same model seed."""
     seed = ctx.seed if seed is None else seed
     labels, split = prepared.labels, prepared.split
-    kinds = ("centre",) if prepared.is_pixel_scene else ("centre", "patch_stats")
-    rows = []
-    for kind in kinds:
-        fused = {"+".join(prepared.channel_groups): np.moveaxis(prepared.image, 0, -1)}
-        for row in run_baselines(fused, labels, split.train, split.test, prepared.n_classes, ctx.preset.baseline_config(seed, kind)):
-            rows.append({**row, "method": f"{row['method']} ({kind.replace('_', ' ')})"})
+    configs = [ctx.preset.baseline_config(seed, kind) for kind in (("centre",) if prepared.is_pixel_scene else ("centre", "patch_stats"))]
+
+    def fit_all() -> list[dict[str, Any]]:
+        rows = []
+        for cfg in configs:
+            fused = {"+".join(prepared.channel_groups): np.moveaxis(prepared.image, 0, -1)}
+            for row in run_baselines(fused, labels, split.train, split.test, prepared.n_classes, cfg):
+                rows.append({**row, "method": f"{row['method']} ({cfg.features.replace('_', ' ')})"})
+        return rows
+
+    # Stored (keyed by the configs, the image, the labels and the split): `bdgf-run --jobs` fits
+    # them in a worker, and the notebook reads them.
+    key = {"fused_baselines": 1, "configs": [asdict(cfg) for cfg in configs], "channels": prepared.channel_groups, "image": array_digest(prepared.image),
+           "labels": array_digest(labels), "train": array_digest(split.train), "test": array_digest(split.test)}
+    rows: list[dict[str, Any]] = stored_json(ctx.baseline_results(prepared.scene.name, seed), key, fit_all, write=ddp.is_main())
     return rows
 
 

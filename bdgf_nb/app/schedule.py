@@ -9,10 +9,11 @@ once their DDPM exists, so they form a small task graph:
     features(adaptive, d), features(none, d)       one DDPM pretrained + its features cached
     features(random_matched, d)  after  features(adaptive, d)   (it needs the adaptive rate)
     train(variant, seed)  after  the features of the DDPM draw that seed is guided by
+    baselines(seed)      the fused SVM and RF of that model seed (no prerequisite)
 
 Each task writes what the pipeline already reloads (the DDPM checkpoint, the feature cache, the
-classifier checkpoint; all written atomically), so `comparison.compare` in the notebook then
-trains nothing and its tables are exactly those of a run without `--jobs`, up to float rounding:
+classifier checkpoint with its stored evaluation, the stored baseline rows; all written
+atomically, stored.py), so `comparison.compare` in the notebook then trains and predicts nothing and its tables are exactly those of a run without `--jobs`, up to float rounding:
 a run trained on one thread may round differently from one trained on two. A task that fails
 is reported and skipped, with everything that depends on it; the notebook then trains those
 runs itself and fails there, in the open, if the error is real.
@@ -33,19 +34,28 @@ from tqdm.auto import tqdm
 
 from bdgf_nb.app.comparison import comparison_variants, ddpm_seed
 from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import Prepared, diffusion_features, prepare, train_variant
+from bdgf_nb.app.pipeline import (
+    DiffusionFeatures,
+    Prepared,
+    diffusion_features,
+    fused_baselines,
+    prepare,
+    train_variant,
+)
 from bdgf_nb.data.catalog import catalog_entry
 from bdgf_nb.errors import ConfigError, expect
 from bdgf_nb.model.bdgf import ablation
 
-KINDS = ("features", "train")
+KINDS = ("features", "train", "baselines")
+BASELINE_COST = 0.06  # one seed's fused SVM and RF: ~11 s, against ~170 s for a BDGF training on houston2018_west
 
 
 @dataclass(frozen=True)
 class Task:
     """One unit of the comparison: `kind` "features" (pretrain or reload the DDPM of `masking`,
-    draw `ddpm_seed`, and cache its features) or "train" (variant `model`, model seed `seed`,
-    guided by that DDPM). `after`: keys of the tasks that must finish first."""
+    draw `ddpm_seed`, and cache its features), "train" (variant `model`, model seed `seed`,
+    guided by that DDPM) or "baselines" (the fused baselines of model seed `seed`; `masking`
+    and `ddpm_seed` unused). `after`: keys of the tasks that must finish first."""
 
     kind: str
     masking: str
@@ -62,6 +72,8 @@ class Task:
     def key(self) -> str:
         if self.kind == "features":
             return f"features {self.masking} draw {self.ddpm_seed}"
+        if self.kind == "baselines":
+            return f"baselines seed {self.seed}"
         return f"train {self.model} ({self.masking} draw {self.ddpm_seed}) seed {self.seed}"
 
 
@@ -78,10 +90,14 @@ def training_cost(ctx: RunContext, model: str) -> float:
 
 def comparison_tasks(ctx: RunContext, masking: str, seeds: list[int], pixel_scene: bool) -> list[Task]:
     """The task graph of `comparison.compare(ctx, prepared, masking, seeds)`: the same variants,
-    model seeds and DDPM draws (`ddpm_seed`), so every checkpoint it asks for is produced."""
+    model seeds and DDPM draws (`ddpm_seed`), so every checkpoint it asks for is produced, and
+    each model seed's baselines. Their cost is small, so longest-first runs them last, where they
+    fill the end of the schedule when one worker would otherwise wait for the other."""
     tasks: dict[str, Task] = {}
     for index, seed in enumerate(seeds):
         draw = ddpm_seed(ctx, index)
+        baselines = Task("baselines", "", 0, seed=seed, cost=BASELINE_COST)
+        tasks[baselines.key] = baselines
         for variant in comparison_variants(pixel_scene):
             mode = variant.masking(masking)
             after: tuple[str, ...] = ()
@@ -116,15 +132,34 @@ def _prepared(ctx: RunContext) -> Prepared:
     return prepared
 
 
+FEATURE_MEMO_BYTES = 2**30  # per worker; houston2018_west's six feature sets take 165 MB
+
+
+def _features(ctx: RunContext, prepared: Prepared, masking: str, draw: int) -> DiffusionFeatures:
+    """`diffusion_features`, kept in the worker between tasks (reading the DDPM checkpoint and the
+    feature cache takes ~1 s, and each feature set guides up to 25 trainings); the oldest
+    sets are dropped beyond `FEATURE_MEMO_BYTES`."""
+    memo: dict[tuple[str, int], DiffusionFeatures] = _WORKER.setdefault("features", {})
+    if (masking, draw) not in memo:
+        features = diffusion_features(ctx, prepared, masking, seed=draw, progress=False)
+        memo[(masking, draw)] = features
+        while len(memo) > 1 and sum(m.nbytes for f in memo.values() for m in f.maps) > FEATURE_MEMO_BYTES:
+            del memo[next(iter(memo))]
+    return memo[(masking, draw)]
+
+
 def run_task(ctx: RunContext, task: Task) -> dict[str, Any]:
     """Do one task in this process, through the pipeline functions the notebook calls (so the
     artefacts land where it looks). Returns its seconds, and a training's result row."""
     start = time.perf_counter()
     prepared = _prepared(ctx)
-    features = diffusion_features(ctx, prepared, task.masking, seed=task.ddpm_seed, progress=False)
     row: dict[str, Any] = {}
-    if task.kind == "train":
-        row = train_variant(ctx, prepared, features, task.model, seed=task.seed, progress=False).row()
+    if task.kind == "baselines":
+        fused_baselines(ctx, prepared, task.seed)
+    else:
+        features = _features(ctx, prepared, task.masking, task.ddpm_seed)
+        if task.kind == "train":
+            row = train_variant(ctx, prepared, features, task.model, seed=task.seed, progress=False).row()
     return {"seconds": time.perf_counter() - start, "row": row}
 
 

@@ -1,0 +1,60 @@
+"""Results kept as small JSON files, keyed by a record of everything they were computed from, so
+a rerun reads them instead of computing them again: the test and validation evaluation of a
+trained classifier (beside its checkpoint), and one model seed's fused baselines.
+
+Why: `bdgf-run --jobs` trains notebook 03's runs in worker processes, and the notebook then
+reloads each one. Without a stored evaluation, every reload predicted the test and validation
+pixels again (about 4 s per BDGF-size run on houston2018_west, 2 min of the notebook over 45
+runs), and every model seed's SVM and RF were fitted again in the notebook (11 s each).
+
+A file holds `{"key": ..., "value": ...}` and is used only when its key equals the one asked for
+(so new weights, other pixels or another config recompute it). A missing, unreadable or
+other-key file is recomputed and replaced atomically (`checkpoint.atomic_write_bytes`): readers
+see the old file or the new one, never half of one. The value returned is always the JSON round
+trip of what was computed, so a fresh result and a reloaded one are the same Python objects
+(dicts, lists, floats, None) and tables built from either are identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bdgf_nb.checkpoint import atomic_write_bytes, config_record
+
+
+def array_digest(array: np.ndarray) -> str:
+    """16 hex digits of an array's dtype, shape and every byte (for keys of stored results)."""
+    contiguous = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{contiguous.dtype.str};{contiguous.shape};".encode())
+    digest.update(contiguous.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    """json.dumps' fallback: numpy scalars and arrays as Python numbers and lists."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"a stored result must be JSON data, found {type(value).__name__}")
+
+
+def stored_json(path: str | Path, key: Any, compute: Callable[[], Any], write: bool = True) -> Any:
+    """The value stored at `path` under `key`, or `compute()` stored there (when `write`: one
+    process of a torchrun job writes, the others only compute). `key`: JSON data or a dataclass."""
+    path = Path(path)
+    record = config_record(key)
+    try:
+        stored = json.loads(path.read_text())
+        if isinstance(stored, dict) and stored.get("key") == record and "value" in stored:
+            return stored["value"]
+    except (OSError, ValueError):  # missing or unreadable (a damaged file is replaced below)
+        pass
+    text = json.dumps({"key": record, "value": compute()}, default=_plain)  # key order kept: rows become table columns
+    if write:
+        atomic_write_bytes(text.encode(), path)
+    return json.loads(text)["value"]

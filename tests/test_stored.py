@@ -1,0 +1,45 @@
+"""stored.py: results kept as JSON under the key of what they were computed from."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bdgf_nb.stored import array_digest, stored_json
+
+
+def test_a_stored_value_is_read_back_only_under_its_own_key(tmp_path):
+    path = tmp_path / "sub" / "value.json"
+    calls: list[int] = []
+
+    def compute() -> dict:
+        calls.append(1)
+        return {"b": np.float64(0.1), "a": (1, np.int64(2)), "nan": float("nan"), "none": None}
+
+    first = stored_json(path, {"x": 1}, compute)
+    assert first["a"] == [1, 2] and list(first) == ["b", "a", "nan", "none"]  # the JSON round trip, key order kept
+    assert np.isnan(first["nan"]) and type(first["b"]) is float
+    second = stored_json(path, {"x": 1}, compute)
+    assert len(calls) == 1 and second["a"] == first["a"] and list(second) == list(first)
+    stored_json(path, {"x": 2}, compute)  # another key: computed again, and replaces the file
+    assert len(calls) == 2
+    stored_json(path, {"x": 1}, compute)
+    assert len(calls) == 3
+
+
+def test_a_damaged_file_is_recomputed_and_write_false_leaves_nothing(tmp_path):
+    path = tmp_path / "value.json"
+    path.write_bytes(b'{"key": {"x": 1}, "val')
+    assert stored_json(path, {"x": 1}, lambda: [1, 2]) == [1, 2]
+    assert stored_json(path, {"x": 1}, lambda: [3]) == [1, 2]  # the rewritten file is sound
+    elsewhere = tmp_path / "not_written.json"
+    assert stored_json(elsewhere, {"x": 1}, lambda: 5, write=False) == 5 and not elsewhere.exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_array_digest_sees_every_byte_the_dtype_and_the_shape():
+    a = np.zeros((4, 5), dtype=np.float32)
+    b = a.copy()
+    b[3, 4] = 1e-30
+    assert array_digest(a) == array_digest(a.copy()) != array_digest(b)
+    assert array_digest(a) != array_digest(a.reshape(5, 4)) and array_digest(a) != array_digest(a.astype(np.float64))
+    assert array_digest(a.T) == array_digest(np.ascontiguousarray(a.T))
