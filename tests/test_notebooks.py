@@ -144,6 +144,6 @@ def test_readings_follow_their_numbers_on_a_second_seed(tmp_path):
     notebooks reload them."""
     summary = json.loads(Path(run_dataset(RunConfig(dataset="synthetic", quick=True, seed=1, out=tmp_path, jobs=2))).read_text())
     assert summary["seed"] == 1
-    assert summary["jobs"] == 2 and summary["scheduled"]["failed"] == [] and summary["scheduled"]["tasks"] == 3 + 9
+    assert summary["jobs"] == 2 and summary["scheduled"]["failed"] == [] and summary["scheduled"]["tasks"] == 3 + 9 + 1  # DDPMs, trainings, the seed's baselines
     checked = assert_readings_follow_their_numbers(tmp_path)
     print(f"seed 1: {checked} directions checked in the reading cells")

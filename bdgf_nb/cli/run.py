@@ -118,7 +118,7 @@ def schedule_comparison(cfg: RunConfig, out: Path) -> dict[str, Any]:
     report = train_comparison(ctx, "adaptive", seeds, cfg.jobs)  # notebook 03's default `masking`; bdgf-run never sets it
     for key, error in report.failed.items():
         print(f"[bdgf-run] not trained ahead, notebook 03 trains it itself: {key}: {error}", flush=True)
-    print(f"[bdgf-run] {len(report.results)} tasks (DDPMs with their features, trainings) done in {report.seconds:.1f} s", flush=True)
+    print(f"[bdgf-run] {len(report.results)} tasks (DDPMs with their features, trainings, baselines) done in {report.seconds:.1f} s", flush=True)
     return {"seconds": round(report.seconds, 1), "tasks": len(report.results), "failed": sorted(report.failed),
             "task_seconds": {k: round(v["seconds"], 1) for k, v in report.results.items()}}
 

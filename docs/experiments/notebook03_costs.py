@@ -1,7 +1,10 @@
 """Where notebook 03's `compare` spends its time when every run is already trained: one model
-seed's fused baselines, one diffusion-feature load, and the reload of each variant (checkpoint
-read, then test and validation pixels predicted again and the ensemble rule fitted). README,
-"Speed". Run from the repo root on a finished full-protocol folder, with the cores idle:
+seed's fused baselines, one diffusion-feature load, and the reload of each variant. README,
+"Speed". On a folder from before 7db0f5d (no stored results) a reload reads the checkpoint, then
+predicts the test and validation pixels again and refits the ensemble rule, and the baselines
+are fitted (both are then stored in that folder, so time such a folder only once); on a later
+folder both are read from `artifacts/` (bdgf_nb/stored.py). Run from the repo root on a finished
+full-protocol folder, with the cores idle:
 
     python docs/experiments/notebook03_costs.py /tmp/runs/h18p4/houston2018_west houston2018_west
 """
