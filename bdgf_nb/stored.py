@@ -10,7 +10,8 @@ runs), and every model seed's SVM and RF were fitted again in the notebook (11 s
 A file holds `{"key": ..., "value": ...}` and is used only when its key equals the one asked for
 (so new weights, other pixels or another config recompute it). A missing, unreadable or
 other-key file is recomputed and replaced atomically (`checkpoint.atomic_write_bytes`): readers
-see the old file or the new one, never half of one. The value returned is always the JSON round
+see the old file or the new one, never half of one. A file that cannot be written (read-only
+folder, full disk) costs a warning, not the result just computed. The value returned is always the JSON round
 trip of what was computed, so a fresh result and a reloaded one are the same Python objects
 (dicts, lists, floats, None) and tables built from either are identical.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,8 +46,9 @@ def _plain(value: Any) -> Any:
 
 
 def stored_json(path: str | Path, key: Any, compute: Callable[[], Any], write: bool = True) -> Any:
-    """The value stored at `path` under `key`, or `compute()` stored there (when `write`: one
-    process of a torchrun job writes, the others only compute). `key`: JSON data or a dataclass."""
+    """The value stored at `path` under `key`, or `compute()` stored there (when `write`; with
+    `write=False` nothing is written or replaced: one process of a torchrun job writes, the
+    others only compute). `key`: JSON data or a dataclass."""
     path = Path(path)
     record = config_record(key)
     try:
@@ -56,5 +59,8 @@ def stored_json(path: str | Path, key: Any, compute: Callable[[], Any], write: b
         pass
     text = json.dumps({"key": record, "value": compute()}, default=_plain)  # key order kept: rows become table columns
     if write:
-        atomic_write_bytes(text.encode(), path)
+        try:
+            atomic_write_bytes(text.encode(), path)
+        except OSError as err:
+            warnings.warn(f"could not store {path} ({type(err).__name__}: {err}); it will be computed again next time", stacklevel=2)
     return json.loads(text)["value"]

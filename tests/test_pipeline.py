@@ -68,6 +68,12 @@ def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tin
     assert again.report == first.report and computed["calls"] == 0  # reloaded with its stored evaluation: nothing predicted
     stored.write_text("{not json")  # a damaged stored evaluation is computed again, with the same result
     assert train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False).report == first.report and computed["calls"] == 1
+    from dataclasses import replace
+
+    fewer = tiny.split.test.copy()
+    fewer[tuple(np.argwhere(fewer)[0])] = False  # other test pixels, same checkpoint: scored again, not read
+    changed = train_variant(ctx, replace(tiny, split=replace(tiny.split, test=fewer)), NONE, "cnn_only+no_guidance", progress=False)
+    assert changed.report["n_test"] == first.report["n_test"] - 1 and computed["calls"] == 2
     scene_map = predict_scene(tiny, first, NONE)
     assert scene_map.shape == tiny.labels.shape and scene_map.min() >= 1 and scene_map.max() <= tiny.n_classes
 

@@ -99,3 +99,33 @@ def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
         for metric in ("overall_accuracy", "average_accuracy", "kappa"):
             assert run.row()[metric] == scheduled[metric], variant.name
     assert {r["method"] for r in comparison.rows if r["family"] == "baseline"} >= {"SVM (centre)", "RF (patch stats)"}
+
+
+def test_a_worker_keeps_feature_sets_up_to_its_budget_and_drops_them_for_another_run(monkeypatch):
+    import numpy as np
+
+    import bdgf_nb.app.schedule as schedule
+    from bdgf_nb.app.context import DDPMSource
+    from bdgf_nb.app.pipeline import DiffusionFeatures
+
+    read: list[tuple[str, int]] = []
+
+    def fake_features(ctx, prepared, masking, seed, progress):
+        read.append((masking, seed))
+        return DiffusionFeatures([np.zeros(100, dtype=np.uint8)], DDPMSource(masking, seed))
+
+    monkeypatch.setattr(schedule, "diffusion_features", fake_features)
+    monkeypatch.setattr(schedule, "prepare", lambda ctx: object())
+    monkeypatch.setattr(schedule, "FEATURE_MEMO_BYTES", 250)  # room for two sets of 100 bytes
+    monkeypatch.setattr(schedule, "_WORKER", {})
+    ctx = RunContext("synthetic", preset("quick"))
+    prepared = schedule._prepared(ctx)
+    for masking, draw in (("adaptive", 0), ("adaptive", 0), ("none", 0), ("adaptive", 0)):
+        assert schedule._features(ctx, prepared, masking, draw).source == DDPMSource(masking, draw)
+    assert read == [("adaptive", 0), ("none", 0)]  # read once each
+    schedule._features(ctx, prepared, "none", 1)  # a third set: the oldest goes
+    schedule._features(ctx, prepared, "adaptive", 0)
+    assert read[-2:] == [("none", 1), ("adaptive", 0)]
+    other = replace(ctx, seed=1)
+    schedule._features(other, schedule._prepared(other), "adaptive", 0)  # another run's context: read again
+    assert read[-1] == ("adaptive", 0) and len(read) == 5

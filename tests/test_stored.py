@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bdgf_nb.stored import array_digest, stored_json
 
@@ -43,3 +44,10 @@ def test_array_digest_sees_every_byte_the_dtype_and_the_shape():
     assert array_digest(a) == array_digest(a.copy()) != array_digest(b)
     assert array_digest(a) != array_digest(a.reshape(5, 4)) and array_digest(a) != array_digest(a.astype(np.float64))
     assert array_digest(a.T) == array_digest(np.ascontiguousarray(a.T))
+
+
+def test_a_file_that_cannot_be_written_costs_a_warning_not_the_result(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.warns(UserWarning, match="could not store"):
+        assert stored_json(blocker / "value.json", {"x": 1}, lambda: {"ok": True}) == {"ok": True}

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
+import sklearn
 import torch
 
 from bdgf_nb.analysis.baselines import fit_predict, pixel_features, run_baselines
@@ -277,8 +278,12 @@ def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatur
     test_set = prepared.dataset(prepared.split.test, guides)
     # Stored beside the checkpoint, keyed by the weights and the pixels scored: a reload (the
     # notebook after `bdgf-run --jobs`, a later chapter) reads it instead of predicting again.
+    # The device type is in the key (bf16 autocast on CUDA, fp32 on CPU: evaluate.predict), and
+    # torch's version (its kernels); bump "evaluation" when evaluate_classifier, predict,
+    # classification_report or the ensemble rules change what they compute.
     key = {"evaluation": 1, "weights": state_dict_hash(model), "model": model.config_dict(),
-           "test": test_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": prepared.n_classes}
+           "test": test_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": prepared.n_classes,
+           "device": next(model.parameters()).device.type, "torch": torch.__version__}
     evaluation = stored_json(checkpoint.with_suffix(".eval.json"), key,
                              lambda: evaluate_classifier(model, test_set, val_set, prepared.n_classes), write=ddp.is_main())
     ensembles = EnsembleChoice(**evaluation["ensembles"]) if evaluation["ensembles"] is not None else None
@@ -320,18 +325,21 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
     labels, split = prepared.labels, prepared.split
     configs = [ctx.preset.baseline_config(seed, kind) for kind in (("centre",) if prepared.is_pixel_scene else ("centre", "patch_stats"))]
 
+    fused = {"+".join(prepared.channel_groups): np.moveaxis(prepared.image, 0, -1)}
+
     def fit_all() -> list[dict[str, Any]]:
         rows = []
         for cfg in configs:
-            fused = {"+".join(prepared.channel_groups): np.moveaxis(prepared.image, 0, -1)}
             for row in run_baselines(fused, labels, split.train, split.test, prepared.n_classes, cfg):
                 rows.append({**row, "method": f"{row['method']} ({cfg.features.replace('_', ' ')})"})
         return rows
 
-    # Stored (keyed by the configs, the image, the labels and the split): `bdgf-run --jobs` fits
-    # them in a worker, and the notebook reads them.
-    key = {"fused_baselines": 1, "configs": [asdict(cfg) for cfg in configs], "channels": prepared.channel_groups, "image": array_digest(prepared.image),
-           "labels": array_digest(labels), "train": array_digest(split.train), "test": array_digest(split.test)}
+    # Stored (keyed by the configs, the image, the labels, the split and scikit-learn's version):
+    # `bdgf-run --jobs` fits them in a worker, and the notebook reads them. Bump
+    # "fused_baselines" when run_baselines, fit_predict or pixel_features change what they compute.
+    key = {"fused_baselines": 1, "configs": [asdict(cfg) for cfg in configs], "channels": prepared.channel_groups,
+           "image": array_digest(prepared.image), "labels": array_digest(labels), "train": array_digest(split.train),
+           "test": array_digest(split.test), "n_classes": prepared.n_classes, "sklearn": sklearn.__version__}
     rows: list[dict[str, Any]] = stored_json(ctx.baseline_results(prepared.scene.name, seed), key, fit_all, write=ddp.is_main())
     return rows
 

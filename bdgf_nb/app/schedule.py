@@ -13,8 +13,9 @@ once their DDPM exists, so they form a small task graph:
 
 Each task writes what the pipeline already reloads (the DDPM checkpoint, the feature cache, the
 classifier checkpoint with its stored evaluation, the stored baseline rows; all written
-atomically, stored.py), so `comparison.compare` in the notebook then trains and predicts nothing and its tables are exactly those of a run without `--jobs`, up to float rounding:
-a run trained on one thread may round differently from one trained on two. A task that fails
+atomically, stored.py), so `comparison.compare` in the notebook then trains and predicts
+nothing, and its tables are exactly those of a run without `--jobs`, up to float rounding: a
+run trained on one thread may round differently from one trained on two. A task that fails
 is reported and skipped, with everything that depends on it; the notebook then trains those
 runs itself and fails there, in the open, if the error is real.
 """
@@ -47,6 +48,7 @@ from bdgf_nb.errors import ConfigError, expect
 from bdgf_nb.model.bdgf import ablation
 
 KINDS = ("features", "train", "baselines")
+FEATURE_MEMO_BYTES = 2**30  # feature sets a worker keeps; houston2018_west's six take 165 MB
 BASELINE_COST = 0.06  # one seed's fused SVM and RF: ~11 s, against ~170 s for a BDGF training on houston2018_west
 
 
@@ -127,12 +129,9 @@ def _one_thread() -> None:
 
 def _prepared(ctx: RunContext) -> Prepared:
     if _WORKER.get("ctx") != ctx:  # prepared once per worker, not per task
-        _WORKER.update(ctx=ctx, prepared=prepare(ctx))
+        _WORKER.update(ctx=ctx, prepared=prepare(ctx), features={})  # another run: none of its feature sets either
     prepared: Prepared = _WORKER["prepared"]
     return prepared
-
-
-FEATURE_MEMO_BYTES = 2**30  # per worker; houston2018_west's six feature sets take 165 MB
 
 
 def _features(ctx: RunContext, prepared: Prepared, masking: str, draw: int) -> DiffusionFeatures:
