@@ -11,9 +11,11 @@ A file holds `{"key": ..., "value": ...}` and is used only when its key equals t
 (so new weights, other pixels or another config recompute it). A missing, unreadable or
 other-key file is recomputed and replaced atomically (`checkpoint.atomic_write_bytes`): readers
 see the old file or the new one, never half of one. A file that cannot be written (read-only
-folder, full disk) costs a warning, not the result just computed. The value returned is always the JSON round
-trip of what was computed, so a fresh result and a reloaded one are the same Python objects
-(dicts, lists, floats, None) and tables built from either are identical.
+folder, full disk) costs a warning, not the result just computed. The value returned is always
+the JSON round trip of what was computed, so a fresh result and a reloaded one are the same
+Python objects (dicts, lists, floats, None) and tables built from either are identical. NaN is
+kept as NaN, unlike `app.results`' records (which write None), so a stored score equals the
+computed one.
 """
 
 from __future__ import annotations

@@ -138,10 +138,9 @@ def _features(ctx: RunContext, prepared: Prepared, masking: str, draw: int) -> D
     """`diffusion_features`, kept in the worker between tasks (reading the DDPM checkpoint and the
     feature cache takes ~1 s, and each feature set guides up to 25 trainings); the oldest
     sets are dropped beyond `FEATURE_MEMO_BYTES`."""
-    memo: dict[tuple[str, int], DiffusionFeatures] = _WORKER.setdefault("features", {})
+    memo: dict[tuple[str, int], DiffusionFeatures] = _WORKER["features"]  # emptied by _prepared for a new context
     if (masking, draw) not in memo:
-        features = diffusion_features(ctx, prepared, masking, seed=draw, progress=False)
-        memo[(masking, draw)] = features
+        memo[(masking, draw)] = diffusion_features(ctx, prepared, masking, seed=draw, progress=False)
         while len(memo) > 1 and sum(m.nbytes for f in memo.values() for m in f.maps) > FEATURE_MEMO_BYTES:
             del memo[next(iter(memo))]
     return memo[(masking, draw)]
