@@ -1,10 +1,7 @@
 """bdgf_nb: Balanced Diffusion-Guided Fusion for multimodal remote-sensing classification.
 
-Importing the package before torch sets OMP_WAIT_POLICY=PASSIVE unless the user chose a policy:
-torch and numba each bring an OpenMP runtime whose idle threads busy-wait by default, and on a
-shared 2-core machine that spinning made training steps 10-40x slower (measured; see README).
+Importing the package before torch sets OMP_WAIT_POLICY=PASSIVE unless the user chose a policy
+(bdgf_nb.openmp says why, and which commands ask for a short spin instead).
 """
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from bdgf_nb import openmp as _openmp  # noqa: F401  (sets the default in os.environ)

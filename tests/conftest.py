@@ -1,4 +1,5 @@
-"""Runs before any test module imports torch: see bdgf_nb/__init__.py for why."""
+"""Runs before any test module imports torch: PASSIVE, the package default, chosen explicitly so
+that no notebook kernel a test starts spins (bdgf_nb/openmp.py says why)."""
 
 import os
 

@@ -6,7 +6,9 @@ Figures that are compared are measured side by side in one run: the timed calls 
 (a, b, a, b, ...) and medians are reported, so a busy shared machine slows both sides alike.
 JSON sections (a table of the headline figures is printed too):
 
-machine    versions, device, threads, `matmul_flops`: FLOP/s of a large fp32 torch.matmul, our
+machine    versions, device, threads, `openmp` (the wait-policy variables it ran under: from the
+           command line, OMP_WAIT_POLICY=PASSIVE plus GOMP_SPINCOUNT=30000 unless the user set
+           either; bdgf_nb.openmp), `matmul_flops`: FLOP/s of a large fp32 torch.matmul, our
            "machine limit" (on CUDA also bf16, the dtype training autocasts to).
 scan       per sequence length: the default selective-scan path (numba fused on CPU, mamba_ssm on
            CUDA) against the sequential reference, forward and forward+backward: seconds,
@@ -60,6 +62,8 @@ from bdgf_nb.app.presets import Preset
 from bdgf_nb.app.results import write_json_atomic
 from bdgf_nb.cli.bench_scan import interleaved_medians, measure_scan
 from bdgf_nb.device import adamw, pick_device
+from bdgf_nb.openmp import current as openmp_current
+from bdgf_nb.openmp import exclusive_env
 
 if TYPE_CHECKING:
     from bdgf_nb.model.bdgf import BDGF
@@ -173,7 +177,7 @@ def machine_section(device: torch.device, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "python": platform.python_version(), "torch": torch.__version__, "numba": numba.__version__,
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "device": str(device), "threads": torch.get_num_threads(),
+        "device": str(device), "threads": torch.get_num_threads(), "openmp": openmp_current(),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
     dtypes = {"fp32": torch.float32, **({"bf16": torch.bfloat16} if device.type == "cuda" else {})}
@@ -575,7 +579,8 @@ def run_bench(quick: bool, device: torch.device, profile: bool = False, sections
 def _table(report: dict[str, Any]) -> str:
     """The headline figures as aligned text."""
     m = report["machine"]
-    lines = [f"preset {report.get('preset', '-')}  device {m['device']}  threads {m['threads']}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"]
+    wait = " ".join(f"{k}={v}" for k, v in m.get("openmp", {}).items() if v is not None) or "libgomp default"
+    lines = [f"preset {report.get('preset', '-')}  device {m['device']}  threads {m['threads']}  {wait}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"]
     if "scan" in report:
         lines.append("\nselective scan (b 256, d 64, n 16)   default vs reference")
         lines.append(f"{'length':>8} {'path':>10} {'fwd x':>8} {'fwd+bwd x':>10} {'fwd+bwd s':>10} {'updates/s':>10} {'of bound':>9} {'max rel err':>12}")
@@ -624,6 +629,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default=None, help="sizes of the model sections: quick | full | paper (default: quick with --quick, else full)")
     parser.add_argument("--profile", action="store_true", help="break one BDGF training step into its parts (step_profile) and profile the slowest pipeline stage (torch.profiler)")
     args = parser.parse_args(argv)
+    if argv is None and exclusive_env():  # the command line, the user chose no OpenMP policy
+        # libgomp reads its variables once, when torch loads (above, on import): start again
+        # with the short spin, since a benchmark has the cores to itself (bdgf_nb.openmp)
+        os.execve(sys.executable, [sys.executable, "-m", "bdgf_nb.cli.bench", *sys.argv[1:]], {**os.environ, **exclusive_env()})
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     sections = tuple(s.strip() for s in args.only.split(",")) if args.only else ("scan", "training", "features", "inference", "pipeline")
