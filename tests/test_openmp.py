@@ -40,3 +40,37 @@ def test_bdgf_run_kernels_get_the_spin_and_the_environment_is_restored(monkeypat
     monkeypatch.setattr(openmp, "USER_CHOICE", {"OMP_WAIT_POLICY": "PASSIVE"})  # as under pytest (conftest)
     run.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {})
     assert seen["spin"] is None
+
+
+_STEPS = """
+import torch
+from bdgf_nb.app.presets import preset
+from bdgf_nb.checkpoint import state_dict_hash
+from bdgf_nb.device import adamw
+from bdgf_nb.model.bdgf import BDGF
+from bdgf_nb.train.classifier import classifier_step
+
+torch.set_num_threads(2)
+settings = preset("quick")
+groups, guide_channels, classes, patch, b = {"hsi": 5, "lidar": 1}, [8, 16, 16], 4, 7, 32
+g = torch.Generator().manual_seed(0)
+x = torch.randn(b, 6, patch, patch, generator=g)
+guides = [torch.randn(b, c, patch, patch, generator=g) for c in guide_channels]
+y = torch.randint(0, classes, (b,), generator=g)
+torch.manual_seed(0)
+model = BDGF(settings.model, groups, guide_channels, classes).train()
+optimizer = adamw(model.parameters(), lr=settings.train.lr, weight_decay=settings.train.weight_decay)
+for _ in range(3):
+    classifier_step(model, model, x, guides, y, optimizer, settings.train)
+print(state_dict_hash(model))
+"""
+
+
+def test_the_wait_policy_changes_no_bit_of_a_two_thread_training() -> None:
+    """Same thread count, same work split: spinning or sleeping between regions is timing only
+    (three BDGF steps on 2 threads, the numba scan included, weights hashed)."""
+    hashes = {}
+    for name, policy in {"passive": openmp.PASSIVE, "spin": {**openmp.PASSIVE, **openmp.SPIN}}.items():
+        env = {k: v for k, v in os.environ.items() if k not in openmp.VARIABLES} | policy
+        hashes[name] = subprocess.run([sys.executable, "-c", _STEPS], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    assert hashes["passive"] == hashes["spin"] and len(hashes["passive"]) == 16

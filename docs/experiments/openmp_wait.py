@@ -1,0 +1,87 @@
+"""Training steps under OpenMP wait policies: one bench process alone, and two side by side.
+
+Each measurement is `bdgf-bench --quick --only training --threads 2` in a fresh process under
+the environment named (libgomp reads it once, when torch loads), the policies taken in turn
+round after round (a, b, c, a, b, c, ...) so that a shared machine slows each alike; medians
+over the rounds are printed as a markdown table (samples/s, and BDGF's fraction of the fp32
+matmul the same process timed). `--pair` runs two such processes at the same time instead and
+reports BDGF's samples/s of each: what a spinning policy costs when the cores are shared.
+`--then DIR` adds the code of an older checkout (a `git worktree` of the issue-era commit
+f9bb05b, whose bench is `bdgf_nb.bench`) under PASSIVE, its default, as one more arm, so "then"
+and "now" are timed in the same rounds. docs/BENCH.md, "OpenMP wait policy". From the repo root:
+
+    python docs/experiments/openmp_wait.py [--rounds 3] [--pair] [--then /tmp/f9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = [sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--only", "training", "--threads", "2"]
+POLICIES = {
+    "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "GOMP_SPINCOUNT=100000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "100000"},
+    "GOMP_SPINCOUNT=30000 (bdgf_nb.openmp)": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000"},
+}
+PAIR_POLICIES = {
+    "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "GOMP_SPINCOUNT=30000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000"},
+    "GOMP_SPINCOUNT=1000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "1000"},
+}
+
+
+def _env(policy: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | policy
+
+
+def _start(policy: dict[str, str], out: Path) -> subprocess.Popen[bytes]:
+    then = policy.get("THEN")  # an older checkout: its own package first on the path, its bench module
+    command = [BENCH[0], "-m", "bdgf_nb.bench", *BENCH[3:]] if then else BENCH
+    env = _env({k: v for k, v in policy.items() if k != "THEN"}) | ({"PYTHONPATH": then} if then else {})
+    return subprocess.Popen([*command, "--out", str(out)], env=env, cwd=then, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _read(process: subprocess.Popen[bytes], out: Path) -> dict[str, float]:
+    _, err = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"bdgf-bench failed ({process.returncode}): {err.decode()[-2000:]}")
+    report = json.loads(out.read_text())
+    row = {model: r["samples_per_s"] for model, r in report["training"].items()}
+    return {**row, "bdgf of matmul": report["training"]["bdgf"]["fraction_of_matmul"], "matmul GFLOP/s": report["machine"]["matmul_flops"] / 1e9}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pair", action="store_true", help="two bench processes at a time, BDGF samples/s of each")
+    parser.add_argument("--then", default=None, help="an older checkout whose code is timed too, under PASSIVE")
+    args = parser.parse_args()
+    policies = dict(PAIR_POLICIES if args.pair else POLICIES)
+    if args.then:
+        policies = {f"then: {Path(args.then).name}, PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE", "THEN": str(Path(args.then).resolve())}, **policies}
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in policies}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for name, policy in policies.items():
+                outs = [Path(tmp) / f"{r}_{i}.json" for i in range(2 if args.pair else 1)]
+                started = [_start(policy, out) for out in outs]
+                measured = [_read(p, out) for p, out in zip(started, outs, strict=True)]
+                rows[name].append({"bdgf (first)": measured[0]["bdgf"], "bdgf (second)": measured[1]["bdgf"]} if args.pair else measured[0])
+                print(f"round {r}: {name}: {rows[name][-1]}", file=sys.stderr, flush=True)
+    keys = list(next(iter(rows.values()))[0])
+    print(f"| policy ({args.rounds} rounds, medians) | " + " | ".join(keys) + " |")
+    print("|---|" + "---|" * len(keys))
+    for name, measured in rows.items():
+        cells = [statistics.median(m[k] for m in measured) for k in keys]
+        print(f"| {name} | " + " | ".join(f"{c:.1%}" if k.endswith("of matmul") else f"{c:,.0f}" for k, c in zip(keys, cells, strict=True)) + " |")
+
+
+if __name__ == "__main__":
+    main()
