@@ -3,13 +3,13 @@
 torch (its bundled libgomp) and numba (the system's libgomp) each keep a pool of OpenMP threads.
 Between two parallel regions an idle thread either spins, burning its core, or sleeps, and a
 sleeping thread costs a futex wake-up at the next region. BDGF's steps are many small parallel
-regions, so the choice decides the speed (measured, 2-core KVM machine, quick bench sizes, one
-process, samples/s, docs/BENCH.md "OpenMP wait policy"):
+regions, so the choice decides the speed. Measured on the 2-core KVM machine, quick bench
+sizes, BDGF training samples/s, medians (`python docs/experiments/openmp_wait.py`, 2026-12-02,
+a host running 2-4x slower than usual; docs/BENCH.md "OpenMP wait policy"):
 
-    libgomp's default spin (300,000 iterations)  fast alone, 10-40x slower beside another process
-    OMP_WAIT_POLICY=PASSIVE (sleep at once)      safe everywhere; BDGF 364, Mamba 1062
-    GOMP_SPINCOUNT=30000 (spin briefly)          alone: BDGF 736, Mamba 3202; beside a second
-                                                 such process: BDGF 27 (10x slower than PASSIVE)
+    OMP_WAIT_POLICY=PASSIVE (sleep at once)      alone 183; two processes side by side 146 + 163
+    GOMP_SPINCOUNT=30000 (spin briefly)          alone 244; two side by side 22 + 22 (7x slower)
+    GOMP_SPINCOUNT=1000                          two side by side 119 + 120
 
 No single setting is both safe and fast, so the package sets PASSIVE on import (interactive
 kernels, tests, `bdgf-run --jobs` workers: anything that may share the cores), and the two
