@@ -74,3 +74,15 @@ def test_the_wait_policy_changes_no_bit_of_a_two_thread_training() -> None:
         env = {k: v for k, v in os.environ.items() if k not in openmp.VARIABLES} | policy
         hashes[name] = subprocess.run([sys.executable, "-c", _STEPS], env=env, check=True, capture_output=True, text=True).stdout.strip()
     assert hashes["passive"] == hashes["spin"] and len(hashes["passive"]) == 16
+
+
+def test_bdgf_bench_restarts_itself_with_the_spin_and_records_it(tmp_path) -> None:
+    """From the command line with no policy chosen, the bench runs under the short spin (libgomp
+    reads the variable when torch loads, so it execs itself once) and says so in `machine`."""
+    import json
+
+    out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if k not in openmp.VARIABLES}
+    subprocess.run([sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--only", "features", "--out", str(out)],
+                   env=env, check=True, capture_output=True, timeout=600)
+    assert json.loads(out.read_text())["machine"]["openmp"] == {**openmp.PASSIVE, **openmp.SPIN}
