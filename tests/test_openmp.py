@@ -10,8 +10,13 @@ import pytest
 from bdgf_nb import openmp
 
 
+def _without_policy() -> dict[str, str]:
+    """This environment less both wait-policy variables (as a user who set neither)."""
+    return {k: v for k, v in os.environ.items() if k not in openmp.VARIABLES}
+
+
 def _fresh_import(env_extra: dict[str, str]) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if k not in openmp.VARIABLES} | env_extra
+    env = _without_policy() | env_extra
     code = "import os, bdgf_nb.openmp as o; print(os.environ.get('OMP_WAIT_POLICY')); print(sorted(o.USER_CHOICE)); print(o.exclusive_env())"
     return subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout.splitlines()
 
@@ -71,8 +76,7 @@ def test_the_wait_policy_changes_no_bit_of_a_two_thread_training() -> None:
     (three BDGF steps on 2 threads, the numba scan included, weights hashed)."""
     hashes = {}
     for name, policy in {"passive": openmp.PASSIVE, "spin": {**openmp.PASSIVE, **openmp.SPIN}}.items():
-        env = {k: v for k, v in os.environ.items() if k not in openmp.VARIABLES} | policy
-        hashes[name] = subprocess.run([sys.executable, "-c", _STEPS], env=env, check=True, capture_output=True, text=True).stdout.strip()
+        hashes[name] = subprocess.run([sys.executable, "-c", _STEPS], env=_without_policy() | policy, check=True, capture_output=True, text=True).stdout.strip()
     assert hashes["passive"] == hashes["spin"] and len(hashes["passive"]) == 16
 
 
@@ -82,7 +86,6 @@ def test_bdgf_bench_restarts_itself_with_the_spin_and_records_it(tmp_path) -> No
     import json
 
     out = tmp_path / "bench.json"
-    env = {k: v for k, v in os.environ.items() if k not in openmp.VARIABLES}
     subprocess.run([sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--only", "features", "--out", str(out)],
-                   env=env, check=True, capture_output=True, timeout=600)
+                   env=_without_policy(), check=True, capture_output=True, timeout=600)
     assert json.loads(out.read_text())["machine"]["openmp"] == {**openmp.PASSIVE, **openmp.SPIN}

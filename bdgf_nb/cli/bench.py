@@ -58,12 +58,11 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from bdgf_nb import openmp
 from bdgf_nb.app.presets import Preset
 from bdgf_nb.app.results import write_json_atomic
 from bdgf_nb.cli.bench_scan import interleaved_medians, measure_scan
 from bdgf_nb.device import adamw, pick_device
-from bdgf_nb.openmp import current as openmp_current
-from bdgf_nb.openmp import exclusive_env
 
 if TYPE_CHECKING:
     from bdgf_nb.model.bdgf import BDGF
@@ -177,7 +176,7 @@ def machine_section(device: torch.device, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "python": platform.python_version(), "torch": torch.__version__, "numba": numba.__version__,
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "device": str(device), "threads": torch.get_num_threads(), "openmp": openmp_current(),
+        "device": str(device), "threads": torch.get_num_threads(), "openmp": openmp.current(),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
     dtypes = {"fp32": torch.float32, **({"bf16": torch.bfloat16} if device.type == "cuda" else {})}
@@ -629,10 +628,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default=None, help="sizes of the model sections: quick | full | paper (default: quick with --quick, else full)")
     parser.add_argument("--profile", action="store_true", help="break one BDGF training step into its parts (step_profile) and profile the slowest pipeline stage (torch.profiler)")
     args = parser.parse_args(argv)
-    if argv is None and exclusive_env():  # the command line, the user chose no OpenMP policy
+    if argv is None and (spin := openmp.exclusive_env()):  # the command line, the user chose no OpenMP policy
         # libgomp reads its variables once, when torch loads (above, on import): start again
         # with the short spin, since a benchmark has the cores to itself (bdgf_nb.openmp)
-        os.execve(sys.executable, [sys.executable, "-m", "bdgf_nb.cli.bench", *sys.argv[1:]], {**os.environ, **exclusive_env()})
+        os.execve(sys.executable, [sys.executable, "-m", "bdgf_nb.cli.bench", *sys.argv[1:]], {**os.environ, **spin})
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     sections = tuple(s.strip() for s in args.only.split(",")) if args.only else ("scan", "training", "features", "inference", "pipeline")

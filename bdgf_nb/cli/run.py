@@ -84,7 +84,7 @@ def execute_notebook(path: Path, target: Path, parameters: dict[str, Any]) -> No
 
     The kernel has the cores to itself (notebooks run one after another, after any `--jobs`
     workers have finished), so its OpenMP threads spin briefly instead of sleeping at once
-    (bdgf_nb.openmp: about 2x faster training steps here) unless the user chose a policy."""
+    (bdgf_nb.openmp: training steps 1.2-1.5x faster here, docs/BENCH.md) unless the user chose a policy."""
     import papermill
 
     added = {k: v for k, v in {**STATIC_VIEW_ENV, **openmp.exclusive_env()}.items() if k not in os.environ}

@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bdgf_nb import openmp
+
 BENCH = [sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--only", "training", "--threads", "2"]
 POLICIES = {
     "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
@@ -37,15 +39,14 @@ PAIR_POLICIES = {
 }
 
 
-def _env(policy: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | policy
-
-
-def _start(policy: dict[str, str], out: Path) -> subprocess.Popen[bytes]:
-    then = policy.get("THEN")  # an older checkout: its own package first on the path, its bench module
-    command = [BENCH[0], "-m", "bdgf_nb.bench", *BENCH[3:]] if then else BENCH
-    env = _env({k: v for k, v in policy.items() if k != "THEN"}) | ({"PYTHONPATH": then} if then else {})
-    return subprocess.Popen([*command, "--out", str(out)], env=env, cwd=then, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _start(policy: dict[str, str], checkout: str | None, out: Path) -> subprocess.Popen[bytes]:
+    """One bench under `policy`; with `checkout`, that older tree's code (first on the path, its
+    bench module `bdgf_nb.bench`) instead of this one's."""
+    env = {k: v for k, v in os.environ.items() if k not in openmp.VARIABLES} | policy
+    command = BENCH if checkout is None else [BENCH[0], "-m", "bdgf_nb.bench", *BENCH[3:]]
+    if checkout is not None:
+        env["PYTHONPATH"] = checkout
+    return subprocess.Popen([*command, "--out", str(out)], env=env, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _read(process: subprocess.Popen[bytes], out: Path) -> dict[str, float]:
@@ -63,15 +64,15 @@ def main() -> None:
     parser.add_argument("--pair", action="store_true", help="two bench processes at a time, BDGF samples/s of each")
     parser.add_argument("--then", default=None, help="an older checkout whose code is timed too, under PASSIVE")
     args = parser.parse_args()
-    policies = dict(PAIR_POLICIES if args.pair else POLICIES)
+    arms: dict[str, tuple[dict[str, str], str | None]] = {name: (policy, None) for name, policy in (PAIR_POLICIES if args.pair else POLICIES).items()}
     if args.then:
-        policies = {f"then: {Path(args.then).name}, PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE", "THEN": str(Path(args.then).resolve())}, **policies}
-    rows: dict[str, list[dict[str, float]]] = {name: [] for name in policies}
+        arms = {f"then: {Path(args.then).name}, PASSIVE": (openmp.PASSIVE, str(Path(args.then).resolve())), **arms}
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in arms}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            for name, policy in policies.items():
+            for name, (policy, checkout) in arms.items():
                 outs = [Path(tmp) / f"{r}_{i}.json" for i in range(2 if args.pair else 1)]
-                started = [_start(policy, out) for out in outs]
+                started = [_start(policy, checkout, out) for out in outs]
                 measured = [_read(p, out) for p, out in zip(started, outs, strict=True)]
                 rows[name].append({"bdgf (first)": measured[0]["bdgf"], "bdgf (second)": measured[1]["bdgf"]} if args.pair else measured[0])
                 print(f"round {r}: {name}: {rows[name][-1]}", file=sys.stderr, flush=True)
