@@ -1,6 +1,7 @@
-"""Results kept as small JSON files, keyed by a record of everything they were computed from, so
-a rerun reads them instead of computing them again: the test and validation evaluation of a
-trained classifier (beside its checkpoint), and one model seed's fused baselines.
+"""Results kept as small JSON files (or one array as a .npz), keyed by a record of everything they
+were computed from, so a rerun reads them instead of computing them again: the test and
+validation evaluation of a trained classifier (beside its checkpoint), one model seed's fused
+baselines, and whole-scene label maps (`stored_array`).
 
 Why: `bdgf-run --jobs` trains notebook 03's runs in worker processes, and the notebook then
 reloads each one. Without a stored evaluation, every reload predicted the test and validation
@@ -16,13 +17,19 @@ the JSON round trip of what was computed, so a fresh result and a reloaded one a
 Python objects (dicts, lists, floats, None) and tables built from either are identical. NaN is
 kept as NaN, unlike `app.results`' records (which write None), so a stored score equals the
 computed one.
+
+Scene maps: notebook 03 draws BDGF's and the random forest's map of the whole scene, and
+notebook 04 drew the same two maps again from the same weights (the largest part of its run on
+a scene of Houston's size). `stored_array` keeps such an array under the same rule.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,3 +73,26 @@ def stored_json(path: str | Path, key: Any, compute: Callable[[], Any], write: b
         except OSError as err:
             warnings.warn(f"could not store {path} ({type(err).__name__}: {err}); it will be computed again next time", stacklevel=2)
     return json.loads(text)["value"]
+
+
+def stored_array(path: str | Path, key: Any, compute: Callable[[], np.ndarray], write: bool = True) -> np.ndarray:
+    """`stored_json` for one numpy array (a scene map): a .npz holding the array and its key.
+
+    Read without pickle; a file of another key, or a damaged one, is recomputed and replaced."""
+    path = Path(path)
+    record = json.dumps(config_record(key), sort_keys=True, default=_plain)
+    try:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as stored:
+            if str(stored["key"]) == record:
+                return np.array(stored["value"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, damaged or not ours (replaced below)
+        pass
+    value = np.asarray(compute())
+    if write:
+        buffer = io.BytesIO()
+        np.savez(buffer, key=np.array(record), value=value)
+        try:
+            atomic_write_bytes(buffer.getvalue(), path)
+        except OSError as err:
+            warnings.warn(f"could not store {path} ({type(err).__name__}: {err}); it will be computed again next time", stacklevel=2)
+    return value

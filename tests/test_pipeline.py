@@ -76,6 +76,11 @@ def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tin
     assert changed.report["n_test"] == first.report["n_test"] - 1 and computed["calls"] == 2
     scene_map = predict_scene(tiny, first, NONE)
     assert scene_map.shape == tiny.labels.shape and scene_map.min() >= 1 and scene_map.max() <= tiny.n_classes
+    stored_map = predict_scene(tiny, first, NONE, ctx)  # stored beside the checkpoint: the same map
+    assert np.array_equal(stored_map, scene_map) and stored_map.dtype == scene_map.dtype
+    assert ctx.classifier_checkpoint(tiny.scene.name, first.variant, None, first.seed).with_suffix(".map.npz").is_file()
+    monkeypatch.setattr(bdgf_nb.app.pipeline, "predict_map", lambda *a, **k: pytest.fail("a stored scene map was predicted again"))
+    assert np.array_equal(predict_scene(tiny, first, NONE, ctx), scene_map)  # read back, not predicted
 
 
 def test_unknown_variant_is_a_config_error(tiny, tmp_path):
@@ -103,6 +108,9 @@ def test_fused_baselines_are_stored_per_seed_and_their_scene_map(tiny, tmp_path,
     assert ctx.baseline_results(tiny.scene.name, 1).is_file() and len(other) == len(rows)
     scene_map = baseline_scene_map(ctx, tiny)
     assert scene_map.shape == tiny.labels.shape and set(np.unique(scene_map)) <= set(range(1, tiny.n_classes + 1))
+    assert ctx.baseline_map(tiny.scene.name, 0, "rf", "patch_stats").is_file()
+    monkeypatch.setattr(bdgf_nb.app.pipeline, "fit_predict", lambda *a, **k: pytest.fail("a stored baseline map was fitted again"))
+    assert np.array_equal(baseline_scene_map(ctx, tiny), scene_map)
 
 
 def test_paired_variants_of_one_seed_see_the_same_pixels_in_the_same_order(tiny, tmp_path, monkeypatch):

@@ -1,11 +1,11 @@
-"""stored.py: results kept as JSON under the key of what they were computed from."""
+"""stored.py: results kept as JSON (or an array as .npz) under the key of what they were computed from."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bdgf_nb.stored import array_digest, stored_json
+from bdgf_nb.stored import array_digest, stored_array, stored_json
 
 
 def test_a_stored_value_is_read_back_only_under_its_own_key(tmp_path):
@@ -51,3 +51,25 @@ def test_a_file_that_cannot_be_written_costs_a_warning_not_the_result(tmp_path):
     blocker.write_text("")
     with pytest.warns(UserWarning, match="could not store"):
         assert stored_json(blocker / "value.json", {"x": 1}, lambda: {"ok": True}) == {"ok": True}
+
+
+def test_a_stored_array_is_read_back_exactly_only_under_its_key_and_a_damaged_one_is_replaced(tmp_path):
+    path = tmp_path / "maps" / "scene.map.npz"
+    calls: list[int] = []
+    labels = np.arange(12, dtype=np.int64).reshape(3, 4)
+
+    def compute() -> np.ndarray:
+        calls.append(1)
+        return labels
+
+    first = stored_array(path, {"weights": "abc", "patch": 5}, compute)
+    again = stored_array(path, {"patch": 5, "weights": "abc"}, compute)  # same key, other order: read back
+    assert len(calls) == 1 and np.array_equal(again, labels) and again.dtype == np.int64 and np.array_equal(first, labels)
+    stored_array(path, {"weights": "def", "patch": 5}, compute)  # other weights: computed again
+    assert len(calls) == 2
+    path.write_bytes(b"PK\x03\x04 not a zip")
+    assert np.array_equal(stored_array(path, {"weights": "def", "patch": 5}, compute), labels) and len(calls) == 3
+    assert np.array_equal(stored_array(path, {"weights": "def", "patch": 5}, compute), labels) and len(calls) == 3
+    elsewhere = tmp_path / "unwritten.npz"
+    assert np.array_equal(stored_array(elsewhere, {"x": 1}, compute, write=False), labels) and not elsewhere.exists()
+    assert not list(path.parent.glob(".*.tmp"))

@@ -72,6 +72,10 @@ class RunContext:
         """The fused baselines of model seed `seed` (app.pipeline.fused_baselines), stored as JSON."""
         return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}_seed{seed}.json"
 
+    def baseline_map(self, scene: str, seed: int, model: str, features: str) -> Path:
+        """A fused baseline's whole-scene map (app.pipeline.baseline_scene_map), stored as .npz."""
+        return self.out_dir / "artifacts" / f"map_{model}-{features}_{scene}_{self.mode}_seed{seed}.npz"
+
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
         """One file per (variant, DDPM it was guided by, training choices, model seed); the DDPM's
         seed is named only when it differs from the run's seed (the usual case: one DDPM per run)."""

@@ -39,7 +39,7 @@ from bdgf_nb.evaluate.maps import predict_map
 from bdgf_nb.evaluate.metrics import classification_report
 from bdgf_nb.evaluate.predict import predict
 from bdgf_nb.model.bdgf import BDGF, ablation, equal_size_width
-from bdgf_nb.stored import array_digest, stored_json
+from bdgf_nb.stored import array_digest, stored_array, stored_json
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.classifier import train_classifier
 from bdgf_nb.train.pretrain import pretrain
@@ -311,9 +311,25 @@ def predict_test(prepared: Prepared, run: ClassifierRun, features: DiffusionFeat
     return {**predict(run.model, test_set), "labels": test_set.targets.numpy()}
 
 
-def predict_scene(prepared: Prepared, run: ClassifierRun, features: DiffusionFeatures) -> np.ndarray:
-    """(H, W) map of predicted labels (1-based) over every pixel of the scene, in row tiles."""
-    return predict_map(run.model, prepared.image, prepared.patch, run.guides(features))
+def predict_scene(prepared: Prepared, run: ClassifierRun, features: DiffusionFeatures, ctx: RunContext | None = None) -> np.ndarray:
+    """(H, W) map of predicted labels (1-based) over every pixel of the scene, in row tiles.
+
+    With `ctx`, the map is stored beside the run's checkpoint, keyed by the weights, the image,
+    the guide maps, the patch size, the device type and torch's version: notebook 04 draws the
+    map notebook 03 made instead of predicting the whole scene again. Bump "scene_map" when
+    predict_map changes what it computes."""
+    guides = run.guides(features)
+
+    def compute() -> np.ndarray:
+        return predict_map(run.model, prepared.image, prepared.patch, guides)
+
+    if ctx is None:
+        return compute()
+    key = {"scene_map": 1, "weights": state_dict_hash(run.model), "model": run.model.config_dict(),
+           "image": array_digest(prepared.image), "guides": [array_digest(g) for g in guides], "patch": prepared.patch,
+           "device": next(run.model.parameters()).device.type, "torch": torch.__version__}
+    path = ctx.classifier_checkpoint(prepared.scene.name, run.variant, run.ddpm, run.seed).with_suffix(".map.npz")
+    return stored_array(path, key, compute, write=ddp.is_main())
 
 
 def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None) -> list[dict[str, Any]]:
@@ -345,9 +361,19 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
 
 
 def baseline_scene_map(ctx: RunContext, prepared: Prepared, model: str = "rf", features: str = "patch_stats") -> np.ndarray:
-    """(H, W) labels predicted by a fused baseline for every pixel of the scene."""
+    """(H, W) labels predicted by a fused baseline for every pixel of the scene.
+
+    Stored (keyed by the config, the image, the labels, the split, the patch size and
+    scikit-learn's version) so notebooks 03 and 04 fit and predict it once. Bump
+    "baseline_map" when fit_predict or pixel_features change what they compute."""
     cfg = ctx.preset.baseline_config(ctx.seed, features, (model,))
-    stacked = pixel_features(np.moveaxis(prepared.image, 0, -1), features, prepared.patch)
     split = prepared.split
-    predicted = fit_predict(model, stacked[split.train], prepared.labels[split.train], stacked.reshape(-1, stacked.shape[-1]), cfg)
-    return predicted.reshape(prepared.labels.shape)
+
+    def compute() -> np.ndarray:
+        stacked = pixel_features(np.moveaxis(prepared.image, 0, -1), features, prepared.patch)
+        predicted = fit_predict(model, stacked[split.train], prepared.labels[split.train], stacked.reshape(-1, stacked.shape[-1]), cfg)
+        return predicted.reshape(prepared.labels.shape)
+
+    key = {"baseline_map": 1, "config": asdict(cfg), "image": array_digest(prepared.image), "labels": array_digest(prepared.labels),
+           "train": array_digest(split.train), "patch": prepared.patch, "sklearn": sklearn.__version__}
+    return stored_array(ctx.baseline_map(prepared.scene.name, ctx.seed, model, features), key, compute, write=ddp.is_main())
