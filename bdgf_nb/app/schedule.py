@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial, reduce
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -117,6 +117,21 @@ def comparison_tasks(ctx: RunContext, masking: str, seeds: list[int], pixel_scen
     return list(tasks.values())
 
 
+class Schedulable(Protocol):
+    """What `run_tasks` needs of a task: a unique key, the keys it waits for, a relative cost."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def after(self) -> tuple[str, ...]: ...
+
+    @property
+    def cost(self) -> float: ...
+
+
+T = TypeVar("T", bound=Schedulable)
+
 _WORKER: dict[str, Any] = {}  # per worker process: the run's context and its prepared scene
 
 
@@ -170,10 +185,11 @@ class ScheduleReport:
     seconds: float = 0.0
 
 
-def run_tasks(tasks: list[Task], work: Callable[[Task], dict[str, Any]], jobs: int, progress: bool = True) -> ScheduleReport:
+def run_tasks(tasks: Sequence[T], work: Callable[[T], dict[str, Any]], jobs: int, progress: bool = True, desc: str = "comparison runs") -> ScheduleReport:
     """Run `work(task)` for every task in `jobs` one-thread worker processes (spawned: no
     forked torch state), each task once all of its `after` keys have succeeded, longest first.
-    `work` must be picklable (a module-level function, or a `functools.partial` of one)."""
+    `work` must be picklable (a module-level function, or a `functools.partial` of one). Tasks
+    are this module's `Task`s or anything `Schedulable` (bdgf-run's notebooks)."""
     expect(isinstance(jobs, int) and jobs >= 1, ConfigError, f"jobs: expected an integer >= 1, found {jobs!r}")
     keys = [t.key for t in tasks]
     expect(len(set(keys)) == len(keys), ConfigError, "tasks: expected unique keys, found duplicates")
@@ -181,10 +197,10 @@ def run_tasks(tasks: list[Task], work: Callable[[Task], dict[str, Any]], jobs: i
     expect(not unknown, ConfigError, f"tasks: expected prerequisites among the tasks, found unknown {unknown}")
     report, start = ScheduleReport(), time.perf_counter()
     pending = sorted(tasks, key=lambda t: -t.cost)
-    bar = tqdm(total=len(tasks), desc="comparison runs", disable=not progress)
+    bar = tqdm(total=len(tasks), desc=desc, disable=not progress)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_one_thread) as pool:
-        running: dict[Future[dict[str, Any]], Task] = {}
+        running: dict[Future[dict[str, Any]], T] = {}
         while pending or running:
             while blocked := [t for t in pending if any(a in report.failed for a in t.after)]:
                 for task in blocked:  # a prerequisite failed: left to the notebook, with what depends on it

@@ -6,6 +6,11 @@ notebooks recorded). A failing notebook stops the run with its name and the cell
 its executed copy is left for inspection. Every argument is checked before the first notebook
 starts (`check_parameters`, `RunConfig`): a bad one ends `bdgf-run` with one line naming it and
 exit status 2, as argparse does.
+
+With `--jobs N` > 1 the notebooks too run N at a time, each kernel on one thread, in the order
+`NOTEBOOK_NEEDS` allows (a notebook kernel keeps about one core busy on average, so two share
+two cores well; README, "make run"). A failing notebook then stops what waits for it; the
+others finish, and the run ends with the failure as above.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +84,24 @@ class RunConfig:
 STATIC_VIEW_ENV = {"PLOTLY_RENDERER": "plotly_mimetype+notebook"}
 
 
-def execute_notebook(path: Path, target: Path, parameters: dict[str, Any]) -> None:
+# A kernel that shares the cores with another notebook's: one intra-op thread (torch, numba's scan
+# and the BLAS all read it) and no spinning (bdgf_nb.openmp: two spinning processes on two cores
+# run 7x slower). The package already sets OMP_WAIT_POLICY=PASSIVE for every process it starts.
+SHARED_KERNEL_ENV = {"OMP_NUM_THREADS": "1"}
+
+
+def execute_notebook(path: Path, target: Path, parameters: dict[str, Any], exclusive: bool = True) -> None:
     """Run one notebook with papermill (kernel `python3`, cwd = its folder) into `target`.
 
-    The kernel has the cores to itself (notebooks run one after another, after any `--jobs`
-    workers have finished), so its OpenMP threads spin briefly instead of sleeping at once
-    (bdgf_nb.openmp: training steps 1.2-1.5x faster here, docs/BENCH.md) unless the user chose a policy."""
+    `exclusive`: the kernel has the cores to itself (notebooks one after another, after any
+    `--jobs` workers have finished), so its OpenMP threads spin briefly instead of sleeping at
+    once (bdgf_nb.openmp: training steps 1.2-1.5x faster here, docs/BENCH.md) unless the user
+    chose a policy. Otherwise (notebooks side by side) it runs on one thread, without the spin;
+    a thread count the user set (OMP_NUM_THREADS) is kept either way."""
     import papermill
 
-    added = {k: v for k, v in {**STATIC_VIEW_ENV, **openmp.exclusive_env()}.items() if k not in os.environ}
+    threads = openmp.exclusive_env() if exclusive else SHARED_KERNEL_ENV
+    added = {k: v for k, v in {**STATIC_VIEW_ENV, **threads}.items() if k not in os.environ}
     os.environ.update(added)  # the kernel inherits this process's environment
     try:
         papermill.execute_notebook(
@@ -128,6 +142,85 @@ def schedule_comparison(cfg: RunConfig, out: Path) -> dict[str, Any]:
             "task_seconds": {k: round(v["seconds"], 1) for k, v in report.results.items()}}
 
 
+# What a notebook reads that another one writes, by number: 04 draws the whole-scene maps 03
+# stored (it would predict them again without them), 05 reads every other notebook's records.
+# Side by side (`--jobs` > 1) a notebook starts only after those it needs, among the chosen ones.
+NOTEBOOK_NEEDS: dict[str, tuple[str, ...]] = {"04": ("03",), "05": ("00", "01", "02", "03", "04")}
+# Wall seconds of each quick notebook after the scheduler (fresh clone, 2026-12-03), only to start
+# the longest chain first: 03 then 04 on one core while 01, 02 and 00 run on the other.
+NOTEBOOK_SECONDS: dict[str, float] = {"00": 21.0, "01": 37.0, "02": 34.0, "03": 33.0, "04": 48.0, "05": 8.0}
+
+
+@dataclass(frozen=True)
+class NotebookTask:
+    """One notebook to execute: from `path` into `target` with `parameters`, after the notebooks
+    named in `after` (file names); `cost` orders ready notebooks (app.schedule.run_tasks)."""
+
+    path: Path
+    target: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    after: tuple[str, ...] = ()
+    cost: float = 1.0
+
+    @property
+    def key(self) -> str:
+        return self.path.name
+
+
+def notebook_tasks(paths: list[Path], out: Path, parameters: dict[str, dict[str, Any]]) -> list[NotebookTask]:
+    """The chosen notebooks as tasks: each after the chosen notebooks it needs (NOTEBOOK_NEEDS),
+    costed by its own seconds plus the longest chain of notebooks waiting for it."""
+    by_number = {p.name[:2]: p for p in paths}
+    needs = {n: tuple(m for m in NOTEBOOK_NEEDS.get(n, ()) if m in by_number) for n in by_number}
+
+    def chain(number: str) -> float:  # its seconds + the longest chain that waits for it
+        waiting = [chain(m) for m, before in needs.items() if number in before]
+        return NOTEBOOK_SECONDS.get(number, 1.0) + max(waiting, default=0.0)
+
+    return [NotebookTask(p, out / p.name, parameters[p.name], tuple(by_number[m].name for m in needs[n]), chain(n))
+            for n, p in by_number.items()]
+
+
+def failure_message(task: NotebookTask, err: Any) -> str:
+    """One line naming the notebook, the first line of the failing cell and its error."""
+    first_line = next((line for line in str(err.source).splitlines() if line.strip()), "")
+    return (f"{task.key} failed in the cell starting {first_line!r}: {err.ename}: {err.evalue}\n"
+            f"           executed copy kept for inspection: {task.target}")
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook's cell raised, in a side-by-side worker (the message is failure_message's)."""
+
+
+def execute_shared(task: NotebookTask) -> dict[str, Any]:
+    """A side-by-side worker's job: the notebook on one thread; its wall seconds."""
+    import papermill
+
+    start = time.perf_counter()
+    try:
+        execute_notebook(task.path, task.target, task.parameters, exclusive=False)
+    except papermill.PapermillExecutionError as err:
+        raise NotebookFailed(failure_message(task, err)) from None
+    return {"seconds": time.perf_counter() - start}
+
+
+def run_notebooks_side_by_side(cfg: RunConfig, tasks: list[NotebookTask]) -> dict[str, float]:
+    """Execute `tasks` `cfg.jobs` at a time in worker processes, each notebook after those it
+    needs; notebook stem -> wall seconds. A failure ends the run (SystemExit) once the
+    notebooks already running have finished, naming it and what was left unrun."""
+    from bdgf_nb.app.schedule import run_tasks
+
+    print(f"[bdgf-run] {cfg.dataset}: {len(tasks)} notebooks, {cfg.jobs} at a time, one thread each ...", flush=True)
+    report = run_tasks(tasks, execute_shared, cfg.jobs, desc="notebooks")
+    if report.failed:
+        failed = [t for t in tasks if t.key in report.failed]
+        first = next((t for t in failed if not report.failed[t.key].startswith(("skipped", "not run"))), failed[0])
+        error = report.failed[first.key].removeprefix(f"{NotebookFailed.__name__}: ")
+        unrun = [t.key for t in failed if t is not first]
+        raise SystemExit(f"[bdgf-run] {error}" + (f"\n           not run or failed too: {unrun}" if unrun else ""))
+    return {t.path.stem: round(report.results[t.key]["seconds"], 1) for t in tasks}
+
+
 def run_dataset(cfg: RunConfig) -> Path:
     """Run the chosen notebooks on one dataset; returns the path of summary.json."""
     import papermill  # heavy import: only when running
@@ -151,20 +244,18 @@ def run_dataset(cfg: RunConfig) -> Path:
     scheduled = None
     if cfg.jobs > 1 and any(p.name.startswith("03_") for p in paths):
         scheduled = schedule_comparison(cfg, out)
-    for path in paths:
-        target = out / path.name
-        print(f"[bdgf-run] {cfg.dataset}: {path.name} ...", flush=True)
+    tasks = notebook_tasks(paths, out, {p.name: {**parameters, **_declared(p, optional)} for p in paths})
+    if cfg.jobs > 1 and len(tasks) > 1:
+        timings = run_notebooks_side_by_side(cfg, tasks)
+    for task in tasks if not timings else []:
+        print(f"[bdgf-run] {cfg.dataset}: {task.key} ...", flush=True)
         start = time.perf_counter()
         try:
-            execute_notebook(path, target, {**parameters, **_declared(path, optional)})
+            execute_notebook(task.path, task.target, task.parameters)
         except papermill.PapermillExecutionError as err:
-            first_line = next((line for line in str(err.source).splitlines() if line.strip()), "")
-            raise SystemExit(
-                f"[bdgf-run] {path.name} failed in the cell starting {first_line!r}: {err.ename}: {err.evalue}\n"
-                f"           executed copy kept for inspection: {target}"
-            ) from None
-        timings[path.stem] = round(time.perf_counter() - start, 1)
-        print(f"[bdgf-run] {path.name} done in {timings[path.stem]} s", flush=True)
+            raise SystemExit(f"[bdgf-run] {failure_message(task, err)}") from None
+        timings[task.path.stem] = round(time.perf_counter() - start, 1)
+        print(f"[bdgf-run] {task.key} done in {timings[task.path.stem]} s", flush=True)
     summary = {"dataset": cfg.dataset, "quick": cfg.quick, "preset": cfg.preset or ("quick" if cfg.quick else "full"), "seed": cfg.seed, "seeds": cfg.seeds,
                "class_balanced": cfg.class_balanced, "select_on": cfg.select_on, "jobs": cfg.jobs, "scheduled": scheduled,
                "catalog": None if cfg.catalog is None else str(cfg.catalog.resolve()), "notebook_seconds": timings, **load_results(out)}
@@ -200,7 +291,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--class-balanced", action="store_true", help="classifiers sample class-balanced batches (off by default: chosen on validation kappa)")
     parser.add_argument("--select-on", choices=("oa", "aa", "kappa"), default="kappa", help="validation metric for early stopping and model selection")
     parser.add_argument("--preset", choices=("", "quick", "full", "paper"), default="", help="run sizes by name, overriding --quick ('paper': BDGF.md sizes, meant for a GPU)")
-    parser.add_argument("--jobs", type=_jobs, default=1, help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks (2 on 2 cores: about 2x faster for the trainings)")
+    parser.add_argument("--jobs", type=_jobs, default=1, help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks, then run the notebooks this many at a time (2 on 2 cores: about 2x faster for the trainings)")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
     parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
     return parser.parse_args(argv)
