@@ -6,7 +6,7 @@
 # QUICK=0 for the full-size run; DATASET=name for another catalog scene (or DATASET=all);
 # JOBS: notebook 03's runs trained that many at a time in one-thread processes, then the notebooks
 # run that many at a time, one thread each (bdgf-run --jobs); default 2 where there are 2 cores or
-# more (about 100 s less of make run for the trainings, about 60 s for the notebooks, README), else 1.
+# more (about 100 s less of make run for the trainings, about 50 s for the notebooks, README), else 1.
 VENV    ?= .venv
 PYTHON  ?= python3
 TORCH   ?= torch==2.13.0

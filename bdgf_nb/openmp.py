@@ -15,9 +15,9 @@ No single setting is both safe and fast, so the package sets PASSIVE on import (
 kernels, tests, `bdgf-run --jobs` workers: anything that may share the cores), and the two
 commands that own the machine by construction ask for the short spin: the notebook kernels
 `bdgf-run` starts one after another (not those it runs side by side with `--jobs`), and
-`bdgf-bench`. A choice the user made in the
-environment (either variable) is never overridden. The number of threads, and so every result,
-is the same either way: only the waiting differs.
+`bdgf-bench`. A choice the user made in the environment (either variable) is never
+overridden. The number of threads, and so every result, is the same either way: only the
+waiting differs.
 """
 
 from __future__ import annotations

@@ -221,10 +221,26 @@ def run_notebooks_side_by_side(cfg: RunConfig, tasks: list[NotebookTask]) -> dic
     return {t.path.stem: round(report.results[t.key]["seconds"], 1) for t in tasks}
 
 
+def run_notebooks_in_turn(cfg: RunConfig, tasks: list[NotebookTask]) -> dict[str, float]:
+    """Execute `tasks` one after another, each kernel with the cores to itself; notebook stem ->
+    wall seconds. The first failure ends the run (SystemExit) naming its cell."""
+    import papermill
+
+    timings: dict[str, float] = {}
+    for task in tasks:
+        print(f"[bdgf-run] {cfg.dataset}: {task.key} ...", flush=True)
+        start = time.perf_counter()
+        try:
+            execute_notebook(task.path, task.target, task.parameters)
+        except papermill.PapermillExecutionError as err:
+            raise SystemExit(f"[bdgf-run] {failure_message(task, err)}") from None
+        timings[task.path.stem] = round(time.perf_counter() - start, 1)
+        print(f"[bdgf-run] {task.key} done in {timings[task.path.stem]} s", flush=True)
+    return timings
+
+
 def run_dataset(cfg: RunConfig) -> Path:
     """Run the chosen notebooks on one dataset; returns the path of summary.json."""
-    import papermill  # heavy import: only when running
-
     out = cfg.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     parameters: dict[str, Any] = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "out_dir": str(out)}
@@ -239,23 +255,12 @@ def run_dataset(cfg: RunConfig) -> Path:
         optional["select_on"] = cfg.select_on
     if cfg.preset:
         optional["preset"] = cfg.preset
-    timings: dict[str, float] = {}
     paths = select_notebooks(cfg.notebooks, cfg.folder)
     scheduled = None
     if cfg.jobs > 1 and any(p.name.startswith("03_") for p in paths):
         scheduled = schedule_comparison(cfg, out)
     tasks = notebook_tasks(paths, out, {p.name: {**parameters, **_declared(p, optional)} for p in paths})
-    if cfg.jobs > 1 and len(tasks) > 1:
-        timings = run_notebooks_side_by_side(cfg, tasks)
-    for task in tasks if not timings else []:
-        print(f"[bdgf-run] {cfg.dataset}: {task.key} ...", flush=True)
-        start = time.perf_counter()
-        try:
-            execute_notebook(task.path, task.target, task.parameters)
-        except papermill.PapermillExecutionError as err:
-            raise SystemExit(f"[bdgf-run] {failure_message(task, err)}") from None
-        timings[task.path.stem] = round(time.perf_counter() - start, 1)
-        print(f"[bdgf-run] {task.key} done in {timings[task.path.stem]} s", flush=True)
+    timings = run_notebooks_side_by_side(cfg, tasks) if cfg.jobs > 1 and len(tasks) > 1 else run_notebooks_in_turn(cfg, tasks)
     summary = {"dataset": cfg.dataset, "quick": cfg.quick, "preset": cfg.preset or ("quick" if cfg.quick else "full"), "seed": cfg.seed, "seeds": cfg.seeds,
                "class_balanced": cfg.class_balanced, "select_on": cfg.select_on, "jobs": cfg.jobs, "scheduled": scheduled,
                "catalog": None if cfg.catalog is None else str(cfg.catalog.resolve()), "notebook_seconds": timings, **load_results(out)}
