@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy.stats import ortho_group
@@ -165,6 +168,23 @@ def test_umap_embedding_shape_and_determinism():
     out = embed_all({"a": x, "b": x[:, :4]}, "umap", seed=1, n_epochs=50)
     assert out["a"].shape == (150, 2) and out["b"].shape == (150, 2)
     np.testing.assert_array_equal(out["a"], embed(x, "umap", seed=1, n_epochs=50))
+
+
+def test_umap_machine_code_is_reused_by_the_next_process():
+    """umap's numba functions are compiled once and then loaded from disk by every later process
+    (interpret.umap_with_disk_cache), with the same embedding. The first process here may itself
+    load them already (the cache outlives the test run), so only the second is asserted on."""
+    script = (
+        "import numpy as np\n"
+        "from bdgf_nb.analysis.interpret import embed, umap_with_disk_cache\n"
+        "y = embed(np.random.default_rng(0).normal(size=(60, 5)), 'umap', seed=0, n_epochs=20)\n"
+        "epoch = umap_with_disk_cache().layouts._nb_optimize_layout_euclidean_single_epoch\n"
+        "print(sum(epoch.stats.cache_hits.values()), sum(epoch.stats.cache_misses.values()), y.sum().hex())\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split() for _ in range(2)]
+    hits, misses, digest = runs[1]
+    assert int(hits) >= 1 and int(misses) == 0, runs
+    assert digest == runs[0][2]  # same embedding, compiled or loaded
 
 
 def test_embed_refuses_unknown_method_and_bad_shape():
