@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make run    set up .venv if missing, run all notebooks headless on the synthetic scene (quick)
-#   make test   set up .venv if missing, then lint, type-check, unit tests and notebook runs
+#   make test   set up .venv if missing, then lint, type-check, unit tests and notebook runs (JOBS at a time)
 #   make test-browser  the notebooks in JupyterLab in headless Chromium (Playwright); installs
 #               Debian's chromium (apt) and the `browser` extra when missing; screenshots: outputs/browser/
 # QUICK=0 for the full-size run; DATASET=name for another catalog scene (or DATASET=all);
@@ -47,8 +47,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# JOBS > 1: pytest-xdist runs the tests in that many worker processes, two tests handed out at a
+# time (tests/conftest.py starts each worker on one of the longest, by their measured seconds)
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=10
+	$(BIN)/python -m pytest -q --durations=10 $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --maxschedchunk 2,)
 
 test: lint typecheck unit
 

@@ -20,3 +20,23 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` has deselected what will not run
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order for `make unit` (pytest-xdist, `-n N --maxschedchunk 2`): xdist gives each of its N
+    workers the next two tests in collection order, then two more to whichever asks (finishes a
+    short test) first. So each worker starts on one of the N longest tests, by their measured
+    `slow(seconds=...)` marker, followed by a short one (a long one queued behind another long one
+    would wait for it, on a worker that asks for nothing while it runs); the remaining slow tests
+    come next, then the rest in their usual order. Without xdist (N = 1) only the order changes."""
+
+    def seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("slow")
+        return float(marker.kwargs.get("seconds", 0)) if marker else 0.0
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    slow = sorted((item for item in items if seconds(item) > 0), key=seconds, reverse=True)
+    fast = [item for item in items if seconds(item) == 0]
+    pairs = list(zip(slow[:workers], fast, strict=False))
+    items[:] = [*(item for pair in pairs for item in pair), *slow[len(pairs) :], *fast[len(pairs) :]]
