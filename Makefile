@@ -42,7 +42,7 @@ run: $(STAMP)
 	$(BIN)/bdgf-run --dataset $(DATASET) --seed $(SEED) --jobs $(JOBS) --out $(OUT) $(if $(filter 1,$(QUICK)),--quick,)
 
 lint: $(STAMP)
-	$(BIN)/ruff check bdgf_nb tests notebooks
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -1,9 +1,11 @@
 """Choose class-balanced batches on VALIDATION (README, "Protocol"): BDGF at quick sizes on
 houston2018_west, seeds 0 and 1, plain vs class-balanced batches, paired. Run from the repo root:
 python docs/experiments/class_balance.py (317 s on 2 cores, 2026-11-27)."""
-import json, sys, time
+import json
+import time
+
 from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import prepare, diffusion_features, train_variant
+from bdgf_nb.app.pipeline import diffusion_features, prepare, train_variant
 
 rows = []
 t0 = time.time()
