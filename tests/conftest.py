@@ -1,9 +1,20 @@
 """Runs before any test module imports torch: PASSIVE, the package default, chosen explicitly so
-that no notebook kernel a test starts spins (bdgf_nb/openmp.py says why)."""
+that no notebook kernel a test starts spins (bdgf_nb/openmp.py says why); and under pytest-xdist
+with N > 1 workers, one OpenMP thread per process (see below)."""
 
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# N xdist workers already keep N cores busy, and the slowest tests start processes of their own
+# (notebook kernels, `--jobs` workers, bdgf-bench), so a second intra-op thread per process only
+# oversubscribes the cores: `pytest -n 2 --maxschedchunk 2` on 2 idle cores, 2026-12-04, one run
+# each, one after the other: 910 s with torch's default of 2 threads, 757 s with
+# OMP_NUM_THREADS=1 (the sequential quick notebook run 838 -> 568 s). xdist sets the worker count
+# before it loads this file. A thread count the user set is kept; tests that need 2 threads set
+# them (test_openmp), and thread-sensitive comparisons already run on one (one_torch_thread).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from collections.abc import Iterator  # noqa: E402
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAINING_KEYS = {"samples_per_s", "step_s", "flops_per_step", "achieved_flops", "fraction_of_matmul", "matmul_fp32_flops", "peak_memory_mb", "memory_method"}
 
 
-@pytest.mark.slow(seconds=106)
+@pytest.mark.slow(seconds=111)
 def test_quick_bench_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)

@@ -33,7 +33,7 @@ def _launch(out: Path, processes: int) -> dict:
     return torch.load(out / "result.pt", weights_only=False)
 
 
-@pytest.mark.slow(seconds=14)
+@pytest.mark.slow(seconds=12)
 def test_two_processes_match_one_process(tmp_path):
     single, double = _launch(tmp_path / "one", 1), _launch(tmp_path / "two", 2)
     assert (single["world_size"], double["world_size"]) == (1, 2)
@@ -97,7 +97,7 @@ def test_launch_without_torchrun_variables_is_explained(monkeypatch):
         ddp.init_from_env()
 
 
-@pytest.mark.slow(seconds=128)
+@pytest.mark.slow(seconds=92)
 def test_command_line_writes_the_checkpoints_notebooks_reuse(tmp_path, capsys):
     """`python -m bdgf_nb.cli.torchrun train` alone (no torchrun) trains the quick preset and
     leaves its checkpoints under the names notebooks 01-04 look for, so `bdgf-run` reuses them."""

@@ -109,7 +109,7 @@ def test_runner_passes_seeds_to_notebook_03_only(tmp_path, monkeypatch):
         RunConfig(seeds=-1)
 
 
-@pytest.mark.slow(seconds=756)
+@pytest.mark.slow(seconds=568)
 def test_all_notebooks_run_in_quick_mode(tmp_path):
     summary_path = run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path))
     summary = json.loads(Path(summary_path).read_text())
@@ -136,7 +136,7 @@ def test_all_notebooks_run_in_quick_mode(tmp_path):
     assert_readings_follow_their_numbers(tmp_path)
 
 
-@pytest.mark.slow(seconds=367)
+@pytest.mark.slow(seconds=542)
 def test_readings_follow_their_numbers_on_a_second_seed(tmp_path):
     """Issue 17: a rerun on another seed rewrites the reading cells instead of contradicting its
     own outputs. Run with `--jobs 2`, so it also covers bdgf-run's scheduling: notebook 03's
