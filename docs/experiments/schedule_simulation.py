@@ -8,6 +8,7 @@ guided single-branch trainings; 03: every comparison task; 04: 03; 05: all).
 
     python docs/experiments/schedule_simulation.py
     # two phases: 221 + 90 = 311 s; one graph, critical path first: 311 s; longest first: 331 s
+    # and the moves of `variants()`: 304-323 s; the best (all three in one graph) 304 s
 
 The simulation ignores start-up and contention, so its 311 s is below the measured 331.7 s.
 """
@@ -60,11 +61,48 @@ def critical_path(tasks: Tasks) -> dict[str, float]:
     return {k: length(k) for k in tasks}
 
 
+def two_phases(comparison: Tasks, notebooks: Tasks) -> tuple[float, float]:
+    """bdgf-run's schedule: the comparison tasks longest first, then the notebooks longest chain first."""
+    first = makespan(comparison, {k: v[0] for k, v in comparison.items()})
+    among = {k: (v[0], [a for a in v[1] if a in notebooks]) for k, v in notebooks.items()}
+    return first, makespan(among, critical_path(among))
+
+
+def one_graph(comparison: Tasks, notebooks: Tasks) -> float:
+    """Every task in one graph, critical path first."""
+    graph = {**comparison, **notebooks}
+    return makespan(graph, critical_path(graph))
+
+
+# Moves tried on 2026-12-04, with estimated durations (the 24 s of notebook 02's three unguided
+# trainings, split by branch; umap's numba compile ~9 s, which notebook 04's UMAP cell then
+# skips, ~18 s in a fresh clone; notebook 03's scene maps ~17 s). The best, all three in one graph: 304 s.
+UNGUIDED = {"cnn unguided": (8, ["features adaptive"]), "mamba unguided": (6, ["features adaptive"]),
+            "transformer unguided": (10, ["features adaptive"])}
+UMAP_WARM = {"umap compile": (9, [])}
+MAPS = {"scene maps": (17, ["bdgf", "baselines"])}
+
+
+def variants() -> dict[str, tuple[Tasks, Tasks]]:
+    """(comparison, notebooks) for each move: notebook 02's unguided trainings in the scheduler,
+    umap compiled ahead of notebook 04, the scene maps drawn in the scheduler (04 then needs
+    nothing of 03), and the three together."""
+    unguided_nb = {**NOTEBOOKS, "02": (15, NOTEBOOKS["02"][1])}
+    warm_nb = {**NOTEBOOKS, "04": (28, ["03"])}
+    maps_nb = {**NOTEBOOKS, "03": (21, NOTEBOOKS["03"][1]), "04": (46, [])}
+    all_nb = {**maps_nb, "02": (15, NOTEBOOKS["02"][1]), "04": (28, [])}
+    return {"02's unguided trainings scheduled": ({**COMPARISON, **UNGUIDED}, unguided_nb),
+            "umap compiled ahead": ({**COMPARISON, **UMAP_WARM}, warm_nb),
+            "scene maps scheduled": ({**COMPARISON, **MAPS}, maps_nb),
+            "all three": ({**COMPARISON, **UNGUIDED, **UMAP_WARM, **MAPS}, all_nb)}
+
+
 if __name__ == "__main__":
-    first = makespan(COMPARISON, {k: v[0] for k, v in COMPARISON.items()})  # the scheduler: longest first
-    notebooks = {k: (v[0], [a for a in v[1] if a in NOTEBOOKS]) for k, v in NOTEBOOKS.items()}
-    second = makespan(notebooks, critical_path(notebooks))  # bdgf-run: the longest chain first
+    first, second = two_phases(COMPARISON, NOTEBOOKS)
     print(f"two phases: {first:.0f} + {second:.0f} = {first + second:.0f} s")
+    print(f"one graph, critical path first: {one_graph(COMPARISON, NOTEBOOKS):.0f} s")
     graph = {**COMPARISON, **NOTEBOOKS}
-    print(f"one graph, critical path first: {makespan(graph, critical_path(graph)):.0f} s")
     print(f"one graph, longest first: {makespan(graph, {k: v[0] for k, v in graph.items()}):.0f} s")
+    for name, (comparison, notebooks) in variants().items():
+        first, second = two_phases(comparison, notebooks)
+        print(f"{name}: two phases {first:.0f} + {second:.0f} = {first + second:.0f} s; one graph {one_graph(comparison, notebooks):.0f} s")
