@@ -1,13 +1,22 @@
 """Notebooks: stored clean, parameterised, and runnable headless in quick mode."""
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
 from test_reading import check_directions
 
-from bdgf_nb.cli.run import NOTEBOOK_DIR, RunConfig, notebook_paths, run_dataset, select_notebooks
+from bdgf_nb.cli.run import (
+    NOTEBOOK_DIR,
+    RunConfig,
+    execute_notebook,
+    notebook_paths,
+    run_dataset,
+    select_notebooks,
+)
 from bdgf_nb.errors import ConfigError
 
 NOTEBOOKS = notebook_paths()
@@ -94,6 +103,24 @@ def test_runner_stops_on_a_failing_notebook_and_keeps_it(tmp_path):
         run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path / "out", folder=folder))
     assert (tmp_path / "out" / "00_fails.ipynb").exists()
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="ZeroMQ has no IPC transport on Windows: kernels keep TCP there")
+def test_kernels_listen_on_private_sockets_not_tcp(tmp_path, monkeypatch, capfd):
+    """bdgf-run's kernels talk over Unix sockets in a temporary folder of their own, removed
+    after the notebook: no localhost TCP port, no ipykernel warning about unencrypted TCP."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\nprint(app.transport, app.ip)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "probe.ipynb")
+    execute_notebook(tmp_path / "probe.ipynb", tmp_path / "probe_out.ipynb", {})
+    printed = nbformat.read(tmp_path / "probe_out.ipynb", as_version=4).cells[0].outputs[0]["text"]
+    transport, ip = printed.split()
+    assert transport == "ipc" and ip.startswith(str(tmp_path / "tmp" / "bdgf-kernel-"))
+    assert list((tmp_path / "tmp").iterdir()) == [], "the socket folder outlived the notebook"
+    assert "without encryption" not in capfd.readouterr().err
 
 
 def test_runner_passes_seeds_to_notebook_03_only(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,12 +105,30 @@ def execute_notebook(path: Path, target: Path, parameters: dict[str, Any], exclu
     added = {k: v for k, v in {**STATIC_VIEW_ENV, **threads}.items() if k not in os.environ}
     os.environ.update(added)  # the kernel inherits this process's environment
     try:
-        papermill.execute_notebook(
-            str(path), str(target), parameters=parameters, cwd=str(path.parent), progress_bar=False, kernel_name="python3", store_widget_state=True
-        )
+        with tempfile.TemporaryDirectory(prefix="bdgf-kernel-") as sockets:
+            papermill.execute_notebook(
+                str(path), str(target), parameters=parameters, cwd=str(path.parent), progress_bar=False, kernel_name="python3", store_widget_state=True,
+                **_socket_transport(sockets),
+            )
     finally:
         for key in added:
             os.environ.pop(key, None)
+
+
+def _socket_transport(folder: str) -> dict[str, Any]:
+    """papermill keywords that make the kernel listen on Unix sockets in `folder` (private to
+    this run, removed after it) instead of localhost TCP ports: no port another local user could
+    reach, and no "Kernel is running over TCP without encryption" warning from ipykernel 7 in
+    every run's log. Windows has no ZeroMQ IPC: there the kernel keeps papermill's TCP default."""
+    if os.name == "nt":
+        return {}
+    from jupyter_client.manager import AsyncKernelManager
+
+    class SocketKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**{"transport": "ipc", "ip": os.path.join(folder, "kernel"), **kwargs})
+
+    return {"kernel_manager_class": SocketKernelManager}
 
 
 def _declared(path: Path, optional: dict[str, Any]) -> dict[str, Any]:
