@@ -29,8 +29,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first: a pinned CPU-friendly build (from the machine's wheel folder, which only pip reads),
 	# so the project install never pulls another one; its bytecode compiled on all cores afterwards
-	# (pip compiles one file at a time: 49 s for torch, against 14 s + 10 s this way, measured)
-	$(BIN)/python -m pip install -q --no-compile "$(TORCH)"
+	# (pip compiles one file at a time: 49 s for torch, against 14 s + 10 s this way, measured).
+	# Without its dependencies: uv installs them with the project and compiles them (pip's
+	# --no-compile had left sympy without bytecode, 1 s more in every process that builds an optimiser)
+	$(BIN)/python -m pip install -q --no-compile --no-deps "$(TORCH)"
 	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/torch" > /dev/null || true  # pip too skips the files torch ships for newer Pythons
 	# the project with uv (its resolver and parallel downloads: 9 s against pip's 60 s), pip if uv fails
 	$(call install,-e '.[dev]')
