@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy.ndimage import uniform_filter
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV
@@ -53,7 +54,10 @@ def pixel_features(image: np.ndarray, features: str, patch: int) -> np.ndarray:
 
 def fit_predict(model: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, cfg: BaselineConfig) -> np.ndarray:
     if model == "rf":
-        rf = RandomForestClassifier(n_estimators=cfg.rf_trees, random_state=cfg.seed, n_jobs=-1)
+        # As many threads as torch may use in this process (1 in `bdgf-run --jobs` workers and
+        # side-by-side kernels), not every core: the forest is the same either way (trees are
+        # seeded up front), but n_jobs=-1 put 2 threads in each one-thread process.
+        rf = RandomForestClassifier(n_estimators=cfg.rf_trees, random_state=cfg.seed, n_jobs=torch.get_num_threads())
         return rf.fit(x_train, y_train).predict(x_test)
     keep = stratified_subsample(y_train, cfg.max_train, cfg.seed)
     x_fit, y_fit = x_train[keep], y_train[keep]
