@@ -8,7 +8,8 @@ matmul the same process timed). `--pair` runs two such processes at the same tim
 reports BDGF's samples/s of each: what a spinning policy costs when the cores are shared.
 `--then DIR` adds the code of an older checkout (a `git worktree` of the issue-era commit
 f9bb05b, whose bench is `bdgf_nb.bench`) under PASSIVE, its default, as one more arm, so "then"
-and "now" are timed in the same rounds. docs/BENCH.md, "OpenMP wait policy". From the repo root:
+and "now" are timed in the same rounds; a second table then gives each arm's speed-up over it,
+paired by round (geometric mean of the per-round ratios, Student-t 95 % interval). docs/BENCH.md, "OpenMP wait policy". From the repo root:
 
     python docs/experiments/openmp_wait.py [--rounds 3] [--pair] [--then /tmp/f9]
 """
@@ -17,12 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from scipy import stats
 
 from bdgf_nb import openmp
 
@@ -82,6 +86,28 @@ def main() -> None:
     for name, measured in rows.items():
         cells = [statistics.median(m[k] for m in measured) for k in keys]
         print(f"| {name} | " + " | ".join(f"{c:.1%}" if k.endswith("of matmul") else f"{c:,.0f}" for k, c in zip(keys, cells, strict=True)) + " |")
+    if args.then and not args.pair and args.rounds >= 2:
+        _paired_speedups(rows, next(iter(rows)), [k for k in keys if k in MODELS])
+
+
+MODELS = ("ddpm", "cnn_only", "mamba_only", "transformer_only", "bdgf")
+
+
+def _paired_speedups(rows: dict[str, list[dict[str, float]]], then: str, models: list[str]) -> None:
+    """Each arm against the older code, paired by round: the geometric mean of the per-round
+    ratios of samples/s with a Student-t 95 % interval on their logarithms."""
+    print(f"\n| now / then, paired by round ({len(rows[then])} rounds; geometric mean [95 % CI]) | " + " | ".join(models) + " |")
+    print("|---|" + "---|" * len(models))
+    for name, measured in rows.items():
+        if name == then:
+            continue
+        cells = []
+        for model in models:
+            logs = [math.log(now[model] / old[model]) for now, old in zip(measured, rows[then], strict=True)]
+            half = stats.t.ppf(0.975, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+            mean = statistics.mean(logs)
+            cells.append(f"{math.exp(mean):.2f}x [{math.exp(mean - half):.2f}, {math.exp(mean + half):.2f}]")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
