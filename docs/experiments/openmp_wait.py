@@ -30,6 +30,7 @@ from scipy import stats
 
 from bdgf_nb import openmp
 
+MODELS = ("ddpm", "cnn_only", "mamba_only", "transformer_only", "bdgf")  # the bench's training entries
 BENCH = [sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--only", "training", "--threads", "2"]
 POLICIES = {
     "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
@@ -89,8 +90,6 @@ def main() -> None:
     if args.then and not args.pair and args.rounds >= 2:
         _paired_speedups(rows, next(iter(rows)), [k for k in keys if k in MODELS])
 
-
-MODELS = ("ddpm", "cnn_only", "mamba_only", "transformer_only", "bdgf")
 
 
 def _paired_speedups(rows: dict[str, list[dict[str, float]]], then: str, models: list[str]) -> None:

@@ -12,8 +12,9 @@ under (the short spin of bdgf_nb.openmp, unless the environment sets a policy):
 - the CNN branch's convolutions alone: every conv2d one BDGF forward calls, with the same shapes,
   forward and backward, replayed on fresh tensors (the conv FLOPs are most of BDGF's counted
   FLOPs, so their rate caps the step's fraction);
-- the numba scan alone at the Mamba branch's shapes (forward and backward, one call per stage):
-  the part of the Mamba step that is not small torch ops;
+- the numba scan alone at the Mamba branch's shapes (forward and backward, one call per stage,
+  with the softplus of delta the block applies before it): the part of the Mamba step that is
+  not small torch ops;
 - inference forwards (eval, no gradients) of BDGF and of each branch, pixels/s and FLOPs/pixel.
 
 From these it prints what each target would need. It changes nothing; the figures and their
@@ -30,7 +31,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -45,7 +45,6 @@ from bdgf_nb.app.pipeline import prepare
 from bdgf_nb.app.presets import preset
 from bdgf_nb.cli.bench import BRANCH_MODELS, bdgf_workload, matmul_call
 from bdgf_nb.cli.bench_scan import interleaved_medians
-from bdgf_nb.ddpm.unet import DenoiserUNet
 from bdgf_nb.model.bdgf import BDGF
 from bdgf_nb.model.branches import MambaBranch
 from bdgf_nb.model.scan import _scan_core_fused
@@ -131,8 +130,7 @@ def main() -> None:
     # the convolutions of one BDGF forward (CNN branch; the Mamba branch's grouped Conv1d are not conv2d)
     bdgf = models["bdgf"]
     assert isinstance(bdgf, BDGF)
-    unet_cfg = replace(settings.pretrain.unet, in_channels=sum(groups.values()), modality_channels=tuple(groups.values()))
-    guide_channels = list(DenoiserUNet(unet_cfg).feature_channels)
+    guide_channels = bdgf.guide_channels  # the quick DDPM's feature channels, as bdgf_workload built it
     b, p = settings.train.batch_size, settings.patch
     x = torch.randn(b, sum(groups.values()), p, p)
     guides = [torch.randn(b, c, p, p) for c in guide_channels]
