@@ -1,4 +1,4 @@
-"""Checkpoints that fail loudly: atomic writes, a config hash, a content check, RNG capture.
+"""Checkpoints that fail loudly: a config record, a content check, RNG capture.
 
 File layout (one file per checkpoint)::
 
@@ -14,23 +14,18 @@ loops call: no file or a damaged one (kept aside as `<name>.corrupt`, with a war
 `weights_only=False` (they hold RNG states and histories): load only checkpoints this project
 wrote.
 
-Writes go to a temp file `.<name>.<pid>.<random>.tmp` renamed over the target, so a run killed
-mid-write (SIGKILL) leaves the previous checkpoint intact; the next write removes temp files of
-processes that are gone.
+Writes are atomic (`storage.atomic_write_bytes`), so a run killed mid-write (SIGKILL) leaves
+the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import glob
 import hashlib
 import io
 import json
 import os
 import random
-import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -39,61 +34,9 @@ import numpy as np
 import torch
 
 from bdgf_nb.errors import CheckpointError, CorruptCheckpointError
+from bdgf_nb.storage import atomic_write_bytes, config_hash, config_record
 
 MAGIC = b"BDGFCKPT1\n"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: existence check only
-    except PermissionError:  # exists, owned by another user
-        return True
-    except (ProcessLookupError, OverflowError):
-        return False
-    return True
-
-
-def _remove_orphaned_temps(path: Path) -> None:
-    """Delete `.<name>.<pid>.*.tmp` siblings left by a killed writer (its pid no longer runs).
-    POSIX only: on Windows `os.kill(pid, 0)` would terminate the process instead of probing it."""
-    if os.name != "posix":
-        return
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[^.]+\.tmp")  # mkstemp's random part has no dot
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        match = pattern.fullmatch(tmp.name)
-        if match and not _pid_alive(int(match.group(1))):
-            tmp.unlink(missing_ok=True)
-
-
-def atomic_write_bytes(data: bytes, path: str | Path) -> None:
-    """Write `data` to `path` so readers see the old file or the new one, never half of it:
-    temp file in the same folder, fsync, `os.replace` (atomic on POSIX and Windows)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphaned_temps(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def config_record(config: Any) -> Any:
-    """A dataclass (nested allowed) or dict -> plain JSON values (tuples become lists)."""
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config = dataclasses.asdict(config)
-    return json.loads(json.dumps(config, sort_keys=True, default=str))
-
-
-def config_hash(config: Any) -> str:
-    """Stable 16-hex-digit hash of a config: sha256 of its JSON with sorted keys."""
-    text = json.dumps(config_record(config), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def state_dict_hash(state: torch.nn.Module | dict[str, torch.Tensor]) -> str:

@@ -4,7 +4,7 @@ from sklearn.metrics import cohen_kappa_score
 from sklearn.metrics import confusion_matrix as sk_confusion
 
 from bdgf_nb.errors import DataError
-from bdgf_nb.evaluate.metrics import classification_report, confusion_matrix
+from bdgf_nb.metrics import classification_report, confusion_matrix
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bdgf_nb
-from bdgf_nb import guards
+from bdgf_nb import memory
 from bdgf_nb.analysis.baselines import BaselineConfig
 from bdgf_nb.app.parameters import check_parameters
 from bdgf_nb.checkpoint import load_checkpoint, load_module_state, save_checkpoint
@@ -218,12 +218,12 @@ def memory_limited(setup: Callable[[Path], Callable[[], Any]]) -> Callable[[Path
         inner = setup(tmp)
 
         def run() -> Any:
-            original = guards.available_bytes
-            guards.available_bytes = lambda: 1024
+            original = memory.available_bytes
+            memory.available_bytes = lambda: 1024
             try:
                 return inner()
             finally:
-                guards.available_bytes = original
+                memory.available_bytes = original
         return run
     return wrapped
 
@@ -539,22 +539,22 @@ def test_temp_files_of_killed_writers_are_swept_but_live_ones_kept(tmp_path: Pat
 
 
 def test_memory_estimates_and_check() -> None:
-    assert guards.scene_bytes(10, 20, 3, patch=5) == 4 * 3 * (3 * 200 + 14 * 24)
-    free = guards.available_bytes()
+    assert memory.scene_bytes(10, 20, 3, patch=5) == 4 * 3 * (3 * 200 + 14 * 24)
+    free = memory.available_bytes()
     assert free is not None and free > 0
     net = jobs.TinyNet(4, 3)
     x = torch.zeros(2, 4, 5, 5)
     params = sum(p.numel() for p in net.parameters()) * 4
-    one, many = (guards.training_bytes(net, lambda: net(x, []), 2, b) for b in (1, 100))
+    one, many = (memory.training_bytes(net, lambda: net(x, []), 2, b) for b in (1, 100))
     assert params * 4 < one < many and net.training  # the eval-mode probe restores train mode
-    guards.check_memory(1, "a byte")
+    memory.check_memory(1, "a byte")
     with pytest.raises(ResourceError, match=r"a lot needs about 1024\.0 TiB of memory, found .* available; buy more"):
-        guards.check_memory(2**50, "a lot", hint="buy more")
-    os.environ[guards.SKIP_ENV] = "1"
+        memory.check_memory(2**50, "a lot", hint="buy more")
+    os.environ[memory.SKIP_ENV] = "1"
     try:
-        guards.check_memory(2**50, "a lot")  # bypassed on request
+        memory.check_memory(2**50, "a lot")  # bypassed on request
     finally:
-        del os.environ[guards.SKIP_ENV]
+        del os.environ[memory.SKIP_ENV]
 
 
 @pytest.mark.parametrize("tile_rows", [1, 3, 7, 64])

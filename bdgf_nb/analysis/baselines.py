@@ -16,10 +16,10 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.svm import SVC
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.data.sampling import stratified_subsample
 from bdgf_nb.errors import ConfigError, expect
-from bdgf_nb.evaluate.metrics import ClassificationReport, classification_report
-from bdgf_nb.fields import check_fields
+from bdgf_nb.metrics import ClassificationReport, classification_report
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from bdgf_nb.data.sampling import limit_mask
 from bdgf_nb.errors import DataError, expect
-from bdgf_nb.evaluate.metrics import classification_report
+from bdgf_nb.metrics import METRICS, classification_report
 
 
 def pixels_at(maps: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
@@ -57,5 +57,5 @@ def linear_probe(
         probe.fit(scaler.transform(x_train), labels[train])
         predicted = probe.predict(scaler.transform(x_test))
         report = classification_report(labels[test], predicted, n_classes).to_dict()
-        rows.append({"features": name, "dims": int(x_train.shape[1]), **{k: report[k] for k in ("overall_accuracy", "average_accuracy", "kappa")}})
+        rows.append({"features": name, "dims": int(x_train.shape[1]), **{k: report[k] for k in METRICS}})
     return rows

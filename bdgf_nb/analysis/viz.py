@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 
 from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.errors import DataError, expect
+from bdgf_nb.metrics import METRICS
 
 PALETTE = px.colors.qualitative.Alphabet + px.colors.qualitative.Dark24
 
@@ -257,7 +258,7 @@ def pretraining_curves(histories: dict[str, Sequence[dict[str, float]]], modalit
 def probe_bars(rows: Sequence[dict[str, Any]]) -> go.Figure:
     """Linear-probe accuracy per feature set (probe.linear_probe rows), value axis zoomed."""
     rows = list(rows)
-    keys = ["overall_accuracy", "average_accuracy", "kappa"]
+    keys = list(METRICS)
     fig = px.bar(rows, x="features", y=keys, barmode="group", text_auto=".1f")
     fig.update_layout(height=360, title="Linear probe on the leak-free split", legend_title="", xaxis_title="feature set")
     return _zoom_bars(fig, [float(r[k]) for r in rows for k in keys], None, "OA, AA (%), kappa (x100)")

@@ -9,7 +9,7 @@ make sense with diffusion features are skipped on a pixel table (no DDPM there).
 Pairing: every variant of model seed s uses the same split, training pixels and batch order
 (seeded by s), and the DDPM draw s's index picks (`ddpm_seed`), so "no masking" averages over
 DDPM draws exactly as BDGF does. One more row comes free from BDGF's own runs: the ensemble
-rule chosen on validation (evaluate.ensembles), paired with BDGF's mean rule.
+rule chosen on validation (model.ensemble), paired with BDGF's mean rule.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bdgf_nb.app.pipeline import (
     fused_baselines,
     train_variant,
 )
+from bdgf_nb.metrics import METRICS
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def compare(ctx: RunContext, prepared: Prepared, masking: str, seeds: list[int],
             rows.append({**run.row(), "method": variant.name, "seed": seed, "ddpm_seed": draw, "family": "BDGF / ablation"})
             if variant.name == "BDGF" and run.ensembles is not None:
                 chosen = run.ensembles.test[run.ensembles.chosen]
-                rows.append({"method": ENSEMBLE_ROW, **{k: chosen[k] for k in ("overall_accuracy", "average_accuracy", "kappa")},
+                rows.append({"method": ENSEMBLE_ROW, **{k: chosen[k] for k in METRICS},
                              "rule": run.ensembles.chosen, "seed": seed, "ddpm_seed": draw, "family": "BDGF / ablation"})
         rows += [{**row, "seed": seed, "family": "baseline"} for row in fused_baselines(ctx, prepared, seed)]
     return Comparison(rows, runs, features, variants)

@@ -34,12 +34,12 @@ from bdgf_nb.ddpm.diffusion import GaussianDiffusion
 from bdgf_nb.ddpm.features import cached_features, extract_features, feature_cache_key
 from bdgf_nb.ddpm.masking import matched_rate
 from bdgf_nb.errors import ConfigError, expect
-from bdgf_nb.evaluate.ensembles import EnsembleChoice, choose_ensemble_rule
 from bdgf_nb.evaluate.maps import predict_map
-from bdgf_nb.evaluate.metrics import classification_report
 from bdgf_nb.evaluate.predict import predict
+from bdgf_nb.metrics import METRICS, SHORT_NAMES, classification_report
 from bdgf_nb.model.bdgf import BDGF, ablation, equal_size_width
-from bdgf_nb.stored import array_digest, stored_array, stored_json
+from bdgf_nb.model.ensemble import EnsembleChoice, choose_ensemble_rule
+from bdgf_nb.storage import array_digest, stored_array, stored_json
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.classifier import train_classifier
 from bdgf_nb.train.pretrain import pretrain
@@ -213,7 +213,7 @@ def diffusion_features(ctx: RunContext, prepared: Prepared, masking: str, seed: 
 class ClassifierRun:
     """One trained classifier, its leak-free test score, its validation score (the spatially
     separate hold-out it was selected on), where it came from, and for a multi-branch model the
-    ensemble rules compared on validation (evaluate.ensembles)."""
+    ensemble rules compared on validation (model.ensemble)."""
 
     variant: str
     seed: int
@@ -229,10 +229,9 @@ class ClassifierRun:
     def row(self) -> dict[str, Any]:
         """Flat result row for tables, summary.json and plots: test metrics, and the validation
         metrics of the selected epoch beside them (their gap is the spatial shift)."""
-        keys = ("overall_accuracy", "average_accuracy", "kappa")
         best = self.history[self.best_epoch - 1] if self.best_epoch >= 1 else {}
-        return {"method": self.variant, **{k: self.report[k] for k in keys},
-                **{f"val_{k}": best.get(f"val_{short}", float("nan")) for k, short in zip(keys, ("oa", "aa", "kappa"), strict=True)},
+        return {"method": self.variant, **{k: self.report[k] for k in METRICS},
+                **{f"val_{k}": best.get(f"val_{SHORT_NAMES[k]}", float("nan")) for k in METRICS},
                 "best_epoch": self.best_epoch, "seconds": round(self.seconds, 1), "parameters": self.n_parameters}
 
     def guides(self, features: DiffusionFeatures) -> list[np.ndarray]:
@@ -293,7 +292,7 @@ def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatur
 
 def evaluate_classifier(model: BDGF, test_set: PatchDataset, val_set: PatchDataset, n_classes: int) -> dict[str, Any]:
     """The test report of the model's own ensemble rule, and for a multi-branch model every
-    ensemble rule fitted and chosen on validation (evaluate.ensembles), as JSON data."""
+    ensemble rule fitted and chosen on validation (model.ensemble), as JSON data."""
     test_out = predict(model, test_set)
     y_test = test_set.targets.numpy()
     report = classification_report(y_test + 1, test_out["probabilities"].argmax(1) + 1, n_classes).to_dict()

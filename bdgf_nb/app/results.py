@@ -8,13 +8,13 @@ one machine-readable record, and the library reads it back by the same names.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bdgf_nb.storage import atomic_write_json
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,8 @@ def _plain(value: Any) -> Any:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Temp file in the same folder + rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(_plain(data), handle, indent=2, sort_keys=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """`data` made JSON-safe (`_plain`), written atomically (storage.atomic_write_json)."""
+    atomic_write_json(_plain(data), path)
 
 
 def record(out_dir: str | Path, notebook: str, key: str, value: Any) -> None:

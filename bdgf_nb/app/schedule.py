@@ -13,7 +13,7 @@ once their DDPM exists, so they form a small task graph:
 
 Each task writes what the pipeline already reloads (the DDPM checkpoint, the feature cache, the
 classifier checkpoint with its stored evaluation, the stored baseline rows; all written
-atomically, stored.py), so `comparison.compare` in the notebook then trains and predicts
+atomically, storage.py), so `comparison.compare` in the notebook then trains and predicts
 nothing, and its tables are exactly those of a run without `--jobs`, up to float rounding: a
 run trained on one thread may round differently from one trained on two. A task that fails
 is reported and skipped, with everything that depends on it; the notebook then trains those

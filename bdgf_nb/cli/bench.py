@@ -371,7 +371,7 @@ def _step_parts(model: BDGF, dataset: Any, index: torch.Tensor, optimizer: torch
     split per branch by stopping autograd at the branch outputs (f_k, z_k)."""
     from bdgf_nb.device import autocast
     from bdgf_nb.model.bdgf import BDGFOutput
-    from bdgf_nb.model.mutual import ensemble_probabilities
+    from bdgf_nb.model.ensemble import ensemble_probabilities
 
     with _stopwatch(times, "data", device):  # PatchDataset.batch: patches + guide patches
         x, guides, y = dataset.batch(index)

@@ -27,8 +27,8 @@ from typing import Any
 from bdgf_nb import openmp
 from bdgf_nb.app.presets import PRESETS
 from bdgf_nb.app.results import load_results, write_json_atomic
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import BDGFError, ConfigError, expect
-from bdgf_nb.fields import check_fields
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 

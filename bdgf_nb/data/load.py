@@ -17,8 +17,6 @@ of one part of a pixel scene.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -47,7 +45,8 @@ from bdgf_nb.data.scene import (
 from bdgf_nb.data.tiles import Tile, mosaic
 from bdgf_nb.data.vector import VectorLabels, vector_labels
 from bdgf_nb.errors import DataError, expect
-from bdgf_nb.guards import check_memory, scene_bytes
+from bdgf_nb.memory import check_memory, scene_bytes
+from bdgf_nb.storage import atomic_write_text
 
 
 def _check(condition: bool, message: str) -> None:
@@ -156,7 +155,7 @@ def _load_synthetic(entry: CatalogEntry, overrides: dict[str, Any]) -> Scene:
 
 
 def _check_scene_memory(entry: CatalogEntry, reader: _Reader) -> None:
-    """Refuse, before reading any data, a scene whose arrays will not fit (guards.scene_bytes)."""
+    """Refuse, before reading any data, a scene whose arrays will not fit (memory.scene_bytes)."""
     shapes = [shape for ref in entry.modalities.values() if (shape := reader.shape(ref)) is not None and len(shape) >= 2]
     if len(shapes) < len(entry.modalities):
         return  # unknown: the reads report malformed files
@@ -408,12 +407,5 @@ def write_catalog_entry(catalog: str | Path, name: str, entry: dict[str, Any], c
         load_scene(name, {name: parsed})
     text = path.read_text() if path.is_file() else ""
     block = yaml.safe_dump({name: entry}, sort_keys=False, allow_unicode=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text + ("\n" if text and not text.endswith("\n") else "") + ("\n" if text else "") + block)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(text + ("\n" if text and not text.endswith("\n") else "") + ("\n" if text else "") + block, path)
     return parsed

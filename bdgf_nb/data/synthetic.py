@@ -34,9 +34,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter, maximum_filter
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.errors import ConfigError, expect
-from bdgf_nb.fields import check_fields
 
 CLASS_NAMES: tuple[str, ...] = (
     "grass",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.ddpm.unet import DenoiserUNet
 from bdgf_nb.errors import ConfigError, expect
-from bdgf_nb.fields import check_fields
 
 
 @dataclass

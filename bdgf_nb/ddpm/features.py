@@ -15,10 +15,6 @@ concatenated ("concat", timestep-major) over t.
 from __future__ import annotations
 
 import copy
-import io
-import json
-import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,11 +24,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bdgf_nb.checkpoint import atomic_write_bytes, config_hash, state_dict_hash
+from bdgf_nb.checkpoint import state_dict_hash
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.ddpm.diffusion import GaussianDiffusion
 from bdgf_nb.device import pick_device
 from bdgf_nb.errors import ConfigError, DataError, expect
-from bdgf_nb.fields import check_fields
+from bdgf_nb.storage import config_hash, stored_arrays
 
 
 @dataclass
@@ -129,37 +126,18 @@ def feature_cache_key(dataset: str, image_shape: tuple[int, ...], cfg: FeatureCo
     return {"dataset": dataset, "shape": [int(s) for s in image_shape], "features": asdict(cfg), "checkpoint": state_dict_hash(diffusion)}
 
 
-def _read_cache(path: Path, key_json: str) -> list[np.ndarray]:
-    """Load and verify a cache file; raises ValueError (or an I/O error) when it does not check out."""
-    with np.load(path, allow_pickle=False) as data:
-        if str(data["key"]) != key_json:
-            raise ValueError("stored key differs from the requested key")
-        maps = [data[f"map{k}"] for k in range(int(data["n_maps"]))]
+def _check_maps(maps: list[np.ndarray], shape: Any) -> None:
+    """ValueError unless `maps` are >= 1 float32 (G_k, H, W) maps of the key's scene (H, W)."""
     if not maps or any(m.ndim != 3 or m.dtype != np.float32 or m.shape[1:] != maps[0].shape[1:] for m in maps):
         raise ValueError(f"expected >= 1 float32 (G_k, H, W) maps of one (H, W), found {[(m.dtype, m.shape) for m in maps]}")
-    shape = json.loads(key_json).get("shape")
     if shape is not None and list(maps[0].shape[1:]) != list(shape)[-2:]:
         raise ValueError(f"maps are {maps[0].shape[1:]}, the key's scene is {shape}")
-    return maps
 
 
 def cached_features(cache_dir: str | Path, key: dict[str, Any], compute: Callable[[], list[np.ndarray]]) -> tuple[list[np.ndarray], bool]:
-    """Features from `<cache_dir>/<config_hash(key)>.npz`, or `compute()` written there atomically.
-
-    Returns (maps, hit). A file that fails verification (unreadable, truncated, other key, bad
-    shapes) is rebuilt with a warning."""
-    path = Path(cache_dir) / f"{config_hash(key)}.npz"
-    key_json = json.dumps(key, sort_keys=True, default=str)
-    if path.exists():
-        try:
-            return _read_cache(path, key_json), True
-        # NotImplementedError: a flipped byte in a zip header can name an unknown compression
-        except (OSError, ValueError, KeyError, EOFError, NotImplementedError, zipfile.BadZipFile) as exc:
-            warnings.warn(f"feature cache {path} is unusable ({type(exc).__name__}: {exc}); rebuilding it", stacklevel=2)
-    maps = [np.ascontiguousarray(m, dtype=np.float32) for m in compute()]
-    buffer = io.BytesIO()
-    arrays: dict[str, Any] = {"key": np.array(key_json), "n_maps": np.array(len(maps))}
-    arrays.update({f"map{k}": m for k, m in enumerate(maps)})
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(buffer.getvalue(), path)
-    return maps, False
+    """Features from `<cache_dir>/<config_hash(key)>.npz`, or `compute()` stored there
+    (`storage.stored_arrays`). Returns (maps, hit). A file that fails verification (unreadable,
+    truncated, bad shapes) is rebuilt with a warning."""
+    return stored_arrays(Path(cache_dir) / f"{config_hash(key)}.npz", key,
+                         lambda: [np.ascontiguousarray(m, dtype=np.float32) for m in compute()],
+                         check=lambda maps: _check_maps(maps, key.get("shape")))

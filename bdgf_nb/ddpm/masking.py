@@ -48,8 +48,8 @@ from typing import Any
 
 import torch
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import ConfigError, DataError, expect
-from bdgf_nb.fields import check_fields
 
 MODES = ("none", "random", "random_matched", "adaptive")
 SIGNALS = ("reliance", "loss")

@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import ConfigError, expect
-from bdgf_nb.fields import check_fields
 
 
 @dataclass

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from bdgf_nb.data.geotiff import Grid, grid_from_metadata
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.errors import DataError, expect
+from bdgf_nb.storage import atomic_files
 
 
 def class_colours(n_classes: int) -> np.ndarray:
@@ -95,7 +95,7 @@ def _write_png(path: Path, class_map: np.ndarray, names: Sequence[str], colours:
     present = sorted(set(np.unique(class_map).tolist()) - {0})
     ax.legend(handles=[Patch(color=colours[c - 1] / 255, label=names[c - 1]) for c in present],
               loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, format="png", dpi=120, bbox_inches="tight")  # `path` may be a temporary name
     plt.close(fig)
 
 
@@ -124,13 +124,13 @@ def write_class_map(out_dir: str | Path, class_map: np.ndarray, class_names: Seq
     colours = class_colours(len(names))
     counts = np.zeros(len(names) + 1, dtype=np.int64)
     pixel_m2: float | None = None
-    pending: dict[str, tuple[Path, Path]] = {}  # key -> (temporary, final)
+    written: dict[str, Path] = {}
+    with atomic_files() as place:  # all files or none
 
-    def temp(key: str, final: Path) -> Path:
-        pending[key] = (final.with_name(f".{final.name}.tmp{final.suffix}"), final)
-        return pending[key][0]
+        def temp(key: str, final: Path) -> Path:
+            written[key] = final
+            return place(final)
 
-    try:
         if tiles:
             areas = []
             for tile in tiles:
@@ -150,13 +150,7 @@ def write_class_map(out_dir: str | Path, class_map: np.ndarray, class_names: Seq
             writer = csv.DictWriter(handle, fieldnames=["code", "class", "pixels", "area_m2", "share"])
             writer.writeheader()
             writer.writerows(area_table(counts, names, pixel_m2))
-    except BaseException:
-        for tmp, _ in pending.values():
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, final in pending.values():
-        os.replace(tmp, final)
-    return {key: final for key, (_, final) in pending.items()}
+    return written
 
 
 def write_scene_map(out_dir: str | Path, class_map: np.ndarray, scene: Scene, stem: str = "class_map") -> dict[str, Path]:

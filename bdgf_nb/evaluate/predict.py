@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from bdgf_nb.data.patches import PatchDataset
 from bdgf_nb.device import autocast
-from bdgf_nb.evaluate.metrics import classification_report
+from bdgf_nb.metrics import classification_report
 
 
 @torch.no_grad()

@@ -28,10 +28,8 @@ from torch import nn
 from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.model.branches import CNNBranch, GuidedBranch, MambaBranch, TransformerBranch
 from bdgf_nb.model.config import BDGFConfig
-from bdgf_nb.model.mutual import (
-    ensemble_probabilities,
-    mutual_learning_loss,
-)
+from bdgf_nb.model.ensemble import ensemble_probabilities
+from bdgf_nb.model.mutual import mutual_learning_loss
 
 # Model ablations (BDGF.md step 4): overrides of a base config, applied by `ablation(base, name)`.
 # "no_masking" is not here: it is this same model fed the features of a DDPM pretrained with

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import ConfigError, expect
-from bdgf_nb.fields import check_fields
+from bdgf_nb.model.ensemble import ENSEMBLE_RULES
 from bdgf_nb.model.mamba import MambaConfig
-from bdgf_nb.model.mutual import ENSEMBLES, MutualConfig
+from bdgf_nb.model.mutual import MutualConfig
 
 BRANCHES = ("cnn", "mamba", "transformer")
 
@@ -46,7 +47,7 @@ class BDGFConfig:
         for name in ("width", "stages", "mlp_ratio", "reduction", "attention_groups", "heads"):
             expect(getattr(self, name) >= 1, ConfigError, f"BDGFConfig.{name} must be >= 1, found {getattr(self, name)}")
         expect(0.0 <= self.dropout < 1.0, ConfigError, f"BDGFConfig.dropout must be in [0, 1), found {self.dropout}")
-        expect(self.ensemble in ENSEMBLES, ConfigError, f"BDGFConfig.ensemble must be one of {list(ENSEMBLES)}, found {self.ensemble!r}")
+        expect(self.ensemble in ENSEMBLE_RULES, ConfigError, f"BDGFConfig.ensemble must be one of {list(ENSEMBLE_RULES)}, found {self.ensemble!r}")
         expect(self.cross_queries in ("cls", "all"), ConfigError, f"BDGFConfig.cross_queries must be 'cls' or 'all', found {self.cross_queries!r}")
         expect(self.width % self.heads == 0, ConfigError, f"BDGFConfig.width ({self.width}) must be divisible by heads ({self.heads})")
         expect(self.width % self.attention_groups == 0, ConfigError,

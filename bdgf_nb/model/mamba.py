@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import ConfigError, DataError, expect
-from bdgf_nb.fields import check_fields
 from bdgf_nb.model.scan import BACKENDS, selective_scan
 
 try:

@@ -25,8 +25,7 @@ Two guards against degenerate solutions (issue 15):
   w_kl = lambda_kl * min(1, progress / kl_warmup), so early, still-random peers do not pull a
   branch towards their errors.
 
-The prediction combines the branch probabilities (`ensemble_probabilities`): their mean, per-sample
-entropy weights, or per-branch weights fitted on validation (`fit_ensemble_weights`).
+The prediction that combines the branches lives in `ensemble.py`.
 """
 
 from __future__ import annotations
@@ -35,14 +34,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import minimize
-from scipy.special import logsumexp, softmax
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import ConfigError, DataError, expect
-from bdgf_nb.fields import check_fields
+from bdgf_nb.model.ensemble import entropy
 
 
 @dataclass(frozen=True)
@@ -68,12 +65,6 @@ def kl_weight(cfg: MutualConfig, progress: float) -> float:
     """w_kl = lambda_kl * min(1, progress / kl_warmup); progress in [0, 1] = step / total steps."""
     expect(0.0 <= progress <= 1.0, ConfigError, f"training progress must be in [0, 1], found {progress}")
     return cfg.lambda_kl * (min(1.0, progress / cfg.kl_warmup) if cfg.kl_warmup > 0 else 1.0)
-
-
-def entropy(logits: torch.Tensor) -> torch.Tensor:
-    """(b, c) logits -> (b,) Shannon entropy (nats) of softmax(logits)."""
-    log_p = F.log_softmax(logits, dim=-1)
-    return -(log_p.exp() * log_p).sum(dim=-1)
 
 
 def mutual_kl(logits: Sequence[torch.Tensor], temperature: float = 1.0) -> torch.Tensor:
@@ -148,76 +139,3 @@ def mutual_learning_loss(
         parts["entropy"] = gap.item()
     parts["loss"] = loss.item()
     return loss, parts
-
-
-ENSEMBLES = ("mean", "entropy", "fitted")
-
-
-def ensemble_probabilities(logits: Sequence[torch.Tensor], mode: str = "mean", weights: torch.Tensor | None = None) -> torch.Tensor:
-    """K x (b, c) logits -> (b, c) ensemble probabilities (BDGF.md step 4 prediction).
-
-    "mean": the average of the branch probabilities. "entropy": per sample, weights
-    w_k ∝ exp(max_j H_j - H_k), so a confident (low-entropy) branch counts more. "fitted":
-    sum_k w_k p_k with per-branch `weights` (K,) on the simplex (`fit_ensemble_weights`)."""
-    expect(mode in ENSEMBLES, ConfigError, f"ensemble mode must be one of {list(ENSEMBLES)}, found {mode!r}")
-    expect(len(logits) >= 1, DataError, "ensemble_probabilities needs >= 1 branch of logits, found 0")
-    probs = torch.stack([z.softmax(dim=-1) for z in logits])  # (K, b, c)
-    if mode == "mean":
-        return probs.mean(dim=0)
-    if mode == "fitted":
-        expect(weights is not None and tuple(weights.shape) == (len(logits),), DataError,
-               f"ensemble mode 'fitted' needs weights of shape ({len(logits)},), found {None if weights is None else tuple(weights.shape)}")
-        assert weights is not None
-        return torch.einsum("k,kbc->bc", weights.to(probs), probs)
-    H = torch.stack([entropy(z) for z in logits])  # (K, b)
-    weights = torch.softmax(H.max(dim=0, keepdim=True).values - H, dim=0)  # exp(max H - H_k), normalised
-    return (weights[..., None] * probs).sum(dim=0)
-
-
-def fit_ensemble_weights(branch_probs_val: np.ndarray, y_val: np.ndarray) -> np.ndarray:
-    """Per-branch weights w (K,) on the simplex maximising the validation log-likelihood
-
-        max_w mean_i log sum_k w_k p_k(y_i | x_i),   w = softmax(theta)
-
-    (a concave objective in w; L-BFGS on theta with the analytic gradient). A branch that only
-    adds errors gets a weight near 0, so the ensemble is at least as likely as its best branch on
-    validation. branch_probs_val: (K, N, c) per-branch probabilities (`evaluate.predict.predict`'s
-    "branch_probabilities" on the validation set); y_val: (N,) 0-based labels (PatchDataset.targets)."""
-    P = np.asarray(branch_probs_val, dtype=np.float64)
-    y = np.asarray(y_val).astype(np.int64)
-    expect(P.ndim == 3 and P.shape[0] >= 1 and P.shape[1] >= 1, DataError, f"branch_probs_val must be (K, N, c) with K, N >= 1, found shape {P.shape}")
-    expect(y.shape == (P.shape[1],), DataError, f"y_val must be ({P.shape[1]},) labels, found shape {y.shape}")
-    expect(bool(((y >= 0) & (y < P.shape[2])).all()), DataError, f"y_val must hold 0-based labels in [0, {P.shape[2]}), found [{y.min()}, {y.max()}]")
-    expect(bool(np.isfinite(P).all()) and bool((P >= 0).all()), DataError, "branch_probs_val must hold finite, non-negative probabilities")
-    K = P.shape[0]
-    if K == 1:
-        return np.ones(1)
-    log_p = np.log(np.clip(P[:, np.arange(len(y)), y], 1e-12, None))  # (K, N): log p_k(y_i)
-
-    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        log_w = theta - logsumexp(theta)
-        joint = log_w[:, None] + log_p  # (K, N)
-        log_mix = logsumexp(joint, axis=0)  # (N,)
-        responsibility = np.exp(joint - log_mix)  # r_ki = w_k p_ki / sum_j w_j p_ji
-        grad = -(responsibility.mean(axis=1) - np.exp(log_w))  # d(-mean log mix)/d theta (softmax chain rule)
-        return float(-log_mix.mean()), grad
-
-    result = minimize(nll, np.zeros(K), jac=True, method="L-BFGS-B")
-    return np.asarray(softmax(result.x), dtype=np.float64)
-
-
-def score_ensembles(branch_probs: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> dict[str, dict[str, float]]:
-    """Overall accuracy (%) and mean log-likelihood of each rule on labelled pixels: every single
-    branch ("branch_<k>"), "mean", "entropy" and, with `weights` (K,), "fitted". For choosing the
-    rule on validation (and reporting it on test): branch_probs (K, N, c), y (N,) 0-based."""
-    P = np.asarray(branch_probs, dtype=np.float64)
-    y = np.asarray(y).astype(np.int64)
-    expect(P.ndim == 3 and y.shape == (P.shape[1],), DataError, f"expected branch_probs (K, N, c) and y (N,), found {P.shape} and {y.shape}")
-    logits = [torch.from_numpy(np.log(np.clip(p, 1e-12, None))) for p in P]  # log p: softmax gives p back
-    rules = {f"branch_{k}": P[k] for k in range(P.shape[0])}
-    rules.update(mean=P.mean(axis=0), entropy=ensemble_probabilities(logits, "entropy").numpy())
-    if weights is not None:
-        rules["fitted"] = ensemble_probabilities(logits, "fitted", torch.as_tensor(np.asarray(weights, dtype=np.float64))).numpy()
-    rows = np.arange(len(y))
-    return {name: {"oa": float(100 * (p.argmax(axis=1) == y).mean()), "log_likelihood": float(np.log(np.clip(p[rows, y], 1e-12, None)).mean())}
-            for name, p in rules.items()}

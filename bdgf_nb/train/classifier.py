@@ -26,12 +26,13 @@ from typing import cast
 import numpy as np
 import torch
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.data.patches import PatchDataset
 from bdgf_nb.device import adamw, autocast, pick_device
 from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.evaluate.predict import score
-from bdgf_nb.fields import check_fields
-from bdgf_nb.guards import check_memory, training_bytes
+from bdgf_nb.memory import check_memory, training_bytes
+from bdgf_nb.metrics import METRICS, SELECTION_METRICS, SHORT_NAMES
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.loop import LoopConfig, Parts, lr_at, optimizer_step, run_epochs
 
@@ -59,7 +60,7 @@ class TrainConfig:
         expect(self.warmup_epochs >= 0, ConfigError, f"TrainConfig.warmup_epochs must be >= 0, found {self.warmup_epochs}")
         expect(self.min_gain >= 0, ConfigError, f"TrainConfig.min_gain must be >= 0, found {self.min_gain}")
         expect(self.grad_clip > 0, ConfigError, f"TrainConfig.grad_clip must be > 0, found {self.grad_clip}")
-        expect(self.select_on in ("oa", "aa", "kappa"), ConfigError, f"TrainConfig.select_on must be one of oa, aa, kappa; found {self.select_on!r}")
+        expect(self.select_on in SELECTION_METRICS, ConfigError, f"TrainConfig.select_on must be one of {', '.join(SELECTION_METRICS)}; found {self.select_on!r}")
 
 
 @dataclass
@@ -132,8 +133,7 @@ def train_classifier(
             share = rows.shape[0] / index.shape[0]  # this rank's part of the global batch
             losses.append(float(ddp.all_reduce_sum(loss.float() * share)))
         val = score(model, val_set, n_classes)
-        return {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_oa": val["overall_accuracy"],
-                "val_aa": val["average_accuracy"], "val_kappa": val["kappa"]}
+        return {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{SHORT_NAMES[k]}": val[k] for k in METRICS}}
 
     state = run_epochs(train_epoch, Parts(model, optimizer, generator), LoopConfig(cfg.epochs, f"val_{cfg.select_on}", cfg.patience, "train", min_gain=cfg.min_gain),
                        checkpoint_path, record, progress=progress,

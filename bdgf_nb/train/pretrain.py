@@ -29,14 +29,14 @@ from typing import Any
 
 import torch
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.ddpm.balance import EvalBatch, measure_balance
 from bdgf_nb.ddpm.diffusion import DiffusionConfig, DiffusionLoss, GaussianDiffusion
 from bdgf_nb.ddpm.masking import MaskingConfig, ModalityMasker
 from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.device import adamw, autocast, pick_device
 from bdgf_nb.errors import ConfigError, DataError, expect
-from bdgf_nb.fields import check_fields
-from bdgf_nb.guards import check_memory, training_bytes
+from bdgf_nb.memory import check_memory, training_bytes
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.loop import LoopConfig, Parts, optimizer_step, run_epochs
 
@@ -112,7 +112,7 @@ def pretrain(
     With `checkpoint_path` and `resume`, a checkpoint of the same config and data found there is
     resumed exactly (CheckpointError naming the differing fields otherwise; a damaged file is set
     aside with a warning and training starts afresh). ResourceError up front when the estimated
-    training memory (guards.training_bytes) exceeds what is free.
+    training memory (memory.training_bytes) exceeds what is free.
     `stop_after_epoch` ends the run early (as an interruption would; used to test resume).
     `device`: None = `distributed.pick_device()`."""
     expect(x0.ndim == 4 and x0.dtype == torch.float32, DataError, f"x0 must be float32 (N, C, p, p), found {x0.dtype} {tuple(x0.shape)}")

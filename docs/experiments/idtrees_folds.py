@@ -45,7 +45,7 @@ from bdgf_nb.app.pipeline import (
     pretrain_ddpm,
     train_variant,
 )
-from bdgf_nb.evaluate.metrics import classification_report
+from bdgf_nb.metrics import classification_report
 
 METRICS = {"OA": "overall_accuracy", "AA": "average_accuracy", "kappa": "kappa"}
 

@@ -1,5 +1,7 @@
 """Classification metrics of remote-sensing papers: OA, AA, Cohen's kappa, per-class accuracy.
 
+The scores every layer reports (training selects epochs on them, tables print them).
+
 Labels follow the scene convention 1..n_classes (0 = unlabelled never reaches a metric).
 AA averages recall over the classes present in the evaluated pixels, so a class absent from a
 test region does not count as 0% (stated in every table that reports AA).
@@ -12,6 +14,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bdgf_nb.errors import DataError, expect
+
+# The three scores every table reports, as ClassificationReport names them, and their short
+# names (validation histories: val_oa, ...; the selection metric: --select-on oa|aa|kappa).
+METRICS: tuple[str, ...] = ("overall_accuracy", "average_accuracy", "kappa")
+SHORT_NAMES: dict[str, str] = {"overall_accuracy": "oa", "average_accuracy": "aa", "kappa": "kappa"}
+SELECTION_METRICS: tuple[str, ...] = tuple(SHORT_NAMES.values())
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:

@@ -1,11 +1,11 @@
-"""stored.py: results kept as JSON (or an array as .npz) under the key of what they were computed from."""
+"""storage.py: results kept as JSON (or an array as .npz) under the key of what they were computed from."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bdgf_nb.stored import array_digest, stored_array, stored_json
+from bdgf_nb.storage import array_digest, stored_array, stored_json
 
 
 def test_a_stored_value_is_read_back_only_under_its_own_key(tmp_path):
