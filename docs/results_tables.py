@@ -2,7 +2,7 @@
 
     python docs/results_tables.py outputs/synthetic/summary.json [more summary.json ...]
 
-The tables are `bdgf_nb.analysis.tables.mean_std_table` and `idea_effects` of the run's
+The tables are `bdgf_nb.presentation.tables.mean_std_table` and `idea_effects` of the run's
 notebook-03 rows, the same calls notebook 03 displays, so the README shows exactly the
 notebook's numbers.
 """
@@ -13,8 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from bdgf_nb.analysis.tables import idea_effects, mean_std_table
-from bdgf_nb.app.results import RECORDS
+from bdgf_nb.pipeline.records import RECORDS
+from bdgf_nb.presentation.tables import idea_effects, mean_std_table
 
 COLUMNS = ["OA", "OA 95 % CI", "ΔOA vs BDGF [95 % CI]", "AA", "ΔAA vs BDGF [95 % CI]", "kappa", "Δkappa vs BDGF [95 % CI]", "seeds"]
 

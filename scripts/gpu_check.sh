@@ -72,9 +72,9 @@ import json, sys, time
 from dataclasses import replace
 from pathlib import Path
 import torch
-from bdgf_nb.app import pipeline
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.presets import preset
+from bdgf_nb.pipeline import steps
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.presets import preset
 out = Path(sys.argv[1])
 paper = preset("paper")
 one = replace(paper, pretrain=replace(paper.pretrain, epochs=1), train=replace(paper.train, epochs=1))

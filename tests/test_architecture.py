@@ -2,8 +2,8 @@
 back through a circle. Read by ast (no import runs), so a lazy import inside a function counts.
 
 Layer order (low -> high; a module may import only its own layer or lower ones):
-  root (errors, config, device, checkpoint, guards) < data < ddpm < model < evaluate < train
-  < analysis < app < cli
+  root (errors, config_checks, device, memory, storage, checkpoint, metrics, openmp) < data
+  < ddpm < model < evaluate < train < analysis < presentation < pipeline < cli
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bdgf_nb"
-LAYERS = ["", "data", "ddpm", "model", "evaluate", "train", "analysis", "app", "cli"]
+LAYERS = ["", "data", "ddpm", "model", "evaluate", "train", "analysis", "presentation", "pipeline", "cli"]
 
 
 def module_name(path: Path, package: Path) -> str:

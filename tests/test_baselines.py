@@ -8,8 +8,8 @@ import pytest
 import torch
 from sklearn.ensemble import RandomForestClassifier
 
-import bdgf_nb.analysis.baselines as baselines
-from bdgf_nb.analysis.baselines import BaselineConfig, fit_predict
+import bdgf_nb.model.baselines as baselines
+from bdgf_nb.model.baselines import BaselineConfig, fit_predict
 
 
 @pytest.fixture

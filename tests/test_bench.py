@@ -84,7 +84,7 @@ def test_table_reports_unavailable_models():
 
 def test_step_profile_parts_cover_a_step_and_add_up():
     """Every part of a BDGF step is timed, the shares add up to 1, the table prints them."""
-    from bdgf_nb.app.presets import preset
+    from bdgf_nb.pipeline.presets import preset
 
     rng = np.random.default_rng(0)
     image = rng.standard_normal((5, 16, 16), dtype=np.float32)

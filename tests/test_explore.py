@@ -8,7 +8,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bdgf_nb.analysis import explore
 from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
 from bdgf_nb.ddpm.masking import MaskingConfig, ModalityMasker
 from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
@@ -16,6 +15,7 @@ from bdgf_nb.errors import ConfigError, DataError
 from bdgf_nb.model.branches import MambaBranch
 from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.model.mamba import MambaBlock, MambaConfig
+from bdgf_nb.presentation import explore
 
 GROUPS = {"hsi": 8, "lidar": 1}
 

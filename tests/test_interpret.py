@@ -14,9 +14,9 @@ from bdgf_nb.analysis.interpret import (
     embed_all,
     linear_cka,
 )
-from bdgf_nb.analysis.viz import accuracy_bars, embedding_panels, pairwise_heatmap
 from bdgf_nb.data.sampling import stratified_subsample as subsample_indices
 from bdgf_nb.errors import ConfigError, DataError
+from bdgf_nb.presentation.viz import accuracy_bars, embedding_panels, pairwise_heatmap
 
 
 def _blobs(n_per_class: int = 50, n_classes: int = 3, d: int = 8, seed: int = 0):

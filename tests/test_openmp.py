@@ -49,7 +49,7 @@ def test_bdgf_run_kernels_get_the_spin_and_the_environment_is_restored(monkeypat
 
 _STEPS = """
 import torch
-from bdgf_nb.app.presets import preset
+from bdgf_nb.pipeline.presets import preset
 from bdgf_nb.checkpoint import state_dict_hash
 from bdgf_nb.device import adamw
 from bdgf_nb.model.bdgf import BDGF

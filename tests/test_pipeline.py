@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
-from bdgf_nb.app.context import DDPMSource, RunContext
-from bdgf_nb.app.pipeline import (
+from bdgf_nb.data.load import load_scene
+from bdgf_nb.data.sampling import limit_mask
+from bdgf_nb.errors import ConfigError
+from bdgf_nb.pipeline.context import DDPMSource, RunContext
+from bdgf_nb.pipeline.presets import preset
+from bdgf_nb.pipeline.steps import (
     DiffusionFeatures,
     baseline_scene_map,
     fused_baselines,
@@ -12,10 +16,6 @@ from bdgf_nb.app.pipeline import (
     prepare,
     train_variant,
 )
-from bdgf_nb.app.presets import preset
-from bdgf_nb.data.load import load_scene
-from bdgf_nb.data.sampling import limit_mask
-from bdgf_nb.errors import ConfigError
 
 NONE = DiffusionFeatures.absent()
 
@@ -47,7 +47,7 @@ def test_limit_mask_keeps_every_class_and_stays_inside_the_mask(tiny):
 
 
 def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tiny, tmp_path, monkeypatch):
-    import bdgf_nb.app.pipeline
+    import bdgf_nb.pipeline.steps
 
     ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
     first = train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False)
@@ -57,13 +57,13 @@ def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tin
     stored = ctx.classifier_checkpoint(tiny.scene.name, "cnn_only+no_guidance", None, 0).with_suffix(".eval.json")
     assert stored.is_file()  # the evaluation, beside its checkpoint
     computed = {"calls": 0}
-    original = bdgf_nb.app.pipeline.predict
+    original = bdgf_nb.pipeline.steps.predict
 
     def counted(*args, **kwargs):
         computed["calls"] += 1
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(bdgf_nb.app.pipeline, "predict", counted)
+    monkeypatch.setattr(bdgf_nb.pipeline.steps, "predict", counted)
     again = train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False)
     assert again.report == first.report and computed["calls"] == 0  # reloaded with its stored evaluation: nothing predicted
     stored.write_text("{not json")  # a damaged stored evaluation is computed again, with the same result
@@ -79,7 +79,7 @@ def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tin
     stored_map = predict_scene(tiny, first, NONE, ctx)  # stored beside the checkpoint: the same map
     assert np.array_equal(stored_map, scene_map) and stored_map.dtype == scene_map.dtype
     assert ctx.classifier_checkpoint(tiny.scene.name, first.variant, None, first.seed).with_suffix(".map.npz").is_file()
-    monkeypatch.setattr(bdgf_nb.app.pipeline, "predict_map", lambda *a, **k: pytest.fail("a stored scene map was predicted again"))
+    monkeypatch.setattr(bdgf_nb.pipeline.steps, "predict_map", lambda *a, **k: pytest.fail("a stored scene map was predicted again"))
     assert np.array_equal(predict_scene(tiny, first, NONE, ctx), scene_map)  # read back, not predicted
 
 
@@ -89,27 +89,27 @@ def test_unknown_variant_is_a_config_error(tiny, tmp_path):
 
 
 def test_fused_baselines_are_stored_per_seed_and_their_scene_map(tiny, tmp_path, monkeypatch):
-    import bdgf_nb.app.pipeline
+    import bdgf_nb.pipeline.steps
 
     ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
     rows = fused_baselines(ctx, tiny)
     assert {r["method"] for r in rows} == {"SVM (centre)", "RF (centre)", "SVM (patch stats)", "RF (patch stats)"}
     assert ctx.baseline_results(tiny.scene.name, 0).is_file() and not ctx.baseline_results(tiny.scene.name, 1).exists()
-    fitted = bdgf_nb.app.pipeline.run_baselines
+    fitted = bdgf_nb.pipeline.steps.run_baselines
 
     def refit(*args, **kwargs):
         raise AssertionError("stored baselines fitted again")
 
-    monkeypatch.setattr(bdgf_nb.app.pipeline, "run_baselines", refit)
+    monkeypatch.setattr(bdgf_nb.pipeline.steps, "run_baselines", refit)
     assert fused_baselines(ctx, tiny) == rows  # read back: same rows, same column order
     assert [list(r) for r in fused_baselines(ctx, tiny)] == [list(r) for r in rows]
-    monkeypatch.setattr(bdgf_nb.app.pipeline, "run_baselines", fitted)
+    monkeypatch.setattr(bdgf_nb.pipeline.steps, "run_baselines", fitted)
     other = fused_baselines(ctx, tiny, seed=1)  # another seed: its own file
     assert ctx.baseline_results(tiny.scene.name, 1).is_file() and len(other) == len(rows)
     scene_map = baseline_scene_map(ctx, tiny)
     assert scene_map.shape == tiny.labels.shape and set(np.unique(scene_map)) <= set(range(1, tiny.n_classes + 1))
     assert ctx.baseline_map(tiny.scene.name, 0, "rf", "patch_stats").is_file()
-    monkeypatch.setattr(bdgf_nb.app.pipeline, "fit_predict", lambda *a, **k: pytest.fail("a stored baseline map was fitted again"))
+    monkeypatch.setattr(bdgf_nb.pipeline.steps, "fit_predict", lambda *a, **k: pytest.fail("a stored baseline map was fitted again"))
     assert np.array_equal(baseline_scene_map(ctx, tiny), scene_map)
 
 
@@ -140,7 +140,7 @@ def test_paired_variants_of_one_seed_see_the_same_pixels_in_the_same_order(tiny,
 
 
 def training_pixels_of(ctx, prepared, seed):
-    from bdgf_nb.app.pipeline import training_pixels
+    from bdgf_nb.pipeline.steps import training_pixels
 
     fit, _ = training_pixels(ctx, prepared, seed)
     return np.flatnonzero(fit)
@@ -152,14 +152,14 @@ def test_features_are_extracted_at_the_scene_patch_the_ddpm_was_trained_on(tiny,
     import dataclasses
     from types import SimpleNamespace
 
-    from bdgf_nb.app import pipeline
+    from bdgf_nb.pipeline import steps
 
     seen = {}
-    monkeypatch.setattr(pipeline, "feature_cache_key", lambda name, shape, cfg, diffusion: seen.setdefault("cfg", cfg) and "key")
-    monkeypatch.setattr(pipeline, "cached_features", lambda folder, key, compute: ([np.zeros((2, 64, 64), np.float32)], False))
+    monkeypatch.setattr(steps, "feature_cache_key", lambda name, shape, cfg, diffusion: seen.setdefault("cfg", cfg) and "key")
+    monkeypatch.setattr(steps, "cached_features", lambda folder, key, compute: ([np.zeros((2, 64, 64), np.float32)], False))
     ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
     ddpm = SimpleNamespace(diffusion=None, source=DDPMSource("adaptive", 0))
     for patch, overlap in ((7, 2), (11, 3)):
         seen.clear()
-        pipeline.extract_diffusion_features(ctx, dataclasses.replace(tiny, patch=patch), ddpm, progress=False)
+        steps.extract_diffusion_features(ctx, dataclasses.replace(tiny, patch=patch), ddpm, progress=False)
         assert (seen["cfg"].tile, seen["cfg"].overlap) == (patch, overlap)

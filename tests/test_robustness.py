@@ -30,8 +30,6 @@ from hypothesis import strategies as st
 
 import bdgf_nb
 from bdgf_nb import memory
-from bdgf_nb.analysis.baselines import BaselineConfig
-from bdgf_nb.app.parameters import check_parameters
 from bdgf_nb.checkpoint import load_checkpoint, load_module_state, save_checkpoint
 from bdgf_nb.cli.run import RunConfig, main
 from bdgf_nb.data.catalog import load_catalog
@@ -54,7 +52,9 @@ from bdgf_nb.errors import (
 )
 from bdgf_nb.evaluate.maps import predict_map
 from bdgf_nb.evaluate.predict import predict
+from bdgf_nb.model.baselines import BaselineConfig
 from bdgf_nb.model.mamba import MambaConfig
+from bdgf_nb.pipeline.parameters import check_parameters
 from bdgf_nb.train.classifier import TrainConfig, train_classifier
 from bdgf_nb.train.pretrain import PretrainConfig, pretrain
 

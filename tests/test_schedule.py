@@ -8,11 +8,17 @@ from dataclasses import replace
 
 import pytest
 
-from bdgf_nb.app.comparison import COMPARISON, compare
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.presets import preset
-from bdgf_nb.app.schedule import Task, comparison_tasks, run_tasks, train_comparison, training_cost
 from bdgf_nb.errors import ConfigError
+from bdgf_nb.pipeline.comparison import COMPARISON, compare
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.presets import preset
+from bdgf_nb.pipeline.schedule import (
+    Task,
+    comparison_tasks,
+    run_tasks,
+    train_comparison,
+    training_cost,
+)
 
 
 def test_the_task_graph_holds_every_run_compare_asks_for_after_its_ddpm():
@@ -78,19 +84,19 @@ def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
     ctx = RunContext("tiny", settings, seed=0, out_dir=tmp_path / "run", catalog=catalog)
     report = train_comparison(ctx, "adaptive", [0], jobs=2, progress=False)
     assert not report.failed
-    import bdgf_nb.app.pipeline
+    import bdgf_nb.pipeline.steps
     import bdgf_nb.train.classifier
     import bdgf_nb.train.pretrain
-    from bdgf_nb.app.pipeline import prepare
+    from bdgf_nb.pipeline.steps import prepare
 
     def redone(*args, **kwargs):
         raise AssertionError("compare redid work the workers had done")
 
     monkeypatch.setattr(bdgf_nb.train.classifier, "classifier_step", redone)
     monkeypatch.setattr(bdgf_nb.train.pretrain, "ddpm_step", redone)
-    monkeypatch.setattr(bdgf_nb.app.pipeline, "extract_features", redone)
-    monkeypatch.setattr(bdgf_nb.app.pipeline, "predict", redone)
-    monkeypatch.setattr(bdgf_nb.app.pipeline, "run_baselines", redone)
+    monkeypatch.setattr(bdgf_nb.pipeline.steps, "extract_features", redone)
+    monkeypatch.setattr(bdgf_nb.pipeline.steps, "predict", redone)
+    monkeypatch.setattr(bdgf_nb.pipeline.steps, "run_baselines", redone)
     comparison = compare(ctx, prepare(ctx), "adaptive", [0], progress=False)
     for variant in COMPARISON:
         run = comparison.runs[(variant.name, 0)]
@@ -104,9 +110,9 @@ def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
 def test_a_worker_keeps_feature_sets_up_to_its_budget_and_drops_them_for_another_run(monkeypatch):
     import numpy as np
 
-    import bdgf_nb.app.schedule as schedule
-    from bdgf_nb.app.context import DDPMSource
-    from bdgf_nb.app.pipeline import DiffusionFeatures
+    import bdgf_nb.pipeline.schedule as schedule
+    from bdgf_nb.pipeline.context import DDPMSource
+    from bdgf_nb.pipeline.steps import DiffusionFeatures
 
     read: list[tuple[str, int]] = []
 

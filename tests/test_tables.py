@@ -9,14 +9,14 @@ import pytest
 from scipy import stats
 
 from bdgf_nb.analysis.stats import paired_difference, summarize
-from bdgf_nb.analysis.tables import (
+from bdgf_nb.errors import DataError
+from bdgf_nb.presentation.tables import (
     idea_effects,
     mean_std_rows,
     mean_std_table,
     per_class_effects,
     seed_statistics,
 )
-from bdgf_nb.errors import DataError
 
 BDGF = [65.0, 66.5, 64.0, 65.8, 66.1]
 NO_MASK = [64.2, 66.0, 63.9, 65.0, 65.5]

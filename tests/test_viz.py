@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
-from bdgf_nb.analysis import viz
 from bdgf_nb.data.scene import Scene
+from bdgf_nb.presentation import viz
 
 HOUSTON2013 = ["Healthy grass", "Stressed grass", "Synthetic grass", "Trees", "Soil", "Water", "Residential", "Commercial",
                "Road", "Highway", "Railway", "Parking Lot 1", "Parking Lot 2", "Tennis Court", "Running Track"]

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from bdgf_nb.analysis.widgets import (
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.masking import MaskingConfig
+from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
+from bdgf_nb.errors import ConfigError
+from bdgf_nb.model.branches import MambaBranch
+from bdgf_nb.model.config import BDGFConfig
+from bdgf_nb.presentation.widgets import (
     build_forward_panel,
     build_mask_panel,
     build_masking_panel,
@@ -10,12 +16,6 @@ from bdgf_nb.analysis.widgets import (
     mask_and_reconstruct,
     rgb_bands,
 )
-from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
-from bdgf_nb.ddpm.masking import MaskingConfig
-from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
-from bdgf_nb.errors import ConfigError
-from bdgf_nb.model.branches import MambaBranch
-from bdgf_nb.model.config import BDGFConfig
 
 GROUPS = {"hsi": 8, "lidar": 1}
 

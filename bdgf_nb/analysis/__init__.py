@@ -1,2 +1,2 @@
-"""Reading the results: baselines, the linear probe, interpretation measures, tables,
-plotly figures and the notebooks' widgets."""
+"""BDGF step 5, measured: what the features and branches carry (the linear probe, modality
+information, complementarity and embeddings) and the statistics of paired comparisons."""

@@ -59,10 +59,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from bdgf_nb import openmp
-from bdgf_nb.app.presets import Preset
-from bdgf_nb.app.results import write_json_atomic
 from bdgf_nb.cli.bench_scan import interleaved_medians, measure_scan
 from bdgf_nb.device import adamw, pick_device
+from bdgf_nb.pipeline.presets import Preset
+from bdgf_nb.pipeline.records import write_json_atomic
 
 if TYPE_CHECKING:
     from bdgf_nb.model.bdgf import BDGF
@@ -476,12 +476,12 @@ def step_profile_section(settings: Preset, image: np.ndarray, labels: np.ndarray
 
 
 def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[str, Any]:
-    """Wall seconds of each stage of the quick pipeline (pipeline.py, as the notebooks run it) on
+    """Wall seconds of each stage of the quick pipeline (pipeline/steps.py, as the notebooks run it) on
     the synthetic scene, in a fresh folder. --quick: 2 DDPM and 2 classifier epochs instead of
     the quick preset's. --profile: torch.profiler's top operators of the slowest stage, rerun."""
-    from bdgf_nb.app import pipeline
-    from bdgf_nb.app.context import RunContext
-    from bdgf_nb.app.presets import preset
+    from bdgf_nb.pipeline import steps
+    from bdgf_nb.pipeline.context import RunContext
+    from bdgf_nb.pipeline.presets import preset
 
     folder = Path(tempfile.mkdtemp(prefix="bdgf-bench-pipeline-"))
     settings = preset("quick")  # the pipeline stage always times the quick sizes
@@ -491,11 +491,11 @@ def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[s
 
     stages: dict[str, Callable[[], Any]] = {}
     state: dict[str, Any] = {}
-    stages["prepare"] = lambda: state.update(prepared=pipeline.prepare(ctx))
-    stages["pretrain_ddpm"] = lambda: state.update(ddpm=pipeline.pretrain_ddpm(ctx, state["prepared"], "adaptive", progress=False))
-    stages["features"] = lambda: state.update(features=pipeline.extract_diffusion_features(ctx, state["prepared"], state["ddpm"], progress=False))
-    stages["train_bdgf"] = lambda: state.update(run=pipeline.train_variant(ctx, state["prepared"], state["features"], "bdgf", progress=False))
-    stages["scene_map"] = lambda: pipeline.predict_scene(state["prepared"], state["run"], state["features"])
+    stages["prepare"] = lambda: state.update(prepared=steps.prepare(ctx))
+    stages["pretrain_ddpm"] = lambda: state.update(ddpm=steps.pretrain_ddpm(ctx, state["prepared"], "adaptive", progress=False))
+    stages["features"] = lambda: state.update(features=steps.extract_diffusion_features(ctx, state["prepared"], state["ddpm"], progress=False))
+    stages["train_bdgf"] = lambda: state.update(run=steps.train_variant(ctx, state["prepared"], state["features"], "bdgf", progress=False))
+    stages["scene_map"] = lambda: steps.predict_scene(state["prepared"], state["run"], state["features"])
     seconds: dict[str, float] = {}
     try:
         for name, stage in stages.items():
@@ -539,9 +539,9 @@ def run_bench(quick: bool, device: torch.device, profile: bool = False, sections
     """Every section of the module docstring; `quick` shrinks repeats, lengths and epochs.
     `preset_name` sizes the training, profile, features and inference sections (default: quick
     with `quick`, else full); the pipeline section always runs the quick preset."""
-    from bdgf_nb.app.context import RunContext
-    from bdgf_nb.app.pipeline import prepare
-    from bdgf_nb.app.presets import preset
+    from bdgf_nb.pipeline.context import RunContext
+    from bdgf_nb.pipeline.presets import preset
+    from bdgf_nb.pipeline.steps import prepare
 
     name = preset_name or ("quick" if quick else "full")
     ctx = RunContext("synthetic", preset(name), seed=0)

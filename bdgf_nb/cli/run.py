@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bdgf_nb import openmp
-from bdgf_nb.app.presets import PRESETS
-from bdgf_nb.app.results import load_results, write_json_atomic
 from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import BDGFError, ConfigError, expect
+from bdgf_nb.pipeline.presets import PRESETS
+from bdgf_nb.pipeline.records import load_results, write_json_atomic
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -66,7 +66,7 @@ class RunConfig:
     class_balanced: bool = False  # classifiers sample class-balanced batches (default chosen on validation: off)
     select_on: str = "kappa"  # validation metric for early stopping and model selection
     preset: str = ""  # a preset name overriding `quick` (e.g. "paper", sized for a GPU)
-    jobs: int = 1  # > 1: notebook 03's runs are trained that many at a time first (app.schedule)
+    jobs: int = 1  # > 1: notebook 03's runs are trained that many at a time first (pipeline.schedule)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -143,11 +143,11 @@ def _declared(path: Path, optional: dict[str, Any]) -> dict[str, Any]:
 
 
 def schedule_comparison(cfg: RunConfig, out: Path) -> dict[str, Any]:
-    """Train notebook 03's runs `cfg.jobs` at a time (app.schedule) with the context notebook 03
+    """Train notebook 03's runs `cfg.jobs` at a time (pipeline.schedule) with the context notebook 03
     builds from the same parameters, so it reloads them; returns the timing for summary.json."""
-    from bdgf_nb.app.comparison import model_seeds
-    from bdgf_nb.app.parameters import run_context
-    from bdgf_nb.app.schedule import train_comparison
+    from bdgf_nb.pipeline.comparison import model_seeds
+    from bdgf_nb.pipeline.parameters import run_context
+    from bdgf_nb.pipeline.schedule import train_comparison
 
     ctx = run_context(dataset=cfg.dataset, quick=cfg.quick, seed=cfg.seed, out_dir=str(out), catalog=str(cfg.catalog.resolve()) if cfg.catalog else "",
                       allow_unmeasurable=cfg.allow_unmeasurable, class_balanced=cfg.class_balanced, select_on=cfg.select_on, preset=cfg.preset)
@@ -173,7 +173,7 @@ NOTEBOOK_SECONDS: dict[str, float] = {"00": 21.0, "01": 37.0, "02": 34.0, "03": 
 @dataclass(frozen=True)
 class NotebookTask:
     """One notebook to execute: from `path` into `target` with `parameters`, after the notebooks
-    named in `after` (file names); `cost` orders ready notebooks (app.schedule.run_tasks)."""
+    named in `after` (file names); `cost` orders ready notebooks (pipeline.schedule.run_tasks)."""
 
     path: Path
     target: Path
@@ -227,7 +227,7 @@ def run_notebooks_side_by_side(cfg: RunConfig, tasks: list[NotebookTask]) -> dic
     """Execute `tasks` `cfg.jobs` at a time in worker processes, each notebook after those it
     needs; notebook stem -> wall seconds. A failure ends the run (SystemExit) once the
     notebooks already running have finished, naming it and what was left unrun."""
-    from bdgf_nb.app.schedule import run_tasks
+    from bdgf_nb.pipeline.schedule import run_tasks
 
     print(f"[bdgf-run] {cfg.dataset}: {len(tasks)} notebooks, {cfg.jobs} at a time, one thread each ...", flush=True)
     report = run_tasks(tasks, execute_shared, cfg.jobs, desc="notebooks")

@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bdgf_nb.app import pipeline
-from bdgf_nb.app.context import RunContext
+from bdgf_nb.pipeline import steps
+from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.train.distributed import barrier, is_main, process_group, world_size
 
 
@@ -29,19 +29,19 @@ def main(argv: list[str] | None = None) -> int:
 
     ctx = RunContext.create(args.dataset, args.quick, args.seed, args.out / args.dataset)
     with process_group():
-        prepared = pipeline.prepare(ctx)
-        ddpm = pipeline.pretrain_ddpm(ctx, prepared, args.masking, progress=is_main())
+        prepared = steps.prepare(ctx)
+        ddpm = steps.pretrain_ddpm(ctx, prepared, args.masking, progress=is_main())
         if args.task == "pretrain":
             if is_main():
                 print(f"[{world_size()} process(es)] pretrained in {ddpm.seconds:.1f} s, final loss {ddpm.history[-1]['loss']:.4f}")
             return 0
         # rank 0 writes the feature cache first; the others read it after the barrier
-        features = pipeline.extract_diffusion_features(ctx, prepared, ddpm, progress=True) if is_main() else None
+        features = steps.extract_diffusion_features(ctx, prepared, ddpm, progress=True) if is_main() else None
         barrier()
         if features is None:
-            features = pipeline.extract_diffusion_features(ctx, prepared, ddpm, progress=False)
+            features = steps.extract_diffusion_features(ctx, prepared, ddpm, progress=False)
         # checkpoint names come from the RunContext, so a notebook run afterwards reuses them
-        run = pipeline.train_variant(ctx, prepared, features, args.variant, progress=is_main())
+        run = steps.train_variant(ctx, prepared, features, args.variant, progress=is_main())
         if is_main():
             print(f"[{world_size()} process(es)] {args.variant}: {run.row()}")
     return 0

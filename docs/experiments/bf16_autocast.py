@@ -20,10 +20,10 @@ from collections.abc import Callable
 
 import torch
 
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import prepare
-from bdgf_nb.app.presets import preset
 from bdgf_nb.cli.bench import bdgf_workload, ddpm_workload
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.presets import preset
+from bdgf_nb.pipeline.steps import prepare
 
 
 def seconds(call: Callable[[], object], steps: int) -> float:

@@ -4,8 +4,8 @@ python docs/experiments/class_balance.py (317 s on 2 cores, 2026-11-27)."""
 import json
 import time
 
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import diffusion_features, prepare, train_variant
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.steps import diffusion_features, prepare, train_variant
 
 rows = []
 t0 = time.time()

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from bdgf_nb.analysis.probe import linear_probe, neighbourhood_mean
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import prepare, pretrain_ddpm
 from bdgf_nb.ddpm.features import FeatureConfig, extract_features
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.steps import prepare, pretrain_ddpm
 
 # (name, FeatureConfig): tile and overlap are in pixels; the kept block is tile - 2 * overlap
 VARIANTS = [

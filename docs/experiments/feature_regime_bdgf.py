@@ -16,9 +16,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import extract_diffusion_features, prepare, pretrain_ddpm, train_variant
 from bdgf_nb.ddpm.features import FeatureConfig
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.steps import extract_diffusion_features, prepare, pretrain_ddpm, train_variant
 
 READINGS = {
     "tile 64, mean t": FeatureConfig(tile=64, overlap=8, reduce="mean"),

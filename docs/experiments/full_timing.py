@@ -5,8 +5,8 @@ root: python docs/experiments/full_timing.py (6 min 55 s on 2 idle cores, 2026-1
 import json
 import time
 
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import extract_diffusion_features, prepare, pretrain_ddpm, train_variant
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.steps import extract_diffusion_features, prepare, pretrain_ddpm, train_variant
 
 ctx = RunContext.create("houston2018_west", quick=False, seed=0, out_dir="outputs/experiments/full_timing")
 seconds = {}

@@ -35,17 +35,17 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.preprocessing import StandardScaler
 
-from bdgf_nb.analysis.baselines import fit_predict, pixel_features
 from bdgf_nb.analysis.stats import paired_difference, summarize
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import (
+from bdgf_nb.metrics import classification_report
+from bdgf_nb.model.baselines import fit_predict, pixel_features
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.steps import (
     extract_diffusion_features,
     predict_test,
     prepare,
     pretrain_ddpm,
     train_variant,
 )
-from bdgf_nb.metrics import classification_report
 
 METRICS = {"OA": "overall_accuracy", "AA": "average_accuracy", "kappa": "kappa"}
 

@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from bdgf_nb.app.comparison import comparison_variants
-from bdgf_nb.app.parameters import run_context
-from bdgf_nb.app.pipeline import diffusion_features, fused_baselines, prepare, train_variant
+from bdgf_nb.pipeline.comparison import comparison_variants
+from bdgf_nb.pipeline.parameters import run_context
+from bdgf_nb.pipeline.steps import diffusion_features, fused_baselines, prepare, train_variant
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import diffusion_features, prepare, train_variant
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.steps import diffusion_features, prepare, train_variant
 
 ROOT = Path("outputs/experiments/parallel_trainings")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from stopping_rules import replay  # run as a script: docs/experiments is on sys.path
 
-from bdgf_nb.app.presets import preset
 from bdgf_nb.checkpoint import load_checkpoint
+from bdgf_nb.pipeline.presets import preset
 
 
 def kappa_history(path: Path) -> list[float]:

@@ -40,14 +40,14 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from bdgf_nb import openmp
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import prepare
-from bdgf_nb.app.presets import preset
 from bdgf_nb.cli.bench import BRANCH_MODELS, bdgf_workload, matmul_call
 from bdgf_nb.cli.bench_scan import interleaved_medians
 from bdgf_nb.model.bdgf import BDGF
 from bdgf_nb.model.branches import MambaBranch
-from bdgf_nb.model.scan import _scan_core_fused
+from bdgf_nb.model.scan_numba import scan_core_fused
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.presets import preset
+from bdgf_nb.pipeline.steps import prepare
 
 ISSUE_ERA_MAP_PIXELS_PER_S = (1300.0, 2100.0)  # issue 13's text: "1,300-2,100 pixels/s today"
 
@@ -96,7 +96,7 @@ def scan_call(batch: int, d_inner: int, length: int, d_state: int, calls: int) -
 
     def run() -> None:
         for _ in range(calls):
-            _scan_core_fused(u, F.softplus(delta), A, B, C).backward(grad)
+            scan_core_fused(u, F.softplus(delta), A, B, C).backward(grad)
 
     return run
 

@@ -17,10 +17,10 @@ from typing import Any
 import torch
 
 import bdgf_nb  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE in os.environ; the spawned workers, which time, inherit it)
-from bdgf_nb.app.presets import preset
 from bdgf_nb.ddpm.unet import DenoiserUNet
 from bdgf_nb.device import adamw
 from bdgf_nb.model.bdgf import BDGF
+from bdgf_nb.pipeline.presets import preset
 from bdgf_nb.train.classifier import classifier_step
 
 GROUPS = {"hsi": 5, "lidar": 1}  # houston2018_west: 5 HSI principal components + DSM; 12 classes

@@ -31,7 +31,7 @@ import torch
 
 from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
 from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
-from bdgf_nb.analysis.widgets import build_mask_panel
+from bdgf_nb.presentation.widgets import build_mask_panel
 
 torch.manual_seed(seed)
 groups = {"hsi": 8, "lidar": 1}

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bdgf_nb.analysis import reading
 from bdgf_nb.errors import DataError
+from bdgf_nb.presentation import prose
 
 NUM = r"(-?\d+(?:\.\d+)?)"
 VERSUS = re.compile(rf"\({NUM}\) is (above|below|equal to) [^()]*\({NUM}\)(?: by {NUM})?")
@@ -43,14 +43,14 @@ def check_directions(text: str) -> int:
 @settings(max_examples=200, deadline=None)
 @given(a=score, b=score, lo=st.floats(-10, 10), width=st.floats(0, 10), digits=st.integers(0, 3), with_ci=st.booleans())
 def test_compare_never_contradicts_its_numbers(a, b, lo, width, digits, with_ci):
-    text = reading.compare("BDGF", a, "no masking", b, ci=(lo, lo + width) if with_ci else None, digits=digits)
+    text = prose.compare("BDGF", a, "no masking", b, ci=(lo, lo + width) if with_ci else None, digits=digits)
     assert check_directions(text) == 1 + with_ci
 
 
 @settings(max_examples=100, deadline=None)
 @given(features=st.dictionaries(st.sampled_from(["diffusion t5", "diffusion t50", "diffusion all"]), score, min_size=1), control=score)
 def test_probe_reading_follows_the_numbers(features, control):
-    text = reading.probe_vs_control(features, "raw 3x3 mean", control)
+    text = prose.probe_vs_control(features, "raw 3x3 mean", control)
     assert check_directions(text) == len(features)
     beats = [v for v in features.values() if round(v, 1) > round(control, 1)]
     assert ("no diffusion feature set beats" in text) == (not beats)
@@ -60,7 +60,7 @@ def test_probe_reading_follows_the_numbers(features, control):
 @settings(max_examples=100, deadline=None)
 @given(guided=score, unguided=score, pg=st.integers(1, 10**7), pu=st.integers(1, 10**7))
 def test_guidance_reading_follows_the_numbers_and_names_the_parameter_confound(guided, unguided, pg, pu):
-    text = reading.guidance_effect("Mamba", guided, unguided, pg, pu)
+    text = prose.guidance_effect("Mamba", guided, unguided, pg, pu)
     assert check_directions(text) == 1
     assert f"{pg:,} vs {pu:,}" in text
     assert ("may be capacity" in text) == (round(guided, 1) > round(unguided, 1) and pg > pu)
@@ -70,7 +70,7 @@ def test_guidance_reading_follows_the_numbers_and_names_the_parameter_confound(g
 @settings(max_examples=100, deadline=None)
 @given(branches=st.dictionaries(st.sampled_from(["cnn", "mamba", "transformer"]), score, min_size=1), ensemble=score)
 def test_ensemble_reading_follows_the_numbers(branches, ensemble):
-    text = reading.ensemble_reading(branches, ensemble)
+    text = prose.ensemble_reading(branches, ensemble)
     assert check_directions(text) == 1
     best = max(branches.values())
     assert ("helped" in text) == (round(ensemble, 1) > round(best, 1))
@@ -80,7 +80,7 @@ def test_ensemble_reading_follows_the_numbers(branches, ensemble):
 @settings(max_examples=100, deadline=None)
 @given(cka=small, gain=st.floats(-20, 20))
 def test_cka_reading_claims_complementarity_only_with_a_positive_gain(cka, gain):
-    text = reading.cka_reading(cka, gain)
+    text = prose.cka_reading(cka, gain)
     shown = round(gain, 1)
     assert ("pay off" in text) == (shown > 0)
     m = re.search(r"the ensemble is (\d+\.\d) points (above|below)", text)
@@ -96,25 +96,25 @@ def test_cka_reading_claims_complementarity_only_with_a_positive_gain(cka, gain)
 def test_masking_reading_follows_the_numbers(gap, hsi, lidar, loss):
     arms = {mode: {"dominance_gap": gap[i], "reliance_hsi": hsi[i], "reliance_lidar": lidar[i], "loss_lidar": loss[i]}
             for i, mode in enumerate(["none", "adaptive"])}
-    text = reading.masking_reading(arms, ["hsi", "lidar"])
+    text = prose.masking_reading(arms, ["hsi", "lidar"])
     assert check_directions(text) == 4  # gap, two reliances, one loss
     assert ("closer to balance" in text) == (round(gap[1], 3) < round(gap[0], 3))
     assert ("barely uses it" in text) == (max(lidar) < 0.02 or max(hsi) < 0.02)
 
 
 def test_mean_text_prints_one_seed_instead_of_a_zero_spread():
-    assert reading.mean_text([96.4]) == "96.4 (1 seed)"
-    assert reading.mean_text([96.0, 96.0]) == "96.0 ± 0.0 (2 seeds)"
-    assert reading.mean_text([1.0, 2.0, 3.0], digits=2) == "2.00 ± 1.00 (3 seeds)"
+    assert prose.mean_text([96.4]) == "96.4 (1 seed)"
+    assert prose.mean_text([96.0, 96.0]) == "96.0 ± 0.0 (2 seeds)"
+    assert prose.mean_text([1.0, 2.0, 3.0], digits=2) == "2.00 ± 1.00 (3 seeds)"
 
 
 def test_examples_read_as_documented():
-    assert reading.compare("BDGF", 65.2, "no masking", 64.1, ci=(-0.3, 2.5)) == (
+    assert prose.compare("BDGF", 65.2, "no masking", 64.1, ci=(-0.3, 2.5)) == (
         "By OA, BDGF (65.2) is above no masking (64.1) by 1.1 points; the 95 % CI of the difference [-0.3, 2.5] "
         "includes zero, so the difference is not resolved.")
-    assert reading.compare("A", 65.24, "B", 65.16) == "By OA, A (65.2) is equal to B (65.2) at this precision."
-    assert "one seed: no interval" in reading.compare("A", 1.0, "B", 0.0, ci=(float("nan"), float("nan")))
+    assert prose.compare("A", 65.24, "B", 65.16) == "By OA, A (65.2) is equal to B (65.2) at this precision."
+    assert "one seed: no interval" in prose.compare("A", 1.0, "B", 0.0, ci=(float("nan"), float("nan")))
     with pytest.raises(DataError, match="finite numbers"):
-        reading.compare("A", float("nan"), "B", 1.0)
+        prose.compare("A", float("nan"), "B", 1.0)
     with pytest.raises(DataError, match=r"arms must hold the reference 'none'"):
-        reading.masking_reading({"adaptive": {}}, ["hsi"])
+        prose.masking_reading({"adaptive": {}}, ["hsi"])

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.presets import PRESETS
 from bdgf_nb.data.catalog import load_catalog
 from bdgf_nb.ddpm.masking import MODES
 from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.presets import PRESETS
 
 
 def check_parameters(**parameters: Any) -> None:
@@ -20,7 +20,7 @@ def check_parameters(**parameters: Any) -> None:
     name in the catalog (`catalog`: a YAML of one's own, "" = the repo's), `quick`,
     `allow_unmeasurable`, `class_balanced` bools, `seed` an int >= 0, `seeds` an int >= 0 (0: the
     mode's default), `out_dir` a path string, `masking` a masking mode, `select_on` one of oa / aa
-    / kappa, `preset` "" or a preset name (app.presets.PRESETS; overrides `quick`). ConfigError naming the parameter otherwise; a notebook calls it first."""
+    / kappa, `preset` "" or a preset name (pipeline.presets.PRESETS; overrides `quick`). ConfigError naming the parameter otherwise; a notebook calls it first."""
     types = {"dataset": str, "quick": bool, "seed": int, "seeds": int, "out_dir": str, "masking": str, "catalog": str,
              "allow_unmeasurable": bool, "class_balanced": bool, "select_on": str, "preset": str}
     for name, value in parameters.items():

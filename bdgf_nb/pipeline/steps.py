@@ -16,8 +16,6 @@ import numpy as np
 import sklearn
 import torch
 
-from bdgf_nb.analysis.baselines import fit_predict, pixel_features, run_baselines
-from bdgf_nb.app.context import DDPMSource, RunContext
 from bdgf_nb.checkpoint import state_dict_hash
 from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
@@ -37,8 +35,10 @@ from bdgf_nb.errors import ConfigError, expect
 from bdgf_nb.evaluate.maps import predict_map
 from bdgf_nb.evaluate.predict import predict
 from bdgf_nb.metrics import METRICS, SHORT_NAMES, classification_report
+from bdgf_nb.model.baselines import fit_predict, pixel_features, run_baselines
 from bdgf_nb.model.bdgf import BDGF, ablation, equal_size_width
 from bdgf_nb.model.ensemble import EnsembleChoice, choose_ensemble_rule
+from bdgf_nb.pipeline.context import DDPMSource, RunContext
 from bdgf_nb.storage import array_digest, stored_array, stored_json
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.classifier import train_classifier

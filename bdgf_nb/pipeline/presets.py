@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bdgf_nb.analysis.baselines import BaselineConfig
 from bdgf_nb.ddpm.features import FeatureConfig
 from bdgf_nb.ddpm.masking import MaskingConfig
 from bdgf_nb.ddpm.unet import UNetConfig
 from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.model.baselines import BaselineConfig
 from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.train.classifier import TrainConfig
 from bdgf_nb.train.pretrain import PretrainConfig

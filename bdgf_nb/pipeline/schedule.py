@@ -33,9 +33,12 @@ from typing import Any, Protocol, TypeVar
 
 from tqdm.auto import tqdm
 
-from bdgf_nb.app.comparison import comparison_variants, ddpm_seed
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import (
+from bdgf_nb.data.catalog import catalog_entry
+from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.model.bdgf import ablation
+from bdgf_nb.pipeline.comparison import comparison_variants, ddpm_seed
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.steps import (
     DiffusionFeatures,
     Prepared,
     diffusion_features,
@@ -43,9 +46,6 @@ from bdgf_nb.app.pipeline import (
     prepare,
     train_variant,
 )
-from bdgf_nb.data.catalog import catalog_entry
-from bdgf_nb.errors import ConfigError, expect
-from bdgf_nb.model.bdgf import ablation
 
 KINDS = ("features", "train", "baselines")
 FEATURE_MEMO_BYTES = 2**30  # feature sets a worker keeps; houston2018_west's six take 165 MB

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bdgf_nb.app.context import RunContext
-from bdgf_nb.app.pipeline import (
+from bdgf_nb.metrics import METRICS
+from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.steps import (
     ClassifierRun,
     DiffusionFeatures,
     Prepared,
@@ -26,7 +27,6 @@ from bdgf_nb.app.pipeline import (
     fused_baselines,
     train_variant,
 )
-from bdgf_nb.metrics import METRICS
 
 
 @dataclass(frozen=True)

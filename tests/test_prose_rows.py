@@ -1,4 +1,4 @@
-"""Readers over result rows (reading.py, issue 17): directions follow the numbers they print."""
+"""Readers over result rows (presentation/prose.py): directions follow the numbers they print."""
 
 import math
 
@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_reading import check_directions
 
-from bdgf_nb.analysis import reading
 from bdgf_nb.errors import DataError
+from bdgf_nb.presentation import prose
 
 score = st.floats(0.0, 100.0, allow_nan=False)
 
@@ -18,7 +18,7 @@ score = st.floats(0.0, 100.0, allow_nan=False)
 def test_baseline_reading_compares_fused_with_the_best_single_modality_and_the_leaky_split(hsi, lidar, fused, leaky):
     rows = [{"split": "blocks", "method": "RF", "modalities": m, "overall_accuracy": v} for m, v in (("hsi", hsi), ("lidar", lidar), ("hsi+lidar", fused))]
     rows.append({"split": "random", "method": "RF", "modalities": "hsi+lidar", "overall_accuracy": leaky})
-    text = reading.baseline_reading(rows, "blocks")
+    text = prose.baseline_reading(rows, "blocks")
     assert check_directions(text) == 2
     best = "hsi" if hsi >= lidar else "lidar"
     assert f"the best single modality {best} ({max(hsi, lidar):.1f})" in text
@@ -26,12 +26,12 @@ def test_baseline_reading_compares_fused_with_the_best_single_modality_and_the_l
 
 def test_baseline_reading_refuses_rows_without_a_fused_set():
     with pytest.raises(DataError, match="needs fused and single-modality rows on split 'blocks'"):
-        reading.baseline_reading([{"split": "blocks", "method": "RF", "modalities": "hsi", "overall_accuracy": 1.0}], "blocks")
+        prose.baseline_reading([{"split": "blocks", "method": "RF", "modalities": "hsi", "overall_accuracy": 1.0}], "blocks")
 
 
 def test_masking_schedule_reading_counts_epochs_at_the_cap():
     history = [{"p_mask_hsi": 0.1, "p_mask_lidar": 0.1}, {"p_mask_hsi": 0.5, "p_mask_lidar": 0.0}, {"p_mask_hsi": 0.5, "p_mask_lidar": 0.0}]
-    text = reading.masking_schedule_reading(history, ["hsi", "lidar"], p_max=0.5)
+    text = prose.masking_schedule_reading(history, ["hsi", "lidar"], p_max=0.5)
     assert text == ("p_mask(hsi) rises from 0.10 to 0.50 (epoch 1 -> 3; at the cap p_max = 0.5 in 2 of 3 epochs); "
                     "p_mask(lidar) falls from 0.10 to 0.00 (epoch 1 -> 3; at the cap p_max = 0.5 in 0 of 3 epochs).")
     assert check_directions(text) == 2
@@ -40,10 +40,10 @@ def test_masking_schedule_reading_counts_epochs_at_the_cap():
 @settings(max_examples=100, deadline=None)
 @given(none=st.floats(0, 1), adaptive=st.floats(0, 1))
 def test_feature_balance_reading_follows_the_numbers(none, adaptive):
-    text = reading.feature_balance_reading([{"masking": "none", "feature_balance": none}, {"masking": "adaptive", "feature_balance": adaptive}])
+    text = prose.feature_balance_reading([{"masking": "none", "feature_balance": none}, {"masking": "adaptive", "feature_balance": adaptive}])
     assert check_directions(text) == 1
     assert ("closer to balanced" in text) == (round(adaptive, 2) > round(none, 2))
-    nan = reading.feature_balance_reading([{"masking": "none", "feature_balance": math.nan}, {"masking": "adaptive", "feature_balance": 0.5}])
+    nan = prose.feature_balance_reading([{"masking": "none", "feature_balance": math.nan}, {"masking": "adaptive", "feature_balance": 0.5}])
     assert "undefined" in nan
 
 
@@ -52,7 +52,7 @@ def test_feature_balance_reading_follows_the_numbers(none, adaptive):
 def test_paired_readings_give_one_interval_per_method_and_one_seed_says_so(ref, delta):
     rows = [{"method": "BDGF", "seed": s, "overall_accuracy": v} for s, v in enumerate(ref)]
     rows += [{"method": "no guidance", "seed": s, "overall_accuracy": v + delta[s]} for s, v in enumerate(ref)]
-    lines = reading.paired_readings(rows)
+    lines = prose.paired_readings(rows)
     assert lines[0].startswith("BDGF: ") and ("(1 seed)" in lines[0]) == (len(ref) == 1) and "± 0.00" not in lines[0]
     assert len(lines) == 2 and check_directions(lines[1]) == 1 + (len(ref) > 1)
     assert ("one seed: no interval" in lines[1]) == (len(ref) == 1)
@@ -60,15 +60,15 @@ def test_paired_readings_give_one_interval_per_method_and_one_seed_says_so(ref, 
 
 def test_paired_readings_skip_methods_without_a_shared_seed_and_need_the_reference():
     rows = [{"method": "BDGF", "seed": 0, "overall_accuracy": 90.0}, {"method": "SVM", "seed": 7, "overall_accuracy": 91.0}]
-    assert reading.paired_readings(rows) == ["BDGF: 90.0 (1 seed)."]
+    assert prose.paired_readings(rows) == ["BDGF: 90.0 (1 seed)."]
     with pytest.raises(DataError, match="no rows of the reference 'BDGF'"):
-        reading.paired_readings(rows[1:])
+        prose.paired_readings(rows[1:])
 
 
 def test_best_method_and_quick_flags():
     rows = [{"family": "baseline", "method": "RF", "seed": 0, "overall_accuracy": 96.9},
             {"family": "baseline", "method": "SVM", "seed": 0, "overall_accuracy": 97.4},
             {"family": "BDGF / ablation", "method": "BDGF", "seed": 0, "overall_accuracy": 99.0}]
-    assert reading.best_method(rows, "baseline") == "the best baseline on this run by overall accuracy is SVM: 97.4 (1 seed)"
-    flags = reading.quick_flags({"a": {"quick": False}, "b": {}, "c": {}}, current="b", quick=True)
+    assert prose.best_method(rows, "baseline") == "the best baseline on this run by overall accuracy is SVM: 97.4 (1 seed)"
+    flags = prose.quick_flags({"a": {"quick": False}, "b": {}, "c": {}}, current="b", quick=True)
     assert flags == {"a": False, "b": True, "c": None}

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bdgf_nb.app.presets import Preset, preset
 from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.pipeline.presets import Preset, preset
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,11 @@ class RunContext:
         return self.out_dir / "artifacts" / f"ddpm_{scene}_{source.masking}_{self.mode}_seed{source.seed}.pt"
 
     def baseline_results(self, scene: str, seed: int) -> Path:
-        """The fused baselines of model seed `seed` (app.pipeline.fused_baselines), stored as JSON."""
+        """The fused baselines of model seed `seed` (pipeline.steps.fused_baselines), stored as JSON."""
         return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}_seed{seed}.json"
 
     def baseline_map(self, scene: str, seed: int, model: str, features: str) -> Path:
-        """A fused baseline's whole-scene map (app.pipeline.baseline_scene_map), stored as .npz."""
+        """A fused baseline's whole-scene map (pipeline.steps.baseline_scene_map), stored as .npz."""
         return self.out_dir / "artifacts" / f"map_{model}-{features}_{scene}_{self.mode}_seed{seed}.npz"
 
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:

@@ -24,7 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from bdgf_nb.analysis.explore import (
+from bdgf_nb.ddpm.diffusion import GaussianDiffusion
+from bdgf_nb.ddpm.masking import MaskingConfig
+from bdgf_nb.errors import BDGFError, ConfigError, expect
+from bdgf_nb.model.branches import MambaBranch
+from bdgf_nb.presentation.explore import (
     FEATURE_TIMESTEPS,
     forward_process,
     forward_process_figure,
@@ -39,10 +43,6 @@ from bdgf_nb.analysis.explore import (
     token_labels,
     trace_mamba_branch,
 )
-from bdgf_nb.ddpm.diffusion import GaussianDiffusion
-from bdgf_nb.ddpm.masking import MaskingConfig
-from bdgf_nb.errors import BDGFError, ConfigError, expect
-from bdgf_nb.model.branches import MambaBranch
 
 __all__ = ["build_forward_panel", "build_mask_panel", "build_masking_panel", "build_scan_panel", "mask_and_reconstruct", "render_png", "rgb_bands", "spatial_mask"]
 
