@@ -1,7 +1,9 @@
 """bdgf_nb: Balanced Diffusion-Guided Fusion for multimodal remote-sensing classification.
 
-Importing the package before torch sets OMP_WAIT_POLICY=PASSIVE unless the user chose a policy
-(bdgf_nb.openmp says why, and which commands ask for a short spin instead).
+The method's design is docs/METHOD.md. Sub-packages are layers, low to high; a module imports
+only its own layer or lower ones (tests/test_architecture.py checks it, "" is the root modules).
+Importing the package changes nothing in the process: the command lines that own the cores set
+their threading policy themselves (`openmp`).
 """
 
-from bdgf_nb import openmp as _openmp  # noqa: F401  (sets the default in os.environ)
+LAYERS: tuple[str, ...] = ("", "data", "ddpm", "model", "evaluate", "train", "analysis", "presentation", "pipeline", "cli")

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+import bdgf_nb
+
 PACKAGE = Path(__file__).resolve().parents[1] / "bdgf_nb"
-LAYERS = ["", "data", "ddpm", "model", "evaluate", "train", "analysis", "presentation", "pipeline", "cli"]
+LAYERS = list(bdgf_nb.LAYERS)
 
 
 def module_name(path: Path, package: Path) -> str:

@@ -35,3 +35,17 @@ def test_no_code_cell_holds_more_than_a_few_statements_of_logic(path: Path) -> N
     heavy = {i: n for i, c in enumerate(cells) if c["cell_type"] == "code"
              and (n := logic_statements("".join(c["source"]))) > MAX_STATEMENTS}
     assert not heavy, f"{path.name}: cells {heavy} hold more than {MAX_STATEMENTS} statements; move the logic into bdgf_nb with a test"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem[:2] for p in NOTEBOOKS])
+def test_each_parameters_cell_is_the_one_run_parameters_declares(path: Path) -> None:
+    """Run parameters are declared once (pipeline.parameters.RunParameters): a chapter's cell
+    holds the fields it reads with their defaults and comments, and builds its context from them."""
+    from bdgf_nb.pipeline.parameters import parameters_cell
+
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    (cell,) = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+    source = "".join(cell["source"])
+    declared = [line.split(":")[0] for line in source.splitlines()]
+    assert source == parameters_cell(declared), f"{path.name}: regenerate its parameters cell with parameters_cell({declared})"
+    assert "ctx = run_context(globals())" in "".join(cells[cells.index(cell) + 1]["source"]), f"{path.name}: the next cell builds the context"

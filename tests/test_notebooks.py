@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_reading import check_directions
+from test_prose import check_directions
 
 from bdgf_nb.cli.run import (
     NOTEBOOK_DIR,
@@ -18,6 +18,7 @@ from bdgf_nb.cli.run import (
     select_notebooks,
 )
 from bdgf_nb.errors import ConfigError
+from bdgf_nb.pipeline.parameters import RunParameters
 
 NOTEBOOKS = notebook_paths()
 
@@ -61,7 +62,7 @@ def reading_texts(path: Path) -> dict[str, str]:
 
 def assert_readings_follow_their_numbers(folder: Path) -> int:
     """No reading cell of the executed notebooks in `folder` states a direction its printed numbers
-    contradict (test_reading.check_directions, the parser of reading.py's property tests), and
+    contradict (test_prose.check_directions, the parser of prose.py's property tests), and
     every notebook's readings state at least one. Returns how many directions were checked."""
     total = 0
     for p in NOTEBOOKS:
@@ -100,7 +101,7 @@ def test_runner_stops_on_a_failing_notebook_and_keeps_it(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, folder / "00_fails.ipynb")
     with pytest.raises(SystemExit, match=r"00_fails.ipynb failed in the cell starting \"raise RuntimeError\('boom in cell'\)\": RuntimeError: boom in cell"):
-        run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path / "out", folder=folder))
+        run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True), out=tmp_path / "out", folder=folder))
     assert (tmp_path / "out" / "00_fails.ipynb").exists()
     assert not (tmp_path / "out" / "summary.json").exists()
 
@@ -129,16 +130,16 @@ def test_runner_passes_seeds_to_notebook_03_only(tmp_path, monkeypatch):
 
     seen: dict[str, dict] = {}
     monkeypatch.setattr(run, "execute_notebook", lambda path, target, parameters: seen.__setitem__(path.name[:2], parameters))
-    summary = run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path, notebooks="00,03", seeds=3))
+    summary = run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True, seeds=3), out=tmp_path, notebooks="00,03"))
     assert seen["03"]["seeds"] == 3 and "seeds" not in seen["00"]
     assert json.loads(Path(summary).read_text())["seeds"] == 3
-    with pytest.raises(ConfigError, match="RunConfig.seeds: expected an integer >= 0, found -1"):
-        RunConfig(seeds=-1)
+    with pytest.raises(ConfigError, match="RunParameters.seeds: expected an integer >= 0, found -1"):
+        RunParameters(seeds=-1)
 
 
 @pytest.mark.slow(seconds=568)
 def test_all_notebooks_run_in_quick_mode(tmp_path):
-    summary_path = run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path))
+    summary_path = run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True), out=tmp_path))
     summary = json.loads(Path(summary_path).read_text())
     assert summary["dataset"] == "synthetic"
     assert set(summary["notebook_seconds"]) == {p.stem for p in NOTEBOOKS}
@@ -169,7 +170,7 @@ def test_readings_follow_their_numbers_on_a_second_seed(tmp_path):
     own outputs. Run with `--jobs 2`, so it also covers bdgf-run's scheduling: notebook 03's
     DDPMs and runs are trained first in two worker processes, every task succeeds, and the
     notebooks reload them."""
-    summary = json.loads(Path(run_dataset(RunConfig(dataset="synthetic", quick=True, seed=1, out=tmp_path, jobs=2))).read_text())
+    summary = json.loads(Path(run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True, seed=1), out=tmp_path, jobs=2))).read_text())
     assert summary["seed"] == 1
     assert summary["jobs"] == 2 and summary["scheduled"]["failed"] == [] and summary["scheduled"]["tasks"] == 3 + 9 + 1  # DDPMs, trainings, the seed's baselines
     checked = assert_readings_follow_their_numbers(tmp_path)

@@ -16,8 +16,10 @@ from bdgf_nb.pipeline.steps import (
     prepare,
     train_variant,
 )
+from bdgf_nb.pipeline.variants import Variant, branch_variant
 
 NONE = DiffusionFeatures.absent()
+CNN_UNGUIDED = branch_variant("cnn", guided=False)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tin
     import bdgf_nb.pipeline.steps
 
     ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
-    first = train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False)
+    first = train_variant(ctx, tiny, NONE, CNN_UNGUIDED, progress=False)
     assert (first.seed, first.ddpm) == (0, None)
     assert first.report["n_test"] == int(tiny.split.test.sum())
     assert 0 <= first.report["overall_accuracy"] <= 100 and first.n_parameters > 0
@@ -64,15 +66,15 @@ def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tin
         return original(*args, **kwargs)
 
     monkeypatch.setattr(bdgf_nb.pipeline.steps, "predict", counted)
-    again = train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False)
+    again = train_variant(ctx, tiny, NONE, CNN_UNGUIDED, progress=False)
     assert again.report == first.report and computed["calls"] == 0  # reloaded with its stored evaluation: nothing predicted
     stored.write_text("{not json")  # a damaged stored evaluation is computed again, with the same result
-    assert train_variant(ctx, tiny, NONE, "cnn_only+no_guidance", progress=False).report == first.report and computed["calls"] == 1
+    assert train_variant(ctx, tiny, NONE, CNN_UNGUIDED, progress=False).report == first.report and computed["calls"] == 1
     from dataclasses import replace
 
     fewer = tiny.split.test.copy()
     fewer[tuple(np.argwhere(fewer)[0])] = False  # other test pixels, same checkpoint: scored again, not read
-    changed = train_variant(ctx, replace(tiny, split=replace(tiny.split, test=fewer)), NONE, "cnn_only+no_guidance", progress=False)
+    changed = train_variant(ctx, replace(tiny, split=replace(tiny.split, test=fewer)), NONE, CNN_UNGUIDED, progress=False)
     assert changed.report["n_test"] == first.report["n_test"] - 1 and computed["calls"] == 2
     scene_map = predict_scene(tiny, first, NONE)
     assert scene_map.shape == tiny.labels.shape and scene_map.min() >= 1 and scene_map.max() <= tiny.n_classes
@@ -83,9 +85,9 @@ def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tin
     assert np.array_equal(predict_scene(tiny, first, NONE, ctx), scene_map)  # read back, not predicted
 
 
-def test_unknown_variant_is_a_config_error(tiny, tmp_path):
-    with pytest.raises(ConfigError, match="unknown ablation"):
-        train_variant(RunContext.create("synthetic", quick=True, out_dir=tmp_path), tiny, NONE, "bdgf+no_such_thing", progress=False)
+def test_unknown_variant_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown ablation 'no_such_thing'"):
+        Variant("bad", ("bdgf", "no_such_thing"))
 
 
 def test_fused_baselines_are_stored_per_seed_and_their_scene_map(tiny, tmp_path, monkeypatch):
@@ -130,7 +132,7 @@ def test_paired_variants_of_one_seed_see_the_same_pixels_in_the_same_order(tiny,
         return original(self, index)
 
     monkeypatch.setattr(PatchDataset, "batch", recording)
-    for variant, seed in (("cnn_only+no_guidance", 1), ("mamba_only+no_guidance", 1), ("cnn_only+no_guidance", 2)):
+    for variant, seed in ((CNN_UNGUIDED, 1), (branch_variant("mamba", guided=False), 1), (CNN_UNGUIDED, 2)):
         calls.append([])
         train_variant(ctx, tiny, NONE, variant, seed=seed, progress=False)
     fit_size = len(training_pixels_of(ctx, tiny, 1))

@@ -1,4 +1,4 @@
-"""Prose from numbers (reading.py): no sentence states a direction its printed numbers contradict."""
+"""Prose from numbers (presentation/prose.py): no sentence states a direction its printed numbers contradict."""
 
 import re
 

@@ -5,7 +5,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_reading import check_directions
+from test_prose import check_directions
 
 from bdgf_nb.errors import DataError
 from bdgf_nb.presentation import prose

@@ -54,7 +54,7 @@ from bdgf_nb.evaluate.maps import predict_map
 from bdgf_nb.evaluate.predict import predict
 from bdgf_nb.model.baselines import BaselineConfig
 from bdgf_nb.model.mamba import MambaConfig
-from bdgf_nb.pipeline.parameters import check_parameters
+from bdgf_nb.pipeline.parameters import RunParameters, run_context
 from bdgf_nb.train.classifier import TrainConfig, train_classifier
 from bdgf_nb.train.pretrain import PretrainConfig, pretrain
 
@@ -310,12 +310,13 @@ CASES: list[tuple[str, Callable[[Path], Callable[[], Any]], type[BDGFError], str
     ("timestep beyond T", call(lambda: extract_features(tiny_diffusion(), IMAGE[:1].repeat(5, 0), FeatureConfig(timesteps=(10,)), progress=False)),
      ConfigError, r"timesteps must be < T=10"),
     # papermill / bdgf-run parameters (the CLI itself: test_bdgf_run_rejects_bad_arguments)
-    ("parameter seed as text", call(lambda: check_parameters(seed="0")), ConfigError, r"parameter 'seed': expected int, found str '0'"),
-    ("parameter seed negative", call(lambda: check_parameters(seed=-2)), ConfigError, r"parameter 'seed': expected an integer >= 0, found -2"),
-    ("parameter quick as text", call(lambda: check_parameters(quick="yes")), ConfigError, r"parameter 'quick': expected bool, found str 'yes'"),
-    ("parameter masking unknown", call(lambda: check_parameters(masking="bogus")), ConfigError, r"parameter 'masking': expected one of \['none', 'random', 'random_matched', 'adaptive'\]"),
-    ("parameter dataset unknown", call(lambda: check_parameters(dataset="nope")), ConfigError, r"parameter 'dataset': unknown 'nope'; known: \[.*'synthetic'"),
-    ("RunConfig quick as text", call(lambda: RunConfig(quick="yes")), ConfigError, r"RunConfig\.quick: expected bool, found str 'yes'"),
+    ("parameter seed as text", call(lambda: RunParameters(seed="0")), ConfigError, r"RunParameters\.seed: expected int, found str '0'"),
+    ("parameter seed negative", call(lambda: RunParameters(seed=-2)), ConfigError, r"RunParameters\.seed: expected an integer >= 0, found -2"),
+    ("parameter quick as text", call(lambda: RunParameters(quick="yes")), ConfigError, r"RunParameters\.quick: expected bool, found str 'yes'"),
+    ("parameter masking unknown", call(lambda: RunParameters(masking="bogus")), ConfigError, r"RunParameters\.masking: expected one of \['none', 'random', 'random_matched', 'adaptive'\]"),
+    ("parameter dataset unknown", call(lambda: RunParameters(dataset="nope")), ConfigError, r"RunParameters\.dataset: unknown 'nope'; known: \[.*'synthetic'"),
+    ("notebook parameter of another type", call(lambda: run_context({"seed": True})), ConfigError, r"RunParameters\.seed: expected int, found bool True"),
+    ("RunConfig parameters not RunParameters", call(lambda: RunConfig(params="yes")), ConfigError, r"RunConfig\.params: expected RunParameters, found str 'yes'"),
     ("RunConfig unknown notebook", call(lambda: RunConfig(notebooks="42")), ConfigError, r"--notebooks: no notebook numbered '42'"),
     # training entry points
     ("pretrain on NaN patches", call(tiny_pretrain(x0=jobs.pretrain_data().index_fill(0, torch.tensor([3]), math.nan))), DataError, r"x0 must hold finite values, found 320 NaN or inf"),
@@ -402,8 +403,8 @@ def test_bdgf_run_help_lists_every_parameter_with_its_default(capsys: pytest.Cap
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("parameters", "ename", "evalue"), [
-    ({"dataset": "nope"}, "ConfigError", r"parameter 'dataset': unknown 'nope'; known: \["),
-    ({"masking": "bogus"}, "ConfigError", r"parameter 'masking': expected one of \['none', 'random', 'random_matched', 'adaptive'\], found 'bogus'"),
+    ({"dataset": "nope"}, "ConfigError", r"RunParameters\.dataset: unknown 'nope'; known: \["),
+    ({"masking": "bogus"}, "ConfigError", r"RunParameters\.masking: expected one of \['none', 'random', 'random_matched', 'adaptive'\], found 'bogus'"),
 ], ids=["unknown dataset", "unknown masking mode"])
 def test_papermill_parameters_fail_in_the_first_cell_with_a_project_error(tmp_path: Path, parameters: dict[str, Any],
                                                                           ename: str, evalue: str) -> None:
@@ -477,7 +478,7 @@ VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 300), st.floats(all
                    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 CONFIGS = {
     MaskingConfig: {}, PretrainConfig: {}, TrainConfig: {}, FeatureConfig: {}, UNetConfig: {}, DiffusionConfig: {},
-    SyntheticSceneConfig: {}, BaselineConfig: {}, MambaConfig: {"d_model": 16}, RunConfig: {},
+    SyntheticSceneConfig: {}, BaselineConfig: {}, MambaConfig: {"d_model": 16}, RunConfig: {}, RunParameters: {},
 }
 
 

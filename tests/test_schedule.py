@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from bdgf_nb.errors import ConfigError
-from bdgf_nb.pipeline.comparison import COMPARISON, compare
+from bdgf_nb.pipeline.comparison import compare
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.presets import preset
 from bdgf_nb.pipeline.schedule import (
@@ -19,6 +19,7 @@ from bdgf_nb.pipeline.schedule import (
     train_comparison,
     training_cost,
 )
+from bdgf_nb.pipeline.variants import BDGF_VARIANT, COMPARISON, Variant
 
 
 def test_the_task_graph_holds_every_run_compare_asks_for_after_its_ddpm():
@@ -39,14 +40,17 @@ def test_the_task_graph_holds_every_run_compare_asks_for_after_its_ddpm():
     pixel = comparison_tasks(ctx, "adaptive", [0], pixel_scene=True)
     assert {t.kind for t in pixel} == {"train", "baselines"} and len(pixel) == sum(not v.needs_ddpm for v in COMPARISON) + 1
     assert all(t.after == () for t in pixel)
-    assert training_cost(ctx, "cnn_only") < training_cost(ctx, "no_guidance") < training_cost(ctx, "bdgf") == training_cost(ctx, "no_guidance_equal_size")
+    cost = {name: training_cost(ctx, Variant(name, (name,))) for name in ("cnn_only", "no_guidance", "bdgf", "no_guidance_equal_size")}
+    assert cost["cnn_only"] < cost["no_guidance"] < cost["bdgf"] == cost["no_guidance_equal_size"]
     with pytest.raises(ConfigError, match="Task.kind"):
         Task("pretrain", "adaptive", 0)
+    with pytest.raises(ConfigError, match="a variant for kind 'train' and none otherwise"):
+        Task("train", "adaptive", 0)
 
 
 def stamp(task: Task) -> dict:
     """Worker for the scheduler tests (module level: it is pickled into spawned processes)."""
-    if "bad" in task.model:
+    if task.masking == "bad":
         raise ValueError("planned failure")
     start = time.time()
     time.sleep(0.2)
@@ -56,10 +60,11 @@ def stamp(task: Task) -> dict:
 def test_tasks_start_after_their_prerequisites_and_a_failure_skips_only_what_needs_it():
     first = Task("features", "adaptive", 0)
     second = Task("features", "random_matched", 0, after=(first.key,))
-    bad = Task("features", "none", 0, model="bad")
-    tasks = [Task("train", "random_matched", 0, "bdgf", 1, after=(second.key,), cost=9.0), second, first, bad,
-             Task("train", "none", 0, "bdgf", 1, after=(bad.key,)), Task("train", "none", 0, "cnn_only", 2)]
-    tasks.append(Task("train", "none", 0, "bdgf", 3, after=(tasks[4].key,)))  # two levels below the failure
+    bad = Task("features", "bad", 0)
+    bdgf, cnn = BDGF_VARIANT, Variant("CNN", ("cnn_only",))
+    tasks = [Task("train", "random_matched", 0, bdgf, 1, after=(second.key,), cost=9.0), second, first, bad,
+             Task("train", "bad", 0, bdgf, 1, after=(bad.key,)), Task("train", "none", 0, cnn, 2)]
+    tasks.append(Task("train", "bad", 0, bdgf, 3, after=(tasks[4].key,)))  # two levels below the failure
     report = run_tasks(tasks, stamp, jobs=2, progress=False)
     done = report.results
     assert set(done) == {first.key, second.key, tasks[0].key, tasks[5].key}
@@ -67,7 +72,7 @@ def test_tasks_start_after_their_prerequisites_and_a_failure_skips_only_what_nee
     assert "ValueError: planned failure" in report.failed[bad.key]
     assert report.failed[tasks[4].key].startswith("skipped") and report.failed[tasks[6].key].startswith("skipped")
     with pytest.raises(ConfigError, match="unknown"):
-        run_tasks([Task("train", "none", 0, "bdgf", 1, after=("nothing",))], stamp, jobs=1, progress=False)
+        run_tasks([Task("train", "none", 0, bdgf, 1, after=("nothing",))], stamp, jobs=1, progress=False)
     with pytest.raises(ConfigError, match="jobs"):
         run_tasks([], stamp, jobs=0, progress=False)
 
@@ -100,7 +105,7 @@ def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
     comparison = compare(ctx, prepare(ctx), "adaptive", [0], progress=False)
     for variant in COMPARISON:
         run = comparison.runs[(variant.name, 0)]
-        scheduled = report.results[Task("train", variant.masking("adaptive"), 0, variant.model, 0).key]["row"]
+        scheduled = report.results[Task("train", variant.masking("adaptive"), 0, variant, 0).key]["row"]
         assert run.best_epoch == scheduled["best_epoch"], variant.name
         for metric in ("overall_accuracy", "average_accuracy", "kappa"):
             assert run.row()[metric] == scheduled[metric], variant.name

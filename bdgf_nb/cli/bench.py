@@ -482,6 +482,7 @@ def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[s
     from bdgf_nb.pipeline import steps
     from bdgf_nb.pipeline.context import RunContext
     from bdgf_nb.pipeline.presets import preset
+    from bdgf_nb.pipeline.variants import BDGF_VARIANT
 
     folder = Path(tempfile.mkdtemp(prefix="bdgf-bench-pipeline-"))
     settings = preset("quick")  # the pipeline stage always times the quick sizes
@@ -494,7 +495,7 @@ def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[s
     stages["prepare"] = lambda: state.update(prepared=steps.prepare(ctx))
     stages["pretrain_ddpm"] = lambda: state.update(ddpm=steps.pretrain_ddpm(ctx, state["prepared"], "adaptive", progress=False))
     stages["features"] = lambda: state.update(features=steps.extract_diffusion_features(ctx, state["prepared"], state["ddpm"], progress=False))
-    stages["train_bdgf"] = lambda: state.update(run=steps.train_variant(ctx, state["prepared"], state["features"], "bdgf", progress=False))
+    stages["train_bdgf"] = lambda: state.update(run=steps.train_variant(ctx, state["prepared"], state["features"], BDGF_VARIANT, progress=False))
     stages["scene_map"] = lambda: steps.predict_scene(state["prepared"], state["run"], state["features"])
     seconds: dict[str, float] = {}
     try:
@@ -628,8 +629,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default=None, help="sizes of the model sections: quick | full | paper (default: quick with --quick, else full)")
     parser.add_argument("--profile", action="store_true", help="break one BDGF training step into its parts (step_profile) and profile the slowest pipeline stage (torch.profiler)")
     args = parser.parse_args(argv)
+    openmp.apply_shared_default()
     if argv is None and (spin := openmp.exclusive_env()):  # the command line, the user chose no OpenMP policy
-        # libgomp reads its variables once, when torch loads (above, on import): start again
+        # libgomp reads its variables once, when torch loads (on import of this module): start again
         # with the short spin, since a benchmark has the cores to itself (bdgf_nb.openmp)
         os.execve(sys.executable, [sys.executable, "-m", "bdgf_nb.cli.bench", *sys.argv[1:]], {**os.environ, **spin})
     if args.threads is not None:

@@ -1,11 +1,12 @@
 """`bdgf-run`: execute the notebooks in order, headless, through papermill.
 
-Each notebook gets the papermill parameters `dataset`, `quick`, `seed` and `out_dir`; executed
-copies land in the output folder next to `summary.json` (dataset, split and every metric the
-notebooks recorded). A failing notebook stops the run with its name and the cell's error, and
-its executed copy is left for inspection. Every argument is checked before the first notebook
-starts (`check_parameters`, `RunConfig`): a bad one ends `bdgf-run` with one line naming it and
-exit status 2, as argparse does.
+Each notebook gets the run's parameters that its parameters cell declares (`RunParameters`,
+one option of `bdgf-run` each); executed copies land in the output folder next to
+`summary.json` (dataset, split and every metric the notebooks recorded). A failing notebook
+stops the run with its name and the cell's error, and its executed copy is left for
+inspection. Every argument is checked before the first notebook starts (`RunParameters`,
+`RunConfig`): a bad one ends `bdgf-run` with one line naming it and exit status 2, as argparse
+does.
 
 With `--jobs N` > 1 the notebooks too run N at a time, each kernel on one thread, in the order
 `NOTEBOOK_NEEDS` allows (a notebook kernel keeps about one core busy on average, so two share
@@ -16,6 +17,7 @@ others finish, and the run ends with the failure as above.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -27,7 +29,7 @@ from typing import Any
 from bdgf_nb import openmp
 from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import BDGFError, ConfigError, expect
-from bdgf_nb.pipeline.presets import PRESETS
+from bdgf_nb.pipeline.parameters import RunParameters, add_arguments, from_arguments
 from bdgf_nb.pipeline.records import load_results, write_json_atomic
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
@@ -52,28 +54,19 @@ def select_notebooks(spec: str | None, folder: Path = NOTEBOOK_DIR) -> list[Path
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One dataset's run; checked on construction (field types, seed >= 0, notebook numbers)."""
+    """One dataset's run: its parameters (pipeline.parameters), where its outputs go, which
+    notebooks (numbers, e.g. "00,01"; None: all) from which folder, and `jobs`: > 1 trains
+    notebook 03's runs that many at a time first (pipeline.schedule), then runs the notebooks
+    that many at a time. Checked on construction."""
 
-    dataset: str = "synthetic"
-    quick: bool = False
-    seed: int = 0
+    params: RunParameters = field(default_factory=RunParameters)
     out: Path = Path("outputs")
     notebooks: str | None = None
     folder: Path = NOTEBOOK_DIR
-    seeds: int = 0  # model seeds in notebook 03 (seed, seed+1, ...); 0: the preset's (1 quick, 5 full)
-    catalog: Path | None = None  # a catalog YAML of one's own; None: the repo's data_catalog.yaml
-    allow_unmeasurable: bool = False  # go on (warnings in the notebooks and summary.json) where a split cannot measure
-    class_balanced: bool = False  # classifiers sample class-balanced batches (default chosen on validation: off)
-    select_on: str = "kappa"  # validation metric for early stopping and model selection
-    preset: str = ""  # a preset name overriding `quick` (e.g. "paper", sized for a GPU)
-    jobs: int = 1  # > 1: notebook 03's runs are trained that many at a time first (pipeline.schedule)
+    jobs: int = 1
 
     def __post_init__(self) -> None:
         check_fields(self)
-        expect(self.seed >= 0, ConfigError, f"RunConfig.seed: expected an integer >= 0, found {self.seed}")
-        expect(self.seeds >= 0, ConfigError, f"RunConfig.seeds: expected an integer >= 0, found {self.seeds}")
-        expect(self.select_on in ("oa", "aa", "kappa"), ConfigError, f"RunConfig.select_on: expected one of ['oa', 'aa', 'kappa'], found {self.select_on!r}")
-        expect(self.preset in ("", *PRESETS), ConfigError, f"RunConfig.preset: expected '' or one of {list(PRESETS)}, found {self.preset!r}")
         expect(self.jobs >= 1, ConfigError, f"RunConfig.jobs: expected an integer >= 1, found {self.jobs}")
         select_notebooks(self.notebooks, self.folder)  # ConfigError for an unknown number
 
@@ -131,29 +124,23 @@ def _socket_transport(folder: str) -> dict[str, Any]:
     return {"kernel_manager_class": SocketKernelManager}
 
 
-def _declared(path: Path, optional: dict[str, Any]) -> dict[str, Any]:
-    """The optional parameters that `path`'s parameters cell declares (papermill would inject
-    the others as unknown names, with a warning)."""
-    if not optional:
-        return {}
+def declared_parameters(path: Path) -> set[str]:
+    """The names `path`'s parameters cell declares (papermill injects only these)."""
     import papermill
 
-    names = papermill.inspect_notebook(str(path))
-    return {k: v for k, v in optional.items() if k in names}
+    return set(papermill.inspect_notebook(str(path)))
 
 
-def schedule_comparison(cfg: RunConfig, out: Path) -> dict[str, Any]:
-    """Train notebook 03's runs `cfg.jobs` at a time (pipeline.schedule) with the context notebook 03
-    builds from the same parameters, so it reloads them; returns the timing for summary.json."""
+def schedule_comparison(cfg: RunConfig, params: RunParameters) -> dict[str, Any]:
+    """Train notebook 03's runs `cfg.jobs` at a time (pipeline.schedule) with the context notebook
+    03 builds from the same parameters, so it reloads them; returns the timing for summary.json."""
     from bdgf_nb.pipeline.comparison import model_seeds
-    from bdgf_nb.pipeline.parameters import run_context
     from bdgf_nb.pipeline.schedule import train_comparison
 
-    ctx = run_context(dataset=cfg.dataset, quick=cfg.quick, seed=cfg.seed, out_dir=str(out), catalog=str(cfg.catalog.resolve()) if cfg.catalog else "",
-                      allow_unmeasurable=cfg.allow_unmeasurable, class_balanced=cfg.class_balanced, select_on=cfg.select_on, preset=cfg.preset)
-    seeds = model_seeds(ctx, cfg.seeds)
-    print(f"[bdgf-run] {cfg.dataset}: training notebook 03's runs, {cfg.jobs} at a time (model seeds {seeds}) ...", flush=True)
-    report = train_comparison(ctx, "adaptive", seeds, cfg.jobs)  # notebook 03's default `masking`; bdgf-run never sets it
+    ctx = params.context()
+    seeds = model_seeds(ctx, params.seeds)
+    print(f"[bdgf-run] {params.dataset}: training notebook 03's runs, {cfg.jobs} at a time (model seeds {seeds}) ...", flush=True)
+    report = train_comparison(ctx, params.masking, seeds, cfg.jobs)
     for key, error in report.failed.items():
         print(f"[bdgf-run] not trained ahead, notebook 03 trains it itself: {key}: {error}", flush=True)
     print(f"[bdgf-run] {len(report.results)} tasks (DDPMs with their features, trainings, baselines) done in {report.seconds:.1f} s", flush=True)
@@ -229,7 +216,7 @@ def run_notebooks_side_by_side(cfg: RunConfig, tasks: list[NotebookTask]) -> dic
     notebooks already running have finished, naming it and what was left unrun."""
     from bdgf_nb.pipeline.schedule import run_tasks
 
-    print(f"[bdgf-run] {cfg.dataset}: {len(tasks)} notebooks, {cfg.jobs} at a time, one thread each ...", flush=True)
+    print(f"[bdgf-run] {cfg.params.dataset}: {len(tasks)} notebooks, {cfg.jobs} at a time, one thread each ...", flush=True)
     report = run_tasks(tasks, execute_shared, cfg.jobs, desc="notebooks")
     if report.failed:
         failed = [t for t in tasks if t.key in report.failed]
@@ -247,7 +234,7 @@ def run_notebooks_in_turn(cfg: RunConfig, tasks: list[NotebookTask]) -> dict[str
 
     timings: dict[str, float] = {}
     for task in tasks:
-        print(f"[bdgf-run] {cfg.dataset}: {task.key} ...", flush=True)
+        print(f"[bdgf-run] {cfg.params.dataset}: {task.key} ...", flush=True)
         start = time.perf_counter()
         try:
             execute_notebook(task.path, task.target, task.parameters)
@@ -262,36 +249,20 @@ def run_dataset(cfg: RunConfig) -> Path:
     """Run the chosen notebooks on one dataset; returns the path of summary.json."""
     out = cfg.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    parameters: dict[str, Any] = {"dataset": cfg.dataset, "quick": cfg.quick, "seed": cfg.seed, "out_dir": str(out)}
-    optional: dict[str, Any] = {"seeds": cfg.seeds} if cfg.seeds else {}  # only for notebooks that declare them
-    if cfg.catalog is not None:
-        optional["catalog"] = str(cfg.catalog.resolve())
-    if cfg.allow_unmeasurable:
-        optional["allow_unmeasurable"] = True
-    if cfg.class_balanced:
-        optional["class_balanced"] = True
-    if cfg.select_on != "kappa":
-        optional["select_on"] = cfg.select_on
-    if cfg.preset:
-        optional["preset"] = cfg.preset
+    catalog = str(Path(cfg.params.catalog).resolve()) if cfg.params.catalog else ""  # notebooks run in their own folder
+    params = dataclasses.replace(cfg.params, out_dir=str(out), catalog=catalog)
     paths = select_notebooks(cfg.notebooks, cfg.folder)
     scheduled = None
     if cfg.jobs > 1 and any(p.name.startswith("03_") for p in paths):
-        scheduled = schedule_comparison(cfg, out)
-    tasks = notebook_tasks(paths, out, {p.name: {**parameters, **_declared(p, optional)} for p in paths})
+        scheduled = schedule_comparison(cfg, params)
+    tasks = notebook_tasks(paths, out, {p.name: params.for_notebook(declared_parameters(p)) for p in paths})
     timings = run_notebooks_side_by_side(cfg, tasks) if cfg.jobs > 1 and len(tasks) > 1 else run_notebooks_in_turn(cfg, tasks)
-    summary = {"dataset": cfg.dataset, "quick": cfg.quick, "preset": cfg.preset or ("quick" if cfg.quick else "full"), "seed": cfg.seed, "seeds": cfg.seeds,
-               "class_balanced": cfg.class_balanced, "select_on": cfg.select_on, "jobs": cfg.jobs, "scheduled": scheduled,
-               "catalog": None if cfg.catalog is None else str(cfg.catalog.resolve()), "notebook_seconds": timings, **load_results(out)}
+    summary = {"dataset": params.dataset, "quick": params.quick, "preset": params.preset_name, "seed": params.seed, "seeds": params.seeds,
+               "class_balanced": params.class_balanced, "select_on": params.select_on, "jobs": cfg.jobs, "scheduled": scheduled,
+               "catalog": catalog or None, "notebook_seconds": timings, **load_results(out)}
     write_json_atomic(out / "summary.json", summary)
     print(f"[bdgf-run] summary: {out / 'summary.json'}", flush=True)
     return out / "summary.json"
-
-
-def _seed(text: str) -> int:
-    if not text.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
-    return int(text)
 
 
 def _jobs(text: str) -> int:
@@ -303,18 +274,11 @@ def _jobs(text: str) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bdgf-run",
-        description="Run the BDGF notebooks headless (papermill) and collect summary.json.",
+        description="Run the BDGF notebooks headless (papermill) and collect summary.json. "
+                    "Every notebook parameter is an option (pipeline.parameters.RunParameters).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--dataset", default="synthetic", help="catalog dataset name (data_catalog.yaml), or 'all' for every dataset whose files are present")
-    parser.add_argument("--quick", action="store_true", help="CI-size run: small models, few epochs")
-    parser.add_argument("--seed", type=_seed, default=0, help="random seed passed to every notebook (integer >= 0)")
-    parser.add_argument("--seeds", type=_seed, default=0, help="model seeds in notebook 03 (paired over seed, seed+1, ...); 0 means the preset's: 1 in quick mode, 5 in full")
-    parser.add_argument("--catalog", type=Path, default=None, help="a catalog YAML of one's own (relative paths start at its folder); default: the repo's data_catalog.yaml")
-    parser.add_argument("--allow-unmeasurable", action="store_true", help="go on, with warnings, where the split leaves a class out of train or test")
-    parser.add_argument("--class-balanced", action="store_true", help="classifiers sample class-balanced batches (off by default: chosen on validation kappa)")
-    parser.add_argument("--select-on", choices=("oa", "aa", "kappa"), default="kappa", help="validation metric for early stopping and model selection")
-    parser.add_argument("--preset", choices=("", "quick", "full", "paper"), default="", help="run sizes by name, overriding --quick ('paper': BDGF.md sizes, meant for a GPU)")
+    add_arguments(parser, more_help={"dataset": "; 'all': every dataset whose files are present"})
     parser.add_argument("--jobs", type=_jobs, default=1, help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks, then run the notebooks this many at a time (2 on 2 cores: about 2x faster for the trainings)")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
     parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
@@ -322,19 +286,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    openmp.apply_shared_default()  # for the `--jobs` workers and side-by-side kernels (bdgf_nb.openmp)
     args = parse_args(argv)
     from bdgf_nb.data.catalog import available_datasets, load_catalog
 
     try:  # every argument is checked before the first notebook runs
-        catalog = load_catalog(args.catalog)
-        if args.dataset == "all":
-            names = available_datasets(catalog)
-        else:
+        catalog = load_catalog(args.catalog or None)
+        if args.dataset != "all":
             expect(args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}")
-            names = [args.dataset]
-        configs = [RunConfig(name, args.quick, args.seed, args.out / name, args.notebooks, seeds=args.seeds, catalog=args.catalog,
-                             allow_unmeasurable=args.allow_unmeasurable, class_balanced=args.class_balanced, select_on=args.select_on,
-                             preset=args.preset, jobs=args.jobs) for name in names]
+        names = available_datasets(catalog) if args.dataset == "all" else [args.dataset]
+        configs = [RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs) for name in names]
     except BDGFError as err:
         print(f"bdgf-run: error: {err}", file=sys.stderr)
         return 2

@@ -1,10 +1,9 @@
 """What notebook 03 compares: full BDGF, its ablations and the fused baselines, over model seeds.
 
-`COMPARISON` is the table of variants: a display name, the model ablation (model.bdgf.ABLATIONS,
-"+"-joined), and which DDPM guides it ("run": the run's masking mode; "none": the DDPM trained
-without masking, "random_matched": random masking at the adaptive run's rate; that is how the
-masking ablations differ from BDGF: same classifier, features of another DDPM). Rows that only
-make sense with diffusion features are skipped on a pixel table (no DDPM there).
+The variants are `variants.COMPARISON`: BDGF, its model ablations, and BDGF guided by the DDPM
+trained without masking ("none") or with random masking at the adaptive run's rate
+("random_matched"). Rows that only make sense with diffusion features are skipped on a pixel
+table (no DDPM there).
 
 Pairing: every variant of model seed s uses the same split, training pixels and batch order
 (seeded by s), and the DDPM draw s's index picks (`ddpm_seed`), so "no masking" averages over
@@ -27,36 +26,7 @@ from bdgf_nb.pipeline.steps import (
     fused_baselines,
     train_variant,
 )
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str  # display name in tables and plots
-    model: str  # ablation of model.bdgf.ABLATIONS ("+"-joined to combine)
-    ddpm: str = "run"  # "run": the run's masking mode, else a masking mode ("none")
-    needs_ddpm: bool = False  # meaningless without diffusion features (pixel tables)
-
-    def masking(self, run_masking: str) -> str:
-        return run_masking if self.ddpm == "run" else self.ddpm
-
-
-COMPARISON: tuple[Variant, ...] = (
-    Variant("BDGF", "bdgf"),
-    Variant("no guidance", "no_guidance", needs_ddpm=True),
-    Variant("no guidance, widened to BDGF's size", "no_guidance_equal_size", needs_ddpm=True),
-    Variant("no mutual learning", "no_mutual"),
-    Variant("no masking (DDPM trained without)", "bdgf", ddpm="none", needs_ddpm=True),
-    Variant("random masking at the adaptive rate", "bdgf", ddpm="random_matched", needs_ddpm=True),
-    Variant("CNN branch only", "cnn_only"),
-    Variant("Mamba branch only", "mamba_only"),
-    Variant("Transformer branch only", "transformer_only"),
-)
-
-
-def comparison_variants(pixel_scene: bool) -> tuple[Variant, ...]:
-    """The variants notebook 03 compares: all of `COMPARISON`, less those meaningless without
-    diffusion features on a pixel table. `compare` and `bdgf-run --jobs`' task graph share it."""
-    return tuple(v for v in COMPARISON if not (pixel_scene and v.needs_ddpm))
+from bdgf_nb.pipeline.variants import COMPARISON, Variant, comparison_variants
 
 
 @dataclass
@@ -97,7 +67,7 @@ def compare(ctx: RunContext, prepared: Prepared, masking: str, seeds: list[int],
             key = (variant.masking(masking), draw)
             if key not in features:
                 features[key] = diffusion_features(ctx, prepared, key[0], seed=draw, progress=progress)
-            run = train_variant(ctx, prepared, features[key], variant.model, seed=seed, progress=progress)
+            run = train_variant(ctx, prepared, features[key], variant, seed=seed, progress=progress)
             runs[(variant.name, seed)] = run
             rows.append({**run.row(), "method": variant.name, "seed": seed, "ddpm_seed": draw, "family": "BDGF / ablation"})
             if variant.name == "BDGF" and run.ensembles is not None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from bdgf_nb.errors import ConfigError, expect
 from bdgf_nb.pipeline.presets import Preset, preset
+from bdgf_nb.pipeline.records import record
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,11 @@ class RunContext:
     @property
     def cache_dir(self) -> Path:
         return self.out_dir / "cache"
+
+    def record(self, notebook: str, key: str, value: Any) -> None:
+        """Store `value` under `key` in this run's record of `notebook` (a `RECORDS` name), which
+        `bdgf-run` merges into summary.json (pipeline.records)."""
+        record(self.out_dir, notebook, key, value)
 
     def ddpm_checkpoint(self, scene: str, source: DDPMSource) -> Path:
         return self.out_dir / "artifacts" / f"ddpm_{scene}_{source.masking}_{self.mode}_seed{source.seed}.pt"

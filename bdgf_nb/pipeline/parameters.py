@@ -1,50 +1,130 @@
-"""The papermill parameters every notebook shares, checked once in the library.
+"""The parameters of a run, declared once.
 
-A notebook calls `check_parameters(...)` first, so a bad value fails in one clear line (naming the
-parameter, what was expected and what was found) before any work starts.
+`RunParameters` holds every parameter a chapter takes. From it come:
+- each notebook's papermill `parameters` cell (`parameters_cell`: the fields that chapter reads,
+  with these defaults and comments; tests/test_notebook_cells.py holds the cells equal to it);
+- the notebook's `RunContext`: `ctx = run_context(globals())` checks the parameters the cell
+  declared and builds the context every later call takes;
+- `bdgf-run`'s options (`add_arguments`, `from_arguments`) and the papermill parameters it passes
+  to each notebook (`for_notebook`).
+
+A bad value fails at once, in one line naming the parameter, what was expected and what was
+found (ConfigError).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
+from bdgf_nb.config_checks import check_fields
 from bdgf_nb.data.catalog import load_catalog
 from bdgf_nb.ddpm.masking import MODES
 from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.metrics import SELECTION_METRICS
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.presets import PRESETS
 
 
-def check_parameters(**parameters: Any) -> None:
-    """Check the papermill parameters the notebooks share (others pass unchecked): `dataset` a
-    name in the catalog (`catalog`: a YAML of one's own, "" = the repo's), `quick`,
-    `allow_unmeasurable`, `class_balanced` bools, `seed` an int >= 0, `seeds` an int >= 0 (0: the
-    mode's default), `out_dir` a path string, `masking` a masking mode, `select_on` one of oa / aa
-    / kappa, `preset` "" or a preset name (pipeline.presets.PRESETS; overrides `quick`). ConfigError naming the parameter otherwise; a notebook calls it first."""
-    types = {"dataset": str, "quick": bool, "seed": int, "seeds": int, "out_dir": str, "masking": str, "catalog": str,
-             "allow_unmeasurable": bool, "class_balanced": bool, "select_on": str, "preset": str}
-    for name, value in parameters.items():
-        kind = types.get(name)
-        ok = kind is None or (type(value) is kind)  # exact: a bool is no seed, "0" no int
-        expect(ok, ConfigError, f"parameter {name!r}: expected {getattr(kind, '__name__', kind)}, found {type(value).__name__} {value!r}")
-    for name in ("seed", "seeds"):
-        if name in parameters:
-            expect(parameters[name] >= 0, ConfigError, f"parameter {name!r}: expected an integer >= 0, found {parameters[name]}")
-    if "masking" in parameters:
-        expect(parameters["masking"] in MODES, ConfigError, f"parameter 'masking': expected one of {list(MODES)}, found {parameters['masking']!r}")
-    if "select_on" in parameters:
-        expect(parameters["select_on"] in ("oa", "aa", "kappa"), ConfigError, f"parameter 'select_on': expected one of ['oa', 'aa', 'kappa'], found {parameters['select_on']!r}")
-    if parameters.get("preset"):
-        expect(parameters["preset"] in PRESETS, ConfigError, f"parameter 'preset': expected one of {list(PRESETS)} or \"\", found {parameters['preset']!r}")
-    if "dataset" in parameters:
-        catalog = load_catalog(parameters.get("catalog") or None)
-        expect(parameters["dataset"] in catalog, ConfigError, f"parameter 'dataset': unknown {parameters['dataset']!r}; known: {sorted(catalog)}")
+def _parameter(default: Any, help: str) -> Any:  # noqa: A002 (argparse's word)
+    return field(default=default, metadata={"help": help})
 
 
-def run_context(**parameters: Any) -> RunContext:
-    """`check_parameters`, then the run's `RunContext` from the parameters that shape it
-    (dataset, quick, seed, out_dir, catalog, allow_unmeasurable, class_balanced, select_on)."""
-    check_parameters(**parameters)
-    keys = ("catalog", "allow_unmeasurable", "class_balanced", "select_on")
-    return RunContext.create(parameters["dataset"], parameters["quick"], parameters.get("seed", 0), parameters.get("out_dir", "outputs/interactive"),
-                             preset_name=parameters.get("preset", ""), **{k: parameters[k] for k in keys if k in parameters})
+@dataclass(frozen=True)
+class RunParameters:
+    """Every parameter of a run; a chapter declares the ones it reads. On the command line a
+    bool is a flag that turns it on (`bdgf-run` runs full size unless `--quick`)."""
+
+    dataset: str = _parameter("synthetic", "catalog name (data_catalog.yaml, or your own catalog)")
+    quick: bool = _parameter(True, "CI-size run: small models, few epochs, fewer pixels")
+    seed: int = _parameter(0, "seed of the split and the DDPMs; model seeds are seed, seed+1, ...")
+    seeds: int = _parameter(0, "paired model seeds in chapter 03; 0: the preset's (1 quick, 5 full)")
+    masking: str = _parameter("adaptive", "masking of BDGF's DDPM (chapter 01): 'adaptive', 'random' or 'none'")
+    out_dir: str = _parameter("../outputs/interactive", "checkpoints, caches and numbers of this run")
+    catalog: str = _parameter("", "a catalog YAML of your own (empty: the repository's data_catalog.yaml)")
+    allow_unmeasurable: bool = _parameter(False, "go on, with warnings, where the split leaves a class out of train or test")
+    class_balanced: bool = _parameter(False, "class-balanced batches (off: chosen on validation, docs/PROTOCOL.md)")
+    select_on: str = _parameter("kappa", "validation metric for early stopping and model selection: 'oa', 'aa' or 'kappa'")
+    preset: str = _parameter("", "run sizes by name, overriding quick ('paper': docs/METHOD.md §6, meant for a GPU)")
+
+    def __post_init__(self) -> None:
+        check_fields(self)  # types, naming the field (a bool is no seed, "0" no int)
+        for name in ("seed", "seeds"):
+            expect(getattr(self, name) >= 0, ConfigError, f"RunParameters.{name}: expected an integer >= 0, found {getattr(self, name)}")
+        expect(self.masking in MODES, ConfigError, f"RunParameters.masking: expected one of {list(MODES)}, found {self.masking!r}")
+        expect(self.select_on in SELECTION_METRICS, ConfigError,
+               f"RunParameters.select_on: expected one of {list(SELECTION_METRICS)}, found {self.select_on!r}")
+        expect(self.preset in ("", *PRESETS), ConfigError, f"RunParameters.preset: expected '' or one of {list(PRESETS)}, found {self.preset!r}")
+        catalog = load_catalog(self.catalog or None)
+        expect(self.dataset in catalog, ConfigError, f"RunParameters.dataset: unknown {self.dataset!r}; known: {sorted(catalog)}")
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> RunParameters:
+        """The parameters a notebook's namespace holds (its parameters cell, after papermill's
+        injection); the others keep their defaults."""
+        return cls(**{f.name: namespace[f.name] for f in fields(cls) if f.name in namespace})
+
+    def context(self) -> RunContext:
+        """The run's `RunContext`: the scene, its sizes, the seed and the output folder."""
+        return RunContext.create(self.dataset, self.quick, self.seed, self.out_dir, catalog=self.catalog or None,
+                                 allow_unmeasurable=self.allow_unmeasurable, class_balanced=self.class_balanced,
+                                 select_on=self.select_on, preset_name=self.preset)
+
+    def for_notebook(self, declared: Collection[str]) -> dict[str, Any]:
+        """The papermill parameters of a notebook whose parameters cell declares `declared`
+        (papermill would inject any other name with a warning)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in declared}
+
+    @property
+    def preset_name(self) -> str:
+        return self.preset or ("quick" if self.quick else "full")
+
+
+def run_context(namespace: Mapping[str, Any]) -> RunContext:
+    """`ctx = run_context(globals())`, a notebook's first call: its parameters checked, then the
+    run's context."""
+    return RunParameters.from_namespace(namespace).context()
+
+
+def parameters_cell(names: Collection[str]) -> str:
+    """The source of a papermill parameters cell declaring `names` (in the dataclass's order):
+    `name: type = default  # help`, one per line."""
+    unknown = sorted(set(names) - {f.name for f in fields(RunParameters)})
+    expect(not unknown, ConfigError, f"parameters_cell: expected RunParameters fields, found {unknown}")
+    def literal(value: Any) -> str:  # strings in double quotes, as ruff formats them
+        return json.dumps(value) if isinstance(value, str) else repr(value)
+
+    return "\n".join(f"{f.name}: {f.type} = {literal(f.default)}  # {f.metadata['help']}"
+                     for f in fields(RunParameters) if f.name in names)
+
+
+def add_arguments(parser: argparse.ArgumentParser, skip: Collection[str] = ("out_dir",), more_help: Mapping[str, str] | None = None) -> None:
+    """One option per field (`--select-on` for select_on), with the field's help (and
+    `more_help[name]` after it); bools are flags."""
+    for f in fields(RunParameters):
+        if f.name in skip:
+            continue
+        flag, text = "--" + f.name.replace("_", "-"), f.metadata["help"] + (more_help or {}).get(f.name, "")
+        if f.type == "bool":
+            parser.add_argument(flag, action="store_true", help=text)
+        else:
+            parser.add_argument(flag, type=_count if f.type == "int" else str, default=f.default, help=text)
+
+
+def _count(text: str) -> int:
+    """argparse type of the int parameters (seeds and counts, all >= 0)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
+    return int(text)
+
+
+def from_arguments(args: argparse.Namespace, **overrides: Any) -> RunParameters:
+    """The parameters `add_arguments` parsed (`overrides`: fields the caller sets itself)."""
+    values = {f.name: getattr(args, f.name) for f in fields(RunParameters) if hasattr(args, f.name)}
+    if isinstance(values.get("catalog"), Path):
+        values["catalog"] = str(values["catalog"])
+    return RunParameters(**{**values, **overrides})

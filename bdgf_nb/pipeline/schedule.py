@@ -28,15 +28,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from functools import partial, reduce
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from tqdm.auto import tqdm
 
 from bdgf_nb.data.catalog import catalog_entry
 from bdgf_nb.errors import ConfigError, expect
-from bdgf_nb.model.bdgf import ablation
-from bdgf_nb.pipeline.comparison import comparison_variants, ddpm_seed
+from bdgf_nb.pipeline.comparison import ddpm_seed
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.steps import (
     DiffusionFeatures,
@@ -46,6 +45,7 @@ from bdgf_nb.pipeline.steps import (
     prepare,
     train_variant,
 )
+from bdgf_nb.pipeline.variants import Variant, comparison_variants
 
 KINDS = ("features", "train", "baselines")
 FEATURE_MEMO_BYTES = 2**30  # feature sets a worker keeps; houston2018_west's six take 165 MB
@@ -55,20 +55,22 @@ BASELINE_COST = 0.06  # one seed's fused SVM and RF: ~11 s, against ~170 s for a
 @dataclass(frozen=True)
 class Task:
     """One unit of the comparison: `kind` "features" (pretrain or reload the DDPM of `masking`,
-    draw `ddpm_seed`, and cache its features), "train" (variant `model`, model seed `seed`,
-    guided by that DDPM) or "baselines" (the fused baselines of model seed `seed`; `masking`
+    draw `ddpm_seed`, and cache its features), "train" (`variant`, model seed `seed`, guided by
+    that DDPM) or "baselines" (the fused baselines of model seed `seed`; `masking`
     and `ddpm_seed` unused). `after`: keys of the tasks that must finish first."""
 
     kind: str
     masking: str
     ddpm_seed: int
-    model: str = ""
+    variant: Variant | None = None
     seed: int = 0
     after: tuple[str, ...] = ()
     cost: float = 1.0  # relative, only to start the longest tasks first
 
     def __post_init__(self) -> None:
         expect(self.kind in KINDS, ConfigError, f"Task.kind: expected one of {list(KINDS)}, found {self.kind!r}")
+        expect((self.kind == "train") == (self.variant is not None), ConfigError,
+               f"Task: a variant for kind 'train' and none otherwise, found kind {self.kind!r} with variant {self.variant}")
 
     @property
     def key(self) -> str:
@@ -76,17 +78,17 @@ class Task:
             return f"features {self.masking} draw {self.ddpm_seed}"
         if self.kind == "baselines":
             return f"baselines seed {self.seed}"
-        return f"train {self.model} ({self.masking} draw {self.ddpm_seed}) seed {self.seed}"
+        assert self.variant is not None
+        return f"train {self.variant.key} ({self.masking} draw {self.ddpm_seed}) seed {self.seed}"
 
 
-def training_cost(ctx: RunContext, model: str) -> float:
+def training_cost(ctx: RunContext, variant: Variant) -> float:
     """A training's cost relative to full BDGF, for longest-first order (which keeps every worker
     busy to the end): proportional to its branches, and an unguided model of the same width
     somewhat cheaper (the guidance modules are about a third of a step, docs/BENCH.md)."""
-    parts = model.split("+")
     full = ctx.preset.model
-    cfg = reduce(ablation, parts, full)
-    guided = cfg.guidance or "no_guidance_equal_size" in parts  # widened back to BDGF's size
+    cfg = variant.config(full)
+    guided = cfg.guidance or variant.equal_size  # widened back to BDGF's size
     return len(cfg.branches) / len(full.branches) * (1.0 if guided else 0.7)
 
 
@@ -108,7 +110,7 @@ def comparison_tasks(ctx: RunContext, masking: str, seeds: list[int], pixel_scen
                 features = Task("features", mode, draw, after=before, cost=2.0)
                 tasks.setdefault(features.key, features)
                 after = (features.key,)
-            train = Task("train", mode, draw, variant.model, seed, after, training_cost(ctx, variant.model))
+            train = Task("train", mode, draw, variant, seed, after, training_cost(ctx, variant))
             tasks[train.key] = train
     for task in list(tasks.values()):  # random_matched's prerequisite, when no variant asked for adaptive itself
         for key in task.after:
@@ -172,7 +174,8 @@ def run_task(ctx: RunContext, task: Task) -> dict[str, Any]:
     else:
         features = _features(ctx, prepared, task.masking, task.ddpm_seed)
         if task.kind == "train":
-            row = train_variant(ctx, prepared, features, task.model, seed=task.seed, progress=False).row()
+            assert task.variant is not None
+            row = train_variant(ctx, prepared, features, task.variant, seed=task.seed, progress=False).row()
     return {"seconds": time.perf_counter() - start, "row": row}
 
 

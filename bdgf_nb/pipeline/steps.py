@@ -36,9 +36,10 @@ from bdgf_nb.evaluate.maps import predict_map
 from bdgf_nb.evaluate.predict import predict
 from bdgf_nb.metrics import METRICS, SHORT_NAMES, classification_report
 from bdgf_nb.model.baselines import fit_predict, pixel_features, run_baselines
-from bdgf_nb.model.bdgf import BDGF, ablation, equal_size_width
+from bdgf_nb.model.bdgf import BDGF, equal_size_width
 from bdgf_nb.model.ensemble import EnsembleChoice, choose_ensemble_rule
 from bdgf_nb.pipeline.context import DDPMSource, RunContext
+from bdgf_nb.pipeline.variants import Variant
 from bdgf_nb.storage import array_digest, stored_array, stored_json
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.classifier import train_classifier
@@ -251,26 +252,25 @@ def training_pixels(ctx: RunContext, prepared: Prepared, seed: int) -> tuple[np.
     return fit, val
 
 
-def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatures, variant: str, seed: int | None = None, progress: bool = True) -> ClassifierRun:
-    """Train BDGF or one of its ablations (model.bdgf.ABLATIONS, "+"-joined to combine) on the
-    leak-free split and score it on the test pixels. `features`: the diffusion features that
-    guide it (`DiffusionFeatures.absent()` for none); `seed`: model seed (default: the run's).
+def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatures, variant: Variant, seed: int | None = None,
+                  progress: bool = True) -> ClassifierRun:
+    """Train BDGF or one of its ablations (`Variant`) on the leak-free split and score it on the
+    test pixels. `features`: the diffusion features that guide it (`DiffusionFeatures.absent()`
+    for none); `seed`: model seed (default: the run's).
 
     The checkpoint (`RunContext.classifier_checkpoint`: scene, variant, DDPM, size, seed) makes
     a rerun, or a later notebook asking for the same run, reload instead of retraining."""
     seed = ctx.seed if seed is None else seed
     settings = ctx.preset
-    cfg = settings.model
-    for part in variant.split("+"):  # e.g. "cnn_only+no_guidance"
-        cfg = ablation(cfg, part)
+    cfg = variant.config(settings.model)
     guide_channels = [g.shape[0] for g in features.maps]
-    if "no_guidance_equal_size" in variant.split("+"):  # widened to the guided model's size
+    if variant.equal_size:  # widened to the guided model's size
         cfg = replace(cfg, width=equal_size_width(replace(cfg, guidance=True), prepared.channel_groups, guide_channels, prepared.n_classes))
     guides = features.maps if cfg.guidance else []
     torch.manual_seed(seed)  # weights are drawn from the global RNG
     model = BDGF(cfg, prepared.channel_groups, guide_channels if cfg.guidance else [], prepared.n_classes)
     fit, val = training_pixels(ctx, prepared, seed)
-    checkpoint = ctx.classifier_checkpoint(prepared.scene.name, variant, features.source, seed)
+    checkpoint = ctx.classifier_checkpoint(prepared.scene.name, variant.key, features.source, seed)
     val_set = prepared.dataset(val, guides)
     result = train_classifier(model, prepared.dataset(fit, guides), val_set, prepared.n_classes,
                               settings.train_config(seed), checkpoint_path=checkpoint, progress=progress)
@@ -286,7 +286,7 @@ def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatur
     evaluation = stored_json(checkpoint.with_suffix(".eval.json"), key,
                              lambda: evaluate_classifier(model, test_set, val_set, prepared.n_classes), write=ddp.is_main())
     ensembles = EnsembleChoice(**evaluation["ensembles"]) if evaluation["ensembles"] is not None else None
-    return ClassifierRun(variant, seed, features.source, evaluation["report"], result.history, result.best_epoch, result.seconds,
+    return ClassifierRun(variant.key, seed, features.source, evaluation["report"], result.history, result.best_epoch, result.seconds,
                          model.n_parameters, result.model, ensembles)
 
 

@@ -6,6 +6,7 @@ import time
 
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.steps import diffusion_features, prepare, train_variant
+from bdgf_nb.pipeline.variants import BDGF_VARIANT
 
 rows = []
 t0 = time.time()
@@ -15,7 +16,7 @@ features = diffusion_features(base, prepared, "adaptive", progress=False)
 for balanced in (False, True):
     ctx = RunContext.create("houston2018_west", quick=True, seed=0, out_dir="outputs/experiments/class_balance", class_balanced=balanced)
     for seed in (0, 1):
-        run = train_variant(ctx, prepared, features, "bdgf", seed=seed, progress=False)
+        run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=seed, progress=False)
         row = {"class_balanced": balanced, "seed": seed, **run.row()}
         rows.append(row)
         print(json.dumps(row), flush=True)

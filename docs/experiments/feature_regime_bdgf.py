@@ -19,6 +19,7 @@ from pathlib import Path
 from bdgf_nb.ddpm.features import FeatureConfig
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.steps import extract_diffusion_features, prepare, pretrain_ddpm, train_variant
+from bdgf_nb.pipeline.variants import BDGF_VARIANT
 
 READINGS = {
     "tile 64, mean t": FeatureConfig(tile=64, overlap=8, reduce="mean"),
@@ -38,7 +39,7 @@ for dataset in sys.argv[1:] or ["synthetic", "houston2018_west"]:
                       preset=replace(base.preset, features=cfg))
         features = extract_diffusion_features(ctx, prepared, ddpm, progress=False)
         for seed in (0, 1):
-            run = train_variant(ctx, prepared, features, "bdgf", seed=seed, progress=False)
+            run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=seed, progress=False)
             val = run.history[run.best_epoch - 1] if run.best_epoch else {}
             row = {"dataset": dataset, "reading": name, "seed": seed, "best_epoch": run.best_epoch,
                    "val": {k: v for k, v in val.items() if k.startswith("val")}, "test": run.row(), "parameters": run.n_parameters}

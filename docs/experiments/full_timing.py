@@ -7,6 +7,7 @@ import time
 
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.steps import extract_diffusion_features, prepare, pretrain_ddpm, train_variant
+from bdgf_nb.pipeline.variants import BDGF_VARIANT
 
 ctx = RunContext.create("houston2018_west", quick=False, seed=0, out_dir="outputs/experiments/full_timing")
 seconds = {}
@@ -17,6 +18,6 @@ ddpm = pretrain_ddpm(ctx, prepared, "adaptive", progress=False)
 seconds["ddpm"], start = time.time() - start, time.time()
 features = extract_diffusion_features(ctx, prepared, ddpm, progress=False)
 seconds["features"], start = time.time() - start, time.time()
-run = train_variant(ctx, prepared, features, "bdgf", seed=0, progress=False)
+run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=0, progress=False)
 seconds["bdgf"] = time.time() - start
 print(json.dumps({"seconds": {k: round(v, 1) for k, v in seconds.items()}, "epochs_run": len(run.history), "row": run.row()}, indent=1))

@@ -46,6 +46,7 @@ from bdgf_nb.pipeline.steps import (
     pretrain_ddpm,
     train_variant,
 )
+from bdgf_nb.pipeline.variants import BDGF_VARIANT
 
 METRICS = {"OA": "overall_accuracy", "AA": "average_accuracy", "kappa": "kappa"}
 
@@ -98,7 +99,7 @@ def run_fold(fold: int, quick: bool, out_dir: Path) -> dict[str, np.ndarray]:
 def bdgf_predictions(ctx: RunContext, prepared, masking: str, fold: int) -> np.ndarray:
     """Test labels (1-based) of BDGF guided by the features of the `masking` DDPM of this fold."""
     features = extract_diffusion_features(ctx, prepared, pretrain_ddpm(ctx, prepared, masking, progress=False), progress=False)
-    run = train_variant(ctx, prepared, features, "bdgf", seed=fold, progress=False)
+    run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=fold, progress=False)
     out = predict_test(prepared, run, features)
     assert np.array_equal(out["labels"] + 1, prepared.labels[prepared.split.test])
     print(f"  fold {fold}, BDGF on the {masking} DDPM: best epoch {run.best_epoch}, {run.seconds:.0f} s", flush=True)

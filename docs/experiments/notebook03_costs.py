@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from bdgf_nb.pipeline.comparison import comparison_variants
-from bdgf_nb.pipeline.parameters import run_context
+from bdgf_nb.pipeline.parameters import RunParameters
 from bdgf_nb.pipeline.steps import diffusion_features, fused_baselines, prepare, train_variant
+from bdgf_nb.pipeline.variants import comparison_variants
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("dataset")
     args = parser.parse_args()
     torch.set_num_threads(2)  # what the notebook kernel uses on this machine
-    ctx = run_context(dataset=args.dataset, quick=False, seed=0, out_dir=args.out_dir, seeds=5)
+    ctx = RunParameters(dataset=args.dataset, quick=False, seed=0, out_dir=args.out_dir, seeds=5).context()
     prepared = prepare(ctx)
     start = time.perf_counter()
     fused_baselines(ctx, prepared, 0)
@@ -39,7 +39,7 @@ def main() -> None:
         if variant.masking("adaptive") != "adaptive":
             continue  # the masking arms are BDGF again on other features: same cost as BDGF
         start = time.perf_counter()
-        train_variant(ctx, prepared, features, variant.model, seed=0, progress=False)
+        train_variant(ctx, prepared, features, variant, seed=0, progress=False)
         print(f"reload {variant.name}, model seed 0: {time.perf_counter() - start:.1f} s")
 
 

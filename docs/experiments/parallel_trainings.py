@@ -17,6 +17,7 @@ import torch
 
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.steps import diffusion_features, prepare, train_variant
+from bdgf_nb.pipeline.variants import BDGF_VARIANT
 
 ROOT = Path("outputs/experiments/parallel_trainings")
 
@@ -28,7 +29,7 @@ def train(args: tuple[str, bool, int, int, str]) -> dict[str, float]:
     prepared = prepare(ctx)
     features = diffusion_features(ctx, prepared, "adaptive", progress=False)
     start = time.time()
-    run = train_variant(ctx, prepared, features, "bdgf", seed=seed, progress=False)
+    run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=seed, progress=False)
     return {"seed": seed, "threads": threads, "train_seconds": round(time.time() - start, 1), "OA": round(run.report["overall_accuracy"], 2),
             "epochs": len(run.history)}
 

@@ -17,6 +17,7 @@ import pytest
 from jlab import CHROMIUM, CHROMIUM_ARGS, LabServer, quick_copy
 
 from bdgf_nb.cli.run import NOTEBOOK_DIR, RunConfig, run_dataset
+from bdgf_nb.pipeline.parameters import RunParameters
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +53,7 @@ def executed(lab_root: Path) -> Path:
     every cell still runs, the browser part just does not pay for the training twice."""
     out = lab_root / "out"
     start = time.perf_counter()
-    run_dataset(RunConfig(dataset="synthetic", quick=True, out=out, notebooks="00,01"))
+    run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True), out=out, notebooks="00,01"))
     print(f"\n[browser] bdgf-run 00,01 (quick) in {time.perf_counter() - start:.0f} s")
     return out
 

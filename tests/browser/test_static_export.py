@@ -19,6 +19,7 @@ import nbformat
 import pytest
 
 from bdgf_nb.cli.run import RunConfig, run_dataset
+from bdgf_nb.pipeline.parameters import RunParameters
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -110,7 +111,7 @@ def check_html(html_path: Path, n_figures: int, widget_ids: list[str]) -> str:
 def test_tiny_executed_notebook_keeps_widget_state_and_exports_plotly_html(tmp_path):
     folder = tmp_path / "nbs"
     tiny_notebook(folder)
-    run_dataset(RunConfig(dataset="synthetic", quick=True, out=tmp_path / "out", folder=folder))
+    run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True), out=tmp_path / "out", folder=folder))
     executed = tmp_path / "out" / "00_tiny_panel.ipynb"
     nb = nbformat.read(executed, as_version=4)
     state = check_widget_state(nb)
