@@ -13,9 +13,10 @@ import scipy.io
 import yaml
 
 from bdgf_nb.data.catalog import available_datasets, load_catalog
-from bdgf_nb.data.load import load_scene, validate_modality
+from bdgf_nb.data.checks import validate_labels, validate_modality
+from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.readers import read_array
-from bdgf_nb.data.scene import PixelScene, Scene, validate_labels
+from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.errors import DataError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -18,10 +18,11 @@ from typing import Any
 
 import yaml
 
+from bdgf_nb.data.checks import check
 from bdgf_nb.data.nodata import NodataPolicy, parse_policy
 from bdgf_nb.data.readers import ArrayRef
 from bdgf_nb.data.vector import VectorLabels
-from bdgf_nb.errors import DataError, expect
+from bdgf_nb.errors import DataError
 
 CATALOG_PATH = Path(__file__).resolve().parents[2] / "data_catalog.yaml"
 KINDS = ("synthetic", "scene", "pixel", "tiles")
@@ -35,10 +36,6 @@ _FIELDS = {
 _REQUIRED = {"synthetic": (), "scene": ("modalities", "gt"), "pixel": ("parts", "modalities"),
              "tiles": ("tiles", "modalities", "gt", "pad")}
 _VECTOR_FIELDS = {"vector", "class_field", "join", "min_pixels", "min_groups", "rare"}
-
-
-def _check(condition: bool, message: str) -> None:
-    expect(condition, DataError, message)
 
 
 # --- catalog entries --------------------------------------------------------------------------
@@ -130,12 +127,12 @@ def _parse_ref(value: object, where: str, root: Path, default: Path | None) -> A
         return ArrayRef(default, value)
     if not isinstance(value, dict):
         raise DataError(f"{where}: expected a key (string) or {{path: file, key: name}}, found {_found(value)}")
-    _check(not set(value) - {"path", "key"}, f"{where}: unknown field(s) {sorted(set(value) - {'path', 'key'})}; expected path, key")
+    check(not set(value) - {"path", "key"}, f"{where}: unknown field(s) {sorted(set(value) - {'path', 'key'})}; expected path, key")
     path, key = value.get("path"), value.get("key")
-    _check(key is None or isinstance(key, str), f"{where}: key must be a string, found {_found(key)}")
+    check(key is None or isinstance(key, str), f"{where}: key must be a string, found {_found(key)}")
     if isinstance(path, str):
         return ArrayRef((root / path).resolve(), key)
-    _check(path is None, f"{where}: path must be a string, found {_found(path)}")
+    check(path is None, f"{where}: path must be a string, found {_found(path)}")
     if default is None:
         raise DataError(f"{where}: no `path` here nor in the entry")
     return ArrayRef(default, key)
@@ -143,16 +140,16 @@ def _parse_ref(value: object, where: str, root: Path, default: Path | None) -> A
 
 def _parse_mapping(raw: dict[str, Any], name: str, where: str, required: bool = False) -> dict[str, Any]:
     value = raw.get(name, {})
-    _check(isinstance(value, dict) and all(isinstance(k, str) for k in value),
+    check(isinstance(value, dict) and all(isinstance(k, str) for k in value),
            f"{where}, field {name!r}: expected a mapping with string keys, found {_found(value)}")
-    _check(not required or len(value) > 0, f"{where}, field {name!r}: expected at least one item, found none")
+    check(not required or len(value) > 0, f"{where}, field {name!r}: expected at least one item, found none")
     return dict(value)
 
 
 def _parse_pixel(raw: dict[str, Any], where: str, root: Path, default: Path | None) -> dict[str, Any]:
     """Fields of a `kind: pixel` entry: parts, modalities (tables or rasters), image_shape."""
     parts_raw = raw["parts"]
-    _check(isinstance(parts_raw, list) and len(parts_raw) > 0,
+    check(isinstance(parts_raw, list) and len(parts_raw) > 0,
            f"{where}, field 'parts': expected a non-empty list of {{labels, coords, name}}, found {_found(parts_raw)}")
     parts = []
     for i, part in enumerate(parts_raw):
@@ -160,36 +157,36 @@ def _parse_pixel(raw: dict[str, Any], where: str, root: Path, default: Path | No
         if not isinstance(part, dict):
             raise DataError(f"{pw}: expected a mapping, found {_found(part)}")
         unknown = sorted(set(part) - {"labels", "coords", "name"})
-        _check(not unknown, f"{pw}: unknown field(s) {unknown}; expected labels, coords, name")
+        check(not unknown, f"{pw}: unknown field(s) {unknown}; expected labels, coords, name")
         missing = [k for k in ("labels", "coords") if k not in part]
-        _check(not missing, f"{pw}: missing field(s) {missing}")
+        check(not missing, f"{pw}: missing field(s) {missing}")
         name = part.get("name")
-        _check(name is None or isinstance(name, str), f"{pw}, field 'name': expected a string, found {_found(name)}")
+        check(name is None or isinstance(name, str), f"{pw}, field 'name': expected a string, found {_found(name)}")
         parts.append(PixelPart(_parse_ref(part["labels"], f"{pw}, field 'labels'", root, default),
                                _parse_ref(part["coords"], f"{pw}, field 'coords'", root, default), name))
     names = [p.name for p in parts if p.name is not None]
-    _check(len(names) == len(set(names)), f"{where}, field 'parts': part names must be unique, found {names}")
+    check(len(names) == len(set(names)), f"{where}, field 'parts': part names must be unique, found {names}")
 
     modalities = {}
     for mname, value in _parse_mapping(raw, "modalities", where, required=True).items():
         mw = f"{where}, modality {mname!r}"
         if isinstance(value, dict) and "raster" in value:
-            _check(set(value) == {"raster"}, f"{mw}: a raster takes only `raster: ref`, found fields {sorted(value)}")
+            check(set(value) == {"raster"}, f"{mw}: a raster takes only `raster: ref`, found fields {sorted(value)}")
             modalities[mname] = PixelModality(raster=_parse_ref(value["raster"], mw, root, default))
             continue
         values = value if isinstance(value, list) else [value]
-        _check(len(values) == len(parts), f"{mw}: expected one table per part ({len(parts)}), found {len(values)}")
+        check(len(values) == len(parts), f"{mw}: expected one table per part ({len(parts)}), found {len(values)}")
         modalities[mname] = PixelModality(tables=tuple(_parse_ref(v, mw, root, default) for v in values))
 
     shape = raw.get("image_shape")
     image_shape: tuple[int, int] | ArrayRef | None = None
     if isinstance(shape, list):
-        _check(len(shape) == 2 and all(type(s) is int and s > 0 for s in shape),
+        check(len(shape) == 2 and all(type(s) is int and s > 0 for s in shape),
                f"{where}, field 'image_shape': expected [H, W] positive integers, found {shape!r}")
         image_shape = (shape[0], shape[1])
     elif shape is not None:
         image_shape = _parse_ref(shape, f"{where}, field 'image_shape'", root, default)
-    _check(image_shape is not None or any(m.raster is not None for m in modalities.values()),
+    check(image_shape is not None or any(m.raster is not None for m in modalities.values()),
            f"{where}: field 'image_shape' is required when no modality is a raster")
     return {"parts": tuple(parts), "pixel_modalities": modalities, "image_shape": image_shape}
 
@@ -198,16 +195,16 @@ def _parse_vector(raw: dict[str, Any], where: str, root: Path) -> VectorLabels:
     """`{vector: file, class_field: name, join: {csv: file, key: name}, min_pixels: n,
     min_groups: n, rare: drop | other}`; paths relative to the catalog."""
     unknown = sorted(set(raw) - _VECTOR_FIELDS)
-    _check(not unknown, f"{where}: unknown field(s) {unknown}; expected {sorted(_VECTOR_FIELDS)}")
-    _check(isinstance(raw.get("vector"), str), f"{where}, field 'vector': expected a file path, found {_found(raw.get('vector'))}")
-    _check(isinstance(raw.get("class_field"), str), f"{where}, field 'class_field': expected an attribute name, found {_found(raw.get('class_field'))}")
+    check(not unknown, f"{where}: unknown field(s) {unknown}; expected {sorted(_VECTOR_FIELDS)}")
+    check(isinstance(raw.get("vector"), str), f"{where}, field 'vector': expected a file path, found {_found(raw.get('vector'))}")
+    check(isinstance(raw.get("class_field"), str), f"{where}, field 'class_field': expected an attribute name, found {_found(raw.get('class_field'))}")
     join = raw.get("join")
-    _check(join is None or (isinstance(join, dict) and set(join) == {"csv", "key"} and all(isinstance(v, str) for v in join.values())),
+    check(join is None or (isinstance(join, dict) and set(join) == {"csv", "key"} and all(isinstance(v, str) for v in join.values())),
            f"{where}, field 'join': expected {{csv: file, key: column}}, found {_found(join)}")
     for count in ("min_pixels", "min_groups"):
-        _check(type(raw.get(count, 0)) is int and raw.get(count, 0) >= 0,
+        check(type(raw.get(count, 0)) is int and raw.get(count, 0) >= 0,
                f"{where}, field {count!r}: expected an integer >= 0, found {_found(raw.get(count))}")
-    _check(raw.get("rare", "drop") in ("drop", "other"), f"{where}, field 'rare': expected 'drop' or 'other', found {_found(raw.get('rare'))}")
+    check(raw.get("rare", "drop") in ("drop", "other"), f"{where}, field 'rare': expected 'drop' or 'other', found {_found(raw.get('rare'))}")
     return VectorLabels((root / raw["vector"]).resolve(), raw["class_field"],
                         (root / join["csv"]).resolve() if join else None, join["key"] if join else None,
                         raw.get("min_pixels", 0), raw.get("min_groups", 0), raw.get("rare", "drop"))
@@ -225,10 +222,10 @@ def _parse_tiles(raw: object, where: str, root: Path) -> tuple[str, ...]:
         names = sorted((p.stem for p in pattern.parent.resolve().glob(pattern.name)), key=_natural)
         # an absent data folder leaves the entry unavailable, not malformed (as for missing files)
         return tuple(names) or (f"<no file matches {raw['glob']}>",)
-    _check(isinstance(raw, list) and len(raw) > 0 and all(isinstance(t, str) for t in raw),
+    check(isinstance(raw, list) and len(raw) > 0 and all(isinstance(t, str) for t in raw),
            f"{where}: expected a list of tile names or {{glob: pattern}}, found {_found(raw)}")
     assert isinstance(raw, list)
-    _check(len(set(raw)) == len(raw), f"{where}: tile names must be unique, found {raw}")
+    check(len(set(raw)) == len(raw), f"{where}: tile names must be unique, found {raw}")
     return tuple(raw)
 
 
@@ -240,25 +237,25 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
     if kind not in KINDS:
         raise DataError(f"{where}, field 'kind': expected one of {list(KINDS)}, found {kind!r}")
     unknown = sorted(set(raw) - _FIELDS[kind])
-    _check(not unknown, f"{where}: unknown field(s) {unknown} for kind {kind!r}; allowed: {sorted(_FIELDS[kind])}")
+    check(not unknown, f"{where}: unknown field(s) {unknown} for kind {kind!r}; allowed: {sorted(_FIELDS[kind])}")
     missing = [k for k in _REQUIRED[kind] if k not in raw]
-    _check(not missing, f"{where}: missing required field(s) {missing} for kind {kind!r}")
+    check(not missing, f"{where}: missing required field(s) {missing} for kind {kind!r}")
     for text in ("description", "citation", "licence"):
-        _check(isinstance(raw.get(text, ""), str), f"{where}, field {text!r}: expected text, found {_found(raw.get(text))}")
+        check(isinstance(raw.get(text, ""), str), f"{where}, field {text!r}: expected text, found {_found(raw.get(text))}")
     common: dict[str, Any] = {t: raw.get(t, "").strip() for t in ("description", "citation", "licence")}
     common["metadata"] = _parse_mapping(raw, "metadata", where)
     if kind == "synthetic":
         return CatalogEntry(name, kind, params=_parse_mapping(raw, "params", where), **common)
 
     path = raw.get("path")
-    _check(path is None or isinstance(path, str), f"{where}, field 'path': expected a string, found {_found(path)}")
+    check(path is None or isinstance(path, str), f"{where}, field 'path': expected a string, found {_found(path)}")
     default = (root / path).resolve() if isinstance(path, str) else None
     n_classes = raw.get("n_classes")
-    _check(n_classes is None or (type(n_classes) is int and n_classes > 0),
+    check(n_classes is None or (type(n_classes) is int and n_classes > 0),
            f"{where}, field 'n_classes': expected a positive integer, found {n_classes!r}")
     names = raw.get("class_names")
     if isinstance(names, list):
-        _check(all(isinstance(v, str) for v in names), f"{where}, field 'class_names': expected a list of strings, found {names!r}")
+        check(all(isinstance(v, str) for v in names), f"{where}, field 'class_names': expected a list of strings, found {names!r}")
         common["class_names"] = tuple(names)
     elif names is not None:
         common["class_names"] = _parse_ref(names, f"{where}, field 'class_names'", root, default)
@@ -273,21 +270,21 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
                   for m, v in _parse_mapping(raw, "modalities", where, required=True).items()}
     nodata = {}
     for m, policy in _parse_mapping(raw, "nodata", where).items():
-        _check(m in modalities, f"{where}, field 'nodata': expected a modality name of {sorted(modalities)}, found {m!r}")
+        check(m in modalities, f"{where}, field 'nodata': expected a modality name of {sorted(modalities)}, found {m!r}")
         nodata[m] = parse_policy(policy, f"{where}, field 'nodata', modality {m!r}")
     common["nodata"] = nodata
     gt_raw = raw["gt"]
     gt = (_parse_vector(gt_raw, f"{where}, field 'gt'", root) if isinstance(gt_raw, dict) and "vector" in gt_raw
           else _parse_ref(gt_raw, f"{where}, field 'gt'", root, default))
     if kind == "tiles":
-        _check(isinstance(gt, VectorLabels), f"{where}, field 'gt': expected polygons {{vector: file, class_field: ...}} "
+        check(isinstance(gt, VectorLabels), f"{where}, field 'gt': expected polygons {{vector: file, class_field: ...}} "
                f"for kind 'tiles', found {_found(gt_raw)}")
         pad = raw["pad"]
-        _check(type(pad) is int and pad >= 0, f"{where}, field 'pad': expected an integer >= 0 (patch side <= 2 * pad + 1), found {pad!r}")
+        check(type(pad) is int and pad >= 0, f"{where}, field 'pad': expected an integer >= 0 (patch side <= 2 * pad + 1), found {pad!r}")
         tiles = _parse_tiles(raw["tiles"], f"{where}, field 'tiles'", root)
         return CatalogEntry(name, kind, modalities=modalities, gt=gt, tiles=tiles, pad=pad, **common)
     has_train, has_test = "train_mask" in raw, "test_mask" in raw
-    _check(has_train == has_test, f"{where}: give both 'train_mask' and 'test_mask' or neither, "
+    check(has_train == has_test, f"{where}: give both 'train_mask' and 'test_mask' or neither, "
            f"found only {'train_mask' if has_train else 'test_mask'!r}")
     train, test = (_parse_ref(raw[k], f"{where}, field {k!r}", root, default) if k in raw else None
                    for k in ("train_mask", "test_mask"))
@@ -298,12 +295,12 @@ def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
     """Read and schema-check a catalog (default: data_catalog.yaml at the repo root, the parent
     of the bdgf_nb package). Relative paths in entries resolve against the catalog's folder."""
     path = Path(path) if path is not None else CATALOG_PATH
-    _check(path.is_file(), f"catalog not found: {path}")
+    check(path.is_file(), f"catalog not found: {path}")
     try:
         raw = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise DataError(f"catalog {path}: not valid YAML ({err})") from None
-    _check(isinstance(raw, dict) and len(raw) > 0,
+    check(isinstance(raw, dict) and len(raw) > 0,
            f"catalog {path}: expected a mapping of dataset name -> entry, found {_found(raw)}")
     return {str(name): parse_entry(str(name), entry, path.parent) for name, entry in raw.items()}
 
@@ -315,7 +312,7 @@ def as_catalog(catalog: dict[str, CatalogEntry] | str | Path | None) -> dict[str
 def catalog_entry(name: str, catalog: dict[str, CatalogEntry] | str | Path | None = None) -> CatalogEntry:
     """One dataset's entry; DataError naming the known datasets when `name` is not one."""
     entries = as_catalog(catalog)
-    _check(name in entries, f"unknown dataset {name!r}; known: {sorted(entries)}")
+    check(name in entries, f"unknown dataset {name!r}; known: {sorted(entries)}")
     return entries[name]
 
 

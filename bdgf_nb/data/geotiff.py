@@ -27,13 +27,10 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.warp import reproject, transform_bounds
 
-from bdgf_nb.errors import DataError, expect
+from bdgf_nb.data.checks import check
+from bdgf_nb.errors import DataError
 
 SUFFIXES = (".tif", ".tiff")
-
-
-def _check(condition: bool, message: str) -> None:
-    expect(condition, DataError, message)
 
 
 @dataclass(frozen=True)
@@ -115,12 +112,12 @@ def geotiff_shape(path: Path) -> tuple[int, ...]:
 def check_overlap(src: Grid, dst: Grid, where: str) -> float:
     """Fraction of the reference grid `dst` that `src` covers (by bounds); refuses a raster in
     another CRS without one side's CRS, and one that does not overlap at all."""
-    _check((src.crs is None) == (dst.crs is None),
+    check((src.crs is None) == (dst.crs is None),
            f"{where}: expected both rasters georeferenced or neither, found CRS {src.crs} against the reference's {dst.crs}")
     left, bottom, right, top = transform_bounds(src.crs, dst.crs, *src.bounds) if src.crs and src.crs != dst.crs else src.bounds
     d_left, d_bottom, d_right, d_top = dst.bounds
     width, height = min(right, d_right) - max(left, d_left), min(top, d_top) - max(bottom, d_bottom)
-    _check(width > 0 and height > 0,
+    check(width > 0 and height > 0,
            f"{where}: expected a raster overlapping the reference grid {dst.bounds} ({dst.crs}), "
            f"found bounds {(left, bottom, right, top)}: no overlap, so nothing can be resampled")
     return width * height / ((d_right - d_left) * (d_top - d_bottom))

@@ -22,7 +22,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy.ndimage import distance_transform_edt
 
-from bdgf_nb.errors import DataError, expect
+from bdgf_nb.data.checks import check
+from bdgf_nb.errors import DataError
 
 MODES = ("mask", "fill")
 FILLS = ("nearest", "mean")
@@ -36,8 +37,8 @@ class NodataPolicy:
     fill: Literal["nearest", "mean"] | None = None
 
     def __post_init__(self) -> None:
-        expect(self.mode in MODES, DataError, f"NodataPolicy.mode: expected one of {list(MODES)}, found {self.mode!r}")
-        expect((self.mode == "fill") == (self.fill is not None) and self.fill in (None, *FILLS), DataError,
+        check(self.mode in MODES, f"NodataPolicy.mode: expected one of {list(MODES)}, found {self.mode!r}")
+        check((self.mode == "fill") == (self.fill is not None) and self.fill in (None, *FILLS),
                f"NodataPolicy.fill: expected one of {list(FILLS)} with mode 'fill' (none with 'mask'), found {self.fill!r}")
 
     def __str__(self) -> str:
@@ -73,7 +74,7 @@ def apply_policy(array: np.ndarray, policy: NodataPolicy | None, where: str, mod
                         f"of {array.size} values ({n_holes} pixels); if they are nodata, add to the catalog entry "
                         f"`nodata: {{{modality}: mask}}` (unlabel them) or `nodata: {{{modality}: {{fill: nearest}}}}` "
                         "(or {fill: mean})")
-    expect(n_holes < holes.size, DataError, f"{where}: every one of the {holes.size} pixels is nodata; nothing to fill from")
+    check(n_holes < holes.size, f"{where}: every one of the {holes.size} pixels is nodata; nothing to fill from")
     out = array.copy()
     if policy.fill == "nearest":
         # index of the nearest valid pixel for every pixel (Euclidean distance on the grid)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from bdgf_nb.data.scene import validate_finite
-from bdgf_nb.errors import DataError, expect
+from bdgf_nb.data.checks import check, validate_finite
+from bdgf_nb.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,13 @@ class Standardizer:
     @classmethod
     def fit(cls, stacked: np.ndarray, train_mask: np.ndarray) -> Standardizer:
         """stacked: (H, W, C) or (N, C); train_mask: (H, W) or (N,) bool."""
-        expect(train_mask.shape == stacked.shape[:-1], DataError, f"train mask shape {train_mask.shape} does not match data {stacked.shape[:-1]}")
-        expect(bool(train_mask.any()), DataError, "cannot fit a standardizer on 0 training pixels")
+        check(train_mask.shape == stacked.shape[:-1], f"train mask shape {train_mask.shape} does not match data {stacked.shape[:-1]}")
+        check(bool(train_mask.any()), "cannot fit a standardizer on 0 training pixels")
         pixels = stacked[train_mask].astype(np.float64)
         validate_finite(pixels, "standardizer: training pixels")
         mean, std = pixels.mean(axis=0), pixels.std(axis=0)
         flat = np.flatnonzero(std < 1e-8)
-        expect(flat.size == 0, DataError, f"channels {flat.tolist()} have zero variance over the training pixels (expected varying values); drop them")
+        check(flat.size == 0, f"channels {flat.tolist()} have zero variance over the training pixels (expected varying values); drop them")
         return cls(mean.astype(np.float32), std.astype(np.float32))
 
     def transform(self, stacked: np.ndarray) -> np.ndarray:
@@ -64,7 +64,7 @@ def reflect_pad(image: torch.Tensor, radius: int) -> torch.Tensor:
     if radius == 0:
         return image
     h, w = image.shape[-2:]
-    expect(radius < h and radius < w, DataError, f"patch radius {radius} needs a scene larger than {radius}x{radius}, found {h}x{w}")
+    check(radius < h and radius < w, f"patch radius {radius} needs a scene larger than {radius}x{radius}, found {h}x{w}")
     return torch.nn.functional.pad(image[None], (radius, radius, radius, radius), mode="reflect")[0]
 
 
@@ -75,7 +75,7 @@ def _float_tensor(array: np.ndarray | torch.Tensor, where: str) -> torch.Tensor:
     except (TypeError, ValueError, RuntimeError) as err:
         raise DataError(f"{where}: expected a numeric array, found {type(array).__name__} ({err})") from None
     bad = int((~torch.isfinite(tensor)).sum())
-    expect(bad == 0, DataError, f"{where}: expected finite values, found {bad} NaN or inf of {tensor.numel()}")
+    check(bad == 0, f"{where}: expected finite values, found {bad} NaN or inf of {tensor.numel()}")
     return tensor
 
 
@@ -95,29 +95,28 @@ class PatchDataset(Dataset):
         patch: int,
         guides: Sequence[np.ndarray | torch.Tensor] = (),
     ) -> None:
-        expect(isinstance(patch, int | np.integer) and not isinstance(patch, bool) and patch >= 1 and patch % 2 == 1,
-               DataError, f"patch size must be an odd integer >= 1, found {patch!r}")
+        check(isinstance(patch, int | np.integer) and not isinstance(patch, bool) and patch >= 1 and patch % 2 == 1, f"patch size must be an odd integer >= 1, found {patch!r}")
         patch = int(patch)
         image_t = _float_tensor(image, "image")
-        expect(image_t.ndim == 3, DataError, f"image must be (C, H, W), found shape {tuple(image_t.shape)}")
+        check(image_t.ndim == 3, f"image must be (C, H, W), found shape {tuple(image_t.shape)}")
         h, w = image_t.shape[1:]
-        expect(patch <= min(h, w), DataError, f"patch size {patch} is larger than the scene {h}x{w}")
+        check(patch <= min(h, w), f"patch size {patch} is larger than the scene {h}x{w}")
         pixels, labels = np.asarray(pixels), np.asarray(labels)
-        expect(pixels.ndim == 2 and pixels.shape[1] == 2 and pixels.dtype.kind in "iu", DataError,
+        check(pixels.ndim == 2 and pixels.shape[1] == 2 and pixels.dtype.kind in "iu",
                f"pixels must be integer (N, 2) (row, col), found {pixels.dtype} {pixels.shape}")
         outside = int(((pixels < 0) | (pixels >= np.array([h, w]))).any(axis=1).sum())
-        expect(outside == 0, DataError, f"pixels must lie inside the {h}x{w} scene, found {outside} outside")
-        expect(labels.shape == (pixels.shape[0],) and labels.dtype.kind in "iu", DataError,
+        check(outside == 0, f"pixels must lie inside the {h}x{w} scene, found {outside} outside")
+        check(labels.shape == (pixels.shape[0],) and labels.dtype.kind in "iu",
                f"labels must be integer ({pixels.shape[0]},), found {labels.dtype} {labels.shape}")
         if labels.size:
-            expect(int(labels.min()) >= 1, DataError, f"labels must be >= 1 (0 = unlabelled), found {int(labels.min())}")
+            check(int(labels.min()) >= 1, f"labels must be >= 1 (0 = unlabelled), found {int(labels.min())}")
         self.patch = patch
         self.radius = patch // 2
         self.padded = hwc_storage(reflect_pad(image_t, self.radius))
         self.padded_guides = []
         for k, g in enumerate(guides):
             g_t = _float_tensor(g, f"guide {k}")
-            expect(g_t.ndim == 3 and tuple(g_t.shape[1:]) == (h, w), DataError, f"guide {k} must be (G, {h}, {w}), found {tuple(g_t.shape)}")
+            check(g_t.ndim == 3 and tuple(g_t.shape[1:]) == (h, w), f"guide {k} must be (G, {h}, {w}), found {tuple(g_t.shape)}")
             self.padded_guides.append(hwc_storage(reflect_pad(g_t, self.radius)))
         self.rows = torch.as_tensor(pixels[:, 0], dtype=torch.long)
         self.cols = torch.as_tensor(pixels[:, 1], dtype=torch.long)
@@ -163,9 +162,9 @@ def unlabelled_patches(image: np.ndarray, n: int, patch: int, seed: int = 0, mas
     if mask is None:
         flat = rng.choice(h * w, size=min(n, h * w), replace=False)
     else:
-        expect(mask.shape == (h, w), DataError, f"mask must be ({h}, {w}), found {mask.shape}")
+        check(mask.shape == (h, w), f"mask must be ({h}, {w}), found {mask.shape}")
         allowed = np.flatnonzero(mask)
-        expect(allowed.size >= 1, DataError, "mask holds no pixel to draw a patch at")
+        check(allowed.size >= 1, "mask holds no pixel to draw a patch at")
         flat = rng.choice(allowed, size=min(n, allowed.size), replace=False)
     rows, cols = torch.as_tensor(flat // w), torch.as_tensor(flat % w)
     padded = hwc_storage(reflect_pad(torch.as_tensor(image, dtype=torch.float32), patch // 2))

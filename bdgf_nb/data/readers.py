@@ -1,6 +1,6 @@
 """Array readers: one array by reference from .npz, .npy, MATLAB .mat, ENVI and GeoTIFF.
 
-`_Reader.read(ref, where)` returns a numpy array; `_Reader.grid(ref, where)` the georeference of
+`Reader.read(ref, where)` returns a numpy array; `Reader.grid(ref, where)` the georeference of
 a GeoTIFF (None for the other formats, which carry none). Every failure is a DataError naming
 `where` (dataset, field), the file and the key, so a user never sees a traceback from h5py.
 Axis order: images (H, W) or (H, W, C) channels-last whatever the file's own order.
@@ -17,14 +17,11 @@ import h5py
 import numpy as np
 import scipy.io
 
+from bdgf_nb.data.checks import check
 from bdgf_nb.data.geotiff import Grid, Raster, geotiff_shape, is_geotiff, read_geotiff
-from bdgf_nb.errors import DataError, expect
+from bdgf_nb.errors import DataError
 
 FORMATS = ".npz, .npy, .mat (v5 or v7.3), .hdr (ENVI header) or .tif/.tiff (GeoTIFF)"
-
-
-def _check(condition: bool, message: str) -> None:
-    expect(condition, DataError, message)
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ def _unreadable(where: str, path: Path, what: str, err: Exception) -> DataError:
 def _pick_key(where: str, path: Path, key: str | None, keys: list[str]) -> str:
     if key is None:
         raise DataError(f"{where}: {path} holds several arrays; name one with `key`; available keys: {keys}")
-    _check(key in keys, f"{where}: {path} has no key {key!r}; available keys: {keys}")
+    check(key in keys, f"{where}: {path} has no key {key!r}; available keys: {keys}")
     return key
 
 
@@ -59,7 +56,7 @@ def _read_npz(path: Path, key: str | None, where: str) -> np.ndarray:
         archive = np.load(path, allow_pickle=False)
     except Exception as err:
         raise _unreadable(where, path, ".npz archive", err) from None
-    _check(isinstance(archive, np.lib.npyio.NpzFile), f"{where}: {path} is a single .npy array, expected an .npz archive")
+    check(isinstance(archive, np.lib.npyio.NpzFile), f"{where}: {path} is a single .npy array, expected an .npz archive")
     with archive:
         key = _pick_key(where, path, key, sorted(archive.files))
         try:
@@ -77,7 +74,7 @@ def _read_mat73(path: Path, key: str | None, where: str) -> np.ndarray:
         with h5py.File(path, "r") as f:
             key = _pick_key(where, path, key, sorted(k for k in f if not k.startswith("#")))
             node = f[key]
-            _check(isinstance(node, h5py.Dataset),
+            check(isinstance(node, h5py.Dataset),
                    f"{where}: {path} key {key!r} is a MATLAB struct or cell (HDF5 group); expected a numeric array")
             array = np.asarray(node[()]).T
             matlab_class = node.attrs.get("MATLAB_class", b"")
@@ -94,7 +91,7 @@ def _read_mat73(path: Path, key: str | None, where: str) -> np.ndarray:
 
 
 def _read_npy(path: Path, key: str | None, where: str) -> np.ndarray:
-    _check(key is None, f"{where}: .npy file {path} holds one array and takes no key, found key {key!r}")
+    check(key is None, f"{where}: .npy file {path} holds one array and takes no key, found key {key!r}")
     try:
         return np.asarray(np.load(path, allow_pickle=False))
     except ValueError as err:
@@ -106,7 +103,7 @@ def _read_npy(path: Path, key: str | None, where: str) -> np.ndarray:
 
 
 def _read_envi(path: Path, key: str | None, where: str) -> np.ndarray:
-    _check(key is None, f"{where}: ENVI file {path} holds one image and takes no key, found key {key!r}")
+    check(key is None, f"{where}: ENVI file {path} holds one image and takes no key, found key {key!r}")
     import spectral.io.envi as envi  # imported here: only ENVI users pay for it
 
     try:
@@ -115,7 +112,7 @@ def _read_envi(path: Path, key: str | None, where: str) -> np.ndarray:
         raise _unreadable(where, path, "ENVI image (header + data file)", err) from None
 
 
-class _Reader:
+class Reader:
     """Reads arrays by reference; each MATLAB v5 file and GeoTIFF is parsed once per reader."""
 
     def __init__(self) -> None:
@@ -123,7 +120,7 @@ class _Reader:
         self._tif: dict[Path, Raster] = {}
 
     def _geotiff(self, ref: ArrayRef, where: str) -> Raster:
-        _check(ref.key is None, f"{where}: GeoTIFF {ref.path} holds one image (all its bands) and takes no key, found key {ref.key!r}")
+        check(ref.key is None, f"{where}: GeoTIFF {ref.path} holds one image (all its bands) and takes no key, found key {ref.key!r}")
         if ref.path not in self._tif:
             self._tif[ref.path] = read_geotiff(ref.path, where)
         return self._tif[ref.path]
@@ -138,7 +135,7 @@ class _Reader:
 
     def read(self, ref: ArrayRef, where: str) -> np.ndarray:
         path, key = ref.path, ref.key
-        _check(path.is_file(), f"{where}: file not found: {path}")
+        check(path.is_file(), f"{where}: file not found: {path}")
         suffix = path.suffix.lower()
         if suffix == ".npz":
             return _read_npz(path, key, where)
@@ -148,7 +145,7 @@ class _Reader:
             return _read_envi(path, key, where)
         if is_geotiff(path):
             return self._geotiff(ref, where).array
-        _check(suffix == ".mat", f"{where}: unsupported file type {suffix!r} of {path}; expected {FORMATS}")
+        check(suffix == ".mat", f"{where}: unsupported file type {suffix!r} of {path}; expected {FORMATS}")
         if h5py.is_hdf5(path):
             return _read_mat73(path, key, where)
         if path not in self._mat5:
@@ -193,4 +190,4 @@ def read_array(path: str | Path, key: str | None = None) -> np.ndarray:
     """One array from .npz / .npy (no key) / .mat (v5, or v7.3 transposed back to MATLAB's axis
     order) / ENVI .hdr (no key; (rows, cols, bands)) / GeoTIFF (no key; (H, W) or (H, W, C),
     nodata as NaN). Raises DataError naming the file and key."""
-    return _Reader().read(ArrayRef(Path(path), key), str(path))
+    return Reader().read(ArrayRef(Path(path), key), str(path))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bdgf_nb.errors import ConfigError, DataError, expect
+from bdgf_nb.data.checks import check
+from bdgf_nb.errors import ConfigError, expect
 
 
 def stratified_subsample(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -18,7 +19,7 @@ def stratified_subsample(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     points each class has left (largest-remainder rounding, exact integer arithmetic).
     All indices when `n >= N`."""
     labels = np.asarray(labels)
-    expect(labels.ndim == 1, DataError, f"labels must be 1-D (N,), found shape {labels.shape}")
+    check(labels.ndim == 1, f"labels must be 1-D (N,), found shape {labels.shape}")
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     expect(n >= len(classes), ConfigError, f"n must be >= the number of classes ({len(classes)}) so every class keeps a point, found {n}")
     if n >= len(labels):

@@ -9,8 +9,8 @@ A `PixelScene` is the pixel-level variant for benchmarks whose full cubes are un
 
 Both check themselves on construction and raise DataError naming the scene and the field:
 numpy arrays of real, finite numbers; labels 0 (unlabelled) / 1..n_classes with every class
-present; matching shapes. The array checks live here so that data.py (which reads files) and
-any code building a scene in memory apply the same rules.
+present; matching shapes. The array checks (checks.py) are the ones the readers apply, so a
+scene read from files and one built in memory follow the same rules.
 """
 
 from __future__ import annotations
@@ -20,66 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bdgf_nb.errors import DataError, expect
-
-NUMERIC_KINDS = "biuf"  # bool, signed / unsigned int, float; not complex, object, str, record
-
-
-def _check(condition: bool, message: str) -> None:
-    expect(condition, DataError, message)
-
-
-def validate_dtype(array: np.ndarray, where: str) -> None:
-    """A numpy array of real numbers (bool, int, float): complex, object, string, record fail."""
-    _check(isinstance(array, np.ndarray), f"{where}: expected a numpy array, found {type(array).__name__}")
-    _check(array.dtype.kind in NUMERIC_KINDS,
-           f"{where}: expected a real numeric array (bool, int, float), found dtype {array.dtype}")
-
-
-def validate_finite(array: np.ndarray, where: str) -> None:
-    """No NaN or inf; the message counts both."""
-    if array.dtype.kind in "biu":
-        return
-    bad = int((~np.isfinite(array)).sum())
-    if bad:
-        n_nan = int(np.isnan(array).sum())
-        raise DataError(f"{where}: expected finite values, found {n_nan} NaN and {bad - n_nan} inf of {array.size} values")
-
-
-def as_integers(array: np.ndarray, where: str) -> np.ndarray:
-    """-> int64; floats must be finite whole numbers (MATLAB stores labels as double)."""
-    validate_dtype(array, where)
-    if array.dtype.kind == "f":
-        validate_finite(array, where)
-        fractional = int((array != np.round(array)).sum())
-        _check(fractional == 0, f"{where}: expected integer values, found {fractional} non-integer values (dtype {array.dtype})")
-    return array.astype(np.int64)
-
-
-def validate_labels(labels: np.ndarray, where: str, n_classes: int | None = None,
-                    allow_unlabelled: bool = True) -> tuple[np.ndarray, int]:
-    """-> (labels as int64, n): 0 = unlabelled (if allowed), classes 1..n, every class present.
-
-    n_classes: the declared count; None derives it from the largest label.
-    """
-    labels = as_integers(labels, where)
-    low = 0 if allow_unlabelled else 1
-    n_low = int((labels < low).sum())
-    _check(n_low == 0, f"{where}: expected labels >= {low} ({'0 = unlabelled' if low == 0 else 'every row labelled'}), "
-           f"found {n_low} below, minimum {labels.min()}")
-    top = int(labels.max()) if labels.size else 0
-    _check(top >= 1, f"{where}: expected labelled pixels (labels 1..n), found none")
-    n = top if n_classes is None else n_classes
-    n_high = int((labels > n).sum())
-    _check(n_high == 0, f"{where}: expected labels <= {n} ({n} classes declared), found {n_high} above, maximum {top}")
-    empty = (np.flatnonzero(np.bincount(labels.ravel(), minlength=n + 1)[1:] == 0) + 1).tolist()
-    _check(not empty, f"{where}: declared class(es) {empty} of 1..{n} have no pixel")
-    return labels, n
-
-
-def _validate_values(array: np.ndarray, where: str) -> None:
-    validate_dtype(array, where)
-    validate_finite(array, where)
+from bdgf_nb.data.checks import check, validate_labels, validate_values
 
 
 @dataclass(frozen=True)
@@ -101,22 +42,22 @@ class Scene:
 
     def __post_init__(self) -> None:
         where = f"scene {self.name!r}"
-        _check(len(self.modalities) >= 1, f"{where}: expected at least one modality, found none")
-        _check(isinstance(self.gt, np.ndarray) and self.gt.ndim == 2,
+        check(len(self.modalities) >= 1, f"{where}: expected at least one modality, found none")
+        check(isinstance(self.gt, np.ndarray) and self.gt.ndim == 2,
                f"{where}: gt must be a 2-D (H, W) numpy array, found {type(self.gt).__name__} of shape {np.shape(self.gt)}")
-        _check(len(self.class_names) >= 1, f"{where}: expected at least one class name, found none")
+        check(len(self.class_names) >= 1, f"{where}: expected at least one class name, found none")
         validate_labels(self.gt, f"{where}, gt", n_classes=len(self.class_names))
         for key, array in self.modalities.items():
             m_where = f"{where}, modality {key!r}"
-            _check(
+            check(
                 isinstance(array, np.ndarray) and array.ndim == 3 and array.shape[:2] == self.gt.shape,
                 f"{m_where}: must be (H, W, C) with (H, W) = {self.gt.shape}, found {type(array).__name__} of shape {np.shape(array)}",
             )
-            _validate_values(array, m_where)
+            validate_values(array, m_where)
         for mask_name in ("train_mask", "test_mask"):
             mask = getattr(self, mask_name)
             if mask is not None:
-                _check(
+                check(
                     isinstance(mask, np.ndarray) and mask.shape == self.gt.shape and mask.dtype == bool,
                     f"{where}: {mask_name} must be bool {self.gt.shape}, found {getattr(mask, 'dtype', type(mask).__name__)} {np.shape(mask)}",
                 )
@@ -167,20 +108,20 @@ class PixelScene:
 
     def __post_init__(self) -> None:
         where = f"pixel scene {self.name!r}"
-        _check(isinstance(self.labels, np.ndarray) and self.labels.ndim == 1,
+        check(isinstance(self.labels, np.ndarray) and self.labels.ndim == 1,
                f"{where}: labels must be a 1-D numpy array, found {type(self.labels).__name__} of shape {np.shape(self.labels)}")
         n = self.labels.shape[0]
-        _check(isinstance(self.coords, np.ndarray) and self.coords.shape == (n, 2),
+        check(isinstance(self.coords, np.ndarray) and self.coords.shape == (n, 2),
                f"{where}: coords must be ({n}, 2), found {np.shape(self.coords)}")
-        _check(len(self.class_names) >= 1, f"{where}: expected at least one class name, found none")
+        check(len(self.class_names) >= 1, f"{where}: expected at least one class name, found none")
         validate_labels(self.labels, f"{where}, labels", n_classes=len(self.class_names), allow_unlabelled=False)
         for key, array in self.modalities.items():
             m_where = f"{where}, modality {key!r}"
-            _check(isinstance(array, np.ndarray) and array.ndim == 2 and array.shape[0] == n,
+            check(isinstance(array, np.ndarray) and array.ndim == 2 and array.shape[0] == n,
                    f"{m_where}: must be ({n}, C), found {type(array).__name__} of shape {np.shape(array)}")
-            _validate_values(array, m_where)
+            validate_values(array, m_where)
         for key, mask in self.splits.items():
-            _check(
+            check(
                 isinstance(mask, np.ndarray) and mask.shape == (n,) and mask.dtype == bool,
                 f"{where}: split {key!r} must be bool ({n},), found {getattr(mask, 'dtype', type(mask).__name__)} {np.shape(mask)}",
             )

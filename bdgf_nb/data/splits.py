@@ -30,8 +30,9 @@ from scipy.ndimage import maximum_filter
 from scipy.spatial import cKDTree
 from sklearn.model_selection import StratifiedGroupKFold
 
+from bdgf_nb.data.checks import check
 from bdgf_nb.data.scene import PixelScene, Scene
-from bdgf_nb.errors import ConfigError, DataError, expect
+from bdgf_nb.errors import ConfigError, expect
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,11 @@ class Split:
     warnings: list[str] = field(default_factory=list)  # e.g. an allowed unmeasurable split
 
     def __post_init__(self) -> None:
-        expect(self.train.shape == self.test.shape, DataError, f"split {self.name!r}: train/test masks differ in shape {self.train.shape} vs {self.test.shape}")
-        expect(not np.any(self.train & self.test), DataError, f"split {self.name!r}: {int(np.sum(self.train & self.test))} pixels are in both train and test")
+        check(self.train.shape == self.test.shape, f"split {self.name!r}: train/test masks differ in shape {self.train.shape} vs {self.test.shape}")
+        check(not np.any(self.train & self.test), f"split {self.name!r}: {int(np.sum(self.train & self.test))} pixels are in both train and test")
         if self.val is not None:
-            expect(self.val.shape == self.train.shape, DataError, f"split {self.name!r}: val mask shape {self.val.shape}, expected {self.train.shape}")
-            expect(not np.any(self.val & ~self.train), DataError, f"split {self.name!r}: {int(np.sum(self.val & ~self.train))} validation pixels lie outside the training mask")
+            check(self.val.shape == self.train.shape, f"split {self.name!r}: val mask shape {self.val.shape}, expected {self.train.shape}")
+            check(not np.any(self.val & ~self.train), f"split {self.name!r}: {int(np.sum(self.val & ~self.train))} validation pixels lie outside the training mask")
 
     @property
     def fit(self) -> np.ndarray:
@@ -65,7 +66,7 @@ class Split:
 
 
 def official_split(scene: Scene) -> Split:
-    expect(scene.has_official_split, DataError, f"scene {scene.name!r} has no official train/test masks")
+    check(scene.has_official_split, f"scene {scene.name!r} has no official train/test masks")
     assert scene.train_mask is not None and scene.test_mask is not None
     labelled = scene.gt > 0
     return Split("official", scene.train_mask & labelled, scene.test_mask & labelled, description="masks shipped with the scene")
@@ -112,7 +113,7 @@ def disjoint_block_split(
     the one where every class has training and test pixels and per-class test shares are closest
     to `test_fraction` (a class-aware draw; classes missing from either side, or with fewer
     than MIN_TEST_PER_CLASS test pixels, are avoided when a draw allows it)."""
-    expect(labels.ndim == 2, DataError, f"disjoint_block_split needs (H, W) labels, found shape {labels.shape}")
+    check(labels.ndim == 2, f"disjoint_block_split needs (H, W) labels, found shape {labels.shape}")
     expect(patch >= 1 and patch % 2 == 1, ConfigError, f"patch must be odd and >= 1, found {patch}")
     expect(block >= 4, ConfigError, f"block must be >= 4 pixels, found {block}")
     expect(0.0 < test_fraction < 1.0, ConfigError, f"test_fraction must be in (0, 1), found {test_fraction}")
@@ -138,7 +139,7 @@ def disjoint_block_split(
         score = missing * 10.0 + scarce * 5.0 + float(np.abs(share - test_fraction).mean())
         if best is None or score < best[0]:
             best = (score, train, test)
-    expect(best is not None, DataError, "could not draw a block assignment with both train and test blocks")
+    check(best is not None, "could not draw a block assignment with both train and test blocks")
     assert best is not None
     return Split("disjoint", best[1], best[2], description=f"blocks of {block}px, buffer {patch - 1}px (leak-free for {patch}x{patch} patches)")
 
@@ -146,7 +147,7 @@ def disjoint_block_split(
 def stripe_folds(coords: np.ndarray, image_width: int, n_stripes: int = 6) -> list[Split]:
     """Pixel scenes: cut the image columns into vertical stripes; even stripes train and odd
     stripes test, then the reverse (houston2013 README protocol)."""
-    expect(coords.ndim == 2 and coords.shape[1] == 2, DataError, f"coords must be (N, 2), found {coords.shape}")
+    check(coords.ndim == 2 and coords.shape[1] == 2, f"coords must be (N, 2), found {coords.shape}")
     stripe = np.minimum(coords[:, 1] * n_stripes // image_width, n_stripes - 1)
     even = stripe % 2 == 0
     return [
@@ -188,12 +189,12 @@ def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int = N_FOLDS, 
     where the groups allow, in its test side with at least MIN_TEST_PER_CLASS pixels
     (`_fold_score`). A class found in fewer groups than folds cannot be tested in every fold;
     check_measurable then refuses that fold with its per-class counts."""
-    expect(labels.shape == groups.shape, DataError, f"groups must have the labels' shape {labels.shape}, found {groups.shape}")
+    check(labels.shape == groups.shape, f"groups must have the labels' shape {labels.shape}, found {groups.shape}")
     expect(patch >= 1 and patch % 2 == 1, ConfigError, f"patch must be odd and >= 1, found {patch}")
     labelled = (labels > 0) & (groups > 0)
     ids = np.unique(groups[labelled])
     expect(n_folds >= 2, ConfigError, f"n_folds must be >= 2, found {n_folds}")
-    expect(ids.size >= n_folds, DataError, f"group k-fold needs at least n_folds = {n_folds} groups with labelled pixels, found {ids.size}")
+    check(ids.size >= n_folds, f"group k-fold needs at least n_folds = {n_folds} groups with labelled pixels, found {ids.size}")
     y, g = labels[labelled], np.searchsorted(ids, groups[labelled])  # g: group index 0..G-1
     k = int(y.max())
     counts = np.zeros((ids.size, k + 1), dtype=np.int64)
@@ -301,17 +302,17 @@ def with_validation(
     expect(buffer >= 0, ConfigError, f"buffer must be >= 0, found {buffer}")
     shape = split.train.shape
     flat_labels, train = labels.ravel(), split.train.ravel()
-    expect(flat_labels.size == train.size, DataError, f"labels have {flat_labels.size} pixels, the split {train.size}")
+    check(flat_labels.size == train.size, f"labels have {flat_labels.size} pixels, the split {train.size}")
     expect(coords is None or groups is None, ConfigError, "give validation cells as coords or as groups, not both")
     if groups is not None:
-        expect(groups.size == train.size, DataError, f"groups must have the split's {train.size} pixels, found shape {groups.shape}")
+        check(groups.size == train.size, f"groups must have the split's {train.size} pixels, found shape {groups.shape}")
     if coords is not None:
-        expect(coords.shape == (train.size, 2), DataError, f"coords must be (N, 2) with N = {train.size}, found {coords.shape}")
+        check(coords.shape == (train.size, 2), f"coords must be (N, 2) with N = {train.size}, found {coords.shape}")
     elif len(shape) == 1:
         shape = (1, train.size)  # rows in their stored order, as the 1 x N layout has them
     classes = np.unique(flat_labels[train])
     n_train = int(train.sum())
-    expect(n_train >= 2, DataError, f"split {split.name!r}: {n_train} training pixels, need at least 2 to hold out validation")
+    check(n_train >= 2, f"split {split.name!r}: {n_train} training pixels, need at least 2 to hold out validation")
     cell = _cells(shape, coords, groups, train, block, n_stripes=max(10, int(np.ceil(3.0 / fraction))))
     cell_ids = np.unique(cell[train])
     train_per_class = np.array([np.sum(train & (flat_labels == c)) for c in classes])
@@ -339,7 +340,7 @@ def with_validation(
         score = 10.0 * missing + float(np.abs(val_pc / train_per_class - fraction).mean()) + float(lost)
         if best is None or score < best[0]:
             best = (score, fit, val)
-    expect(best is not None, DataError, f"split {split.name!r}: no validation draw left any training pixel; use a smaller fraction or block")
+    check(best is not None, f"split {split.name!r}: no validation draw left any training pixel; use a smaller fraction or block")
     assert best is not None
     _, fit, val = best
     warnings = list(split.warnings)
@@ -416,7 +417,7 @@ def check_measurable(
             f"split {split.name!r} cannot measure: {', '.join(errors)}. Per-class train/val/test pixels: {table}. "
             f"{advice}; allow_unmeasurable=True goes on with this as a warning"
         )
-        expect(allow_unmeasurable, DataError, message)
+        check(allow_unmeasurable, message)
         warnings.append(message)
     return replace(split, warnings=warnings) if warnings != split.warnings else split
 

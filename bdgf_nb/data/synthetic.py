@@ -29,14 +29,19 @@ Glossary: H, W scene size (square, `size`); B = `n_bands`; K = 8 classes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter, maximum_filter
 
 from bdgf_nb.config_checks import check_fields
+from bdgf_nb.data.catalog import CatalogEntry
+from bdgf_nb.data.checks import check
 from bdgf_nb.data.scene import Scene
+from bdgf_nb.data.stacking import entry_metadata
 from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.memory import check_memory, scene_bytes
 
 CLASS_NAMES: tuple[str, ...] = (
     "grass",
@@ -476,3 +481,17 @@ def make_synthetic_scene(cfg: SyntheticSceneConfig | None = None) -> Scene:
         class_names=CLASS_NAMES,
         metadata={"generator": "bdgf_nb.data.synthetic", "config": asdict(cfg)},
     )
+
+
+def load_synthetic_scene(entry: CatalogEntry, overrides: dict[str, Any]) -> Scene:
+    """The scene of a `kind: synthetic` entry: its `params`, then `overrides`, as a SyntheticSceneConfig."""
+    params = {**entry.params, **overrides}
+    known = sorted(f.name for f in fields(SyntheticSceneConfig))
+    unknown = sorted(set(params) - set(known))
+    check(not unknown, f"dataset {entry.name!r}: unknown synthetic parameter(s) {unknown}; known: {known}")
+    cfg = SyntheticSceneConfig(**params)
+    channels = cfg.n_bands + 1 + (2 if cfg.with_sar else 0)
+    check_memory(scene_bytes(cfg.size, cfg.size, channels), f"dataset {entry.name!r}: a {cfg.size} x {cfg.size} synthetic scene "
+                 f"of {channels} channels", hint="choose a smaller `size`")
+    scene = make_synthetic_scene(cfg)
+    return replace(scene, name=entry.name, metadata={**scene.metadata, **entry_metadata(entry)})

@@ -29,14 +29,11 @@ import numpy as np
 import shapely
 from rasterio.features import rasterize
 
+from bdgf_nb.data.checks import check
 from bdgf_nb.data.geotiff import Grid
-from bdgf_nb.errors import DataError, expect
+from bdgf_nb.errors import DataError
 
 OTHER = "other"
-
-
-def _check(condition: bool, message: str) -> None:
-    expect(condition, DataError, message)
 
 
 @dataclass(frozen=True)
@@ -53,10 +50,10 @@ class VectorLabels:
 
     def __post_init__(self) -> None:
         where = f"vector labels {self.path}"
-        _check((self.join_csv is None) == (self.join_key is None), f"{where}, field 'join': expected both `csv` and `key`, found one")
-        _check(self.min_pixels >= 0 and self.min_groups >= 0,
+        check((self.join_csv is None) == (self.join_key is None), f"{where}, field 'join': expected both `csv` and `key`, found one")
+        check(self.min_pixels >= 0 and self.min_groups >= 0,
                f"{where}: min_pixels and min_groups must be >= 0, found {self.min_pixels}, {self.min_groups}")
-        _check(self.rare in ("drop", "other"), f"{where}, field 'rare': expected 'drop' or 'other', found {self.rare!r}")
+        check(self.rare in ("drop", "other"), f"{where}, field 'rare': expected 'drop' or 'other', found {self.rare!r}")
 
     def files(self) -> list[Path]:
         return [self.path] + ([self.join_csv] if self.join_csv else [])
@@ -78,7 +75,7 @@ def read_polygons(spec: VectorLabels, where: str) -> Polygons:
     import pandas as pd
     import pyogrio
 
-    _check(spec.path.is_file(), f"{where}: file not found: {spec.path}")
+    check(spec.path.is_file(), f"{where}: file not found: {spec.path}")
     try:
         meta, _, wkb, values = pyogrio.raw.read(spec.path)
     except Exception as err:
@@ -87,22 +84,22 @@ def read_polygons(spec: VectorLabels, where: str) -> Polygons:
     table = pd.DataFrame({str(name): column for name, column in zip(meta["fields"], values, strict=True)})
     if spec.join_csv is not None:
         assert spec.join_key is not None
-        _check(spec.join_csv.is_file(), f"{where}, field 'join': file not found: {spec.join_csv}")
-        _check(spec.join_key in table, f"{where}, field 'join.key': {spec.path} has no attribute {spec.join_key!r}; "
+        check(spec.join_csv.is_file(), f"{where}, field 'join': file not found: {spec.join_csv}")
+        check(spec.join_key in table, f"{where}, field 'join.key': {spec.path} has no attribute {spec.join_key!r}; "
                f"available: {list(table)}")
         rows = pd.read_csv(spec.join_csv, dtype=str, keep_default_na=False)
-        _check(spec.join_key in rows, f"{where}, field 'join.key': {spec.join_csv} has no column {spec.join_key!r}; "
+        check(spec.join_key in rows, f"{where}, field 'join.key': {spec.join_csv} has no column {spec.join_key!r}; "
                f"available: {list(rows)}")
         if spec.class_field in rows:  # field tables repeat a tree per visit: fine if the class agrees
             classes_per_key = rows.groupby(spec.join_key)[spec.class_field].nunique()
             clash = classes_per_key[classes_per_key > 1].index.tolist()
-            _check(not clash, f"{where}: {spec.join_csv} gives keys {clash[:5]} ({len(clash)} in all) rows of different "
+            check(not clash, f"{where}: {spec.join_csv} gives keys {clash[:5]} ({len(clash)} in all) rows of different "
                    f"{spec.class_field!r}; expected one class per {spec.join_key!r}")
         rows = rows.drop_duplicates(spec.join_key)
         table = table.drop(columns=[c for c in rows if c in table and c != spec.join_key])
         table = table.astype({spec.join_key: str}).merge(rows, on=spec.join_key, how="left")
     source = spec.join_csv if spec.join_csv is not None and spec.class_field not in meta["fields"] else spec.path
-    _check(spec.class_field in table, f"{where}, field 'class_field': {source} has no attribute {spec.class_field!r}; "
+    check(spec.class_field in table, f"{where}, field 'class_field': {source} has no attribute {spec.class_field!r}; "
            f"available: {list(table)}")
     classes = table[spec.class_field].fillna("").astype(str).str.strip().to_numpy()
     geometries = shapely.from_wkb(wkb)
@@ -134,7 +131,7 @@ def check_crs(polygons: Polygons, grid: Grid, where: str) -> None:
 
     if polygons.crs is None or grid.crs is None:
         return
-    _check(CRS.from_user_input(polygons.crs) == grid.crs,
+    check(CRS.from_user_input(polygons.crs) == grid.crs,
            f"{where}: polygons are in {polygons.crs}, the reference grid in {grid.crs}; expected one CRS "
            "(reproject the vector file, e.g. ogr2ogr -t_srs)")
 
@@ -145,7 +142,7 @@ def rare_rule(counts: dict[str, int], groups: dict[str, int], spec: VectorLabels
     rare = sorted(c for c in counts if counts[c] < spec.min_pixels or groups.get(c, 1) < spec.min_groups)
     kept = sorted(c for c in counts if c not in rare and counts[c] > 0)
     if spec.rare == "other" and rare:
-        _check(OTHER not in kept, f"class name {OTHER!r} is taken by a real class; use `rare: drop`")
+        check(OTHER not in kept, f"class name {OTHER!r} is taken by a real class; use `rare: drop`")
         return [*kept, OTHER], dict.fromkeys(rare, f"merged into {OTHER!r}")
     return kept, dict.fromkeys(rare, "dropped")
 
@@ -168,7 +165,7 @@ def vector_labels(spec: VectorLabels, grids: Sequence[Grid], where: str) -> tupl
         lookup[i + 1] = kept.index(name) + 1 if name in kept else (len(kept) if rare.get(name, "").startswith("merged") else 0)
     maps = [lookup[m] for m in raw]
     final = {n: int(sum((m == i + 1).sum() for m in maps)) for i, n in enumerate(kept)}
-    _check(sum(final.values()) > 0, f"{where}: no labelled pixel left after the rare-class rule "
+    check(sum(final.values()) > 0, f"{where}: no labelled pixel left after the rare-class rule "
            f"(min_pixels {spec.min_pixels}, min_groups {spec.min_groups}); pixels per class before: {counts}")
     report = {**polygons.report, "rule": "pixel centre; overlaps of different classes unlabelled",
               "overlap_pixels": int(sum(overlaps)), "pixels_per_class_before": counts, "tiles_per_class": groups,

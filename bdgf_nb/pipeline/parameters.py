@@ -24,7 +24,7 @@ from typing import Any
 from bdgf_nb.config_checks import check_fields
 from bdgf_nb.data.catalog import load_catalog
 from bdgf_nb.ddpm.masking import MODES
-from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.metrics import SELECTION_METRICS
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.presets import PRESETS
@@ -59,7 +59,10 @@ class RunParameters:
         expect(self.select_on in SELECTION_METRICS, ConfigError,
                f"RunParameters.select_on: expected one of {list(SELECTION_METRICS)}, found {self.select_on!r}")
         expect(self.preset in ("", *PRESETS), ConfigError, f"RunParameters.preset: expected '' or one of {list(PRESETS)}, found {self.preset!r}")
-        catalog = load_catalog(self.catalog or None)
+        try:
+            catalog = load_catalog(self.catalog or None)
+        except DataError as err:
+            raise ConfigError(f"RunParameters.catalog: {err}") from None
         expect(self.dataset in catalog, ConfigError, f"RunParameters.dataset: unknown {self.dataset!r}; known: {sorted(catalog)}")
 
     @classmethod

@@ -1,0 +1,122 @@
+"""Checks of the arrays a scene is made of, shared by every reader and scene kind.
+
+Each raises DataError naming `where` (dataset, field, file and key), what was expected and what
+was found, so a user bringing their own scene never sees a traceback from deep inside numpy.
+Labels are 0 (unlabelled) / 1..n_classes; images are (H, W, C) channels-last.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bdgf_nb.errors import DataError, expect
+
+NUMERIC_KINDS = "biuf"  # bool, signed / unsigned int, float; not complex, object, str, record
+
+
+def check(condition: bool, message: str) -> None:
+    """DataError(message) unless `condition` holds: the one check every data module uses."""
+    expect(condition, DataError, message)
+
+
+def validate_dtype(array: np.ndarray, where: str) -> None:
+    """A numpy array of real numbers (bool, int, float): complex, object, string, record fail."""
+    check(isinstance(array, np.ndarray), f"{where}: expected a numpy array, found {type(array).__name__}")
+    check(array.dtype.kind in NUMERIC_KINDS,
+           f"{where}: expected a real numeric array (bool, int, float), found dtype {array.dtype}")
+
+
+def validate_finite(array: np.ndarray, where: str) -> None:
+    """No NaN or inf; the message counts both."""
+    if array.dtype.kind in "biu":
+        return
+    bad = int((~np.isfinite(array)).sum())
+    if bad:
+        n_nan = int(np.isnan(array).sum())
+        raise DataError(f"{where}: expected finite values, found {n_nan} NaN and {bad - n_nan} inf of {array.size} values")
+
+
+def as_integers(array: np.ndarray, where: str) -> np.ndarray:
+    """-> int64; floats must be finite whole numbers (MATLAB stores labels as double)."""
+    validate_dtype(array, where)
+    if array.dtype.kind == "f":
+        validate_finite(array, where)
+        fractional = int((array != np.round(array)).sum())
+        check(fractional == 0, f"{where}: expected integer values, found {fractional} non-integer values (dtype {array.dtype})")
+    return array.astype(np.int64)
+
+
+def validate_labels(labels: np.ndarray, where: str, n_classes: int | None = None,
+                    allow_unlabelled: bool = True) -> tuple[np.ndarray, int]:
+    """-> (labels as int64, n): 0 = unlabelled (if allowed), classes 1..n, every class present.
+
+    n_classes: the declared count; None derives it from the largest label.
+    """
+    labels = as_integers(labels, where)
+    low = 0 if allow_unlabelled else 1
+    n_low = int((labels < low).sum())
+    check(n_low == 0, f"{where}: expected labels >= {low} ({'0 = unlabelled' if low == 0 else 'every row labelled'}), "
+           f"found {n_low} below, minimum {labels.min()}")
+    top = int(labels.max()) if labels.size else 0
+    check(top >= 1, f"{where}: expected labelled pixels (labels 1..n), found none")
+    n = top if n_classes is None else n_classes
+    n_high = int((labels > n).sum())
+    check(n_high == 0, f"{where}: expected labels <= {n} ({n} classes declared), found {n_high} above, maximum {top}")
+    empty = (np.flatnonzero(np.bincount(labels.ravel(), minlength=n + 1)[1:] == 0) + 1).tolist()
+    check(not empty, f"{where}: declared class(es) {empty} of 1..{n} have no pixel")
+    return labels, n
+
+
+def validate_values(array: np.ndarray, where: str) -> None:
+    validate_dtype(array, where)
+    validate_finite(array, where)
+
+
+def validate_modality(array: np.ndarray, where: str, spectral: bool = False, finite: bool = True) -> np.ndarray:
+    """-> (H, W, C) float32, finite (unless `finite=False`: the nodata policy then decides). An
+    auxiliary (H, W) image (a DSM) gets a channel axis; the spectral image must be (H, W, C)."""
+    validate_dtype(array, where)
+    if array.ndim == 2 and not spectral:
+        array = array[:, :, None]
+    hint = " (a pixel table belongs in a `kind: pixel` entry; one band is (H, W, 1))" if array.ndim == 2 else ""
+    check(array.ndim == 3, f"{where}: expected (H, W, C), found shape {array.shape}{hint}")
+    array = array.astype(np.float32)
+    if finite:
+        validate_finite(array, where)
+    return array
+
+
+def validate_table(array: np.ndarray, n_rows: int, where: str) -> np.ndarray:
+    """-> (N, C) float32, finite; a vector (N,) gets a channel axis."""
+    validate_dtype(array, where)
+    if array.ndim == 1:
+        array = array[:, None]
+    check(array.ndim == 2 and array.shape[0] == n_rows,
+           f"{where}: expected ({n_rows}, C), one row per label, found shape {array.shape}")
+    array = array.astype(np.float32)
+    validate_finite(array, where)
+    return array
+
+
+def validate_mask(mask: np.ndarray, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """-> (H, W) bool; 0/1 numbers are accepted (MATLAB masks are double or uint8)."""
+    validate_dtype(mask, where)
+    check(mask.shape == shape, f"{where}: expected shape {shape} (the gt's), found {mask.shape}")
+    other = int(((mask != 0) & (mask != 1)).sum())
+    check(other == 0, f"{where}: expected a bool or 0/1 mask, found {other} other values")
+    return mask.astype(bool)
+
+
+def validate_disjoint(train: np.ndarray, test: np.ndarray, where: str) -> None:
+    """No pixel in both masks: a training pixel is never a test pixel."""
+    both = int((train & test).sum())
+    check(both == 0, f"{where}: expected disjoint train and test, found {both} pixels in both")
+
+
+def validate_coords(coords: np.ndarray, image_shape: tuple[int, int], where: str) -> np.ndarray:
+    """-> (N, 2) int64 0-based (row, col), all inside `image_shape`."""
+    coords = as_integers(coords, where)
+    check(coords.ndim == 2 and coords.shape[1] == 2, f"{where}: expected (N, 2) (row, col), found shape {coords.shape}")
+    outside = int(((coords < 0) | (coords >= np.asarray(image_shape))).any(axis=1).sum())
+    check(outside == 0, f"{where}: expected 0-based (row, col) inside image_shape {image_shape}, found {outside} rows outside")
+    return coords
