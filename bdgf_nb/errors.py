@@ -35,6 +35,3 @@ def expect(condition: bool, error: type[BDGFError], message: str) -> None:
     """Raise `error(message)` unless `condition` holds (keeps validation code flat)."""
     if not condition:
         raise error(message)
-
-
-# --- config field types -----------------------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check for BDGF (issue 13), <= 8 minutes on one CUDA GPU. See docs/GPU.md.
+# GPU check for BDGF, <= 8 minutes on one CUDA GPU. See docs/GPU.md.
 #
 #   scripts/gpu_check.sh [OUT_DIR]        (default OUT_DIR: $OUT, else outputs/gpu)
 #
@@ -7,8 +7,8 @@
 # 2. selective scan on CUDA against the sequential reference (fp64 on CPU): outputs and gradients
 # 3. one epoch (DDPM + BDGF) of the `paper` preset on houston2018_west, bf16 autocast (device.autocast)
 # Each step has its own time limit so that one slow step cannot eat the others' budget.
-# Needs: the package installed (pip install -e .), a CUDA torch, the scene at
-# ../shared/data/houston2018_west/scene.npz (the catalog's path) or SCENE_NPZ=/path/to/scene.npz.
+# Needs: the package installed (pip install -e .), a CUDA torch, houston2018_west's scene.npz where
+# data_catalog.yaml says, or SCENE_NPZ=/path/to/scene.npz (copied there).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR="${1:-${OUT:-outputs/gpu}}"
@@ -36,8 +36,9 @@ except ImportError:
     print("mamba_ssm not installed: the scan runs the reference path on CUDA")
 PY
 
-if [ ! -f ../shared/data/houston2018_west/scene.npz ] && [ -n "${SCENE_NPZ:-}" ]; then
-  mkdir -p ../shared/data/houston2018_west && cp "$SCENE_NPZ" ../shared/data/houston2018_west/scene.npz
+SCENE=$("$PY" -c "from bdgf_nb.data.catalog import catalog_entry; print(catalog_entry('houston2018_west').files()[0])")
+if [ ! -f "$SCENE" ] && [ -n "${SCENE_NPZ:-}" ]; then
+  mkdir -p "$(dirname "$SCENE")" && cp "$SCENE_NPZ" "$SCENE"
 fi
 
 step bench 240 "$PY" -m bdgf_nb.cli.bench --device cuda --quick --profile --only scan,training,features,inference --out "$OUT_DIR/bench_cuda.json"

@@ -1,4 +1,4 @@
-"""Feature-level balance (issue 15): held-out R^2 of features -> each modality."""
+"""Feature-level balance: held-out R^2 of features -> each modality."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def test_modes_and_warmup():
 
 
 def test_imbalance_is_bounded_and_defined_when_a_reliance_is_zero():
-    """No ratio that explodes at reliance ~0, no saturating fallback (issue 15)."""
+    """No ratio that explodes at reliance ~0, no saturating fallback."""
     assert imbalance([0.2, 0.2], 0.02) == [pytest.approx(0.0)] * 2
     assert imbalance([0.0, 0.0], 0.02) == [pytest.approx(0.0)] * 2  # nothing relied on: balanced, not "10x dominant"
     assert imbalance([0.0, 0.0]) == [0.0, 0.0]
@@ -70,7 +70,7 @@ def test_p_rises_for_a_dominant_modality_and_falls_when_the_imbalance_goes():
 
 def test_loop_settles_inside_the_range_on_a_plant_that_responds():
     """A toy denoiser whose reliance on modality 0 drops as it is hidden more: the loop finds an
-    interior equilibrium instead of pinning p at p_max (what issue 15 measured)."""
+    interior equilibrium instead of pinning p at p_max (what the old open-loop rule did)."""
     masker = ModalityMasker(MaskingConfig(warmup_fraction=0.0), 2, 200)
     trajectory = []
     for _ in range(20):  # 20 "epochs" of 10 steps, reliance measured after each

@@ -108,7 +108,7 @@ def optimise_alignment(term, shared: float, steps: int = 300) -> list[float]:  #
 
 
 def old_cosine_term(projected: list[torch.Tensor]) -> torch.Tensor:
-    """The term before issue 15: mean over pairs of 1 - raw cosine."""
+    """The term before mean over pairs of 1 - raw cosine."""
     pairs = [(0, 1), (0, 2), (1, 2)]
     return torch.stack([1 - F.cosine_similarity(projected[j], projected[k], dim=-1).mean() for j, k in pairs]).mean()
 

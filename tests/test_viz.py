@@ -138,7 +138,7 @@ def test_pipeline_diagram_names_every_step_and_existing_subpackage():
     for step in ("1. masked multimodal DDPM", "2. diffusion features", "3. guide k", "4. mutual learning", "5. evaluation"):
         assert step in text, step
     named = set(re.findall(r"bdgf_nb\.(\w+)", text))
-    assert {"data", "ddpm", "model", "train", "evaluate", "analysis", "app", "cli"} <= named
+    assert {"data", "ddpm", "model", "train", "evaluate", "analysis", "presentation", "pipeline", "cli"} <= named
     package = Path(viz.__file__).resolve().parents[1]
     assert all((package / name).is_dir() for name in named), named
 

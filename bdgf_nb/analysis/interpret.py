@@ -1,4 +1,4 @@
-"""Interpretation (BDGF.md step 5, notebook 04): 2-D embeddings of branch features and numbers
+"""Interpretation (docs/METHOD.md §5, notebook 04): 2-D embeddings of branch features and numbers
 that say how complementary the branches are.
 
 The paper argues from t-SNE pictures that the CNN, Mamba and Transformer branches learn

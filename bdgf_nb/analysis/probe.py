@@ -1,4 +1,4 @@
-"""Linear probes: are the diffusion features worth guiding with? (BDGF.md step 2)
+"""Linear probes: are the diffusion features worth guiding with? (docs/METHOD.md §2)
 
 A logistic regression on frozen features of a pixel, trained on the training pixels and scored
 on the test pixels of the same (leak-free) split. The probe sees the same pixels for every

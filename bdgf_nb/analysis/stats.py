@@ -4,7 +4,7 @@ the paired difference of a variant to a reference run on the same seeds.
 A table that says "65.2 ± 0.4 vs 65.1 ± 0.3" over three seeds cannot tell whether an ablation
 hurts. Variants of one comparison share their seeds (same split, pixel draw and batch order), so
 the per-seed difference cancels the seed-to-seed noise they share; its t-interval is the number a
-reviewer reads (issue 14). Intervals are two-sided, by Student t with n - 1 degrees of freedom:
+reviewer reads. Intervals are two-sided, by Student t with n - 1 degrees of freedom:
     mean ± t_{(1 + c) / 2, n - 1} * s / sqrt(n),   s the sample std (ddof = 1).
 With one seed there is no std and no interval: both are NaN, and tables print "1 seed".
 """

@@ -20,8 +20,7 @@ training   per model (DDPM U-Net, each BDGF branch alone, full BDGF), the preset
            convention: elementwise ops and the numba scan are not counted), achieved FLOP/s and
            its fraction of the matmul FLOP/s timed in turn with the steps, and peak memory.
 features   whole-scene diffusion features through the cache: a miss (compute and write) and a hit.
-inference  whole-scene classification map: pixels/s of BDGF through `train.predict` on all pixels
-           (the old map path) and through `evaluate.maps.predict_map`, in turn; maps compared.
+inference  whole-scene classification map: pixels/s of BDGF through `evaluate.maps.predict_map`.
 pipeline   wall seconds per stage of the quick pipeline on the synthetic scene (prepare, DDPM
            pretraining, features, BDGF training, scene map); --quick shortens its epochs;
            with --profile, `profile`: the top operators of its slowest stage (torch.profiler).
@@ -330,35 +329,20 @@ def features_section(settings: Preset, image: np.ndarray, channel_groups: dict[s
 
 
 def inference_section(settings: Preset, image: np.ndarray, channel_groups: dict[str, int], n_classes: int, guides: list[np.ndarray], device: torch.device, repeats: int) -> dict[str, Any]:
-    """Class probabilities for every pixel of the scene (patch + guides around each)."""
+    """The whole-scene map of an untrained BDGF (it costs what a trained one does) through
+    `evaluate.maps.predict_map`: pixels per second."""
     try:
         from bdgf_nb.model.bdgf import BDGF
     except ImportError as err:
         return {"unavailable": f"bdgf_nb.model.bdgf cannot be imported: {err}"}
-    from bdgf_nb.data.patches import PatchDataset, pixels_of
     from bdgf_nb.evaluate.maps import predict_map
-    from bdgf_nb.evaluate.predict import predict
 
     torch.manual_seed(0)
     model = BDGF(settings.model, channel_groups, [g.shape[0] for g in guides], n_classes).to(device)
-    everything = np.ones(image.shape[1:], dtype=bool)
-    dataset = PatchDataset(image, pixels_of(everything), np.ones(int(everything.sum()), np.int64), settings.patch, guides)
-    warm = PatchDataset(image, pixels_of(everything)[:512], np.ones(512, np.int64), settings.patch, guides)
-    predict(model, warm, batch_size=512)
-    maps: dict[str, np.ndarray] = {}
-
-    def per_dataset() -> None:  # the old scene-map path: every pixel's probabilities and features
-        maps["predict"] = predict(model, dataset, batch_size=512)["probabilities"].argmax(1).reshape(everything.shape) + 1
-
-    def banded() -> None:
-        maps["predict_map"] = predict_map(model, image, settings.patch, guides)
-
-    seconds = interleaved_medians({"predict": per_dataset, "predict_map": banded}, repeats, device)
-    pixels = len(dataset)
-    return {"pixels": pixels, "batch_size": 512, "seconds": seconds["predict"], "pixels_per_s": pixels / seconds["predict"],
-            "map_seconds": seconds["predict_map"], "map_pixels_per_s": pixels / seconds["predict_map"],
-            "map_speedup": seconds["predict"] / seconds["predict_map"],
-            "maps_identical": bool(np.array_equal(maps["predict"], maps["predict_map"]))}
+    predict_map(model, image[:, :8], settings.patch, [g[:, :8] for g in guides])  # warm-up
+    seconds = interleaved_medians({"map": lambda: predict_map(model, image, settings.patch, guides)}, repeats, device)["map"]
+    pixels = int(image.shape[1] * image.shape[2])
+    return {"pixels": pixels, "seconds": seconds, "pixels_per_s": pixels / seconds}
 
 
 GUIDANCE_MODULES = ("FeatureFusion", "GroupChannelAttention", "CrossAttention")
@@ -608,8 +592,7 @@ def _table(report: dict[str, Any]) -> str:
     if "inference" in report:
         i = report["inference"]
         lines.append("\nscene inference: " + (f"unavailable: {i['unavailable']}" if "unavailable" in i else
-                     f"{i['pixels']} pixels: train.predict {i['pixels_per_s']:.0f} px/s, predict_map {i['map_pixels_per_s']:.0f} px/s "
-                     f"({i['map_speedup']:.2f}x, maps identical: {i['maps_identical']})"))
+                     f"{i['pixels']} pixels, predict_map {i['pixels_per_s']:.0f} px/s"))
     if "pipeline" in report:
         p = report["pipeline"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in p["stages_s"].items())

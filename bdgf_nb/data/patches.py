@@ -60,7 +60,7 @@ def gather_patches(padded: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
 
 
 def reflect_pad(image: torch.Tensor, radius: int) -> torch.Tensor:
-    """(C, H, W) -> (C, H + 2r, W + 2r), reflect at borders (BDGF.md: reflect-padded patches)."""
+    """(C, H, W) -> (C, H + 2r, W + 2r), reflect at borders (docs/METHOD.md §0: reflect-padded patches)."""
     if radius == 0:
         return image
     h, w = image.shape[-2:]
@@ -155,7 +155,7 @@ def pixels_of(mask: np.ndarray) -> np.ndarray:
 
 def unlabelled_patches(image: np.ndarray, n: int, patch: int, seed: int = 0, mask: np.ndarray | None = None) -> torch.Tensor:
     """(n, C, p, p) patches at uniformly drawn pixels of the whole scene, labels unused
-    (BDGF.md step 1: the DDPM pretrains on unlabelled patches of the whole scene). `mask`
+    (docs/METHOD.md §1: the DDPM pretrains on unlabelled patches of the whole scene). `mask`
     (H, W) bool: draw centres only where it is true (a tile mosaic's real pixels)."""
     c, h, w = image.shape
     rng = np.random.default_rng(seed)

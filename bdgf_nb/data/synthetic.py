@@ -22,7 +22,7 @@ Three class pairs are confusable in the spectrum and differ only in height, so L
 grass / trees (both vegetation), road / flat roof (both asphalt), bare soil / tile roof (both
 reddish mineral). Five ground classes (grass, soil, turf, water, road) share height and differ
 only in the spectrum, so LiDAR alone cannot win. `spectral_share` sets how much of each paired
-class's own spectrum survives (BDGF.md, "Data": a modality-imbalanced scene).
+class's own spectrum survives (docs/METHOD.md §0: a modality-imbalanced scene).
 
 Glossary: H, W scene size (square, `size`); B = `n_bands`; K = 8 classes.
 """

@@ -1,4 +1,4 @@
-"""How balanced is the learned distribution? Cross-modal reliance (BDGF.md step 1).
+"""How balanced is the learned distribution? Cross-modal reliance (docs/METHOD.md §1).
 
 Reliance on modality m = how much the denoiser uses m to denoise the OTHER modalities:
 

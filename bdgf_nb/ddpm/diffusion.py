@@ -1,9 +1,9 @@
-"""Gaussian diffusion around the denoiser (BDGF.md step 1): schedule, q_sample, loss, sampling.
+"""Gaussian diffusion around the denoiser (docs/METHOD.md §1): schedule, q_sample, loss, sampling.
 
 Timesteps are 0-based: t = 0 .. T-1 here is DDPM's t = 1 .. T. Equations cite Ho et al. 2020
 (DDPM), Nichol & Dhariwal 2021 (cosine schedule) and Song et al. 2021 (DDIM).
 
-The loss is the per-modality mean of the epsilon MSE (BDGF.md step 1): the squared error is
+The loss is the per-modality mean of the epsilon MSE (docs/METHOD.md §1): the squared error is
 averaged over each modality's own channels and pixels, then over the modalities, so 144 HSI
 channels do not outvote one LiDAR channel. A hidden modality of a sample does not count.
 """

@@ -1,4 +1,4 @@
-"""How much of each modality the frozen diffusion features carry (issue 15, BDGF.md steps 1-2).
+"""How much of each modality the frozen diffusion features carry (docs/METHOD.md §1-§2).
 
 Reliance (balance.py) looks inside the denoiser; the branches never see the denoiser, only its
 features. So the claim "masking balances the DDPM" is judged here, on the features: for each

@@ -1,4 +1,4 @@
-"""Diffusion features of a whole scene (BDGF.md step 2), stitched from tiles and cached on disk.
+"""Diffusion features of a whole scene (docs/METHOD.md §2), stitched from tiles and cached on disk.
 
 For each timestep t in `timesteps` the standardised scene is noised with ONE fixed noise tensor
 (drawn once per t from `noise_seed`, over the scene grid, so a pixel's noise does not depend on

@@ -1,4 +1,4 @@
-"""Adaptive modality masking as a closed loop (BDGF.md step 1; issue 15).
+"""Adaptive modality masking as a closed loop (docs/METHOD.md §1).
 
 The denoiser's measured balance sets how often each modality is hidden, and hiding a modality
 changes the balance measured next: a feedback loop. Three pieces:

@@ -1,4 +1,4 @@
-"""The denoiser of the masked multimodal DDPM (BDGF.md step 1): a small 2-D U-Net.
+"""The denoiser of the masked multimodal DDPM (docs/METHOD.md §1): a small 2-D U-Net.
 
 Glossary: b batch, C stacked channels (spectral first, then auxiliary modalities), p patch side,
 M modalities, K = len(channel_mults) decoder levels, G_k channels of decoder level k.
@@ -12,7 +12,7 @@ Layout (DDPM / guided-diffusion style, without attention: patches are 11 x 11)::
 Odd patches: with L levels the U-Net downsamples L - 1 times by 2, so inputs are reflect-padded
 at the bottom/right to a multiple of 2**(L-1) (11 -> 12 for L = 3) and outputs cropped back.
 
-Hidden modalities (BDGF.md step 1, "zeroed plus a learned mask embedding"): the hidden channels
+Hidden modalities (docs/METHOD.md §1, "zeroed plus a learned mask embedding"): the hidden channels
 of x_t are replaced by a learned per-channel value, so nothing of the hidden modality (signal or
 noise) reaches the network. We apply it to x_t (after noising) rather than to x0: either way the
 hidden modality carries no information, and this way the mask embedding is not scaled by noise.
@@ -202,7 +202,7 @@ class DenoiserUNet(nn.Module):
         return out[..., : x_t.shape[-2], : x_t.shape[-1]]
 
     def forward_features(self, x_t: torch.Tensor, t: torch.Tensor, modality_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Decoder features (BDGF.md step 2): K maps ordered FINE TO COARSE (k = 0 is the
+        """Decoder features (docs/METHOD.md §2): K maps ordered FINE TO COARSE (k = 0 is the
         full-resolution last decoder level, for the branches' shallow stages), each bilinearly
         upsampled to the padded input size and cropped to the input: (b, G_k, h, w)."""
         _, maps = self._decode(x_t, t, modality_mask)

@@ -9,7 +9,7 @@ any), so every patch inside it is the patch of a one-pass dataset: rows beyond t
 are reflect-padded exactly as PatchDataset pads the whole scene. The map is therefore the one-pass
 map whatever `tile_rows` is (tests/test_robustness.py checks it).
 
-Speed (issue 13): each band is padded once into (H, W, C) storage and its patches gathered
+Speed: each band is padded once into (H, W, C) storage and its patches gathered
 through an unfold view in batches of `batch_size`; the model runs under inference_mode and only
 the ensemble's argmax is kept (no per-branch probabilities or features). The patches and the
 model are those of `train.predict`, so the labels are the same (tests/test_maps.py compares it

@@ -2,7 +2,7 @@
 
 Each modality alone and all modalities stacked, so a table shows what fusion adds. Features are
 the standardised centre pixel, optionally with 'patch statistics' (mean and std over the
-p x p window, as in ../shared/PEERS.md) for a spatial-context baseline.
+p x p window, as in the published peers' runs, docs/PROTOCOL.md) for a spatial-context baseline.
 """
 
 from __future__ import annotations

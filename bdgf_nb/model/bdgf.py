@@ -1,5 +1,5 @@
 """BDGF: diffusion-guided CNN, Mamba and Transformer branches trained by mutual learning
-(BDGF.md steps 3-4), read top to bottom: ablations of the config (config.py), output, model.
+(docs/METHOD.md §3-§4), read top to bottom: ablations of the config (config.py), output, model.
 
 Glossary:
     b: batch size    C: stacked input channels (spectral first)    p: patch side
@@ -31,7 +31,7 @@ from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.model.ensemble import ensemble_probabilities
 from bdgf_nb.model.mutual import mutual_learning_loss
 
-# Model ablations (BDGF.md step 4): overrides of a base config, applied by `ablation(base, name)`.
+# Model ablations (docs/METHOD.md §4): overrides of a base config, applied by `ablation(base, name)`.
 # "no_masking" is not here: it is this same model fed the features of a DDPM pretrained with
 # masking="none", which the pipeline handles.
 ABLATIONS: dict[str, dict[str, Any]] = {
@@ -137,12 +137,12 @@ class BDGF(nn.Module):
         features, logits = [], []
         for branch in self.branches.values():
             assert isinstance(branch, GuidedBranch)
-            f, z = branch(x, guides)  # BDGF.md step 3: each branch, guided stage by stage
+            f, z = branch(x, guides)  # docs/METHOD.md §3: each branch, guided stage by stage
             features.append(f)
             logits.append(z)
         # g_k(f_k) here, not in loss(): under DDP every parameter must be used inside forward.
         projections = [self.projections[name](f) for name, f in zip(self.branches, features, strict=True)] if len(self.projections) else []
-        probabilities = ensemble_probabilities(logits, self.cfg.ensemble, self.ensemble_weights)  # BDGF.md step 4: prediction
+        probabilities = ensemble_probabilities(logits, self.cfg.ensemble, self.ensemble_weights)  # docs/METHOD.md §4: prediction
         return BDGFOutput(logits, features, probabilities, tuple(self.branches), projections)
 
     def set_ensemble_weights(self, weights: Sequence[float] | np.ndarray | torch.Tensor) -> None:
@@ -157,7 +157,7 @@ class BDGF(nn.Module):
         self.ensemble_weights.copy_(w / w.sum())
 
     def loss(self, output: BDGFOutput, y: torch.Tensor, progress: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
-        """(loss, parts). Mutual learning on: BDGF.md step 4, the KL weight warmed up by `progress`
+        """(loss, parts). Mutual learning on: docs/METHOD.md §4, the KL weight warmed up by `progress`
         (step / total steps in [0, 1]; 1.0 = full weight). Off: the sum of per-branch CE."""
         names = list(output.branches)
         if not self.cfg.mutual:  # zero weights: the peer terms are still logged, never trained on

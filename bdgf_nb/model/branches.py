@@ -1,4 +1,4 @@
-"""The three guided branches of BDGF (BDGF.md step 3): CNN, Mamba and Transformer.
+"""The three guided branches of BDGF (docs/METHOD.md §3): CNN, Mamba and Transformer.
 
 Glossary:
     b: batch size    C: stacked input channels (spectral first)    p: patch side (odd, >= 1)
@@ -123,7 +123,7 @@ class CNNBranch(GuidedBranch):
     def encode(self, x: torch.Tensor, guides: list[torch.Tensor | None]) -> torch.Tensor:
         h = self.stem(x)  # (b, d, p, p)
         for block, fusion, g in zip(self.blocks, self.fusions, guides, strict=True):
-            h = fusion(block(h), g)  # BDGF.md step 3: stage k, then feature fusion with guide k
+            h = fusion(block(h), g)  # docs/METHOD.md §3: stage k, then feature fusion with guide k
         return h.mean(dim=(-2, -1))
 
 
@@ -190,7 +190,7 @@ class MambaBranch(GuidedBranch):
     def encode(self, x: torch.Tensor, guides: list[torch.Tensor | None]) -> torch.Tensor:
         h = self.tokens(centre_region(x))  # (b, l, d)
         for layer, attention, g in zip(self.layers, self.attention, guides, strict=True):
-            # BDGF.md step 3: Mamba stage k, then group channel attention from guide k at the centre
+            # docs/METHOD.md §3: Mamba stage k, then group channel attention from guide k at the centre
             h = attention(layer(h), None if g is None else centre_region(g))
         return self.norm(h.mean(dim=1))
 
@@ -268,6 +268,6 @@ class TransformerBranch(GuidedBranch):
             h = layer(h, queries=1 if last else None)
             if g is None:
                 continue
-            # BDGF.md step 3: encoder layer k, then cross-attention to guide k
+            # docs/METHOD.md §3: encoder layer k, then cross-attention to guide k
             h = cross(h, g, pos) if self.cross_queries == "all" or last else torch.cat([cross(h[:, :1], g, pos), h[:, 1:]], dim=1)
         return self.norm(h[:, 0])

@@ -1,6 +1,6 @@
 """The configuration of a BDGF model, validated once here and passed down as one object: the
 BDGF model, each branch and the mutual-learning loss read their fields from it (names as in
-../shared/BDGF.md step 3; `src:` marks the paper a default follows)."""
+docs/METHOD.md §3; `src:` marks the paper a default follows)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ BRANCHES = ("cnn", "mamba", "transformer")
 class BDGFConfig:
     branches: tuple[str, ...] = BRANCHES  # ordered subset of BRANCHES
     width: int = 64  # d of every branch (CNN channels, Mamba d_model, Transformer dim)
-    stages: int = 3  # K stages per branch = guide depths used (BDGF.md: K = 3)
+    stages: int = 3  # K stages per branch = guide depths used (docs/METHOD.md §3: K = 3)
     guidance: bool = True  # False: branches ignore the diffusion features ("no_guidance")
     mutual: bool = True  # False: loss = sum of per-branch CE ("no_mutual")
     mutual_config: MutualConfig = field(default_factory=MutualConfig)  # weights of the mutual terms
     ensemble: str = "mean"  # "mean" | "entropy" | "fitted" (weights fitted on validation, `BDGF.set_ensemble_weights`)
     dropout: float = 0.1
-    # Mamba branch (BDGF.md step 3; src: MambaHSI)
+    # Mamba branch (docs/METHOD.md §3; src: MambaHSI)
     band_group: int | str = "auto"  # bands per spectral token; "auto" = ceil(B / 16)
     d_state: int = 16
     d_conv: int = 4
@@ -33,7 +33,7 @@ class BDGFConfig:
     scan_backend: str = "auto"  # selective-scan backend (scan.py); does not change the weights
     attention_groups: int = 4  # GroupChannelAttention: groups of the d channels
     reduction: int = 4  # GroupChannelAttention: squeeze-excitation bottleneck
-    # Transformer branch (BDGF.md step 3; src: MFT / HCT)
+    # Transformer branch (docs/METHOD.md §3; src: MFT / HCT)
     heads: int = 2  # attention heads (src: 8); on CPU the cost grows with heads * (p*p)^2
     mlp_ratio: int = 2
     cross_queries: str = "cls"  # tokens that query the guide: "cls" (cheap, MFT-like) | "all"

@@ -37,7 +37,7 @@ ENSEMBLE_RULES: tuple[str, ...] = ("mean", "entropy", "fitted")
 
 
 def ensemble_probabilities(logits: Sequence[torch.Tensor], mode: str = "mean", weights: torch.Tensor | None = None) -> torch.Tensor:
-    """K x (b, c) logits -> (b, c) ensemble probabilities (BDGF.md step 4 prediction).
+    """K x (b, c) logits -> (b, c) ensemble probabilities (docs/METHOD.md §4, the prediction).
 
     "mean": the average of the branch probabilities. "entropy": per sample, weights
     w_k ∝ exp(max_j H_j - H_k), so a confident (low-entropy) branch counts more. "fitted":

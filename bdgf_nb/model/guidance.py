@@ -1,4 +1,4 @@
-"""How diffusion features guide each branch (BDGF.md step 3): one module per branch type.
+"""How diffusion features guide each branch (docs/METHOD.md §3): one module per branch type.
 
 Glossary:
     b: batch size    c: branch channels (CNN)    p: patch side    G: guide channels (G_k)
@@ -36,7 +36,7 @@ def group_norm(channels: int) -> nn.GroupNorm:
 
 def centre_region(x: torch.Tensor) -> torch.Tensor:
     """(b, C, p, p) -> (b, C): mean over the central 3x3 pixels, or the whole patch when p < 3
-    (the pixel being classified plus its nearest neighbours; BDGF.md step 3, Mamba branch)."""
+    (the pixel being classified plus its nearest neighbours; docs/METHOD.md §3, Mamba branch)."""
     p = x.shape[-1]
     if p < 3:
         return x.mean(dim=(-2, -1))
@@ -85,7 +85,7 @@ class GroupChannelAttention(nn.Module):
 
     Group i of the d channels gets gates from its own slice of the mean-pooled sequence and its
     own slice of the projected guide (a grouped 1x1 bottleneck of width 2d/groups/reduction), so
-    each group of the state is steered separately (BDGF.md step 3: 4 groups, reduction 4)."""
+    each group of the state is steered separately (docs/METHOD.md §3: 4 groups, reduction 4)."""
 
     def __init__(self, channels: int, guide_channels: int, groups: int = 4, reduction: int = 4, enabled: bool = True) -> None:
         super().__init__()

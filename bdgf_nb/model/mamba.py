@@ -1,4 +1,4 @@
-"""Mamba block (Gu & Dao 2023, Fig. 3 and Algorithm 2) for the spectral branch (BDGF.md step 3).
+"""Mamba block (Gu & Dao 2023, Fig. 3 and Algorithm 2) for the spectral branch (docs/METHOD.md §3).
 
 Glossary (mamba-minimal style):
     b: batch size    l: sequence length (band groups)    d_model: token width
@@ -52,7 +52,7 @@ def causal_depthwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
 @dataclass
 class MambaConfig:
     d_model: int
-    d_state: int = 16  # n (BDGF.md: MambaHSI default)
+    d_state: int = 16  # n (docs/METHOD.md §7: MambaHSI's default)
     d_conv: int = 4
     expand: int = 2
     dt_rank: int | str = "auto"  # "auto" -> ceil(d_model / 16)

@@ -1,4 +1,4 @@
-"""Mutual learning between the branches and their ensemble (BDGF.md step 4).
+"""Mutual learning between the branches and their ensemble (docs/METHOD.md §4).
 
 Glossary: K branches, b batch size, c classes, e projection width (proj_dim).
 
@@ -12,7 +12,7 @@ each branch is pulled towards its peers and never pushes them (DML's alternating
 one backward pass). T^2 keeps the KL gradient on the scale of the CE gradient (Hinton et al.'s
 distillation). With K = 1 every peer term vanishes and L is the plain cross-entropy.
 
-Two guards against degenerate solutions (issue 15):
+Two guards against degenerate solutions:
 - The feature term is the correlation over the batch of each projection dimension in two
   branches (the diagonal of Barlow Twins' cross-correlation). A constant projection has no
   correlation with anything, so heads with biases can no longer satisfy the term by emitting one
@@ -20,7 +20,7 @@ Two guards against degenerate solutions (issue 15):
   0.96 to 0.008). Nor can skewed outputs game it: a per-sample cosine of batch-standardised
   projections was measured falling to 0.55 on independent features (sign agreement of the many
   samples near the mean), while correlations of independent variables average to 0. Summed
-  over the pairs, as BDGF.md step 4 writes it.
+  over the pairs, as docs/METHOD.md §4 writes it.
 - The KL weight is warmed up with the training progress in [0, 1]:
   w_kl = lambda_kl * min(1, progress / kl_warmup), so early, still-random peers do not pull a
   branch towards their errors.
@@ -47,7 +47,7 @@ class MutualConfig:
     lambda_kl: float = 1.0  # DML weight (src: Deep Mutual Learning uses 1)
     temperature: float = 1.0  # T of the softened peer distributions
     kl_warmup: float = 0.3  # fraction of training over which the KL weight ramps 0 -> lambda_kl (0 = full from step 1)
-    lambda_cos: float = 0.1  # feature-similarity weight (our choice, BDGF.md step 4)
+    lambda_cos: float = 0.1  # feature-similarity weight (our choice, docs/METHOD.md §4)
     proj_dim: int = 32  # width e of the projection heads g_k (built by the model)
     entropy_matching: bool = False  # add |H(p_k) - mean_j H(p_j)| ("aligning the probability entropy")
     lambda_entropy: float = 0.1  # weight of entropy matching when it is on
@@ -115,7 +115,7 @@ def mutual_learning_loss(
     names: Sequence[str] | None = None,
     progress: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The BDGF.md step 4 loss. logits: K x (b, c); projected_features: K x (b, e) (g_k(f_k); may be
+    """The docs/METHOD.md §4 loss. logits: K x (b, c); projected_features: K x (b, e) (g_k(f_k); may be
     empty when lambda_cos = 0); y: (b,) 0-based targets; progress: step / total steps in [0, 1]
     (sets the KL warm-up; 1.0 = fully warmed up).
 

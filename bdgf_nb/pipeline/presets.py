@@ -5,8 +5,8 @@ per-seed configs are derived from it (`pretrain_config`, `train_config`, `baseli
 no function below the notebooks turns `quick` into sizes again.
 
 Full mode runs the evaluation protocol (README, "Protocol"): all training pixels, 5 classifier
-seeds paired across variants, 2 DDPM draws per masking arm. Its models are far below BDGF.md's
-full-size design (README, "What full mode reduces"): U-Net width 32 instead of 64 (2 residual
+seeds paired across variants, 2 DDPM draws per masking arm. Its models are far below the
+full-size design of docs/METHOD.md §6 (README, "What full mode reduces"): U-Net width 32 instead of 64 (2 residual
 blocks kept), 16 DDPM epochs on 4,096 unlabelled patches, classifiers of width 32 (about 0.17 M
 parameters instead of the paper's ~4.3 M) trained for at most 24 epochs, stopped after 4 epochs
 without a validation-kappa gain of more than 1 point. That rule was chosen on validation alone:
@@ -83,7 +83,7 @@ def _full() -> Preset:
 
 
 def _paper() -> Preset:
-    """BDGF.md's full-size design, meant for a GPU (it runs on CPU, slowly): U-Net width 64 with
+    """The full-size design of docs/METHOD.md §6, meant for a GPU (it runs on CPU, slowly): U-Net width 64 with
     2 residual blocks, T = 1000; classifiers of width 176 with 8 heads (4.19 M parameters on the
     synthetic scene's 65 channels and 20 classes, 4.22 M on 145 channels: the paper's ~4.3 M);
     all training and validation pixels; 50 DDPM epochs on 16,384 patches, up to 100 classifier

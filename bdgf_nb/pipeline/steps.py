@@ -79,8 +79,8 @@ class Prepared:
 
 @dataclass
 class DiffusionFeatures:
-    """The frozen denoiser's K feature maps of the whole scene, (G_k, H, W) each (BDGF.md step
-    2), and the DDPM they came from. Distinct from a classifier's *branch features* f_k.
+    """The frozen denoiser's K feature maps of the whole scene, (G_k, H, W) each (docs/METHOD.md
+    §2), and the DDPM they came from. Distinct from a classifier's *branch features* f_k.
     Empty (`maps == []`, `source is None`) for a pixel table, which has no DDPM."""
 
     maps: list[np.ndarray]
@@ -173,7 +173,7 @@ def baseline_table(ctx: RunContext, prepared: Prepared) -> list[dict[str, Any]]:
 
 def pretrain_ddpm(ctx: RunContext, prepared: Prepared, masking: str, seed: int | None = None, progress: bool = True) -> PretrainedDDPM:
     """Pretrain (or resume / reload) the masked multimodal DDPM on unlabelled patches of the
-    whole scene (BDGF.md step 1); the checkpoint lives in `<out_dir>/artifacts/`, so later
+    whole scene (docs/METHOD.md §1); the checkpoint lives in `<out_dir>/artifacts/`, so later
     notebooks reuse it. `seed`: the DDPM's seed (default: the run's).
 
     masking="random_matched" is the control for adaptive masking: random masking at the mean
@@ -194,7 +194,7 @@ def pretrain_ddpm(ctx: RunContext, prepared: Prepared, masking: str, seed: int |
 
 
 def extract_diffusion_features(ctx: RunContext, prepared: Prepared, ddpm: PretrainedDDPM, progress: bool = True) -> DiffusionFeatures:
-    """K hierarchical feature maps (G_k, H, W) of the frozen denoiser (BDGF.md step 2), cached on disk."""
+    """K hierarchical feature maps (G_k, H, W) of the frozen denoiser (docs/METHOD.md §2), cached on disk."""
     cfg = ctx.preset.features.at_patch(prepared.patch)  # read at the patch the DDPM was trained on
     diffusion = ddpm.diffusion
     key = feature_cache_key(prepared.scene.name, tuple(prepared.image.shape), cfg, diffusion)
@@ -333,7 +333,7 @@ def predict_scene(prepared: Prepared, run: ClassifierRun, features: DiffusionFea
 
 def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None) -> list[dict[str, Any]]:
     """SVM and RF on all modalities stacked, on the leak-free split: centre pixel (notebook 00)
-    and centre + p x p window mean/std ("patch stats", the spatial baseline of PEERS.md).
+    and centre + p x p window mean/std ("patch stats", the spatial baseline of the published peers, docs/PROTOCOL.md).
     `seed` (default: the run's) draws the forest and the SVM's training pixels, so baselines
     pair with the classifiers of the same model seed."""
     seed = ctx.seed if seed is None else seed

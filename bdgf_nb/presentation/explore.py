@@ -1,9 +1,9 @@
-"""Explorations that make the three core ideas of BDGF visible (issue 17): pure functions that
+"""Explorations that make the three core ideas of BDGF visible: pure functions that
 return numbers, and headless matplotlib figures of them; `widgets.py` puts sliders around them.
 
 (a) `forward_process`: DDPM's forward process on one patch, x_t = sqrt(a_t) x0 + sqrt(1 - a_t) eps
     (DDPM eq. 4, a_t = alpha_bar_t), and the signal-to-noise ratio SNR(t) = a_t / (1 - a_t) of the
-    model's own schedule, marked at the feature timesteps (BDGF.md step 2).
+    model's own schedule, marked at the feature timesteps (docs/METHOD.md §2).
 (b) `masking_rule` / `masking_sweep` / `simulate_masking`: the closed-loop masking rule of
     ddpm/masking.py (e_m = s_m - 1/M, p*_m = p0 + gain * e_m clipped to [0, p_max], first-order
     lag), where it saturates, and a trajectory run through the real `ModalityMasker`.
@@ -33,7 +33,7 @@ from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.model.branches import MambaBranch
 from bdgf_nb.model.mamba import MambaBlock
 
-FEATURE_TIMESTEPS = (5, 50, 200)  # BDGF.md step 2: the timesteps the frozen denoiser is read at
+FEATURE_TIMESTEPS = (5, 50, 200)  # docs/METHOD.md §2: the timesteps the frozen denoiser is read at
 
 
 def png(fig: Figure, dpi: int = 80) -> bytes:
@@ -115,7 +115,7 @@ def forward_process(
     feature_timesteps: Sequence[int] = FEATURE_TIMESTEPS,
 ) -> ForwardProcess:
     """patch (C, p, p) standardised -> x_t at each t with ONE shared noise tensor (as the feature
-    extractor does, BDGF.md step 2), so the views differ only by t. Uses the model's q_sample."""
+    extractor does, docs/METHOD.md §2), so the views differ only by t. Uses the model's q_sample."""
     x0 = torch.as_tensor(patch, dtype=torch.float32)[None]
     C = sum(diffusion.channel_groups.values())
     expect(x0.ndim == 4 and x0.shape[1] == C, DataError, f"patch must be (C={C}, p, p), found {tuple(x0.shape[1:])}")

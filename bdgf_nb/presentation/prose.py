@@ -1,4 +1,4 @@
-"""Prose computed from numbers: the notebooks' "Reading it" cells (issue 17).
+"""Prose computed from numbers: the notebooks' "Reading it" cells.
 
 Every sentence that compares two numbers gets its direction from code, decided on the numbers
 AS PRINTED (rounded to `digits`), so a reader can never see "above" next to a smaller number, and
@@ -185,7 +185,7 @@ def masking_reading(arms: Mapping[str, Mapping[str, float]], modalities: Sequenc
     return " ".join(s[0].upper() + s[1:] + "." for s in sentences)
 
 
-# --- readers over result rows (issue 17: notebooks 00, 01, 03, 05) -----------------------------
+# --- readers over result rows (notebooks 00, 01, 03, 05) -----------------------------
 
 
 def baseline_reading(rows: Sequence[Mapping[str, Any]], leak_free: str, leaky: str = "random", metric: str = "overall_accuracy",

@@ -140,7 +140,7 @@ def mean_std_rows(rows: Sequence[dict[str, Any]], by: Sequence[str], metric: str
     return out
 
 
-# Notebook 03's "what each idea does" (issue 15): each idea of BDGF as a paired contrast of two
+# Notebook 03's "what each idea does": each idea of BDGF as a paired contrast of two
 # rows of the comparison, (idea, with it, without it). Positive effect = the idea helps.
 IDEAS: tuple[tuple[str, str, str], ...] = (
     ("adaptive masking vs no masking", "BDGF", "no masking (DDPM trained without)"),

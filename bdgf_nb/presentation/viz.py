@@ -1,7 +1,7 @@
 """Plotly figures the notebooks show (interactive in JupyterLab, rendered in HTML exports).
 
-Figures only: every number drawn here is computed elsewhere in the library. Made to be read
-(issue 17): classes keep one semantic colour everywhere (`class_colours`: vegetation greens,
+Figures only: every number drawn here is computed elsewhere in the library. Made to be read:
+classes keep one semantic colour everywhere (`class_colours`: vegetation greens,
 water blue, built-up greys/reds, bare soil browns, picked by keywords in the class name; other
 names get distinct fallback colours) and label maps carry a legend of class names; colour bars
 name their unit (`units`, DSM in m); every axis has a title; bar charts draw error bars where
@@ -230,7 +230,7 @@ _DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 
 
 def pretraining_curves(histories: dict[str, Sequence[dict[str, float]]], modalities: Sequence[str]) -> go.Figure:
-    """Masking modes side by side over epochs (BDGF.md step 1): per-modality training loss,
+    """Masking modes side by side over epochs (docs/METHOD.md §1): per-modality training loss,
     masking probability, cross-modal reliance, and the dominance gap (0 = balanced).
 
     histories: mode name -> pretraining history (pretrain.PretrainResult.history)."""

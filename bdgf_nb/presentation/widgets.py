@@ -5,7 +5,7 @@
 
 Mask ratio per modality = the fraction of that modality's PIXELS hidden (a spatial random mask
 drawn from `seed`; all channels of a hidden pixel are replaced by the learned mask embedding).
-Ratio 1.0 hides the whole modality, which is what pretraining does (BDGF.md step 1); partial
+Ratio 1.0 hides the whole modality, which is what pretraining does (docs/METHOD.md §1); partial
 ratios never occur in training and are an out-of-training probe of how much spatial context the
 denoiser uses. Training never scores hidden entries, so their reconstruction shows what the
 denoiser infers from what it sees, not a trained inpainting.

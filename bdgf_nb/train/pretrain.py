@@ -1,4 +1,4 @@
-"""Pretraining loop of the masked multimodal DDPM (BDGF.md step 1).
+"""Pretraining loop of the masked multimodal DDPM (docs/METHOD.md §1).
 
 One epoch is `ddpm_step` over shuffled batches (AdamW, gradient clipping), with an optional EMA
 of the weights and adaptive modality masking fed by the per-modality losses, then the balance

@@ -1,5 +1,5 @@
 """BDGF on IDTReeS pooled over the 5 plot-disjoint folds, beside the data README's bar on the same
-folds (issue 16: "full mode's BDGF row on idtrees_mlbs stands next to the plot-disjoint baselines").
+folds ("full mode's BDGF row on idtrees_mlbs stands next to the plot-disjoint baselines").
 
 Fold f is the split of `--seed f` (the catalog's group k-fold: seed % 5 picks the fold), so each
 fold has its own adaptive DDPM draw and classifier seed: one model per fold, 5 in all. Every

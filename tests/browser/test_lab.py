@@ -144,7 +144,7 @@ def changed_share(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def assert_redraws(page: Any, label: str, slider: str, out: Path, stem: str, without: str | None = None) -> None:
-    """Dragging the panel's `slider` redraws its image (issue 17's explorations)."""
+    """Dragging the panel's `slider` redraws its image (chapter 01's explorations)."""
     panel, image = widget_panel(page, label, without)
     a, b, before, after = drag_slider(page, panel, image, slider, out, stem)
     changed = changed_share(a, b)
