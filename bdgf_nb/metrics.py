@@ -19,6 +19,7 @@ from bdgf_nb.errors import DataError, expect
 # names (validation histories: val_oa, ...; the selection metric: --select-on oa|aa|kappa).
 METRICS: tuple[str, ...] = ("overall_accuracy", "average_accuracy", "kappa")
 SHORT_NAMES: dict[str, str] = {"overall_accuracy": "oa", "average_accuracy": "aa", "kappa": "kappa"}
+LABELS: dict[str, str] = {"overall_accuracy": "OA", "average_accuracy": "AA", "kappa": "kappa"}  # table headers
 SELECTION_METRICS: tuple[str, ...] = tuple(SHORT_NAMES.values())
 
 

@@ -72,7 +72,7 @@ def umap_with_disk_cache() -> ModuleType:
     """umap-learn, imported on first use (slow), with numba's on-disk cache switched on for the
     functions it compiles: most of them are not declared `cache=True`, so every new process
     compiled them again, 8.5 s before its first UMAP of 600 points, against 0.8 s for the fit
-    itself (measured on 2 cores, README "Speed"). With the cache a later process (notebook 04 again,
+    itself (measured on 2 cores). With the cache a later process (notebook 04 again,
     the tests) loads the machine code instead; the embedding is identical. numba keeps the cache in
     the package's `__pycache__`, or in a user cache folder where that is read-only, and checks each
     entry against its source file, so an upgraded umap-learn compiles afresh."""

@@ -10,7 +10,7 @@ does.
 
 With `--jobs N` > 1 the notebooks too run N at a time, each kernel on one thread, in the order
 `NOTEBOOK_NEEDS` allows (a notebook kernel keeps about one core busy on average, so two share
-two cores well; README, "make run"). A failing notebook then stops what waits for it; the
+two cores well). A failing notebook then stops what waits for it; the
 others finish, and the run ends with the failure as above.
 """
 

@@ -37,7 +37,7 @@ class FeatureConfig:
     """How the frozen denoiser is read. Default: tiles of the training patch size (11 x 11, each
     keeping its central 5 x 5 block, so every feature is computed on an input of the size and
     GroupNorm statistics the DDPM was trained on), averaged over t. Chosen on VALIDATION
-    (docs/experiments/feature_regime*.py, README "What the method choices rest on"): against the
+    (docs/experiments/feature_regime*.py, docs/PROTOCOL.md, "What the method choices rest on"): against the
     former 64 x 64 tiles, the linear probe's validation kappa rose from 74.2 to 88.0 on the
     synthetic scene (16.7 both on houston2018_west) and BDGF's validation kappa (quick, 2
     seeds) from 80.0 to 81.9 (36.4 to 35.8). Concatenating over t instead of averaging changed

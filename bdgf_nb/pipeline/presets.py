@@ -1,21 +1,15 @@
-"""Run sizes in one place: `quick` (CI size) and `full`, so every notebook uses the same numbers.
+"""Run sizes in one place: `quick` (CI size), `full` and `paper`, so every notebook uses the same numbers.
 
 A `Preset` is resolved once per run (into the `RunContext`) and passed down; the per-DDPM and
 per-seed configs are derived from it (`pretrain_config`, `train_config`, `baseline_config`), so
 no function below the notebooks turns `quick` into sizes again.
 
-Full mode runs the evaluation protocol (README, "Protocol"): all training pixels, 5 classifier
-seeds paired across variants, 2 DDPM draws per masking arm. Its models are far below the
-full-size design of docs/METHOD.md §6 (README, "What full mode reduces"): U-Net width 32 instead of 64 (2 residual
-blocks kept), 16 DDPM epochs on 4,096 unlabelled patches, classifiers of width 32 (about 0.17 M
-parameters instead of the paper's ~4.3 M) trained for at most 24 epochs, stopped after 4 epochs
-without a validation-kappa gain of more than 1 point. That rule was chosen on validation alone:
-replayed on the validation histories of the 90 full-protocol trainings that ran under patience 6
-with any gain counting (docs/experiments/stopping_rules.py), it loses the least validation kappa
-(0.55 points per selected model on houston2018_west, 0.60 on the synthetic scene) among the
-rules whose estimated scheduler time on houston2018_west is <= 55 min, so that notebook 03's ~4
-minutes fit in the hour on 2 cores (README, "Speed"). Quick mode shrinks
-epochs, seeds and pixel counts so all notebooks run inside CI. On a GPU, raise these numbers here.
+`full` runs the evaluation protocol (docs/PROTOCOL.md): all training pixels, 5 classifier seeds
+paired across variants, 2 DDPM draws per masking arm, with models far below the full-size design
+(docs/METHOD.md §6) so that houston2018_west's protocol fits in an hour on 2 CPU cores; its
+stopping rule (patience 4, gains above 1 kappa point) was chosen on validation histories alone
+(docs/PROTOCOL.md). `quick` shrinks epochs, seeds and pixel counts so every notebook runs in CI;
+`paper` is the full-size design, for a GPU.
 """
 
 from __future__ import annotations

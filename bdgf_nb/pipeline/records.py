@@ -1,14 +1,18 @@
-"""Where notebooks leave their numbers: one JSON per notebook, merged into summary.json.
+"""Where runs leave their numbers: one JSON per notebook, merged into summary.json; and the
+results the repository keeps.
 
-Notebooks call `record(out_dir, notebook, key, value)` with the notebook's name from `RECORDS`;
-`bdgf-run` merges every notebook's file into `<out_dir>/summary.json`, so a headless run leaves
-one machine-readable record, and the library reads it back by the same names.
+Notebooks record through their context (`ctx.record(RECORDS.<notebook>, key, value)`, which
+calls `record`); `bdgf-run` merges every notebook's file into `<out_dir>/summary.json`, so a
+headless run leaves one machine-readable record, and the library reads it back by the same
+names. `StoredResult` is notebook 03's rows of one finished run and how it was run, kept in
+`results/<name>.json` (`bdgf-results add`), from which docs/RESULTS.md and the README's
+headline table are generated.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +87,77 @@ def collect_summaries(root: str | Path, current: str | Path | None = None) -> di
 def comparison_rows(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Notebook 03's result rows of every summary, each tagged with its dataset."""
     return [{**row, "dataset": name} for name, summary in summaries.items() for row in summary.get(RECORDS.comparison, {}).get("rows", [])]
+
+
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """Notebook 03's rows of one finished run, and how it was run: the command, the date its
+    summary was written, the code it ran (a revision, when the recorder gave one) and the run's
+    own wall seconds (the scheduler's trainings and each notebook)."""
+
+    name: str
+    dataset: str
+    preset: str
+    seeds: list[int]
+    command: str
+    recorded: str
+    rows: list[dict[str, Any]]
+    settings: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, Any] = field(default_factory=dict)
+    code: str = ""
+
+    @property
+    def title(self) -> str:
+        n = len(self.seeds)
+        return f"{self.dataset}, {self.preset} preset, {n} paired model seed{'s' if n != 1 else ''}"
+
+    @property
+    def cost(self) -> str:
+        """The run's wall time in its parts, as it recorded them."""
+        parts = []
+        if self.seconds.get("scheduler"):
+            parts.append(f"DDPMs, trainings and baselines {self.seconds['scheduler'] / 60:.1f} min in "
+                         f"{self.seconds.get('jobs', 1)} one-thread workers")
+        parts += [f"notebook {name[:2]} {secs:.0f} s" for name, secs in self.seconds.get("notebooks", {}).items()]
+        return ", ".join(parts) or "wall time not recorded"
+
+
+def run_command(summary: dict[str, Any]) -> str:
+    """The `bdgf-run` command line that wrote `summary` (its parameters, notebooks and jobs)."""
+    parts = ["bdgf-run", "--dataset", str(summary["dataset"])]
+    preset = summary.get("preset", "quick" if summary.get("quick") else "full")
+    parts += ["--quick"] if preset == "quick" else [] if preset == "full" else ["--preset", preset]
+    parts += ["--seed", str(summary["seed"])] if summary.get("seed") else []
+    parts += ["--seeds", str(summary["seeds"])] if summary.get("seeds") else []
+    parts += ["--class-balanced"] if summary.get("class_balanced") else []
+    parts += ["--select-on", str(summary["select_on"])] if summary.get("select_on", "kappa") != "kappa" else []
+    notebooks = sorted(name[:2] for name in summary.get("notebook_seconds", {}))
+    parts += ["--notebooks", ",".join(notebooks)] if notebooks and len(notebooks) < 6 else []
+    parts += ["--jobs", str(summary["jobs"])] if summary.get("jobs", 1) > 1 else []
+    return " ".join(parts)
+
+
+def stored_result(summary: dict[str, Any], name: str, recorded: str, code: str = "") -> StoredResult:
+    """The result to keep from a finished run's summary.json (it must hold notebook 03's rows)."""
+    comparison = summary.get(RECORDS.comparison)
+    if not comparison or not comparison.get("rows"):
+        raise ValueError(f"summary of {summary.get('dataset')!r}: expected notebook 03's rows ({RECORDS.comparison}), found none")
+    scheduled = summary.get("scheduled") or {}
+    seconds = {"scheduler": scheduled.get("seconds"), "jobs": summary.get("jobs", 1), "notebooks": summary.get("notebook_seconds", {})}
+    settings = comparison.get("settings", {})
+    return StoredResult(name, str(summary["dataset"]), str(summary.get("preset")), list(settings.get("seeds", [])),
+                        run_command(summary), recorded, list(comparison["rows"]), settings, seconds, code)
+
+
+def write_stored_result(result: StoredResult, folder: str | Path = RESULTS_DIR) -> Path:
+    path = Path(folder) / f"{result.name}.json"
+    write_json_atomic(path, asdict(result))
+    return path
+
+
+def load_stored_results(folder: str | Path = RESULTS_DIR) -> list[StoredResult]:
+    """Every `results/*.json`, in name order."""
+    return [StoredResult(**json.loads(p.read_text())) for p in sorted(Path(folder).glob("*.json"))]

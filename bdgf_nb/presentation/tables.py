@@ -16,8 +16,9 @@ import pandas as pd
 
 from bdgf_nb.analysis.stats import Summary, paired_difference, summarize
 from bdgf_nb.errors import DataError, expect
+from bdgf_nb.metrics import LABELS
 
-METRICS = {"overall_accuracy": "OA", "average_accuracy": "AA", "kappa": "kappa"}
+METRICS = LABELS  # metric name -> table header
 
 
 def pivot_metrics(rows: Sequence[dict[str, Any]], index: list[str], columns: str) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Choose class-balanced batches on VALIDATION (README, "Protocol"): BDGF at quick sizes on
+"""Choose class-balanced batches on VALIDATION (docs/PROTOCOL.md): BDGF at quick sizes on
 houston2018_west, seeds 0 and 1, plain vs class-balanced batches, paired. Run from the repo root:
 python docs/experiments/class_balance.py (317 s on 2 cores, 2026-11-27)."""
 import json
