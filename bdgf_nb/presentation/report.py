@@ -58,7 +58,9 @@ def bdgf_against_best_baseline(result: StoredResult) -> dict[str, Any]:
 
 def headline(results: Sequence[StoredResult]) -> str:
     """One column per stored result: BDGF's OA, the best baseline, and every idea's paired OA
-    effect with its verdict."""
+    effect with its verdict; then one line per result naming what it resolves."""
+    if not results:
+        return "No stored results yet: `bdgf-results add OUT/<dataset>/summary.json` keeps one."
     columns: list[str] = []
     cells: dict[str, list[str]] = {}
     for result in results:
