@@ -33,9 +33,8 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
 
 def adamw(params: Iterable[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW with the fused kernel (one call updates every tensor) where torch has one for the
-    parameters' device (CPU from torch 2.4, CUDA), else torch's default. Measured on 2 busy CPU
-    cores for quick BDGF (202 tensors, 171k parameters): optimizer.step 4.2 ms with the default
-    per-tensor loop, 2.5 ms fused; about 1 % of a whole training step."""
+    parameters' device (CPU from torch 2.4, CUDA), else torch's default: for quick BDGF's 202
+    tensors the fused step took 2.5 ms against 4.2 ms, about 1 % of a training step."""
     params = list(params)
     try:
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)

@@ -36,13 +36,10 @@ from bdgf_nb.storage import config_hash, stored_arrays
 class FeatureConfig:
     """How the frozen denoiser is read. Default: tiles of the training patch size (11 x 11, each
     keeping its central 5 x 5 block, so every feature is computed on an input of the size and
-    GroupNorm statistics the DDPM was trained on), averaged over t. Chosen on VALIDATION
-    (docs/experiments/feature_regime*.py, docs/PROTOCOL.md, "What the method choices rest on"): against the
-    former 64 x 64 tiles, the linear probe's validation kappa rose from 74.2 to 88.0 on the
-    synthetic scene (16.7 both on houston2018_west) and BDGF's validation kappa (quick, 2
-    seeds) from 80.0 to 81.9 (36.4 to 35.8). Concatenating over t instead of averaging changed
-    BDGF's validation kappa by -0.6 / +1.2 (within its seed noise) at 3x the feature memory, so
-    the mean stays."""
+    GroupNorm statistics the DDPM was trained on), averaged over t. Chosen on validation
+    against larger tiles and against concatenation over t (docs/PROTOCOL.md, "What the method
+    choices rest on": the probe's validation kappa on the synthetic scene rose from 74.2 to 88.0
+    against 64 x 64 tiles)."""
 
     timesteps: tuple[int, ...] = (5, 50, 200)
     tile: int = 11

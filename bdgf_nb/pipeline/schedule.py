@@ -2,8 +2,8 @@
 before the notebook reloads them (`bdgf-run --jobs N`).
 
 Why processes and not threads: BDGF's tensors are small, so a second intra-op thread buys
-almost nothing on two cores (docs/BENCH.md: 502 vs 496 samples/s), while two one-thread
-processes side by side train 818 samples/s between them. The protocol's runs are independent
+almost nothing on two cores, while two one-thread processes side by side train nearly twice as
+fast between them (docs/BENCH.md). The protocol's runs are independent
 once their DDPM exists, so they form a small task graph:
 
     features(adaptive, d), features(none, d)       one DDPM pretrained + its features cached
