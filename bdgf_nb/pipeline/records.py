@@ -12,12 +12,13 @@ headline table are generated.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bdgf_nb.presentation.report import StoredResult
 from bdgf_nb.storage import atomic_write_json
 
 
@@ -90,39 +91,6 @@ def comparison_rows(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]
 
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
-
-
-@dataclass(frozen=True)
-class StoredResult:
-    """Notebook 03's rows of one finished run, and how it was run: the command, the date its
-    summary was written, the code it ran (a revision, when the recorder gave one) and the run's
-    own wall seconds (the scheduler's trainings and each notebook)."""
-
-    name: str
-    dataset: str
-    preset: str
-    seeds: list[int]
-    command: str
-    recorded: str
-    rows: list[dict[str, Any]]
-    settings: dict[str, Any] = field(default_factory=dict)
-    seconds: dict[str, Any] = field(default_factory=dict)
-    code: str = ""
-
-    @property
-    def title(self) -> str:
-        n = len(self.seeds)
-        return f"{self.dataset}, {self.preset} preset, {n} paired model seed{'s' if n != 1 else ''}"
-
-    @property
-    def cost(self) -> str:
-        """The run's wall time in its parts, as it recorded them."""
-        parts = []
-        if self.seconds.get("scheduler"):
-            parts.append(f"DDPMs, trainings and baselines {self.seconds['scheduler'] / 60:.1f} min in "
-                         f"{self.seconds.get('jobs', 1)} one-thread workers")
-        parts += [f"notebook {name[:2]} {secs:.0f} s" for name, secs in self.seconds.get("notebooks", {}).items()]
-        return ", ".join(parts) or "wall time not recorded"
 
 
 def run_command(summary: dict[str, Any]) -> str:

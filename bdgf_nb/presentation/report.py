@@ -1,7 +1,7 @@
 """Stored results as Markdown: docs/RESULTS.md and the README's headline table.
 
-A stored result (`pipeline.records.StoredResult`) is notebook 03's rows of one finished run and
-how it was run. Its tables are the ones notebook 03 shows (`tables.mean_std_table`,
+A `StoredResult` is notebook 03's rows of one finished run and how it was run (built, read and
+written by `pipeline.records`). Its tables are the ones notebook 03 shows (`tables.mean_std_table`,
 `tables.idea_effects`), so the documents print exactly the notebook's numbers; `bdgf-results
 write` regenerates both documents, and a test holds the committed ones equal to the generated.
 """
@@ -9,13 +9,46 @@ write` regenerates both documents, and a test holds the committed ones equal to 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from bdgf_nb.pipeline.records import StoredResult
 from bdgf_nb.presentation.tables import idea_effects, mean_std_table, seed_statistics
 
 HEADLINE_START = "<!-- headline results: written by `bdgf-results write`, do not edit by hand -->"
 HEADLINE_END = "<!-- end of headline results -->"
+@dataclass(frozen=True)
+class StoredResult:
+    """Notebook 03's rows of one finished run, and how it was run: the command, the date its
+    summary was written, the code it ran (a revision, when the recorder gave one) and the run's
+    own wall seconds (the scheduler's trainings and each notebook)."""
+
+    name: str
+    dataset: str
+    preset: str
+    seeds: list[int]
+    command: str
+    recorded: str
+    rows: list[dict[str, Any]]
+    settings: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, Any] = field(default_factory=dict)
+    code: str = ""
+
+    @property
+    def title(self) -> str:
+        n = len(self.seeds)
+        return f"{self.dataset}, {self.preset} preset, {n} paired model seed{'s' if n != 1 else ''}"
+
+    @property
+    def cost(self) -> str:
+        """The run's wall time in its parts, as it recorded them."""
+        parts = []
+        if self.seconds.get("scheduler"):
+            parts.append(f"DDPMs, trainings and baselines {self.seconds['scheduler'] / 60:.1f} min in "
+                         f"{self.seconds.get('jobs', 1)} one-thread workers")
+        parts += [f"notebook {name[:2]} {secs:.0f} s" for name, secs in self.seconds.get("notebooks", {}).items()]
+        return ", ".join(parts) or "wall time not recorded"
+
+
 TABLE_COLUMNS = ["OA", "OA 95 % CI", "ΔOA vs BDGF [95 % CI]", "AA", "ΔAA vs BDGF [95 % CI]", "kappa",
                  "Δkappa vs BDGF [95 % CI]", "seeds"]
 IDEA_COLUMNS = ["ΔOA [95 % CI]", "ΔAA [95 % CI]", "Δkappa [95 % CI]", "seeds", "verdict (OA)"]

@@ -1,4 +1,6 @@
-"""fp32 against bf16 autocast on this CPU: the training steps `bdgf-bench` times, and the DDPM loss.
+"""Does bf16 autocast speed up the training steps `bdgf-bench` times on this CPU?
+
+fp32 against bf16 autocast on this CPU: the training steps `bdgf-bench` times, and the DDPM loss.
 
 Where the CPU has AMX or AVX512-BF16 (`torch.backends.cpu.get_cpu_capability()`), oneDNN runs
 bf16 matmuls and convolutions on them, so the DDPM U-Net, the one model here made of large
@@ -6,7 +8,8 @@ convolutions, may gain; BDGF's steps are mostly small element-wise ops and may l
 casts. Each step is timed in the same process, fp32 and bf16 in turn (a, b, a, b, ...), with
 the weights and inputs of bdgf-bench's workloads; medians over the rounds. A speed figure,
 not an accuracy one: whether a bf16 DDPM's features train equally good classifiers needs
-paired seeds. docs/BENCH.md, "bf16 autocast". From the repo root:
+paired seeds. docs/BENCH.md of 2026-12-03, "bf16 autocast"; docs/BENCH.md, "What bounds
+them". From the repo root:
 
     python docs/experiments/bf16_autocast.py [--rounds 5] [--threads 2]
 """
@@ -42,7 +45,7 @@ def autocast(call: Callable[[], object]) -> Callable[[], object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5, help="steps per timing")
     parser.add_argument("--threads", type=int, default=2)

@@ -1,4 +1,6 @@
-"""Issue 15, item 3: read the diffusion features in the regime the denoiser was trained for?
+"""Which reading of a frozen DDPM's features (tiles, overlap, timesteps) scores best on validation?
+
+Issue 15, item 3: read the diffusion features in the regime the denoiser was trained for?
 
 The DDPM is trained on `patch` x `patch` patches (11 x 11) but features were read on 64 x 64
 tiles. This script reads the same frozen denoiser (quick preset, adaptive masking, seed 0) under
@@ -12,8 +14,8 @@ beside it for the record only. Controls: the raw pixel and its 3 x 3 mean.
 Writes outputs/experiments/feature_regime_<dataset>.json.
 """
 
+import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -35,7 +37,7 @@ VARIANTS = [
 ]
 
 
-def main(dataset: str) -> None:
+def run(dataset: str) -> None:
     start = time.time()
     out = Path("outputs/experiments")
     ctx = RunContext.create(dataset, quick=True, seed=0, out_dir=out / "feature_regime")
@@ -65,6 +67,13 @@ def main(dataset: str) -> None:
     (out / f"feature_regime_{dataset}.json").write_text(json.dumps(rows, indent=1))
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("datasets", nargs="*", default=["synthetic"], metavar="DATASET", help="catalog names (default: synthetic)")
+    args = parser.parse_args()
+    for name in args.datasets:
+        run(name)
+
+
 if __name__ == "__main__":
-    for name in sys.argv[1:] or ["synthetic"]:
-        main(name)
+    main()

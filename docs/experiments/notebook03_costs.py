@@ -1,9 +1,11 @@
-"""Where notebook 03's `compare` spends its time when every run is already trained: one model
-seed's fused baselines, one diffusion-feature load, and the reload of each variant. README,
-"Speed". On a folder from before 7db0f5d (no stored results) a reload reads the checkpoint, then
+"""Where does notebook 03's `compare` spend its time when every run is already trained?
+
+Where notebook 03's `compare` spends its time when every run is already trained: one model
+seed's fused baselines, one diffusion-feature load, and the reload of each variant. The README
+of 2026-11-27, "Speed". On a folder from before 7db0f5d (no stored results) a reload reads the checkpoint, then
 predicts the test and validation pixels again and refits the ensemble rule, and the baselines
 are fitted (both are then stored in that folder, so time such a folder only once); on a later
-folder both are read from `artifacts/` (bdgf_nb/stored.py). Run from the repo root on a finished
+folder both are read from `artifacts/` (bdgf_nb/storage.py). Run from the repo root on a finished
 full-protocol folder, with the cores idle:
 
     python docs/experiments/notebook03_costs.py /tmp/runs/h18p4/houston2018_west houston2018_west
@@ -22,7 +24,7 @@ from bdgf_nb.pipeline.variants import comparison_variants
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", help="the dataset folder of a bdgf-run --seeds 5 run (OUT/<dataset>)")
     parser.add_argument("dataset")
     args = parser.parse_args()

@@ -1,4 +1,6 @@
-"""Training steps under OpenMP wait policies: one bench process alone, and two side by side.
+"""How fast do training steps run under each OpenMP wait policy, alone and two processes side by side?
+
+Training steps under OpenMP wait policies: one bench process alone, and two side by side.
 
 Each measurement is `bdgf-bench --quick --only training --threads 2` in a fresh process under
 the environment named (libgomp reads it once, when torch loads), the policies taken in turn
@@ -64,7 +66,7 @@ def _read(process: subprocess.Popen[bytes], out: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pair", action="store_true", help="two bench processes at a time, BDGF samples/s of each")
     parser.add_argument("--then", default=None, help="an older checkout whose code is timed too, under PASSIVE")

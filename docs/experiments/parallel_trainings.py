@@ -1,8 +1,12 @@
-"""Two independent classifier trainings: one after the other on 2 threads (how notebook 03 runs
-them today) against side by side in two processes of 1 thread each (docs/BENCH.md, "Two 1-thread
-processes"). Same scene, DDPM, features, variant and seeds; wall time of each way and each run's
-test OA (thread counts change float reductions, so the numbers may move by seed noise).
-Run from the repo root: python docs/experiments/parallel_trainings.py [--quick]."""
+"""Are two trainings faster side by side in two 1-thread processes than one after the other on 2 threads?
+
+Two independent classifier trainings: one after the other on 2 threads (how notebook 03 ran
+them on 2026-11-27) against side by side in two processes of 1 thread each (docs/BENCH.md,
+"Threads and processes"). Same scene, DDPM, features, variant and seeds; wall time
+of each way and each run's test OA (thread counts change float reductions, so the numbers may
+move by seed noise). The workers run under OMP_WAIT_POLICY=PASSIVE unless the environment sets a
+policy (bdgf_nb.openmp). Run from the repo root:
+python docs/experiments/parallel_trainings.py [--quick]."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from bdgf_nb import openmp
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.steps import diffusion_features, prepare, train_variant
 from bdgf_nb.pipeline.variants import BDGF_VARIANT
@@ -35,10 +40,11 @@ def train(args: tuple[str, bool, int, int, str]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
+    openmp.apply_shared_default()  # PASSIVE for the spawned workers, as when importing bdgf_nb set it (before 2026-12-06)
     sequential, parallel = ROOT / "sequential", ROOT / "parallel"
     shutil.rmtree(ROOT, ignore_errors=True)
     ctx = RunContext.create(args.dataset, quick=args.quick, seed=0, out_dir=str(sequential))

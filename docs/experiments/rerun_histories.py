@@ -1,6 +1,8 @@
-"""Compare the validation histories of two full-protocol runs of the same trainings: the first
+"""Did a rerun under the new stopping rule follow the old runs' validation histories?
+
+Compare the validation histories of two full-protocol runs of the same trainings: the first
 trained under patience 6 with any gain counting, the second under the full preset's rule
-(patience 4, a gain counts above 1 kappa point). README, "Full mode". For each training present
+(patience 4, a gain counts above 1 kappa point). The README of 2026-11-27, "Full mode". For each training present
 in both: is the new history an exact prefix of the old one, does it stop where replaying the new
 rule on the old history says (stopping_rules.replay), and how far apart are the two runs'
 validation kappa at the same epoch (0 when they share their trajectory). Run from the repo root:
@@ -26,7 +28,7 @@ def kappa_history(path: Path) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("old", type=Path, help="bdgf-run --out folder trained under patience 6, any gain")
     parser.add_argument("new", type=Path, help="bdgf-run --out folder of the same trainings under today's full preset")
     args = parser.parse_args()

@@ -15,6 +15,7 @@ The simulation ignores start-up and contention, so its 311 s is below the measur
 
 from __future__ import annotations
 
+import argparse
 import heapq
 
 # seconds, prerequisites
@@ -97,7 +98,9 @@ def variants() -> dict[str, tuple[Tasks, Tasks]]:
             "all three": ({**COMPARISON, **UNGUIDED, **UMAP_WARM, **MAPS}, all_nb)}
 
 
-if __name__ == "__main__":
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args()
     first, second = two_phases(COMPARISON, NOTEBOOKS)
     print(f"two phases: {first:.0f} + {second:.0f} = {first + second:.0f} s")
     print(f"one graph, critical path first: {one_graph(COMPARISON, NOTEBOOKS):.0f} s")
@@ -106,3 +109,7 @@ if __name__ == "__main__":
     for name, (comparison, notebooks) in variants().items():
         first, second = two_phases(comparison, notebooks)
         print(f"{name}: two phases {first:.0f} + {second:.0f} = {first + second:.0f} s; one graph {one_graph(comparison, notebooks):.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,6 @@
-"""Replay early-stopping rules on the validation histories of finished full-protocol runs.
+"""Which early-stopping rule loses least validation kappa while the full protocol fits in the hour?
+
+Replay early-stopping rules on the validation histories of finished full-protocol runs.
 
 Every classifier checkpoint keeps its per-epoch validation scores. Under the same epoch budget
 and learning-rate schedule, a stricter stopping rule only cuts a run's trajectory shorter, so
@@ -74,7 +76,7 @@ def task_seconds(log: Path, run: Path, paths: list[Path], epochs: list[int]) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="bdgf-run --out folders")
     parser.add_argument("--log", nargs="+", default=[], help="the bdgf-run --jobs log of each folder, in order; '-' for none")
     args = parser.parse_args()

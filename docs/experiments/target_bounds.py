@@ -1,4 +1,6 @@
-"""How far issue 13's hardware targets are from what this machine can do, from measurements.
+"""How far are issue 13's hardware targets from what this machine can do?
+
+How far issue 13's hardware targets are from what this machine can do, from measurements.
 
 Three of the issue's targets are about the arithmetic rate: BDGF's training step at >= 40 % of
 the fp32 matmul rate, the Transformer and Mamba branches at >= 2x, whole-scene maps at >= 4x the
@@ -18,7 +20,8 @@ under (the short spin of bdgf_nb.openmp, unless the environment sets a policy):
 - inference forwards (eval, no gradients) of BDGF and of each branch, pixels/s and FLOPs/pixel.
 
 From these it prints what each target would need. It changes nothing; the figures and their
-reading are in docs/BENCH.md, "Where issue 13's targets stand". From the repo root:
+reading are in docs/BENCH.md of 2026-12-05, "Where issue 13's targets stand" (now "What
+bounds them"). From the repo root:
 
     python docs/experiments/target_bounds.py [--threads 2] [--rounds 7]
 """
@@ -102,7 +105,7 @@ def scan_call(batch: int, d_inner: int, length: int, d_state: int, calls: int) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()

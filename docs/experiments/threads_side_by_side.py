@@ -1,9 +1,13 @@
-"""BDGF training steps in one-thread processes, alone and two side by side, with torch's thread
+"""How fast are one-thread BDGF training steps alone and two side by side, thread count kept or clobbered?
+
+BDGF training steps in one-thread processes, alone and two side by side, with torch's thread
 count kept at 1 ("fixed", what model/scan.py does since fe07367) or raised to 2 after the first
 step ("clobbered": what numba's OpenMP pool did to every one-thread `bdgf-run --jobs` worker
-before). docs/BENCH.md, "A thread-count bug". houston2018_west shapes under the full preset
-(6 channels, patch 11, width 32, batch 64), random inputs and guides (values do not change the
-speed). Run from the repo root: python docs/experiments/threads_side_by_side.py [--steps 150]."""
+before). docs/BENCH.md, "Threads and processes". houston2018_west shapes under the
+full preset (6 channels, patch 11, width 32, batch 64), random inputs and guides (values do not
+change the speed); the workers run under OMP_WAIT_POLICY=PASSIVE unless the environment sets a
+policy (bdgf_nb.openmp). Run from the repo root:
+python docs/experiments/threads_side_by_side.py [--steps 150]."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from typing import Any
 
 import torch
 
-import bdgf_nb  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE in os.environ; the spawned workers, which time, inherit it)
+from bdgf_nb import openmp
 from bdgf_nb.ddpm.unet import DenoiserUNet
 from bdgf_nb.device import adamw
 from bdgf_nb.model.bdgf import BDGF
@@ -67,9 +71,10 @@ def side_by_side(mode: str, n: int, workers: int) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=150)
     args = parser.parse_args()
+    openmp.apply_shared_default()  # PASSIVE in os.environ: the spawned workers, which time, inherit it
     for mode in ("clobbered", "fixed"):
         alone, pair = side_by_side(mode, args.steps, 1), side_by_side(mode, args.steps, 2)
         print(f"{mode:9s}  alone {alone[0] * 1e3:6.1f} ms/step   side by side {pair[0] * 1e3:6.1f} / {pair[1] * 1e3:6.1f} ms/step")
