@@ -6,4 +6,15 @@ Importing the package changes nothing in the process: the command lines that own
 their threading policy themselves (`openmp`).
 """
 
-LAYERS: tuple[str, ...] = ("", "data", "ddpm", "model", "evaluate", "train", "analysis", "presentation", "pipeline", "cli")
+LAYERS: tuple[str, ...] = (
+    "",
+    "data",
+    "ddpm",
+    "model",
+    "evaluate",
+    "train",
+    "analysis",
+    "presentation",
+    "pipeline",
+    "cli",
+)

@@ -91,7 +91,9 @@ def load_checkpoint(path: str | Path, expected_config: Any = None) -> dict[str, 
         raise CheckpointError(f"checkpoint {path}: file not found")
     data = path.read_bytes()
     if not data.startswith(MAGIC):
-        raise CorruptCheckpointError(f"checkpoint {path}: not a bdgf checkpoint (expected magic {MAGIC!r} at the start)")
+        raise CorruptCheckpointError(
+            f"checkpoint {path}: not a bdgf checkpoint (expected magic {MAGIC!r} at the start)"
+        )
     end = data.find(b"\n", len(MAGIC))
     try:
         header: dict[str, Any] = json.loads(data[len(MAGIC) : end]) if end > 0 else {}
@@ -100,7 +102,9 @@ def load_checkpoint(path: str | Path, expected_config: Any = None) -> dict[str, 
         raise CorruptCheckpointError(f"checkpoint {path}: corrupt header ({exc or 'truncated'})") from exc
     payload = data[end + 1 :]
     if len(payload) != size:
-        raise CorruptCheckpointError(f"checkpoint {path}: truncated or padded payload (expected {size} bytes, found {len(payload)})")
+        raise CorruptCheckpointError(
+            f"checkpoint {path}: truncated or padded payload (expected {size} bytes, found {len(payload)})"
+        )
     if hashlib.sha256(payload).hexdigest() != sha:
         raise CorruptCheckpointError(f"checkpoint {path}: corrupt payload (sha256 does not match the header)")
     if expected_config is not None:
@@ -140,21 +144,31 @@ def load_module_state(module: torch.nn.Module, state: dict[str, Any], where: str
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
-              for k in own if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)]
-    problems = [f"missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}" if missing else "",
-                f"unexpected keys {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}" if unexpected else "",
-                f"shape mismatch {'; '.join(shapes[:5])}" if shapes else ""]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    problems = [
+        f"missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}" if missing else "",
+        f"unexpected keys {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}" if unexpected else "",
+        f"shape mismatch {'; '.join(shapes[:5])}" if shapes else "",
+    ]
     problems = [p for p in problems if p]
     if problems:
-        raise CheckpointError(f"{where}: weights do not fit this {type(module).__name__} (another architecture?): " + "; ".join(problems))
+        raise CheckpointError(
+            f"{where}: weights do not fit this {type(module).__name__} (another architecture?): " + "; ".join(problems)
+        )
     module.load_state_dict(state)
 
 
 def capture_rng_state() -> dict[str, Any]:
     """Global python, numpy and torch (CPU, and CUDA when present) RNG states."""
-    state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),  # noqa: NPY002 (global state by design)
-        "torch": torch.get_rng_state()}
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),  # noqa: NPY002 (global state by design)
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

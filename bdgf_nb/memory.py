@@ -33,8 +33,10 @@ def _read_int(path: Path) -> int | None:
 
 def _cgroup_free() -> int | None:
     """Bytes left under this container's cgroup memory limit (v2, then v1), None without one."""
-    for limit_file, usage_file in ((_CGROUP_V2 / "memory.max", _CGROUP_V2 / "memory.current"),
-                                   (_CGROUP_V1 / "memory.limit_in_bytes", _CGROUP_V1 / "memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        (_CGROUP_V2 / "memory.max", _CGROUP_V2 / "memory.current"),
+        (_CGROUP_V1 / "memory.limit_in_bytes", _CGROUP_V1 / "memory.usage_in_bytes"),
+    ):
         limit, usage = _read_int(limit_file), _read_int(usage_file)
         if limit is not None and usage is not None and limit < 2**60:  # v1 reports "no limit" as ~2**63
             return max(0, limit - usage)
@@ -81,8 +83,10 @@ def check_memory(needed: int, what: str, hint: str = "", device: str | torch.dev
     else:
         free = available_bytes()
     if free is not None and needed > free:
-        raise ResourceError(f"{what} needs about {format_bytes(needed)} of memory, found {format_bytes(free)} available"
-                            f"{'; ' + hint if hint else ''} (set {SKIP_ENV}=1 to try anyway)")
+        raise ResourceError(
+            f"{what} needs about {format_bytes(needed)} of memory, found {format_bytes(free)} available"
+            f"{'; ' + hint if hint else ''} (set {SKIP_ENV}=1 to try anyway)"
+        )
 
 
 def scene_bytes(height: int, width: int, channels: int, patch: int = 11) -> int:
@@ -93,8 +97,9 @@ def scene_bytes(height: int, width: int, channels: int, patch: int = 11) -> int:
     return 4 * channels * (3 * height * width + (height + 2 * r) * (width + 2 * r))
 
 
-def training_bytes(model: torch.nn.Module, sample_forward: Callable[[], Any], sample_size: int, batch_size: int,
-                   weight_copies: int = 4) -> int:
+def training_bytes(
+    model: torch.nn.Module, sample_forward: Callable[[], Any], sample_size: int, batch_size: int, weight_copies: int = 4
+) -> int:
     """Bytes to train `model` with batches of `batch_size`.
 
     weights: `weight_copies` float copies of the parameters (weights, gradients, AdamW's two

@@ -27,7 +27,11 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     """(n_classes, n_classes) counts; row = true class, column = predicted class (labels 1..n)."""
     y_true = np.asarray(y_true).ravel()
     y_pred = np.asarray(y_pred).ravel()
-    expect(y_true.shape == y_pred.shape, DataError, f"y_true and y_pred must have equal length, found {y_true.shape} vs {y_pred.shape}")
+    expect(
+        y_true.shape == y_pred.shape,
+        DataError,
+        f"y_true and y_pred must have equal length, found {y_true.shape} vs {y_pred.shape}",
+    )
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):
         if y.size:
             expect(
@@ -74,4 +78,3 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
         per_class_accuracy=tuple(float(v) for v in 100.0 * recall),
         n_test=int(total),
     )
-

@@ -161,7 +161,9 @@ def _store(data: bytes, path: Path) -> None:
     try:
         atomic_write_bytes(data, path)
     except OSError as err:
-        warnings.warn(f"could not store {path} ({type(err).__name__}: {err}); it will be computed again next time", stacklevel=3)
+        warnings.warn(
+            f"could not store {path} ({type(err).__name__}: {err}); it will be computed again next time", stacklevel=3
+        )
 
 
 def stored_json(path: str | Path, key: Any, compute: Callable[[], Any], write: bool = True) -> Any:
@@ -176,15 +178,22 @@ def stored_json(path: str | Path, key: Any, compute: Callable[[], Any], write: b
             if isinstance(stored, dict) and stored.get("key") == record and "value" in stored:
                 return stored["value"]
         except _UNREADABLE as err:
-            warnings.warn(f"stored result {path} is unusable ({type(err).__name__}: {err}); rebuilding it", stacklevel=2)
+            warnings.warn(
+                f"stored result {path} is unusable ({type(err).__name__}: {err}); rebuilding it", stacklevel=2
+            )
     text = json.dumps({"key": record, "value": compute()}, default=_plain)  # key order kept: rows become table columns
     if write:
         _store(text.encode(), path)
     return json.loads(text)["value"]
 
 
-def stored_arrays(path: str | Path, key: Any, compute: Callable[[], list[np.ndarray]], write: bool = True,
-                  check: Callable[[list[np.ndarray]], None] | None = None) -> tuple[list[np.ndarray], bool]:
+def stored_arrays(
+    path: str | Path,
+    key: Any,
+    compute: Callable[[], list[np.ndarray]],
+    write: bool = True,
+    check: Callable[[list[np.ndarray]], None] | None = None,
+) -> tuple[list[np.ndarray], bool]:
     """`stored_json` for a list of numpy arrays (scene maps, diffusion features), kept as one
     .npz (read without pickle); -> (arrays, whether they were read from the file).
 
@@ -201,7 +210,9 @@ def stored_arrays(path: str | Path, key: Any, compute: Callable[[], list[np.ndar
                         check(arrays)
                     return arrays, True
         except _UNREADABLE as err:
-            warnings.warn(f"stored result {path} is unusable ({type(err).__name__}: {err}); rebuilding it", stacklevel=2)
+            warnings.warn(
+                f"stored result {path} is unusable ({type(err).__name__}: {err}); rebuilding it", stacklevel=2
+            )
     arrays = [np.asarray(a) for a in compute()]
     if write:
         buffer = io.BytesIO()

@@ -25,13 +25,24 @@ CHOICES = {
     "04_interpretation": (3, "04_tsne.png"),
     "05_results": (0, "05_results.png"),
 }
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROME_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def plotly_outputs(path: Path) -> list[dict]:
     nb = nbformat.read(path, as_version=4)
-    return [o["data"]["application/vnd.plotly.v1+json"] for c in nb.cells if c.cell_type == "code"
-            for o in c.get("outputs", []) if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    return [
+        o["data"]["application/vnd.plotly.v1+json"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "application/vnd.plotly.v1+json" in o.get("data", {})
+    ]
 
 
 def main(run_dir: str, out_dir: str = "docs/figures", chromium: str = "/usr/bin/chromium") -> None:
@@ -49,8 +60,10 @@ def main(run_dir: str, out_dir: str = "docs/figures", chromium: str = "/usr/bin/
                 continue
             fig = pio.from_json(json.dumps(figures[index]))
             html = Path(tmp) / f"{stem}.html"
-            html.write_text(f"<html><head><script>{get_plotlyjs()}</script></head><body style='margin:0'>"
-                            f"{fig.to_html(full_html=False, include_plotlyjs=False, div_id='fig')}</body></html>")
+            html.write_text(
+                f"<html><head><script>{get_plotlyjs()}</script></head><body style='margin:0'>"
+                f"{fig.to_html(full_html=False, include_plotlyjs=False, div_id='fig')}</body></html>"
+            )
             page.goto(html.as_uri())
             page.wait_for_selector("#fig .main-svg")
             page.locator("#fig").screenshot(path=str(out / name))

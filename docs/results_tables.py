@@ -16,7 +16,16 @@ from pathlib import Path
 from bdgf_nb.pipeline.records import RECORDS
 from bdgf_nb.presentation.tables import idea_effects, mean_std_table
 
-COLUMNS = ["OA", "OA 95 % CI", "ΔOA vs BDGF [95 % CI]", "AA", "ΔAA vs BDGF [95 % CI]", "kappa", "Δkappa vs BDGF [95 % CI]", "seeds"]
+COLUMNS = [
+    "OA",
+    "OA 95 % CI",
+    "ΔOA vs BDGF [95 % CI]",
+    "AA",
+    "ΔAA vs BDGF [95 % CI]",
+    "kappa",
+    "Δkappa vs BDGF [95 % CI]",
+    "seeds",
+]
 
 
 def markdown(summary_path: Path) -> str:

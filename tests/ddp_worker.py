@@ -61,18 +61,33 @@ def main(out: Path) -> None:
     torch.set_num_threads(1)
     with ddp.process_group():
         cfg = PretrainConfig(
-            epochs=3, batch_size=16, lr=1e-3, balance_samples=16, ema_decay=0.9,
-            unet=UNetConfig(base_width=8, num_res_blocks=1), diffusion=DiffusionConfig(T=100),
+            epochs=3,
+            batch_size=16,
+            lr=1e-3,
+            balance_samples=16,
+            ema_decay=0.9,
+            unet=UNetConfig(base_width=8, num_res_blocks=1),
+            diffusion=DiffusionConfig(T=100),
             masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, start_window=2),
         )
         ddpm = pretrain(pretrain_data(), GROUPS, cfg, checkpoint_path=out / "ddpm.ckpt", progress=False)
         torch.manual_seed(0)
         model = TinyNet(7, 3, 2)
         tcfg = TrainConfig(epochs=3, batch_size=20, lr=1e-2, warmup_epochs=1, patience=5)
-        clf = train_classifier(model, classifier_data(0), classifier_data(1), 2, tcfg, checkpoint_path=out / "clf.ckpt", progress=False)
+        clf = train_classifier(
+            model, classifier_data(0), classifier_data(1), 2, tcfg, checkpoint_path=out / "clf.ckpt", progress=False
+        )
         if ddp.is_main():
-            torch.save({"world_size": ddp.world_size(), "ddpm": ddpm.diffusion.state_dict(), "ddpm_history": ddpm.history,
-                        "clf": clf.model.state_dict(), "clf_history": clf.history}, out / "result.pt")
+            torch.save(
+                {
+                    "world_size": ddp.world_size(),
+                    "ddpm": ddpm.diffusion.state_dict(),
+                    "ddpm_history": ddpm.history,
+                    "clf": clf.model.state_dict(),
+                    "clf_history": clf.history,
+                },
+                out / "result.pt",
+            )
 
 
 if __name__ == "__main__":

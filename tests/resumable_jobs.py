@@ -31,9 +31,15 @@ from bdgf_nb.train.pretrain import PretrainConfig, PretrainResult, pretrain
 
 GROUPS = {"hsi": 4, "lidar": 1}
 PRETRAIN = PretrainConfig(
-    epochs=5, batch_size=16, lr=1e-3, balance_samples=8, ema_decay=0.9, seed=3,
+    epochs=5,
+    batch_size=16,
+    lr=1e-3,
+    balance_samples=8,
+    ema_decay=0.9,
+    seed=3,
     unet=UNetConfig(base_width=8, channel_mults=(1, 2), num_res_blocks=1, dropout=0.1),
-    diffusion=DiffusionConfig(T=50), masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, start_window=2),
+    diffusion=DiffusionConfig(T=50),
+    masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, start_window=2),
 )
 PRETRAIN_STEPS_PER_EPOCH = 2  # 40 patches - 8 held out for the balance measure = 32, in batches of 16
 TRAIN = TrainConfig(epochs=6, batch_size=16, lr=1e-2, warmup_epochs=1, patience=10, seed=3)
@@ -98,8 +104,10 @@ def train_sets(seed: int = 0) -> tuple[PatchDataset, PatchDataset]:
     order = rng.permutation(16 * 16)
     pixels = np.stack(np.unravel_index(order, (16, 16)), axis=1)
     train, val = pixels[:96], pixels[96:144]
-    return (PatchDataset(image, train, labels[train[:, 0], train[:, 1]], 3),
-            PatchDataset(image, val, labels[val[:, 0], val[:, 1]], 3))
+    return (
+        PatchDataset(image, train, labels[train[:, 0], train[:, 1]], 3),
+        PatchDataset(image, val, labels[val[:, 0], val[:, 1]], 3),
+    )
 
 
 def run_pretrain(checkpoint: Path | None, hang_at: int = 0) -> PretrainResult:
@@ -119,7 +127,9 @@ def run_train(checkpoint: Path | None, hang_at: int = 0) -> TrainResult:
     train_set, val_set = train_sets()
     torch.manual_seed(TRAIN.seed)  # weight init
     model = TinyNet(4, N_CLASSES, hang_at=hang_at)
-    return train_classifier(model, train_set, val_set, N_CLASSES, TRAIN, checkpoint_path=checkpoint, progress=False, device="cpu")
+    return train_classifier(
+        model, train_set, val_set, N_CLASSES, TRAIN, checkpoint_path=checkpoint, progress=False, device="cpu"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,12 @@ def import_graph(package: Path) -> dict[str, set[str]]:
     for name, path in modules.items():
         targets: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith(package.name):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.level == 0
+                and node.module.startswith(package.name)
+            ):
                 base = node.module
                 for alias in node.names:  # `from bdgf_nb.train import distributed` names a module
                     targets.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
@@ -51,8 +56,12 @@ def layer_of(module: str) -> int:
 
 
 def layer_violations(graph: dict[str, set[str]]) -> list[str]:
-    return [f"{a} (layer {LAYERS[layer_of(a)] or 'root'}) imports {b} (layer {LAYERS[layer_of(b)]})"
-            for a, targets in graph.items() for b in targets if layer_of(b) > layer_of(a)]
+    return [
+        f"{a} (layer {LAYERS[layer_of(a)] or 'root'}) imports {b} (layer {LAYERS[layer_of(b)]})"
+        for a, targets in graph.items()
+        for b in targets
+        if layer_of(b) > layer_of(a)
+    ]
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -65,7 +74,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -127,4 +136,6 @@ def test_contracts_cover_every_module_and_every_name_a_notebook_imports() -> Non
         expected = contracts.main()
     finally:
         os.chdir(cwd)
-    assert (root / "docs" / "CONTRACTS.md").read_text() == expected, "docs/CONTRACTS.md is stale: run `python docs/contracts.py`"
+    assert (root / "docs" / "CONTRACTS.md").read_text() == expected, (
+        "docs/CONTRACTS.md is stale: run `python docs/contracts.py`"
+    )

@@ -29,7 +29,9 @@ def _pixels(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_random_forest_uses_torchs_thread_count(threads: int, torch_threads: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_random_forest_uses_torchs_thread_count(
+    threads: int, torch_threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[int | None] = []
 
     class Recording(RandomForestClassifier):

@@ -17,13 +17,28 @@ from bdgf_nb.cli import bench
 from bdgf_nb.cli.bench_scan import interleaved_medians
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAINING_KEYS = {"samples_per_s", "step_s", "flops_per_step", "achieved_flops", "fraction_of_matmul", "matmul_fp32_flops", "peak_memory_mb", "memory_method"}
+TRAINING_KEYS = {
+    "samples_per_s",
+    "step_s",
+    "flops_per_step",
+    "achieved_flops",
+    "fraction_of_matmul",
+    "matmul_fp32_flops",
+    "peak_memory_mb",
+    "memory_method",
+}
 
 
 @pytest.mark.slow(seconds=111)
 def test_quick_bench_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
-    done = subprocess.run([sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     assert "selective scan" in done.stdout and "training step" in done.stdout  # the terminal table
     report = json.loads(out.read_text())
@@ -59,6 +74,7 @@ def test_interleaved_medians_time_each_call_in_turn():
         def run() -> None:
             order.append(name)
             time.sleep(seconds)
+
         return run
 
     medians = interleaved_medians({"a": call("a", 0.02), "b": call("b", 0.001)}, repeats=3)
@@ -77,8 +93,11 @@ def test_peak_memory_sees_a_large_allocation():
 
 
 def test_table_reports_unavailable_models():
-    report = {"machine": {"device": "cpu", "threads": 2, "matmul_flops": 1e11, "torch": "x"}, "bench_seconds": 1.0,
-              "training": {"bdgf": {"unavailable": "bdgf_nb.model.bdgf cannot be imported: no module"}}}
+    report = {
+        "machine": {"device": "cpu", "threads": 2, "matmul_flops": 1e11, "torch": "x"},
+        "bench_seconds": 1.0,
+        "training": {"bdgf": {"unavailable": "bdgf_nb.model.bdgf cannot be imported: no module"}},
+    }
     assert "bdgf  unavailable: bdgf_nb.model.bdgf cannot be imported" in bench._table(report)
 
 
@@ -90,14 +109,26 @@ def test_step_profile_parts_cover_a_step_and_add_up():
     image = rng.standard_normal((5, 16, 16), dtype=np.float32)
     labels = rng.integers(0, 4, size=(16, 16))
     settings = preset("quick")
-    settings = replace(settings, model=replace(settings.model, width=8), train=replace(settings.train, batch_size=8),
-                       pretrain=replace(settings.pretrain, unet=replace(settings.pretrain.unet, base_width=8)))
-    report = bench.step_profile_section(settings, image, labels, {"hsi": 4, "lidar": 1}, 3, torch.device("cpu"), repeats=1)
+    settings = replace(
+        settings,
+        model=replace(settings.model, width=8),
+        train=replace(settings.train, batch_size=8),
+        pretrain=replace(settings.pretrain, unet=replace(settings.pretrain.unet, base_width=8)),
+    )
+    report = bench.step_profile_section(
+        settings, image, labels, {"hsi": 4, "lidar": 1}, 3, torch.device("cpu"), repeats=1
+    )
     branches = ("cnn", "mamba", "transformer")
     expected = {"data", "mutual_loss", "optimizer", *(f"{b}_{d}" for b in branches for d in ("forward", "backward"))}
     assert set(report["parts"]) == expected
     assert sum(p["share"] for p in report["parts"].values()) == pytest.approx(1.0)
     assert report["step_s"] == pytest.approx(sum(p["s"] for p in report["parts"].values()))
     assert report["real_step_s"] > 0 and report["included_in_branches"]["guidance_forward"]["s"] > 0
-    table = bench._table({"machine": {"device": "cpu", "threads": 1, "matmul_flops": 1e11, "torch": "x"}, "bench_seconds": 1.0, "step_profile": report})
+    table = bench._table(
+        {
+            "machine": {"device": "cpu", "threads": 1, "matmul_flops": 1e11, "torch": "x"},
+            "bench_seconds": 1.0,
+            "step_profile": report,
+        }
+    )
     assert "transformer_backward" in table and "(guidance_forward)" in table

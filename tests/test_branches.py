@@ -41,7 +41,9 @@ def build(name: str, guide_channels: Sequence[int] = GUIDES, **kw: Any) -> Guide
     return BUILDERS[name](cfg, guide_channels).eval()
 
 
-def inputs(b: int, p: int, guide_channels: Sequence[int] = GUIDES, seed: int = 1) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def inputs(
+    b: int, p: int, guide_channels: Sequence[int] = GUIDES, seed: int = 1
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(b, C, p, p, generator=g), [torch.randn(b, k, p, p, generator=g) for k in guide_channels]
 
@@ -84,7 +86,9 @@ def test_without_diffusion_features_runs_on_empty_guides(name: str, p: int) -> N
     x, _ = inputs(2, p)
     features, logits = branch(x, [])
     assert features.shape == (2, 16) and logits.shape == (2, N_CLASSES)
-    with pytest.raises(DataError, match=r"built without diffusion features \(guide_channels=\[\]\), expected 0 guides, found 3"):
+    with pytest.raises(
+        DataError, match=r"built without diffusion features \(guide_channels=\[\]\), expected 0 guides, found 3"
+    ):
         branch(x, inputs(2, p)[1])
 
 
@@ -96,7 +100,9 @@ def test_guide_count_and_channels_are_checked(name: str) -> None:
         branch(x, guides[:2])
     with pytest.raises(DataError, match=r"expected 3 guides .*, found 0"):
         branch(x, [])
-    with pytest.raises(DataError, match=r"guide 2 expected shape \(b, G_k, p, p\) = \(2, 8, 5, 5\), found \(2, 6, 5, 5\)"):
+    with pytest.raises(
+        DataError, match=r"guide 2 expected shape \(b, G_k, p, p\) = \(2, 8, 5, 5\), found \(2, 6, 5, 5\)"
+    ):
         branch(x, [guides[0], guides[1], torch.zeros(2, 6, 5, 5)])
     with pytest.raises(DataError, match=rf"expected x of shape \(b, C={C}, p, p\), found \(2, 4, 5, 5\)"):
         branch(torch.zeros(2, 4, 5, 5), guides)
@@ -104,7 +110,9 @@ def test_guide_count_and_channels_are_checked(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(BUILDERS))
 def test_one_guide_count_per_stage_at_build(name: str) -> None:
-    with pytest.raises(ConfigError, match=r"guide_channels must list one channel count per stage \(3\) or be empty, found \[4, 8\]"):
+    with pytest.raises(
+        ConfigError, match=r"guide_channels must list one channel count per stage \(3\) or be empty, found \[4, 8\]"
+    ):
         build(name, guide_channels=(4, 8))
 
 
@@ -184,7 +192,9 @@ def test_transformer_last_stage_on_the_class_token_only_equals_all_tokens(name: 
     reference = _full_layers_encode(branch, x, guides)
     fast_grads = torch.autograd.grad(fast.square().sum(), params, allow_unused=True)
     ref_grads = torch.autograd.grad(reference.square().sum(), params, allow_unused=True)
-    pairs = [(fast, reference)] + [(a, b) for a, b in zip(fast_grads, ref_grads, strict=True) if a is not None and b is not None]
+    pairs = [(fast, reference)] + [
+        (a, b) for a, b in zip(fast_grads, ref_grads, strict=True) if a is not None and b is not None
+    ]
     assert all((a is None) == (b is None) for a, b in zip(fast_grads, ref_grads, strict=True))
     # relative to the largest output / gradient entry: float32 sums run in another order
     scale = max(b.abs().max().item() for _, b in pairs)

@@ -26,9 +26,7 @@ H, W = 4, 5
 
 def gt_map() -> np.ndarray:
     """(4, 5) labels, classes 1..3 all present, some unlabelled."""
-    return np.array(
-        [[0, 1, 1, 2, 2], [1, 1, 2, 2, 0], [3, 3, 0, 2, 1], [3, 3, 3, 0, 1]], dtype=np.int16
-    )
+    return np.array([[0, 1, 1, 2, 2], [1, 1, 2, 2, 0], [3, 3, 0, 2, 1], [3, 3, 3, 0, 1]], dtype=np.int16)
 
 
 def hsi_cube(seed: int = 0) -> np.ndarray:
@@ -179,9 +177,7 @@ def test_truncated_npz(tmp_path: Path) -> None:
     np.savez(tmp_path / "a.npz", x=np.zeros((50, 50)))
     data = (tmp_path / "a.npz").read_bytes()
     (tmp_path / "a.npz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(
-        DataError, match=r"cannot read .*a\.npz as \.npz archive.*truncated or corrupt"
-    ):
+    with pytest.raises(DataError, match=r"cannot read .*a\.npz as \.npz archive.*truncated or corrupt"):
         read_array(tmp_path / "a.npz", "x")
 
 
@@ -209,9 +205,7 @@ def test_truncated_envi_data(tmp_path: Path) -> None:
 def test_envi_without_data_file(tmp_path: Path) -> None:
     save_envi(tmp_path / "c.hdr", hsi_cube())
     (tmp_path / "c.img").unlink()
-    with pytest.raises(
-        DataError, match=r"cannot read .*c\.hdr as ENVI image.*EnviDataFileNotFound"
-    ):
+    with pytest.raises(DataError, match=r"cannot read .*c\.hdr as ENVI image.*EnviDataFileNotFound"):
         read_array(tmp_path / "c.hdr")
 
 
@@ -275,9 +269,7 @@ def test_spatial_shape_mismatch(tmp_path: Path) -> None:
 
 
 def test_2d_spectral_image_rejected(tmp_path: Path) -> None:
-    with pytest.raises(
-        DataError, match=r"modality 'hsi' .*expected \(H, W, C\), found shape \(4, 5\)"
-    ):
+    with pytest.raises(DataError, match=r"modality 'hsi' .*expected \(H, W, C\), found shape \(4, 5\)"):
         load_tmp_scene(tmp_path, good_arrays(hsi=np.zeros((H, W))))
 
 
@@ -319,9 +311,7 @@ def test_negative_labels(tmp_path: Path) -> None:
 
 
 def test_labels_above_declared_classes(tmp_path: Path) -> None:
-    with pytest.raises(
-        DataError, match=r"expected labels <= 2 \(2 classes declared\), found 5 above, maximum 3"
-    ):
+    with pytest.raises(DataError, match=r"expected labels <= 2 \(2 classes declared\), found 5 above, maximum 3"):
         load_tmp_scene(tmp_path, good_arrays(), n_classes=2)
 
 
@@ -355,17 +345,13 @@ def test_validate_labels_derives_class_count() -> None:
 
 def test_mask_wrong_shape(tmp_path: Path) -> None:
     arrays = good_arrays(tr=np.zeros((H, W + 1), dtype=bool), te=np.zeros((H, W), dtype=bool))
-    with pytest.raises(
-        DataError, match=r"train_mask .*expected shape \(4, 5\) \(the gt's\), found \(4, 6\)"
-    ):
+    with pytest.raises(DataError, match=r"train_mask .*expected shape \(4, 5\) \(the gt's\), found \(4, 6\)"):
         load_tmp_scene(tmp_path, arrays, train_mask="tr", test_mask="te")
 
 
 def test_mask_not_binary(tmp_path: Path) -> None:
     arrays = good_arrays(tr=np.full((H, W), 2), te=np.zeros((H, W), dtype=bool))
-    with pytest.raises(
-        DataError, match=r"train_mask .*expected a bool or 0/1 mask, found 20 other"
-    ):
+    with pytest.raises(DataError, match=r"train_mask .*expected a bool or 0/1 mask, found 20 other"):
         load_tmp_scene(tmp_path, arrays, train_mask="tr", test_mask="te")
 
 
@@ -375,9 +361,7 @@ def test_train_test_overlap(tmp_path: Path) -> None:
     test = ~train
     test[1, 1] = True
     arrays = good_arrays(tr=train, te=test)
-    with pytest.raises(
-        DataError, match=r"dataset 's': expected disjoint train and test, found 1 pixels in both"
-    ):
+    with pytest.raises(DataError, match=r"dataset 's': expected disjoint train and test, found 1 pixels in both"):
         load_tmp_scene(tmp_path, arrays, train_mask="tr", test_mask="te")
 
 
@@ -430,9 +414,7 @@ def test_pixel_scene_from_parts_and_raster(tmp_path: Path) -> None:
 
 def test_pixel_coords_outside_image(tmp_path: Path) -> None:
     pixel_files(tmp_path, rc_b=np.array([[2, 2], [4, 0]]))
-    with pytest.raises(
-        DataError, match=r"parts\[1\] coords .*inside image_shape \(4, 5\), found 1 rows"
-    ):
+    with pytest.raises(DataError, match=r"parts\[1\] coords .*inside image_shape \(4, 5\), found 1 rows"):
         load_pixels(tmp_path)
 
 
@@ -530,9 +512,7 @@ def test_class_names_from_matlab(tmp_path: Path, fmt: str) -> None:
         scipy.io.savemat(tmp_path / "names.mat", {"names": names.astype(object)[None]})
     else:
         save_mat73(tmp_path / "names.mat", names=names)
-    scene = load_tmp_scene(
-        tmp_path, good_arrays(), class_names={"path": "names.mat", "key": "names"}
-    )
+    scene = load_tmp_scene(tmp_path, good_arrays(), class_names={"path": "names.mat", "key": "names"})
     assert scene.class_names == ("grass", "road", "roof")
 
 
@@ -562,9 +542,7 @@ def test_unknown_dataset_lists_known(tmp_path: Path) -> None:
 def test_file_dataset_takes_no_overrides(tmp_path: Path) -> None:
     np.savez(tmp_path / "scene.npz", **good_arrays())
     path = write_catalog(tmp_path, {"s": scene_entry()})
-    with pytest.raises(
-        DataError, match=r"dataset 's' is read from files and takes no overrides, found \['seed'\]"
-    ):
+    with pytest.raises(DataError, match=r"dataset 's' is read from files and takes no overrides, found \['seed'\]"):
         load_scene("s", path, seed=1)
 
 
@@ -576,9 +554,7 @@ def test_available_datasets_leaves_out_missing_files(tmp_path: Path) -> None:
             "syn": {"kind": "synthetic"},
             "here": scene_entry(),
             "gone": scene_entry(path="elsewhere/scene.npz"),
-            "half": scene_entry(
-                modalities={"hsi": "hsi", "lidar": {"path": "dsm.mat", "key": "d"}}
-            ),
+            "half": scene_entry(modalities={"hsi": "hsi", "lidar": {"path": "dsm.mat", "key": "d"}}),
         },
     )
     assert available_datasets(path) == ["syn", "here"]
@@ -608,9 +584,7 @@ def test_repo_catalog_schema() -> None:
 
 
 def test_synthetic_overrides_match_generator() -> None:
-    synthetic = pytest.importorskip(
-        "bdgf_nb.data.synthetic", reason="bdgf_nb/synthetic.py not written yet"
-    )
+    synthetic = pytest.importorskip("bdgf_nb.data.synthetic", reason="bdgf_nb/synthetic.py not written yet")
     scene = load_scene("synthetic", size=64, n_bands=8, seed=3)
     params = {**load_catalog()["synthetic"].params, "size": 64, "n_bands": 8, "seed": 3}
     reference = synthetic.make_synthetic_scene(synthetic.SyntheticSceneConfig(**params))
@@ -631,9 +605,7 @@ def test_synthetic_sar_has_three_modalities() -> None:
 
 def test_synthetic_unknown_parameter() -> None:
     pytest.importorskip("bdgf_nb.data.synthetic", reason="bdgf_nb/synthetic.py not written yet")
-    with pytest.raises(
-        DataError, match=r"dataset 'synthetic': unknown synthetic parameter\(s\) \['colour'\]"
-    ):
+    with pytest.raises(DataError, match=r"dataset 'synthetic': unknown synthetic parameter\(s\) \['colour'\]"):
         load_scene("synthetic", colour=1)
 
 

@@ -12,7 +12,13 @@ GROUPS = {"hsi": 8, "lidar": 1}
 
 def make(p_channels=GROUPS, T=100, seed=0, **unet):
     torch.manual_seed(seed)
-    cfg = UNetConfig(in_channels=sum(p_channels.values()), base_width=8, num_res_blocks=1, modality_channels=tuple(p_channels.values()), **unet)
+    cfg = UNetConfig(
+        in_channels=sum(p_channels.values()),
+        base_width=8,
+        num_res_blocks=1,
+        modality_channels=tuple(p_channels.values()),
+        **unet,
+    )
     return GaussianDiffusion(DenoiserUNet(cfg), DiffusionConfig(T=T), p_channels)
 
 

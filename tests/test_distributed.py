@@ -27,8 +27,14 @@ def _launch(out: Path, processes: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else [sys.executable]
-    done = subprocess.run([*launcher, str(WORKER), str(out)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        if processes > 1
+        else [sys.executable]
+    )
+    done = subprocess.run(
+        [*launcher, str(WORKER), str(out)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, f"{processes} process(es) failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
     return torch.load(out / "result.pt", weights_only=False)
 
@@ -61,7 +67,9 @@ def test_two_processes_match_one_process(tmp_path):
     two = tmp_path / "two"
     assert sorted(p.name for p in two.iterdir()) == ["clf.ckpt", "ddpm.ckpt", "result.pt"]
     saved = load_checkpoint(two / "ddpm.ckpt")
-    assert saved["loop"]["epoch"] == 3 and torch.equal(saved["extras"]["ema"]["denoiser.stem.weight"], double["ddpm"]["denoiser.stem.weight"])
+    assert saved["loop"]["epoch"] == 3 and torch.equal(
+        saved["extras"]["ema"]["denoiser.stem.weight"], double["ddpm"]["denoiser.stem.weight"]
+    )
 
 
 def test_single_process_helpers_are_no_ops(monkeypatch):
@@ -104,4 +112,6 @@ def test_command_line_writes_the_checkpoints_notebooks_reuse(tmp_path, capsys):
     assert torchrun.main(["train", "--dataset", "synthetic", "--quick", "--out", str(tmp_path)]) == 0
     assert "[1 process(es)] bdgf:" in capsys.readouterr().out
     artifacts = {p.name for p in (tmp_path / "synthetic" / "artifacts").glob("*.pt")}
-    assert {"ddpm_synthetic_adaptive_quick_seed0.pt", "clf_synthetic_bdgf_ddpm-adaptive_quick_seed0.pt"} <= artifacts, artifacts
+    assert {"ddpm_synthetic_adaptive_quick_seed0.pt", "clf_synthetic_bdgf_ddpm-adaptive_quick_seed0.pt"} <= artifacts, (
+        artifacts
+    )

@@ -27,7 +27,9 @@ def helps() -> dict[str, subprocess.CompletedProcess[str]]:
     imports torch and the library: about 3 s)."""
 
     def run(script: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
 
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) + 1)) as pool:
         return dict(zip((s.name for s in SCRIPTS), pool.map(run, SCRIPTS), strict=True))
@@ -40,8 +42,12 @@ def test_there_are_scripts() -> None:
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def is_main_guard(node: ast.stmt) -> bool:
     """`if __name__ == "__main__": main()`, nothing more."""
-    return (isinstance(node, ast.If) and ast.unparse(node.test) in ("__name__ == '__main__'", '__name__ == "__main__"')
-            and not node.orelse and [ast.unparse(s) for s in node.body] == ["main()"])
+    return (
+        isinstance(node, ast.If)
+        and ast.unparse(node.test) in ("__name__ == '__main__'", '__name__ == "__main__"')
+        and not node.orelse
+        and [ast.unparse(s) for s in node.body] == ["main()"]
+    )
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
@@ -50,11 +56,16 @@ def test_imports_without_running(script: Path, monkeypatch: pytest.MonkeyPatch, 
     under the __main__ guard; loaded as a module it writes nothing. Its folder is on sys.path, as
     when it runs (sys.path[0]), so it may import a neighbour."""
     tree = ast.parse(script.read_text(), filename=str(script))
-    doings = [f"line {node.lineno}: {ast.unparse(node).splitlines()[0]}" for node in tree.body[1:]
-              if not isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef | ast.Assign | ast.AnnAssign)
-              and not is_main_guard(node)]
+    doings = [
+        f"line {node.lineno}: {ast.unparse(node).splitlines()[0]}"
+        for node in tree.body[1:]
+        if not isinstance(
+            node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef | ast.Assign | ast.AnnAssign
+        )
+        and not is_main_guard(node)
+    ]
     assert not doings, f"{script.name} does work at module level: {doings}"
-    assert any(is_main_guard(node) for node in tree.body), f"{script.name}: no `if __name__ == \"__main__\": main()`"
+    assert any(is_main_guard(node) for node in tree.body), f'{script.name}: no `if __name__ == "__main__": main()`'
     monkeypatch.syspath_prepend(str(EXPERIMENTS))
     monkeypatch.chdir(tmp_path)  # the scripts write under the working directory (outputs/experiments/...)
     spec = importlib.util.spec_from_file_location(f"experiment_{script.stem}", script)
@@ -73,7 +84,9 @@ def test_help_states_the_question(script: Path, helps: dict[str, subprocess.Comp
     assert done.returncode == 0, f"{script.name} --help exited {done.returncode}:\n{done.stderr[-2000:]}"
     assert done.stdout.strip(), f"{script.name} --help printed nothing"
     question = (ast.get_docstring(ast.parse(script.read_text())) or "").splitlines()[0]
-    assert question.endswith("?"), f"{script.name}: the docstring's first line should be the question it answers, found {question!r}"
+    assert question.endswith("?"), (
+        f"{script.name}: the docstring's first line should be the question it answers, found {question!r}"
+    )
     assert question in " ".join(done.stdout.split()), f"{script.name}: --help does not state the question {question!r}"
 
 
@@ -85,13 +98,19 @@ def test_uses_only_public_library_names(script: Path) -> None:
     private, library_names = [], set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "bdgf_nb":
-            private += [f"line {node.lineno}: from {node.module} import {a.name}" for a in node.names if a.name.startswith("_")]
-            private += [f"line {node.lineno}: module {node.module}" for part in node.module.split(".") if part.startswith("_")]
+            private += [
+                f"line {node.lineno}: from {node.module} import {a.name}" for a in node.names if a.name.startswith("_")
+            ]
+            private += [
+                f"line {node.lineno}: module {node.module}" for part in node.module.split(".") if part.startswith("_")
+            ]
             library_names |= {a.asname or a.name for a in node.names}
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.name.split(".")[0] == "bdgf_nb":
-                    private += [f"line {node.lineno}: module {a.name}" for part in a.name.split(".") if part.startswith("_")]
+                    private += [
+                        f"line {node.lineno}: module {a.name}" for part in a.name.split(".") if part.startswith("_")
+                    ]
                     library_names.add(a.asname or a.name.split(".")[0])
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
@@ -107,7 +126,11 @@ def test_every_script_has_a_row_and_every_row_a_script() -> None:
     rows = [ROW.match(line) for line in (EXPERIMENTS / "README.md").read_text().splitlines()]
     named = [m.group(1) for m in rows if m]
     assert all(m.group(1) == m.group(2) for m in rows if m), "a row's link text and target differ"
-    assert len(named) == len(set(named)), f"scripts with more than one row: {sorted(n for n in named if named.count(n) > 1)}"
+    assert len(named) == len(set(named)), (
+        f"scripts with more than one row: {sorted(n for n in named if named.count(n) > 1)}"
+    )
     scripts = {s.name for s in SCRIPTS}
-    assert not scripts - set(named), f"scripts without a row in docs/experiments/README.md: {sorted(scripts - set(named))}"
+    assert not scripts - set(named), (
+        f"scripts without a row in docs/experiments/README.md: {sorted(scripts - set(named))}"
+    )
     assert not set(named) - scripts, f"rows naming no script: {sorted(set(named) - scripts)}"

@@ -76,7 +76,13 @@ def test_forward_process_rejects_bad_inputs(diffusion):
 
 
 @settings(max_examples=60, deadline=None)
-@given(r0=st.floats(0.0, 1.0), r1=st.floats(0.0, 1.0), p0=st.floats(0.0, 0.3), p_max=st.floats(0.3, 0.5), gain=st.floats(0.0, 2.0))
+@given(
+    r0=st.floats(0.0, 1.0),
+    r1=st.floats(0.0, 1.0),
+    p0=st.floats(0.0, 0.3),
+    p_max=st.floats(0.3, 0.5),
+    gain=st.floats(0.0, 2.0),
+)
 def test_rule_target_is_where_the_real_masker_settles(r0, r1, p0, p_max, gain):
     cfg = MaskingConfig(p0=p0, p_max=p_max, gain=gain, tau=0.0, warmup_fraction=0.0)
     rule = explore.masking_rule(cfg, [r0, r1])
@@ -147,7 +153,9 @@ def test_branch_trace_guidance_acts_only_after_the_first_stage():
     np.testing.assert_allclose(a[0].state_norm, b[0].state_norm)  # stage 0 runs before any guidance
     assert not np.allclose(a[1].state_norm, b[1].state_norm)  # stage 1 reads the gated sequence
     assert explore.token_labels(branch, groups) == [f"b{k}-{k}" for k in range(12)] + ["lidar"]
-    fig = explore.scan_figure({"guided": a, "other guides": b}, pixel=1, layer=1, token_labels=explore.token_labels(branch, groups))
+    fig = explore.scan_figure(
+        {"guided": a, "other guides": b}, pixel=1, layer=1, token_labels=explore.token_labels(branch, groups)
+    )
     assert explore.png(fig)[:4] == b"\x89PNG"
     with pytest.raises(ConfigError, match=r"layer must be in \[0, 1\], found 2"):
         explore.scan_figure({"guided": a}, layer=2)

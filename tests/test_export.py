@@ -41,8 +41,11 @@ def test_geotiff_reopens_with_same_crs_and_transform(tmp_path: Path) -> None:
         assert json.loads(src.tags()["CLASS_NAMES"]) == list(NAMES) and src.tags()["CLASS_2"] == "maple"
         colours = src.colormap(1)
     assert colours[0][3] == 0 and len({colours[k] for k in (1, 2, 3)}) == 3  # transparent 0, distinct classes
-    assert written["png"].stat().st_size > 0 and sorted(p.name for p in tmp_path.iterdir()) == \
-        ["class_map.png", "class_map.tif", "class_map_area.csv"]  # no temporary left behind
+    assert written["png"].stat().st_size > 0 and sorted(p.name for p in tmp_path.iterdir()) == [
+        "class_map.png",
+        "class_map.tif",
+        "class_map_area.csv",
+    ]  # no temporary left behind
 
 
 def test_area_table_in_square_metres(tmp_path: Path) -> None:
@@ -65,8 +68,16 @@ def test_tiled_map_one_geotiff_per_tile_on_its_own_grid(tmp_path: Path) -> None:
     mosaic = np.zeros((4, 10), dtype=np.int64)
     mosaic[1:3, 1:4], mosaic[1:3, 6:9] = 1, 2
     mosaic[0, :] = 3  # padding rows: must not reach any tile file
-    tiles = [{"name": f"P{k}", "origin": (1, 1 + 5 * k), "shape": (2, 3), "crs": "EPSG:32617",
-              "transform": (1.0, 0.0, 542000.0 + 1000 * k, 0.0, -1.0, 4135000.0)} for k in (0, 1)]
+    tiles = [
+        {
+            "name": f"P{k}",
+            "origin": (1, 1 + 5 * k),
+            "shape": (2, 3),
+            "crs": "EPSG:32617",
+            "transform": (1.0, 0.0, 542000.0 + 1000 * k, 0.0, -1.0, 4135000.0),
+        }
+        for k in (0, 1)
+    ]
     written = write_class_map(tmp_path, mosaic, NAMES, None, tiles=tiles)
     for k in (0, 1):
         with rasterio.open(written[f"tif:P{k}"]) as src:
@@ -76,11 +87,14 @@ def test_tiled_map_one_geotiff_per_tile_on_its_own_grid(tmp_path: Path) -> None:
     assert [int(r["pixels"]) for r in rows] == [6, 6, 0] and [float(r["area_m2"]) for r in rows] == [6.0, 6.0, 0.0]
 
 
-@pytest.mark.parametrize(("bad", "message"), [
-    (np.full((6, 8), 4), r"expected codes 0\.\.3 \(0 = no prediction\), found 4\.\.4"),
-    (np.zeros((6, 8)), r"expected an \(H, W\) integer class map, found ndarray float64"),
-    (np.zeros((5, 8), dtype=int), r"expected the grid's shape \(6, 8\), found a map of shape \(5, 8\)"),
-])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (np.full((6, 8), 4), r"expected codes 0\.\.3 \(0 = no prediction\), found 4\.\.4"),
+        (np.zeros((6, 8)), r"expected an \(H, W\) integer class map, found ndarray float64"),
+        (np.zeros((5, 8), dtype=int), r"expected the grid's shape \(6, 8\), found a map of shape \(5, 8\)"),
+    ],
+)
 def test_bad_maps_refused_and_nothing_written(tmp_path: Path, bad: np.ndarray, message: str) -> None:
     with pytest.raises(DataError, match=message):
         write_class_map(tmp_path / "out", bad, NAMES, GRID)
@@ -89,13 +103,32 @@ def test_bad_maps_refused_and_nothing_written(tmp_path: Path, bad: np.ndarray, m
 
 def _geo_scene(tmp_path: Path) -> Path:
     """A georeferenced 6 x 8 scene in its own catalog."""
-    with rasterio.open(tmp_path / "hsi.tif", "w", driver="GTiff", height=6, width=8, count=2, dtype="float32",
-                       crs="EPSG:32617", transform=TRANSFORM) as dst:
+    with rasterio.open(
+        tmp_path / "hsi.tif",
+        "w",
+        driver="GTiff",
+        height=6,
+        width=8,
+        count=2,
+        dtype="float32",
+        crs="EPSG:32617",
+        transform=TRANSFORM,
+    ) as dst:
         dst.write(np.random.default_rng(0).random((2, 6, 8)).astype(np.float32))
     np.save(tmp_path / "gt.npy", np.clip(class_map(), 0, 3))
     catalog = tmp_path / "my.yaml"
-    catalog.write_text(yaml.safe_dump({"mine": {"kind": "scene", "modalities": {"hsi": {"path": "hsi.tif"}},
-                                                "gt": {"path": "gt.npy"}, "class_names": list(NAMES)}}))
+    catalog.write_text(
+        yaml.safe_dump(
+            {
+                "mine": {
+                    "kind": "scene",
+                    "modalities": {"hsi": {"path": "hsi.tif"}},
+                    "gt": {"path": "gt.npy"},
+                    "class_names": list(NAMES),
+                }
+            }
+        )
+    )
     return catalog
 
 

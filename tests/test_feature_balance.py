@@ -14,9 +14,11 @@ GROUPS = {"hsi": 6, "dsm": 1}
 def scene(seed: int = 0, size: int = 64) -> np.ndarray:
     """(7, size, size): 6 'HSI' bands sharing a smooth latent, and an independent smooth 'DSM'."""
     rng = np.random.default_rng(seed)
+
     def smooth() -> np.ndarray:
         coarse = rng.normal(size=(size // 8, size // 8))
         return np.kron(coarse, np.ones((8, 8))) + 0.1 * rng.normal(size=(size, size))
+
     latent = smooth()
     hsi = np.stack([latent * rng.normal() + 0.3 * rng.normal(size=(size, size)) for _ in range(6)])
     image = np.concatenate([hsi, smooth()[None]])

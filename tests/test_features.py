@@ -18,7 +18,11 @@ GROUPS = {"hsi": 4, "lidar": 1}
 @pytest.fixture(scope="module")
 def diffusion():
     torch.manual_seed(0)
-    d = GaussianDiffusion(DenoiserUNet(UNetConfig(in_channels=5, base_width=8, num_res_blocks=1, modality_channels=(4, 1))), DiffusionConfig(T=100), GROUPS)
+    d = GaussianDiffusion(
+        DenoiserUNet(UNetConfig(in_channels=5, base_width=8, num_res_blocks=1, modality_channels=(4, 1))),
+        DiffusionConfig(T=100),
+        GROUPS,
+    )
     for p in d.parameters():
         p.data.normal_(0, 0.1)
     return d.eval()
@@ -40,7 +44,9 @@ def test_shapes_dtype_and_determinism(diffusion):
 
 def test_concat_is_timestep_major_and_mean_is_its_average(diffusion):
     mean = extract_features(diffusion, image(), FeatureConfig(timesteps=(5, 50), tile=16, overlap=4), progress=False)
-    cat = extract_features(diffusion, image(), FeatureConfig(timesteps=(5, 50), tile=16, overlap=4, reduce="concat"), progress=False)
+    cat = extract_features(
+        diffusion, image(), FeatureConfig(timesteps=(5, 50), tile=16, overlap=4, reduce="concat"), progress=False
+    )
     for m, c in zip(mean, cat, strict=True):
         g = m.shape[0]
         assert c.shape[0] == 2 * g
@@ -99,7 +105,19 @@ def test_cache_hit_miss_and_corrupt_rebuild(tmp_path, diffusion):
         rebuilt, hit = cached_features(tmp_path, key, compute)
     assert not hit and len(calls) == 3 and rebuilt[0][0, 0, 0] == 3
     assert cached_features(tmp_path, key, compute)[1]
-    assert key["checkpoint"] != feature_cache_key("toy", (5, 4, 6), FeatureConfig(), GaussianDiffusion(DenoiserUNet(UNetConfig(in_channels=5, base_width=8, num_res_blocks=1, modality_channels=(4, 1))), DiffusionConfig(T=100), GROUPS))["checkpoint"]
+    assert (
+        key["checkpoint"]
+        != feature_cache_key(
+            "toy",
+            (5, 4, 6),
+            FeatureConfig(),
+            GaussianDiffusion(
+                DenoiserUNet(UNetConfig(in_channels=5, base_width=8, num_res_blocks=1, modality_channels=(4, 1))),
+                DiffusionConfig(T=100),
+                GROUPS,
+            ),
+        )["checkpoint"]
+    )
 
 
 @pytest.mark.parametrize("patch", [1, 3, 5, 7, 9, 11, 13, 21])
@@ -111,6 +129,8 @@ def test_features_are_read_at_the_training_patch(patch):
     assert cfg.tile == patch and 0 <= cfg.overlap <= base.overlap and cfg.tile > 2 * cfg.overlap
     assert (cfg.timesteps, cfg.batch_size, cfg.reduce) == (base.timesteps, base.batch_size, base.reduce)
     if patch == 11:
-        assert cfg == FeatureConfig(timesteps=(5, 50), batch_size=32)  # the validated default: unchanged, same cache key
+        assert cfg == FeatureConfig(
+            timesteps=(5, 50), batch_size=32
+        )  # the validated default: unchanged, same cache key
     with pytest.raises(ConfigError, match=r"patch must be an int >= 1, found 0"):
         base.at_patch(0)

@@ -26,12 +26,23 @@ X0, Y0 = 542000.0, 4135000.0  # top-left corner of the test grids (UTM 17N metre
 H, W = 6, 8  # the 1 m reference grid
 
 
-def write_tif(path: Path, array: np.ndarray, res: float = 1.0, x0: float = X0, y0: float = Y0,
-              nodata: float | None = None) -> Path:
+def write_tif(
+    path: Path, array: np.ndarray, res: float = 1.0, x0: float = X0, y0: float = Y0, nodata: float | None = None
+) -> Path:
     """(H, W) or (H, W, C) -> a GeoTIFF with north-up pixels of `res` metres."""
     bands = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
-    with rasterio.open(path, "w", driver="GTiff", height=bands.shape[1], width=bands.shape[2], count=bands.shape[0],
-                       dtype=bands.dtype, crs=CRS, transform=Affine(res, 0, x0, 0, -res, y0), nodata=nodata) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=bands.shape[1],
+        width=bands.shape[2],
+        count=bands.shape[0],
+        dtype=bands.dtype,
+        crs=CRS,
+        transform=Affine(res, 0, x0, 0, -res, y0),
+        nodata=nodata,
+    ) as dst:
         dst.write(bands)
     return path
 
@@ -54,8 +65,11 @@ def gt() -> np.ndarray:
 
 
 def geo_entry(**fields: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"kind": "scene", "modalities": {"hsi": {"path": "hsi.tif"}, "dsm": {"path": "dsm.tif"}},
-                             "gt": {"path": "gt.tif"}}
+    entry: dict[str, Any] = {
+        "kind": "scene",
+        "modalities": {"hsi": {"path": "hsi.tif"}, "dsm": {"path": "dsm.tif"}},
+        "gt": {"path": "gt.tif"},
+    }
     entry.update(fields)
     return entry
 
@@ -75,7 +89,12 @@ def load_geo(tmp_path: Path, dsm: np.ndarray, **fields: Any) -> Scene:
 def test_npy_gt(tmp_path: Path) -> None:
     np.savez(tmp_path / "scene.npz", hsi=hsi(), lidar=np.ones((H, W)))
     np.save(tmp_path / "gt.npy", gt().astype(np.int64))
-    entry = {"kind": "scene", "path": "scene.npz", "modalities": {"hsi": "hsi", "lidar": "lidar"}, "gt": {"path": "gt.npy"}}
+    entry = {
+        "kind": "scene",
+        "path": "scene.npz",
+        "modalities": {"hsi": "hsi", "lidar": "lidar"},
+        "gt": {"path": "gt.npy"},
+    }
     scene = load_scene("s", write_catalog(tmp_path, {"s": entry}))
     assert isinstance(scene, Scene) and np.array_equal(scene.gt, gt()) and scene.n_classes == 2
 
@@ -103,8 +122,11 @@ def test_finer_rgb_is_area_averaged_onto_the_hsi_grid(tmp_path: Path) -> None:
     """A 0.1 m RGB over the 1 m HSI's extent: each 1 m pixel is the mean of its 10 x 10 block."""
     rgb = np.random.default_rng(1).random((H * 10, W * 10, 3)).astype(np.float32)
     write_tif(tmp_path / "rgb.tif", rgb, res=0.1)
-    scene = load_geo(tmp_path, np.ones((H, W), np.float32),
-                     modalities={"hsi": {"path": "hsi.tif"}, "dsm": {"path": "dsm.tif"}, "rgb": {"path": "rgb.tif"}})
+    scene = load_geo(
+        tmp_path,
+        np.ones((H, W), np.float32),
+        modalities={"hsi": {"path": "hsi.tif"}, "dsm": {"path": "dsm.tif"}, "rgb": {"path": "rgb.tif"}},
+    )
     block_means = rgb.reshape(H, 10, W, 10, 3).mean(axis=(1, 3))
     diff = np.abs(scene.modalities["rgb"] - block_means).max()
     print(f"max |resampled - block mean| = {diff:.2e}")
@@ -127,7 +149,9 @@ def test_non_overlapping_rasters_refused(tmp_path: Path) -> None:
     write_tif(tmp_path / "hsi.tif", hsi())
     write_tif(tmp_path / "gt.tif", gt())
     write_tif(tmp_path / "dsm.tif", np.ones((H, W), np.float32), x0=X0 + 1000)
-    with pytest.raises(DataError, match=r"modality 'dsm' .*dsm\.tif.*expected a raster overlapping the reference grid.*no overlap"):
+    with pytest.raises(
+        DataError, match=r"modality 'dsm' .*dsm\.tif.*expected a raster overlapping the reference grid.*no overlap"
+    ):
         load_scene("s", write_catalog(tmp_path, {"s": geo_entry()}))
 
 
@@ -191,7 +215,10 @@ def test_geotiff_nodata_value_is_a_hole(tmp_path: Path) -> None:
 
 
 def test_bad_nodata_policy(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"field 'nodata', modality 'dsm': expected `mask`, `\{fill: nearest\}` or `\{fill: mean\}`, found 'zero'"):
+    with pytest.raises(
+        DataError,
+        match=r"field 'nodata', modality 'dsm': expected `mask`, `\{fill: nearest\}` or `\{fill: mean\}`, found 'zero'",
+    ):
         load_geo(tmp_path, holed_dsm(), nodata={"dsm": "zero"})
     with pytest.raises(DataError, match=r"field 'nodata': expected a modality name of \['dsm', 'hsi'\], found 'sar'"):
         load_geo(tmp_path, holed_dsm(), nodata={"sar": "mask"})
@@ -208,18 +235,29 @@ def box(col0: float, row0: float, col1: float, row1: float) -> shapely.Polygon:
 def write_polygons(path: Path, polygons: list[shapely.Polygon], ids: list[str]) -> Path:
     import pyogrio.raw
 
-    pyogrio.raw.write(path, shapely.to_wkb(np.array(polygons)), [np.array(ids, dtype=object)], fields=["indvdID"],
-                      geometry_type="Polygon", crs=CRS, driver="GPKG" if path.suffix == ".gpkg" else "ESRI Shapefile")
+    pyogrio.raw.write(
+        path,
+        shapely.to_wkb(np.array(polygons)),
+        [np.array(ids, dtype=object)],
+        fields=["indvdID"],
+        geometry_type="Polygon",
+        crs=CRS,
+        driver="GPKG" if path.suffix == ".gpkg" else "ESRI Shapefile",
+    )
     return path
 
 
 def crowns(tmp_path: Path, suffix: str = ".shp") -> dict[str, Any]:
     """Three crowns: t1 (oak) cols 0-3 rows 0-2, t2 (maple) cols 2-5 rows 1-3, overlapping t1 on
     cols 2-3 rows 1-2 (4 px); t3 (oak) cols 6-7 rows 4-5; t4 has no field row; t5 (birch) 1 px."""
-    write_polygons(tmp_path / f"crowns{suffix}",
-                   [box(0, 0, 4, 3), box(2, 1, 6, 4), box(6, 4, 8, 6), box(0, 5, 1, 6), box(7, 0, 8, 1)],
-                   ["t1", "t2", "t3", "t4", "t5"])
-    (tmp_path / "field.csv").write_text("indvdID,taxonID,height\nt1,oak,12\nt2,maple,9\nt3,oak,15\nt3,oak,15\nt5,birch,3\n")
+    write_polygons(
+        tmp_path / f"crowns{suffix}",
+        [box(0, 0, 4, 3), box(2, 1, 6, 4), box(6, 4, 8, 6), box(0, 5, 1, 6), box(7, 0, 8, 1)],
+        ["t1", "t2", "t3", "t4", "t5"],
+    )
+    (tmp_path / "field.csv").write_text(
+        "indvdID,taxonID,height\nt1,oak,12\nt2,maple,9\nt3,oak,15\nt3,oak,15\nt5,birch,3\n"
+    )
     return {"vector": f"crowns{suffix}", "class_field": "taxonID", "join": {"csv": "field.csv", "key": "indvdID"}}
 
 
@@ -241,8 +279,12 @@ def test_polygons_joined_to_csv_with_overlap(tmp_path: Path, suffix: str) -> Non
     assert report["pixels_per_class"] == {"birch": 1, "maple": 8, "oak": 12}
 
 
-@pytest.mark.parametrize(("rare", "names", "other_pixels"), [("drop", ("maple", "oak"), None), ("other", ("maple", "oak", "other"), 1)])
-def test_rare_classes_dropped_or_merged(tmp_path: Path, rare: str, names: tuple[str, ...], other_pixels: int | None) -> None:
+@pytest.mark.parametrize(
+    ("rare", "names", "other_pixels"), [("drop", ("maple", "oak"), None), ("other", ("maple", "oak", "other"), 1)]
+)
+def test_rare_classes_dropped_or_merged(
+    tmp_path: Path, rare: str, names: tuple[str, ...], other_pixels: int | None
+) -> None:
     write_tif(tmp_path / "hsi.tif", hsi())
     write_tif(tmp_path / "dsm.tif", np.ones((H, W), np.float32))
     labels = {**crowns(tmp_path), "min_pixels": 2, "rare": rare}
@@ -256,7 +298,9 @@ def test_join_key_missing_names_columns(tmp_path: Path) -> None:
     write_tif(tmp_path / "hsi.tif", hsi())
     write_tif(tmp_path / "dsm.tif", np.ones((H, W), np.float32))
     labels = {**crowns(tmp_path), "join": {"csv": "field.csv", "key": "treeID"}}
-    with pytest.raises(DataError, match=r"field 'join.key': .*crowns\.shp has no attribute 'treeID'; available: \['indvdID'\]"):
+    with pytest.raises(
+        DataError, match=r"field 'join.key': .*crowns\.shp has no attribute 'treeID'; available: \['indvdID'\]"
+    ):
         load_scene("s", write_catalog(tmp_path, {"s": geo_entry(gt=labels)}))
 
 
@@ -286,8 +330,16 @@ def test_own_catalog_resolves_paths_from_its_folder(tmp_path: Path) -> None:
     data.mkdir(parents=True)
     write_tif(data / "hsi.tif", hsi())
     np.save(data / "gt.npy", gt())
-    catalog = write_catalog(tmp_path / "project" / "cfg", {"mine": {"kind": "scene", "modalities": {"hsi": {"path": "../data/hsi.tif"}},
-                                                                    "gt": {"path": "../data/gt.npy"}}})
+    catalog = write_catalog(
+        tmp_path / "project" / "cfg",
+        {
+            "mine": {
+                "kind": "scene",
+                "modalities": {"hsi": {"path": "../data/hsi.tif"}},
+                "gt": {"path": "../data/gt.npy"},
+            }
+        },
+    )
     assert load_catalog(catalog)["mine"].files() == [(data / "hsi.tif").resolve(), (data / "gt.npy").resolve()]
     scene = load_scene("mine", catalog)
     assert np.array_equal(scene.gt, gt())
@@ -297,18 +349,29 @@ def test_write_catalog_entry_appends_a_loadable_entry(tmp_path: Path) -> None:
     write_tif(tmp_path / "hsi.tif", hsi())
     np.save(tmp_path / "gt.npy", gt())
     catalog = write_catalog(tmp_path, {"first": {"kind": "synthetic"}})
-    entry = {"kind": "scene", "modalities": {"hsi": {"path": "hsi.tif"}}, "gt": {"path": "gt.npy"}, "description": "mine"}
+    entry = {
+        "kind": "scene",
+        "modalities": {"hsi": {"path": "hsi.tif"}},
+        "gt": {"path": "gt.npy"},
+        "description": "mine",
+    }
     write_catalog_entry(catalog, "mine", entry)
     entries = load_catalog(catalog)
     assert list(entries) == ["first", "mine"] and entries["mine"].description == "mine"
     assert np.array_equal(load_scene("mine", catalog).gt, gt())
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ({"kind": "scene", "modalities": {"hsi": {"path": "hsi.tif"}}, "gt": {"path": "nope.npy"}}, r"file\(s\) not found: \[.*nope\.npy"),
-    ({"kind": "scene", "modalities": {"hsi": {"path": "hsi.tif"}}}, r"missing required field\(s\) \['gt'\]"),
-    ({"kind": "scene", "modalities": {"hsi": {"path": "hsi.tif"}}, "gt": {"path": "bad.npy"}}, r"labels >= 0"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"kind": "scene", "modalities": {"hsi": {"path": "hsi.tif"}}, "gt": {"path": "nope.npy"}},
+            r"file\(s\) not found: \[.*nope\.npy",
+        ),
+        ({"kind": "scene", "modalities": {"hsi": {"path": "hsi.tif"}}}, r"missing required field\(s\) \['gt'\]"),
+        ({"kind": "scene", "modalities": {"hsi": {"path": "hsi.tif"}}, "gt": {"path": "bad.npy"}}, r"labels >= 0"),
+    ],
+)
 def test_write_catalog_entry_refuses_and_leaves_the_file(tmp_path: Path, entry: dict[str, Any], message: str) -> None:
     write_tif(tmp_path / "hsi.tif", hsi())
     np.save(tmp_path / "bad.npy", -gt().astype(np.int64))
@@ -316,7 +379,11 @@ def test_write_catalog_entry_refuses_and_leaves_the_file(tmp_path: Path, entry: 
     before = catalog.read_text()
     with pytest.raises(DataError, match=message):
         write_catalog_entry(catalog, "mine", entry)
-    assert catalog.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["bad.npy", "catalog.yaml", "hsi.tif"]
+    assert catalog.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "bad.npy",
+        "catalog.yaml",
+        "hsi.tif",
+    ]
 
 
 def test_write_catalog_entry_refuses_a_taken_name(tmp_path: Path) -> None:
@@ -337,12 +404,19 @@ def test_tiles_are_padded_on_their_own(tmp_path: Path) -> None:
             (tmp_path / folder).mkdir(exist_ok=True)
         write_tif(tmp_path / "HSI" / f"P{k}.tif", np.full((4, 4, 2), value, np.float32), x0=x0)
         write_tif(tmp_path / "CHM" / f"P{k}.tif", np.full((4, 4), value, np.float32), x0=x0)
-    write_polygons(tmp_path / "crowns.shp", [shapely.box(X0 + 1000, Y0 - 2, X0 + 1002, Y0), shapely.box(X0 + 2000, Y0 - 4, X0 + 2004, Y0 - 2)],
-                   ["a", "b"])
+    write_polygons(
+        tmp_path / "crowns.shp",
+        [shapely.box(X0 + 1000, Y0 - 2, X0 + 1002, Y0), shapely.box(X0 + 2000, Y0 - 4, X0 + 2004, Y0 - 2)],
+        ["a", "b"],
+    )
     (tmp_path / "field.csv").write_text("indvdID,taxonID\na,oak\nb,maple\n")
-    entry = {"kind": "tiles", "tiles": {"glob": "HSI/P*.tif"}, "pad": 2,
-             "modalities": {"hsi": "HSI/{tile}.tif", "chm": "CHM/{tile}.tif"},
-             "gt": {"vector": "crowns.shp", "class_field": "taxonID", "join": {"csv": "field.csv", "key": "indvdID"}}}
+    entry = {
+        "kind": "tiles",
+        "tiles": {"glob": "HSI/P*.tif"},
+        "pad": 2,
+        "modalities": {"hsi": "HSI/{tile}.tif", "chm": "CHM/{tile}.tif"},
+        "gt": {"vector": "crowns.shp", "class_field": "taxonID", "join": {"csv": "field.csv", "key": "indvdID"}},
+    }
     scene = load_scene("t", write_catalog(tmp_path, {"t": entry}))
     assert scene.metadata["group_names"] == ["P1", "P2"]
     groups, pad = scene.metadata["groups"], 2
@@ -350,14 +424,18 @@ def test_tiles_are_padded_on_their_own(tmp_path: Path) -> None:
     assert int((scene.gt == 2).sum()) == 4 and int((scene.gt == 1).sum()) == 8  # maple, oak by name
     for k, value in ((1, 10.0), (2, 20.0)):
         rows, cols = np.nonzero(groups == k)
-        window = scene.modalities["hsi"][rows.min() - pad:rows.max() + pad + 1, cols.min() - pad:cols.max() + pad + 1]
+        window = scene.modalities["hsi"][
+            rows.min() - pad : rows.max() + pad + 1, cols.min() - pad : cols.max() + pad + 1
+        ]
         assert (window == value).all()
     assert (scene.gt[groups == 0] == 0).all() and not scene.metadata["valid"][groups == 0].any()
     assert scene.metadata["tiles"][1]["transform"] == (1.0, 0.0, X0 + 2000, 0.0, -1.0, Y0)
 
 
-IDTREES = pytest.mark.skipif(not (SHARED_DATA / "idtrees_mlbs" / "ITC" / "train_MLBS.shp").is_file(),
-                             reason=f"real data absent: {SHARED_DATA / 'idtrees_mlbs'}")
+IDTREES = pytest.mark.skipif(
+    not (SHARED_DATA / "idtrees_mlbs" / "ITC" / "train_MLBS.shp").is_file(),
+    reason=f"real data absent: {SHARED_DATA / 'idtrees_mlbs'}",
+)
 
 
 @pytest.mark.realdata
@@ -372,7 +450,9 @@ def test_idtrees_mlbs(tmp_path: Path) -> None:
     assert scene.metadata["labels"]["overlap_pixels"] == 2439
     assert len(scene.metadata["group_names"]) == 46 and scene.metadata["resampled"] == {"rgb": "average"}
     entry = yaml.safe_load((REPO / "data_catalog.yaml").read_text())["idtrees_mlbs"]
-    entry = yaml.safe_load(yaml.safe_dump(entry, sort_keys=False).replace("../shared/", f"{SHARED_DATA.parent}/"))  # absolute paths
+    entry = yaml.safe_load(
+        yaml.safe_dump(entry, sort_keys=False).replace("../shared/", f"{SHARED_DATA.parent}/")
+    )  # absolute paths
     entry["gt"]["min_groups"] = 3
     readme = load_scene("idtrees_mlbs", write_catalog(tmp_path, {"idtrees_mlbs": entry}))
     assert readme.n_classes == 17 and int((readme.gt > 0).sum()) == 12248

@@ -16,8 +16,14 @@ from bdgf_nb.model.guidance import (
 )
 
 
-@pytest.mark.parametrize("module", [FeatureFusion(8, 5, enabled=False), GroupChannelAttention(8, 5, enabled=False),
-                                    CrossAttention(8, 5, heads=2, enabled=False)])
+@pytest.mark.parametrize(
+    "module",
+    [
+        FeatureFusion(8, 5, enabled=False),
+        GroupChannelAttention(8, 5, enabled=False),
+        CrossAttention(8, 5, heads=2, enabled=False),
+    ],
+)
 def test_disabled_guidance_is_identity_without_parameters(module: torch.nn.Module) -> None:
     h = torch.randn(3, 8, 4, 4) if isinstance(module, FeatureFusion) else torch.randn(3, 6, 8)
     assert sum(p.numel() for p in module.parameters()) == 0
@@ -98,7 +104,9 @@ def test_check_guides_names_expected_and_found() -> None:
     check_guides([torch.zeros(4, 8, 5, 5), torch.zeros(4, 16, 5, 5)], [8, 16], x, "Branch")
     with pytest.raises(DataError, match=r"Branch: expected 2 guides \(one per stage, channels \[8, 16\]\), found 1"):
         check_guides([torch.zeros(4, 8, 5, 5)], [8, 16], x, "Branch")
-    with pytest.raises(DataError, match=r"guide 1 expected shape \(b, G_k, p, p\) = \(4, 16, 5, 5\), found \(4, 12, 5, 5\)"):
+    with pytest.raises(
+        DataError, match=r"guide 1 expected shape \(b, G_k, p, p\) = \(4, 16, 5, 5\), found \(4, 12, 5, 5\)"
+    ):
         check_guides([torch.zeros(4, 8, 5, 5), torch.zeros(4, 12, 5, 5)], [8, 16], x, "Branch")
     with pytest.raises(DataError, match=r"guide 0 expected shape .* = \(4, 8, 5, 5\), found \(4, 8, 3, 3\)"):
         check_guides([torch.zeros(4, 8, 3, 3), torch.zeros(4, 16, 5, 5)], [8, 16], x, "Branch")

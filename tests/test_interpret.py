@@ -143,7 +143,9 @@ def test_subsample_is_deterministic_stratified_and_keeps_rare_classes():
 def test_subsample_returns_everything_when_budget_is_large_and_refuses_tiny_budget():
     labels = np.array([3, 3, 1, 2, 2])
     np.testing.assert_array_equal(subsample_indices(labels, 10, seed=0), np.arange(5))
-    with pytest.raises(ConfigError, match=r"n must be >= the number of classes \(3\) so every class keeps a point, found 2"):
+    with pytest.raises(
+        ConfigError, match=r"n must be >= the number of classes \(3\) so every class keeps a point, found 2"
+    ):
         subsample_indices(labels, 2, seed=0)
 
 
@@ -181,7 +183,10 @@ def test_umap_machine_code_is_reused_by_the_next_process():
         "epoch = umap_with_disk_cache().layouts._nb_optimize_layout_euclidean_single_epoch\n"
         "print(sum(epoch.stats.cache_hits.values()), sum(epoch.stats.cache_misses.values()), y.sum().hex())\n"
     )
-    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split() for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+        for _ in range(2)
+    ]
     hits, misses, digest = runs[1]
     assert int(hits) >= 1 and int(misses) == 0, runs
     assert digest == runs[0][2]  # same embedding, compiled or loaded
@@ -216,8 +221,13 @@ def test_pairwise_heatmap_and_accuracy_bars():
     assert len(fig.data) == 1 and fig.data[0].z.shape == (3, 3) and fig.data[0].zmax == 1.0
     with pytest.raises(DataError, match=r"matrix must be \(2, 2\)"):
         pairwise_heatmap(np.eye(3), ["a", "b"], "x")
-    report = {"branch_accuracy": {"cnn": 80.0, "mamba": 85.0}, "ensemble_accuracy": 88.0,
-              "oracle_accuracy": 93.0, "best_branch": "mamba", "ensemble_gain": 3.0}
+    report = {
+        "branch_accuracy": {"cnn": 80.0, "mamba": 85.0},
+        "ensemble_accuracy": 88.0,
+        "oracle_accuracy": 93.0,
+        "best_branch": "mamba",
+        "ensemble_gain": 3.0,
+    }
     bars = accuracy_bars(report)
     assert list(bars.data[0].x) == ["cnn", "mamba", "ensemble", "oracle (any branch)"]
     assert "+3.0 points" in bars.layout.title.text

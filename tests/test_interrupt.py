@@ -67,8 +67,11 @@ def saved_epoch(checkpoint: Path) -> int:
 
 def kill_mid_epoch(job: str, checkpoint: Path, sig: signal.Signals, hang_at: int) -> None:
     """Run the child until it hangs inside training batch `hang_at`, then kill it with `sig`."""
-    child = subprocess.Popen([sys.executable, str(SCRIPT), job, str(checkpoint), "--hang-at", str(hang_at)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(SCRIPT), job, str(checkpoint), "--hang-at", str(hang_at)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     try:
         line = child.stdout.readline()
@@ -85,8 +88,9 @@ def kill_mid_epoch(job: str, checkpoint: Path, sig: signal.Signals, hang_at: int
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 @pytest.mark.parametrize("job", list(JOBS))
-def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path, job: str, sig: signal.Signals,
-                                                       straight: dict[str, dict[str, Any]]) -> None:
+def test_killed_run_resumes_to_the_uninterrupted_result(
+    tmp_path: Path, job: str, sig: signal.Signals, straight: dict[str, dict[str, Any]]
+) -> None:
     run, epochs, steps_per_epoch = JOBS[job]
     checkpoint = tmp_path / f"{job}.ckpt"
     hang_at = steps_per_epoch + steps_per_epoch // 2 + 1  # epoch 2, after >= 1 of its steps

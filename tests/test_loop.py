@@ -22,7 +22,9 @@ def _run(scores: list[float], patience: int, min_gain: float) -> tuple[int, int,
             model.weight.fill_(epoch + 1)
         return {"epoch": epoch + 1, "val_kappa": scores[epoch]}
 
-    state = run_epochs(train_epoch, parts, LoopConfig(len(scores), "val_kappa", patience, min_gain=min_gain), progress=False)
+    state = run_epochs(
+        train_epoch, parts, LoopConfig(len(scores), "val_kappa", patience, min_gain=min_gain), progress=False
+    )
     return state.epoch, state.best_epoch, model.weight.detach().clone()
 
 

@@ -23,13 +23,16 @@ def test_config_derives_d_inner_and_dt_rank() -> None:
     assert MambaConfig(d_model=40, dt_rank=5).dt_rank == 5
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("d_state", 0, r"d_state must be an int >= 1, found 0"),
-    ("dt_rank", "big", r"dt_rank must be 'auto' or an int >= 1, found 'big'"),
-    ("dt_min", 0.5, r"dt_min and dt_max must satisfy 0 < dt_min <= dt_max, found dt_min=0.5, dt_max=0.1"),
-    ("norm", "batchnorm", r"norm must be one of \['rmsnorm', 'layernorm'\], found 'batchnorm'"),
-    ("backend", "gpu", r"backend must be one of \['auto', 'reference', 'fused', 'mamba_ssm'\], found 'gpu'"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("d_state", 0, r"d_state must be an int >= 1, found 0"),
+        ("dt_rank", "big", r"dt_rank must be 'auto' or an int >= 1, found 'big'"),
+        ("dt_min", 0.5, r"dt_min and dt_max must satisfy 0 < dt_min <= dt_max, found dt_min=0.5, dt_max=0.1"),
+        ("norm", "batchnorm", r"norm must be one of \['rmsnorm', 'layernorm'\], found 'batchnorm'"),
+        ("backend", "gpu", r"backend must be one of \['auto', 'reference', 'fused', 'mamba_ssm'\], found 'gpu'"),
+    ],
+)
 def test_config_rejects_bad_fields(field: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         MambaConfig(d_model=16, **{field: value})  # type: ignore[arg-type]

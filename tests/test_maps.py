@@ -19,7 +19,14 @@ GROUPS = {"hsi": 6, "lidar": 1}
 GUIDES = (3, 4, 4)
 
 
-def reference_map(model: torch.nn.Module, image: np.ndarray, patch: int, guides: Sequence[np.ndarray], mask: np.ndarray, tile_rows: int) -> np.ndarray:
+def reference_map(
+    model: torch.nn.Module,
+    image: np.ndarray,
+    patch: int,
+    guides: Sequence[np.ndarray],
+    mask: np.ndarray,
+    tile_rows: int,
+) -> np.ndarray:
     """The pre-speed-up predict_map: a PatchDataset per band of rows, `train.predict` on it."""
     height = image.shape[1]
     halo = patch // 2
@@ -33,7 +40,13 @@ def reference_map(model: torch.nn.Module, image: np.ndarray, patch: int, guides:
         if hi - lo < patch:
             hi = min(height, lo + patch)
             lo = hi - patch
-        band = PatchDataset(image[:, lo:hi], pixels + np.array([top - lo, 0]), np.ones(len(pixels), np.int64), patch, [g[:, lo:hi] for g in guides])
+        band = PatchDataset(
+            image[:, lo:hi],
+            pixels + np.array([top - lo, 0]),
+            np.ones(len(pixels), np.int64),
+            patch,
+            [g[:, lo:hi] for g in guides],
+        )
         labels[pixels[:, 0] + top, pixels[:, 1]] = predict(model, band, batch_size=256)["probabilities"].argmax(1) + 1
     return labels
 
@@ -52,7 +65,9 @@ def scene() -> tuple[BDGF, np.ndarray, list[np.ndarray]]:
     with torch.no_grad():
         for k, branch in enumerate(model.branches.values()):
             head = branch.head[-1]
-            head.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(k)).div_(torch.as_tensor(features[k].std(0)).clamp_min(1e-6))
+            head.weight.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(k)).div_(
+                torch.as_tensor(features[k].std(0)).clamp_min(1e-6)
+            )
             head.bias.copy_(-head.weight @ torch.as_tensor(features[k].mean(0)))
     return model, image, guides
 

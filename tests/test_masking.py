@@ -10,7 +10,9 @@ from bdgf_nb.errors import ConfigError, DataError
 
 
 def test_unknown_mode_names_field_and_choices():
-    with pytest.raises(ConfigError, match=r"mode must be one of \['none', 'random', 'random_matched', 'adaptive'\], found 'always'"):
+    with pytest.raises(
+        ConfigError, match=r"mode must be one of \['none', 'random', 'random_matched', 'adaptive'\], found 'always'"
+    ):
         MaskingConfig(mode="always")
     with pytest.raises(ConfigError, match=r"p0 must be in \[0, p_max=0.5\], found 0.7"):
         MaskingConfig(p0=0.7)
@@ -90,7 +92,11 @@ def test_loss_signal_masks_the_faster_learner_more():
     three = ModalityMasker(cfg, 3, 100)
     three.update([1.0, 1.0, 1.0])
     three.update([0.5, 1.0, 1.0])  # shares (1/2, 1/4, 1/4)
-    assert three.probabilities == [pytest.approx(0.1 + 0.8 / 6), pytest.approx(0.1 - 0.8 / 12), pytest.approx(0.1 - 0.8 / 12)]
+    assert three.probabilities == [
+        pytest.approx(0.1 + 0.8 / 6),
+        pytest.approx(0.1 - 0.8 / 12),
+        pytest.approx(0.1 - 0.8 / 12),
+    ]
 
 
 def test_unusable_reliance_keeps_the_last_measurement():
@@ -106,11 +112,17 @@ def test_unusable_reliance_keeps_the_last_measurement():
 def test_random_matched_spends_the_adaptive_runs_budget():
     """matched_rate = mean over epochs and modalities of p_mask; random_matched hides at that
     rate (within 4 binomial standard errors)."""
-    history = [{"p_mask_hsi": 0.1, "p_mask_lidar": 0.1}, {"p_mask_hsi": 0.42, "p_mask_lidar": 0.0}, {"p_mask_hsi": 0.3, "p_mask_lidar": 0.04}]
+    history = [
+        {"p_mask_hsi": 0.1, "p_mask_lidar": 0.1},
+        {"p_mask_hsi": 0.42, "p_mask_lidar": 0.0},
+        {"p_mask_hsi": 0.3, "p_mask_lidar": 0.04},
+    ]
     target = matched_rate(history, ["hsi", "lidar"])
     assert target == pytest.approx((0.1 + 0.1 + 0.42 + 0.0 + 0.3 + 0.04) / 6)
     n = 40000
-    hidden = ModalityMasker(MaskingConfig(mode="random_matched", matched_p=target), 2, 10).sample(n, torch.Generator().manual_seed(1))
+    hidden = ModalityMasker(MaskingConfig(mode="random_matched", matched_p=target), 2, 10).sample(
+        n, torch.Generator().manual_seed(1)
+    )
     rate = hidden.float().mean().item()  # hidden (sample, modality) pairs / (n * M)
     se = math.sqrt(target * (1 - target) / (2 * n))
     assert abs(rate - target) < 4 * se, (rate, target, se)
@@ -131,7 +143,11 @@ def test_sampling_frequencies_and_at_most_one_hidden():
 @settings(max_examples=60, deadline=None)
 @given(
     n=st.integers(2, 4),
-    losses=st.lists(st.lists(st.one_of(st.floats(1e-6, 1e3), st.just(float("nan"))), min_size=4, max_size=4), min_size=1, max_size=40),
+    losses=st.lists(
+        st.lists(st.one_of(st.floats(1e-6, 1e3), st.just(float("nan"))), min_size=4, max_size=4),
+        min_size=1,
+        max_size=40,
+    ),
     alpha=st.floats(0.0, 5.0),
 )
 def test_probabilities_stay_in_range_and_never_mask_all(n, losses, alpha):

@@ -31,4 +31,3 @@ def test_absent_class_is_nan_and_excluded_from_aa():
 def test_out_of_range_labels_are_refused():
     with pytest.raises(DataError, match=r"y_pred must hold labels in 1..3, found range 0..2"):
         confusion_matrix(np.array([1, 2]), np.array([0, 2]), 3)
-

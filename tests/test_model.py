@@ -29,24 +29,32 @@ def build(cfg: BDGFConfig = SMALL, guide_channels: list[int] | None = None, n_cl
     return BDGF(cfg, GROUPS, GUIDES if guide_channels is None else guide_channels, n_classes)
 
 
-def inputs(b: int = 3, p: int = 5, guide_channels: list[int] | None = None, seed: int = 1) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def inputs(
+    b: int = 3, p: int = 5, guide_channels: list[int] | None = None, seed: int = 1
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     g = torch.Generator().manual_seed(seed)
     channels = GUIDES if guide_channels is None else guide_channels
     return torch.randn(b, 11, p, p, generator=g), [torch.randn(b, k, p, p, generator=g) for k in channels]
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"branches": ("cnn", "rnn")}, r"BDGFConfig.branches must be a non-empty subset of \['cnn', 'mamba', 'transformer'\] without repeats, found \['cnn', 'rnn'\]"),
-    ({"branches": ()}, r"BDGFConfig.branches must be a non-empty subset"),
-    ({"width": 30, "heads": 4}, r"BDGFConfig.width \(30\) must be divisible by heads \(4\)"),
-    ({"width": 18, "heads": 2}, r"BDGFConfig.width \(18\) must be divisible by attention_groups \(4\)"),
-    ({"ensemble": "vote"}, r"BDGFConfig.ensemble must be one of \['mean', 'entropy', 'fitted'\], found 'vote'"),
-    ({"dropout": 1.0}, r"BDGFConfig.dropout must be in \[0, 1\), found 1.0"),
-    ({"width": "64"}, r"BDGFConfig.width: expected int, found str '64'"),
-    ({"max_patch": 10}, r"BDGFConfig.max_patch must be odd and >= 1, found 10"),
-    ({"scan_backend": "gpu"}, r"backend must be one of"),
-    ({"cross_queries": "pixels"}, r"BDGFConfig.cross_queries must be 'cls' or 'all', found 'pixels'"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"branches": ("cnn", "rnn")},
+            r"BDGFConfig.branches must be a non-empty subset of \['cnn', 'mamba', 'transformer'\] without repeats, found \['cnn', 'rnn'\]",
+        ),
+        ({"branches": ()}, r"BDGFConfig.branches must be a non-empty subset"),
+        ({"width": 30, "heads": 4}, r"BDGFConfig.width \(30\) must be divisible by heads \(4\)"),
+        ({"width": 18, "heads": 2}, r"BDGFConfig.width \(18\) must be divisible by attention_groups \(4\)"),
+        ({"ensemble": "vote"}, r"BDGFConfig.ensemble must be one of \['mean', 'entropy', 'fitted'\], found 'vote'"),
+        ({"dropout": 1.0}, r"BDGFConfig.dropout must be in \[0, 1\), found 1.0"),
+        ({"width": "64"}, r"BDGFConfig.width: expected int, found str '64'"),
+        ({"max_patch": 10}, r"BDGFConfig.max_patch must be odd and >= 1, found 10"),
+        ({"scan_backend": "gpu"}, r"backend must be one of"),
+        ({"cross_queries": "pixels"}, r"BDGFConfig.cross_queries must be 'cls' or 'all', found 'pixels'"),
+    ],
+)
 def test_config_rejects_bad_fields(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         BDGFConfig(**overrides)  # type: ignore[arg-type]
@@ -104,7 +112,9 @@ def test_loss_warms_the_kl_weight_up_with_progress() -> None:
     assert start.item() == pytest.approx(parts["ce"] + 0.1 * parts["cos"], rel=1e-5) and parts["kl"] > 0
     half, _ = model.loss(out, y, progress=0.25)
     assert half.item() == pytest.approx(start.item() + 0.5 * parts["kl"], rel=1e-5)
-    assert model.loss(out, y)[0].item() == pytest.approx(start.item() + parts["kl"], rel=1e-5)  # default: fully warmed up
+    assert model.loss(out, y)[0].item() == pytest.approx(
+        start.item() + parts["kl"], rel=1e-5
+    )  # default: fully warmed up
 
 
 def test_fitted_ensemble_uses_the_stored_weights_and_saves_them() -> None:
@@ -142,7 +152,9 @@ def test_no_guidance_has_fewer_weights_and_ignores_guides() -> None:
     torch.testing.assert_close(bare(x, guides).probabilities, bare(x, []).probabilities)
 
 
-@pytest.mark.parametrize("cfg", [SMALL, BDGFConfig(width=32, heads=2), BDGFConfig(width=24, heads=8, attention_groups=4)])
+@pytest.mark.parametrize(
+    "cfg", [SMALL, BDGFConfig(width=32, heads=2), BDGFConfig(width=24, heads=8, attention_groups=4)]
+)
 def test_equal_size_width_matches_the_guided_parameter_count(cfg: BDGFConfig) -> None:
     target = build(cfg).n_parameters
     width = equal_size_width(cfg, GROUPS, GUIDES, 4)
@@ -159,7 +171,10 @@ def test_equal_size_width_matches_the_guided_parameter_count(cfg: BDGFConfig) ->
 def test_input_and_guide_checks() -> None:
     model = build()
     x, guides = inputs()
-    with pytest.raises(DataError, match=r"BDGF: expected x of shape \(b, C=11, p, p\) for channel groups \{'hsi': 10, 'lidar': 1\}, found \(3, 10, 5, 5\)"):
+    with pytest.raises(
+        DataError,
+        match=r"BDGF: expected x of shape \(b, C=11, p, p\) for channel groups \{'hsi': 10, 'lidar': 1\}, found \(3, 10, 5, 5\)",
+    ):
         model(x[:, :10], guides)
     with pytest.raises(DataError, match=r"expected 3 guides \(one per stage, channels \[4, 8, 8\]\), found 2"):
         model(x, guides[:2])
@@ -189,7 +204,13 @@ def test_config_dict_is_json_and_describes_the_weights() -> None:
     record = json.loads(json.dumps(model.config_dict()))
     assert record["channel_groups"] == GROUPS and record["guide_channels"] == GUIDES and record["n_classes"] == 4
     assert record["config"]["width"] == 16 and record["config"]["mutual_config"]["proj_dim"] == 8
-    assert record == json.loads(json.dumps(build(BDGFConfig(width=16, heads=2, mutual_config=MutualConfig(proj_dim=8), scan_backend="reference")).config_dict()))
+    assert record == json.loads(
+        json.dumps(
+            build(
+                BDGFConfig(width=16, heads=2, mutual_config=MutualConfig(proj_dim=8), scan_backend="reference")
+            ).config_dict()
+        )
+    )
     assert record != json.loads(json.dumps(build(ablation(SMALL, "no_guidance")).config_dict()))
 
 

@@ -26,13 +26,16 @@ def logits(K: int, b: int = 6, c: int = 4, seed: int = 0) -> list[torch.Tensor]:
     return [torch.randn(b, c, generator=g, requires_grad=True) for _ in range(K)]
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("lambda_kl", -1.0, r"MutualConfig.lambda_kl must be >= 0, found -1.0"),
-    ("temperature", 0.0, r"MutualConfig.temperature must be > 0, found 0.0"),
-    ("proj_dim", 0, r"MutualConfig.proj_dim must be >= 1, found 0"),
-    ("kl_warmup", 1.5, r"MutualConfig.kl_warmup must be in \[0, 1\], found 1.5"),
-    ("lambda_cos", "high", r"MutualConfig.lambda_cos: expected a finite number, found str 'high'"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lambda_kl", -1.0, r"MutualConfig.lambda_kl must be >= 0, found -1.0"),
+        ("temperature", 0.0, r"MutualConfig.temperature must be > 0, found 0.0"),
+        ("proj_dim", 0, r"MutualConfig.proj_dim must be >= 1, found 0"),
+        ("kl_warmup", 1.5, r"MutualConfig.kl_warmup must be in \[0, 1\], found 1.5"),
+        ("lambda_cos", "high", r"MutualConfig.lambda_cos: expected a finite number, found str 'high'"),
+    ],
+)
 def test_config_rejects_bad_fields(field: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         MutualConfig(**{field: value})  # type: ignore[arg-type]
@@ -55,9 +58,11 @@ def test_kl_matches_the_formula_with_temperature() -> None:
     """sum_k 1/(K-1) sum_{j!=k} T^2 KL(p_j^T || p_k^T), batch mean, written out with explicit sums."""
     zs, T = logits(3), 2.0
     p = [F.softmax(z / T, dim=-1) for z in zs]
-    expected = sum(
-        (p[j] * (p[j].log() - p[k].log())).sum(dim=-1).mean() for k in range(3) for j in range(3) if j != k
-    ) * T**2 / 2
+    expected = (
+        sum((p[j] * (p[j].log() - p[k].log())).sum(dim=-1).mean() for k in range(3) for j in range(3) if j != k)
+        * T**2
+        / 2
+    )
     torch.testing.assert_close(mutual_kl(zs, temperature=T), expected)
 
 
@@ -145,7 +150,11 @@ def test_full_loss_matches_the_formula() -> None:
     cfg = MutualConfig(lambda_kl=0.7, temperature=1.5, lambda_cos=0.3, entropy_matching=True, lambda_entropy=0.2)
     loss, parts = mutual_learning_loss(zs, feats, y, cfg, names=["cnn", "mamba", "transformer"])
     ce = sum(F.cross_entropy(z, y) for z in zs)
-    corr = [torch.corrcoef(torch.stack([feats[j][:, e], feats[k][:, e]]))[0, 1] for j, k in [(0, 1), (0, 2), (1, 2)] for e in range(5)]
+    corr = [
+        torch.corrcoef(torch.stack([feats[j][:, e], feats[k][:, e]]))[0, 1]
+        for j, k in [(0, 1), (0, 2), (1, 2)]
+        for e in range(5)
+    ]
     cos = sum(1 - c for c in corr) / 5  # sum over pairs of 1 - mean over dimensions of the batch correlation
     H = torch.stack([entropy(z) for z in zs])
     gap = sum((H[k] - H.mean(0)).abs().mean() for k in range(3))

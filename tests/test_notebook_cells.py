@@ -26,15 +26,22 @@ def logic_statements(source: str) -> int:
 
 
 def test_the_counter_counts_nested_logic_and_skips_imports_and_plots() -> None:
-    assert logic_statements("import numpy as np\nfig.show()\nx = 1\nfor i in range(3):\n    if i:\n        x += i\n") == 4
+    assert (
+        logic_statements("import numpy as np\nfig.show()\nx = 1\nfor i in range(3):\n    if i:\n        x += i\n") == 4
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem[:2] for p in NOTEBOOKS])
 def test_no_code_cell_holds_more_than_a_few_statements_of_logic(path: Path) -> None:
     cells = json.loads(path.read_text())["cells"]
-    heavy = {i: n for i, c in enumerate(cells) if c["cell_type"] == "code"
-             and (n := logic_statements("".join(c["source"]))) > MAX_STATEMENTS}
-    assert not heavy, f"{path.name}: cells {heavy} hold more than {MAX_STATEMENTS} statements; move the logic into bdgf_nb with a test"
+    heavy = {
+        i: n
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "code" and (n := logic_statements("".join(c["source"]))) > MAX_STATEMENTS
+    }
+    assert not heavy, (
+        f"{path.name}: cells {heavy} hold more than {MAX_STATEMENTS} statements; move the logic into bdgf_nb with a test"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem[:2] for p in NOTEBOOKS])
@@ -47,5 +54,9 @@ def test_each_parameters_cell_is_the_one_run_parameters_declares(path: Path) -> 
     (cell,) = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
     source = "".join(cell["source"])
     declared = [line.split(":")[0] for line in source.splitlines()]
-    assert source == parameters_cell(declared), f"{path.name}: regenerate its parameters cell with parameters_cell({declared})"
-    assert "ctx = run_context(globals())" in "".join(cells[cells.index(cell) + 1]["source"]), f"{path.name}: the next cell builds the context"
+    assert source == parameters_cell(declared), (
+        f"{path.name}: regenerate its parameters cell with parameters_cell({declared})"
+    )
+    assert "ctx = run_context(globals())" in "".join(cells[cells.index(cell) + 1]["source"]), (
+        f"{path.name}: the next cell builds the context"
+    )

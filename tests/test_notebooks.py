@@ -45,19 +45,36 @@ def test_each_chapter_has_its_frame_readings_and_exercises(path):
     computed from the run (tagged "reading"), and exercises at the end."""
     nb = nbformat.read(path, as_version=4)
     opening = nb.cells[0].source
-    for heading in ("**Objectives.**", "**Prerequisites.**", "**Expected run time**", "**References.**", "arXiv:2509.23310"):
+    for heading in (
+        "**Objectives.**",
+        "**Prerequisites.**",
+        "**Expected run time**",
+        "**References.**",
+        "arXiv:2509.23310",
+    ):
         assert heading in opening, f"{path.name}: the first cell lacks {heading!r}"
     assert "quick mode" in opening and "full mode" in opening, f"{path.name}: give quick and full run times"
-    assert any("reading" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"), f"{path.name}: no cell tagged 'reading'"
-    assert nb.cells[-1].cell_type == "markdown" and nb.cells[-1].source.startswith("## Exercises"), f"{path.name}: end with '## Exercises'"
-    assert nb.cells[-1].source.count("What to look for") + nb.cells[-1].source.count("What to expect") >= 2, f"{path.name}: state each exercise's expected outcome"
+    assert any("reading" in c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"), (
+        f"{path.name}: no cell tagged 'reading'"
+    )
+    assert nb.cells[-1].cell_type == "markdown" and nb.cells[-1].source.startswith("## Exercises"), (
+        f"{path.name}: end with '## Exercises'"
+    )
+    assert nb.cells[-1].source.count("What to look for") + nb.cells[-1].source.count("What to expect") >= 2, (
+        f"{path.name}: state each exercise's expected outcome"
+    )
 
 
 def reading_texts(path: Path) -> dict[str, str]:
     """cell id -> stdout of every executed code cell tagged "reading" (what the reader sees)."""
     nb = nbformat.read(path, as_version=4)
-    return {c.get("id", str(i)): "".join(o.get("text", "") for o in c.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout")
-            for i, c in enumerate(nb.cells) if c.cell_type == "code" and "reading" in c.metadata.get("tags", [])}
+    return {
+        c.get("id", str(i)): "".join(
+            o.get("text", "") for o in c.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout"
+        )
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "reading" in c.metadata.get("tags", [])
+    }
 
 
 def assert_readings_follow_their_numbers(folder: Path) -> int:
@@ -77,7 +94,9 @@ def test_the_reading_check_catches_a_contradiction(tmp_path):
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("print(...)")
     cell.metadata["tags"] = ["reading"]
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="By OA, BDGF (90.1) is above RF (91.0) by 0.9 points.")]
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="By OA, BDGF (90.1) is above RF (91.0) by 0.9 points.")
+    ]
     nb.cells = [cell]
     for p in NOTEBOOKS:
         nbformat.write(nb, tmp_path / p.name)
@@ -100,7 +119,10 @@ def test_runner_stops_on_a_failing_notebook_and_keeps_it(tmp_path):
     nb.cells = [params, nbformat.v4.new_code_cell("raise RuntimeError('boom in cell')")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, folder / "00_fails.ipynb")
-    with pytest.raises(SystemExit, match=r"00_fails.ipynb failed in the cell starting \"raise RuntimeError\('boom in cell'\)\": RuntimeError: boom in cell"):
+    with pytest.raises(
+        SystemExit,
+        match=r"00_fails.ipynb failed in the cell starting \"raise RuntimeError\('boom in cell'\)\": RuntimeError: boom in cell",
+    ):
         run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True), out=tmp_path / "out", folder=folder))
     assert (tmp_path / "out" / "00_fails.ipynb").exists()
     assert not (tmp_path / "out" / "summary.json").exists()
@@ -113,7 +135,11 @@ def test_kernels_listen_on_private_sockets_not_tcp(tmp_path, monkeypatch, capfd)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("from ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\nprint(app.transport, app.ip)")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\nprint(app.transport, app.ip)"
+        )
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "probe.ipynb")
     execute_notebook(tmp_path / "probe.ipynb", tmp_path / "probe_out.ipynb", {})
@@ -129,8 +155,12 @@ def test_runner_passes_seeds_to_notebook_03_only(tmp_path, monkeypatch):
     import bdgf_nb.cli.run as run
 
     seen: dict[str, dict] = {}
-    monkeypatch.setattr(run, "execute_notebook", lambda path, target, parameters: seen.__setitem__(path.name[:2], parameters))
-    summary = run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True, seeds=3), out=tmp_path, notebooks="00,03"))
+    monkeypatch.setattr(
+        run, "execute_notebook", lambda path, target, parameters: seen.__setitem__(path.name[:2], parameters)
+    )
+    summary = run_dataset(
+        RunConfig(RunParameters(dataset="synthetic", quick=True, seeds=3), out=tmp_path, notebooks="00,03")
+    )
     assert seen["03"]["seeds"] == 3 and "seeds" not in seen["00"]
     assert json.loads(Path(summary).read_text())["seeds"] == 3
     with pytest.raises(ConfigError, match="RunParameters.seeds: expected an integer >= 0, found -1"):
@@ -145,15 +175,32 @@ def test_all_notebooks_run_in_quick_mode(tmp_path):
     assert set(summary["notebook_seconds"]) == {p.stem for p in NOTEBOOKS}
     assert summary["00_data"]["baselines"], "notebook 00 recorded no baseline rows"
     balance = summary["01_pretraining"]["balance"]
-    assert set(balance) == {"none", "random_matched", "adaptive"} and all("dominance_gap" in v for v in balance.values())
-    assert {r["masking"] for r in summary["01_pretraining"]["feature_balance"]} == {"none", "random_matched", "adaptive"}
+    assert set(balance) == {"none", "random_matched", "adaptive"} and all(
+        "dominance_gap" in v for v in balance.values()
+    )
+    assert {r["masking"] for r in summary["01_pretraining"]["feature_balance"]} == {
+        "none",
+        "random_matched",
+        "adaptive",
+    }
     assert "warnings" in summary["00_data"]["split"] and summary["00_data"]["modality_information"]
     assert {r["features"] for r in summary["01_pretraining"]["linear_probe"]} >= {"raw pixel", "diffusion (adaptive)"}
     assert len(summary["02_branches"]["rows"]) == 6
     methods = {r["method"] for r in summary["03_mutual_learning"]["rows"]}
-    assert {"BDGF", "no guidance", "no mutual learning", "no masking (DDPM trained without)", "random masking at the adaptive rate",
-            "BDGF, ensemble rule chosen on validation", "RF (patch stats)"} <= methods
-    assert all("val_overall_accuracy" in r for r in summary["03_mutual_learning"]["rows"] if r["family"] == "BDGF / ablation" and "rule" not in r)
+    assert {
+        "BDGF",
+        "no guidance",
+        "no mutual learning",
+        "no masking (DDPM trained without)",
+        "random masking at the adaptive rate",
+        "BDGF, ensemble rule chosen on validation",
+        "RF (patch stats)",
+    } <= methods
+    assert all(
+        "val_overall_accuracy" in r
+        for r in summary["03_mutual_learning"]["rows"]
+        if r["family"] == "BDGF / ablation" and "rule" not in r
+    )
     assert (tmp_path / "class_map.npy").exists() and (tmp_path / "maps").is_dir()
     assert all(0 <= r["overall_accuracy"] <= 100 for r in summary["03_mutual_learning"]["rows"])
     complementarity = summary["04_interpretation"]["complementarity"]
@@ -170,8 +217,14 @@ def test_readings_follow_their_numbers_on_a_second_seed(tmp_path):
     own outputs. Run with `--jobs 2`, so it also covers bdgf-run's scheduling: notebook 03's
     DDPMs and runs are trained first in two worker processes, every task succeeds, and the
     notebooks reload them."""
-    summary = json.loads(Path(run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True, seed=1), out=tmp_path, jobs=2))).read_text())
+    summary = json.loads(
+        Path(
+            run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True, seed=1), out=tmp_path, jobs=2))
+        ).read_text()
+    )
     assert summary["seed"] == 1
-    assert summary["jobs"] == 2 and summary["scheduled"]["failed"] == [] and summary["scheduled"]["tasks"] == 3 + 9 + 1  # DDPMs, trainings, the seed's baselines
+    assert (
+        summary["jobs"] == 2 and summary["scheduled"]["failed"] == [] and summary["scheduled"]["tasks"] == 3 + 9 + 1
+    )  # DDPMs, trainings, the seed's baselines
     checked = assert_readings_follow_their_numbers(tmp_path)
     print(f"seed 1: {checked} directions checked in the reading cells")

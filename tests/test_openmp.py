@@ -20,9 +20,13 @@ def _fresh_process(env_extra: dict[str, str]) -> list[str]:
     """What a new process sees: the policy after importing the whole package, then after an
     entry point's `apply_shared_default`, the user's choice and the spin offered to a child."""
     env = _without_policy() | env_extra
-    code = ("import os, bdgf_nb.cli.run, bdgf_nb.openmp as o; print(os.environ.get('OMP_WAIT_POLICY')); o.apply_shared_default(); "
-            "print(os.environ.get('OMP_WAIT_POLICY')); print(sorted(o.user_choice())); print(o.exclusive_env())")
-    return subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout.splitlines()
+    code = (
+        "import os, bdgf_nb.cli.run, bdgf_nb.openmp as o; print(os.environ.get('OMP_WAIT_POLICY')); o.apply_shared_default(); "
+        "print(os.environ.get('OMP_WAIT_POLICY')); print(sorted(o.user_choice())); print(o.exclusive_env())"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout.splitlines()
 
 
 def test_import_sets_nothing_and_an_entry_point_sets_passive_and_offers_the_spin() -> None:
@@ -32,16 +36,22 @@ def test_import_sets_nothing_and_an_entry_point_sets_passive_and_offers_the_spin
 @pytest.mark.parametrize("choice", [{"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "0"}])
 def test_a_user_choice_is_kept_and_no_spin_is_added(choice: dict[str, str]) -> None:
     imported, policy, chosen, added = _fresh_process(choice)
-    assert imported == policy == choice.get("OMP_WAIT_POLICY", "None") and chosen == str(sorted(choice)) and added == "{}"
+    assert (
+        imported == policy == choice.get("OMP_WAIT_POLICY", "None") and chosen == str(sorted(choice)) and added == "{}"
+    )
 
 
-def test_bdgf_run_kernels_get_the_spin_and_the_environment_is_restored(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_bdgf_run_kernels_get_the_spin_and_the_environment_is_restored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
     import papermill
 
     from bdgf_nb.cli import run
 
     seen: dict[str, str | None] = {}
-    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: seen.update(spin=os.environ.get("GOMP_SPINCOUNT")))
+    monkeypatch.setattr(
+        papermill, "execute_notebook", lambda *a, **k: seen.update(spin=os.environ.get("GOMP_SPINCOUNT"))
+    )
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     monkeypatch.setenv(openmp.MARK, "1")  # the policy in the environment is bdgf-run's default, not the user's
     run.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {})
@@ -80,7 +90,9 @@ def test_the_wait_policy_changes_no_bit_of_a_two_thread_training() -> None:
     (three BDGF steps on 2 threads, the numba scan included, weights hashed)."""
     hashes = {}
     for name, policy in {"passive": openmp.PASSIVE, "spin": {**openmp.PASSIVE, **openmp.SPIN}}.items():
-        hashes[name] = subprocess.run([sys.executable, "-c", _STEPS], env=_without_policy() | policy, check=True, capture_output=True, text=True).stdout.strip()
+        hashes[name] = subprocess.run(
+            [sys.executable, "-c", _STEPS], env=_without_policy() | policy, check=True, capture_output=True, text=True
+        ).stdout.strip()
     assert hashes["passive"] == hashes["spin"] and len(hashes["passive"]) == 16
 
 
@@ -90,6 +102,11 @@ def test_bdgf_bench_restarts_itself_with_the_spin_and_records_it(tmp_path) -> No
     import json
 
     out = tmp_path / "bench.json"
-    subprocess.run([sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--only", "features", "--out", str(out)],
-                   env=_without_policy(), check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "bdgf_nb.cli.bench", "--quick", "--only", "features", "--out", str(out)],
+        env=_without_policy(),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     assert json.loads(out.read_text())["machine"]["openmp"] == {**openmp.PASSIVE, **openmp.SPIN}

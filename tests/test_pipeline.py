@@ -30,8 +30,14 @@ def tiny():
 def test_checkpoint_names_come_from_the_run_context_and_the_ddpm_provenance(tmp_path):
     ctx = RunContext.create("synthetic", quick=True, seed=2, out_dir=tmp_path)
     assert ctx.ddpm_checkpoint("s", DDPMSource("none", 2)).name == "ddpm_s_none_quick_seed2.pt"
-    assert ctx.classifier_checkpoint("s", "bdgf", DDPMSource("adaptive", 2), 3).name == "clf_s_bdgf_ddpm-adaptive_quick_seed3.pt"
-    assert ctx.classifier_checkpoint("s", "bdgf", DDPMSource("adaptive", 5), 3).name == "clf_s_bdgf_ddpm-adaptive-seed5_quick_seed3.pt"
+    assert (
+        ctx.classifier_checkpoint("s", "bdgf", DDPMSource("adaptive", 2), 3).name
+        == "clf_s_bdgf_ddpm-adaptive_quick_seed3.pt"
+    )
+    assert (
+        ctx.classifier_checkpoint("s", "bdgf", DDPMSource("adaptive", 5), 3).name
+        == "clf_s_bdgf_ddpm-adaptive-seed5_quick_seed3.pt"
+    )
     assert ctx.classifier_checkpoint("s", "bdgf", None, 3).name == "clf_s_bdgf_quick_seed3.pt"
     balanced = RunContext.create("synthetic", quick=True, seed=2, class_balanced=True, select_on="aa")
     assert balanced.classifier_checkpoint("s", "bdgf", None, 3).name == "clf_s_bdgf_balanced_select-aa_quick_seed3.pt"
@@ -67,21 +73,29 @@ def test_train_variant_scores_on_test_pixels_and_reloads_from_its_checkpoint(tin
 
     monkeypatch.setattr(bdgf_nb.pipeline.steps, "predict", counted)
     again = train_variant(ctx, tiny, NONE, CNN_UNGUIDED, progress=False)
-    assert again.report == first.report and computed["calls"] == 0  # reloaded with its stored evaluation: nothing predicted
+    assert (
+        again.report == first.report and computed["calls"] == 0
+    )  # reloaded with its stored evaluation: nothing predicted
     stored.write_text("{not json")  # a damaged stored evaluation is computed again, with the same result
-    assert train_variant(ctx, tiny, NONE, CNN_UNGUIDED, progress=False).report == first.report and computed["calls"] == 1
+    assert (
+        train_variant(ctx, tiny, NONE, CNN_UNGUIDED, progress=False).report == first.report and computed["calls"] == 1
+    )
     from dataclasses import replace
 
     fewer = tiny.split.test.copy()
     fewer[tuple(np.argwhere(fewer)[0])] = False  # other test pixels, same checkpoint: scored again, not read
-    changed = train_variant(ctx, replace(tiny, split=replace(tiny.split, test=fewer)), NONE, CNN_UNGUIDED, progress=False)
+    changed = train_variant(
+        ctx, replace(tiny, split=replace(tiny.split, test=fewer)), NONE, CNN_UNGUIDED, progress=False
+    )
     assert changed.report["n_test"] == first.report["n_test"] - 1 and computed["calls"] == 2
     scene_map = predict_scene(tiny, first, NONE)
     assert scene_map.shape == tiny.labels.shape and scene_map.min() >= 1 and scene_map.max() <= tiny.n_classes
     stored_map = predict_scene(tiny, first, NONE, ctx)  # stored beside the checkpoint: the same map
     assert np.array_equal(stored_map, scene_map) and stored_map.dtype == scene_map.dtype
     assert ctx.classifier_checkpoint(tiny.scene.name, first.variant, None, first.seed).with_suffix(".map.npz").is_file()
-    monkeypatch.setattr(bdgf_nb.pipeline.steps, "predict_map", lambda *a, **k: pytest.fail("a stored scene map was predicted again"))
+    monkeypatch.setattr(
+        bdgf_nb.pipeline.steps, "predict_map", lambda *a, **k: pytest.fail("a stored scene map was predicted again")
+    )
     assert np.array_equal(predict_scene(tiny, first, NONE, ctx), scene_map)  # read back, not predicted
 
 
@@ -111,7 +125,9 @@ def test_fused_baselines_are_stored_per_seed_and_their_scene_map(tiny, tmp_path,
     scene_map = baseline_scene_map(ctx, tiny)
     assert scene_map.shape == tiny.labels.shape and set(np.unique(scene_map)) <= set(range(1, tiny.n_classes + 1))
     assert ctx.baseline_map(tiny.scene.name, 0, "rf", "patch_stats").is_file()
-    monkeypatch.setattr(bdgf_nb.pipeline.steps, "fit_predict", lambda *a, **k: pytest.fail("a stored baseline map was fitted again"))
+    monkeypatch.setattr(
+        bdgf_nb.pipeline.steps, "fit_predict", lambda *a, **k: pytest.fail("a stored baseline map was fitted again")
+    )
     assert np.array_equal(baseline_scene_map(ctx, tiny), scene_map)
 
 
@@ -136,7 +152,9 @@ def test_paired_variants_of_one_seed_see_the_same_pixels_in_the_same_order(tiny,
         calls.append([])
         train_variant(ctx, tiny, NONE, variant, seed=seed, progress=False)
     fit_size = len(training_pixels_of(ctx, tiny, 1))
-    seen = [[key for size, keys in run if size == fit_size for key in keys] for run in calls]  # training batches, in order
+    seen = [
+        [key for size, keys in run if size == fit_size for key in keys] for run in calls
+    ]  # training batches, in order
     assert seen[0] and seen[0] == seen[1]
     assert seen[0] != seen[2]
 
@@ -157,8 +175,12 @@ def test_features_are_extracted_at_the_scene_patch_the_ddpm_was_trained_on(tiny,
     from bdgf_nb.pipeline import steps
 
     seen = {}
-    monkeypatch.setattr(steps, "feature_cache_key", lambda name, shape, cfg, diffusion: seen.setdefault("cfg", cfg) and "key")
-    monkeypatch.setattr(steps, "cached_features", lambda folder, key, compute: ([np.zeros((2, 64, 64), np.float32)], False))
+    monkeypatch.setattr(
+        steps, "feature_cache_key", lambda name, shape, cfg, diffusion: seen.setdefault("cfg", cfg) and "key"
+    )
+    monkeypatch.setattr(
+        steps, "cached_features", lambda folder, key, compute: ([np.zeros((2, 64, 64), np.float32)], False)
+    )
     ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
     ddpm = SimpleNamespace(diffusion=None, source=DDPMSource("adaptive", 0))
     for patch, overlap in ((7, 2), (11, 3)):

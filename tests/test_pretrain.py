@@ -15,8 +15,13 @@ GROUPS = {"hsi": 8, "lidar": 1}
 
 def tiny(**overrides):
     base = dict(
-        epochs=3, batch_size=16, lr=1e-3, balance_samples=12, ema_decay=0.9,
-        unet=UNetConfig(base_width=8, num_res_blocks=1, dropout=0.1), diffusion=DiffusionConfig(T=100),
+        epochs=3,
+        batch_size=16,
+        lr=1e-3,
+        balance_samples=12,
+        ema_decay=0.9,
+        unet=UNetConfig(base_width=8, num_res_blocks=1, dropout=0.1),
+        diffusion=DiffusionConfig(T=100),
         masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, start_window=2),
     )
     base.update(overrides)
@@ -37,7 +42,9 @@ def test_resume_gives_exactly_the_uninterrupted_weights(tmp_path):
     first = pretrain(x, GROUPS, cfg, checkpoint_path=path, progress=False, stop_after_epoch=2)
     assert len(first.history) == 2
     resumed = pretrain(x, GROUPS, cfg, checkpoint_path=path, progress=False)
-    for (name, a), (_, b) in zip(straight.diffusion.state_dict().items(), resumed.diffusion.state_dict().items(), strict=True):
+    for (name, a), (_, b) in zip(
+        straight.diffusion.state_dict().items(), resumed.diffusion.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
     assert repr(resumed.history) == repr(straight.history)  # repr: NaN-safe exact comparison
     assert not resumed.diffusion.training
@@ -48,9 +55,22 @@ def test_resume_gives_exactly_the_uninterrupted_weights(tmp_path):
 
 
 def test_history_records_every_modality_and_training_reduces_loss():
-    hist = pretrain(data(), GROUPS, tiny(epochs=4, ema_decay=0.0, unet=UNetConfig(base_width=8, num_res_blocks=1)), progress=False).history
+    hist = pretrain(
+        data(), GROUPS, tiny(epochs=4, ema_decay=0.0, unet=UNetConfig(base_width=8, num_res_blocks=1)), progress=False
+    ).history
     assert [h["epoch"] for h in hist] == [1, 2, 3, 4]
-    for key in ("loss", "loss_hsi", "loss_lidar", "p_mask_hsi", "p_mask_lidar", "reliance_hsi", "reliance_lidar", "balance", "dominance_gap", "eval_loss_lidar"):
+    for key in (
+        "loss",
+        "loss_hsi",
+        "loss_lidar",
+        "p_mask_hsi",
+        "p_mask_lidar",
+        "reliance_hsi",
+        "reliance_lidar",
+        "balance",
+        "dominance_gap",
+        "eval_loss_lidar",
+    ):
         assert key in hist[-1]
     assert all(0.0 <= h[f"p_mask_{m}"] <= 0.5 for h in hist for m in GROUPS)
     assert hist[-1]["loss"] < hist[0]["loss"]
@@ -89,10 +109,18 @@ def test_reliance_measures_the_rise_of_the_other_modalities_loss():
     for name in GROUPS:  # fixed noise / timesteps: batching changes only the float rounding
         assert report.reliance[name] == pytest.approx(again.reliance[name], rel=1e-4)
     with torch.no_grad():
-        full = d.modality_errors(d.denoiser(d.q_sample(batch.x0, batch.t, batch.noise), batch.t), batch.noise).double().mean(0)
+        full = (
+            d.modality_errors(d.denoiser(d.q_sample(batch.x0, batch.t, batch.noise), batch.t), batch.noise)
+            .double()
+            .mean(0)
+        )
         other = batch.x0.clone()
         other[:, 8] = batch.x0[[19, *range(19)], 8]  # lidar from the previous patch
-        hidden = d.modality_errors(d.denoiser(d.q_sample(other, batch.t, batch.noise), batch.t), batch.noise).double().mean(0)
+        hidden = (
+            d.modality_errors(d.denoiser(d.q_sample(other, batch.t, batch.noise), batch.t), batch.noise)
+            .double()
+            .mean(0)
+        )
         assert report.reliance["lidar"] == pytest.approx(float((hidden[0] - full[0]) / full[0]), rel=1e-4)
     assert abs(report.reliance["hsi"]) > 1e-3 and not d.training
     assert report.loss["hsi"] == pytest.approx(float(full[0]), rel=1e-5)
@@ -105,7 +133,9 @@ def test_adaptive_masking_follows_the_measured_reliance_and_random_matched_spend
     from bdgf_nb.ddpm.masking import matched_rate
 
     cfg = tiny(epochs=6, lr=3e-3, ema_decay=0.0, masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, tau=0.05))
-    hist = pretrain(data(n=200), GROUPS, cfg, progress=False).history  # lidar = 2 * mean(hsi): the denoiser learns to lean on hsi
+    hist = pretrain(
+        data(n=200), GROUPS, cfg, progress=False
+    ).history  # lidar = 2 * mean(hsi): the denoiser learns to lean on hsi
     assert hist[0]["p_mask_hsi"] == pytest.approx(0.1) and hist[0]["p_mask_lidar"] == pytest.approx(0.1)  # warm-up
     later = [(h["p_mask_hsi"], h["p_mask_lidar"]) for h in hist[1:]]
     assert len(set(later)) == len(later)  # it moves every epoch
@@ -116,5 +146,10 @@ def test_adaptive_masking_follows_the_measured_reliance_and_random_matched_spend
             leaned += 1
     assert leaned >= 3, hist
     rate = matched_rate(hist, list(GROUPS))
-    random = pretrain(data(), GROUPS, tiny(epochs=2, ema_decay=0.0, masking=MaskingConfig(mode="random_matched", matched_p=rate)), progress=False).history
+    random = pretrain(
+        data(),
+        GROUPS,
+        tiny(epochs=2, ema_decay=0.0, masking=MaskingConfig(mode="random_matched", matched_p=rate)),
+        progress=False,
+    ).history
     assert all(h[f"p_mask_{m}"] == pytest.approx(rate) for h in random for m in GROUPS)

@@ -8,7 +8,9 @@ from bdgf_nb.errors import DataError
 def _scene(seed=0):
     rng = np.random.default_rng(seed)
     labels = rng.integers(1, 4, size=(20, 20))
-    informative = (labels[None] == np.arange(1, 4)[:, None, None]).astype(np.float32) + 0.3 * rng.normal(size=(3, 20, 20))
+    informative = (labels[None] == np.arange(1, 4)[:, None, None]).astype(np.float32) + 0.3 * rng.normal(
+        size=(3, 20, 20)
+    )
     noise = rng.normal(size=(3, 20, 20)).astype(np.float32)
     train = np.zeros((20, 20), bool)
     train[:10] = True
@@ -17,7 +19,9 @@ def _scene(seed=0):
 
 def test_probe_ranks_informative_features_above_noise():
     labels, informative, noise, train, test = _scene()
-    rows = linear_probe({"noise": [noise], "informative": [informative], "both": [noise, informative]}, labels, train, test, 3)
+    rows = linear_probe(
+        {"noise": [noise], "informative": [informative], "both": [noise, informative]}, labels, train, test, 3
+    )
     oa = {r["features"]: r["overall_accuracy"] for r in rows}
     assert oa["informative"] > 90 > 50 > oa["noise"]
     assert [r["dims"] for r in rows] == [3, 3, 6]

@@ -48,7 +48,10 @@ def test_compare_never_contradicts_its_numbers(a, b, lo, width, digits, with_ci)
 
 
 @settings(max_examples=100, deadline=None)
-@given(features=st.dictionaries(st.sampled_from(["diffusion t5", "diffusion t50", "diffusion all"]), score, min_size=1), control=score)
+@given(
+    features=st.dictionaries(st.sampled_from(["diffusion t5", "diffusion t50", "diffusion all"]), score, min_size=1),
+    control=score,
+)
 def test_probe_reading_follows_the_numbers(features, control):
     text = prose.probe_vs_control(features, "raw 3x3 mean", control)
     assert check_directions(text) == len(features)
@@ -92,10 +95,17 @@ def test_cka_reading_claims_complementarity_only_with_a_positive_gain(cka, gain)
 
 
 @settings(max_examples=100, deadline=None)
-@given(gap=st.tuples(small, small), hsi=st.tuples(small, small), lidar=st.tuples(st.floats(0, 0.05), st.floats(0, 0.05)), loss=st.tuples(small, small))
+@given(
+    gap=st.tuples(small, small),
+    hsi=st.tuples(small, small),
+    lidar=st.tuples(st.floats(0, 0.05), st.floats(0, 0.05)),
+    loss=st.tuples(small, small),
+)
 def test_masking_reading_follows_the_numbers(gap, hsi, lidar, loss):
-    arms = {mode: {"dominance_gap": gap[i], "reliance_hsi": hsi[i], "reliance_lidar": lidar[i], "loss_lidar": loss[i]}
-            for i, mode in enumerate(["none", "adaptive"])}
+    arms = {
+        mode: {"dominance_gap": gap[i], "reliance_hsi": hsi[i], "reliance_lidar": lidar[i], "loss_lidar": loss[i]}
+        for i, mode in enumerate(["none", "adaptive"])
+    }
     text = prose.masking_reading(arms, ["hsi", "lidar"])
     assert check_directions(text) == 4  # gap, two reliances, one loss
     assert ("closer to balance" in text) == (round(gap[1], 3) < round(gap[0], 3))
@@ -111,7 +121,8 @@ def test_mean_text_prints_one_seed_instead_of_a_zero_spread():
 def test_examples_read_as_documented():
     assert prose.compare("BDGF", 65.2, "no masking", 64.1, ci=(-0.3, 2.5)) == (
         "By OA, BDGF (65.2) is above no masking (64.1) by 1.1 points; the 95 % CI of the difference [-0.3, 2.5] "
-        "includes zero, so the difference is not resolved.")
+        "includes zero, so the difference is not resolved."
+    )
     assert prose.compare("A", 65.24, "B", 65.16) == "By OA, A (65.2) is equal to B (65.2) at this precision."
     assert "one seed: no interval" in prose.compare("A", 1.0, "B", 0.0, ci=(float("nan"), float("nan")))
     with pytest.raises(DataError, match="finite numbers"):

@@ -16,7 +16,10 @@ score = st.floats(0.0, 100.0, allow_nan=False)
 @settings(max_examples=100, deadline=None)
 @given(hsi=score, lidar=score, fused=score, leaky=score)
 def test_baseline_reading_compares_fused_with_the_best_single_modality_and_the_leaky_split(hsi, lidar, fused, leaky):
-    rows = [{"split": "blocks", "method": "RF", "modalities": m, "overall_accuracy": v} for m, v in (("hsi", hsi), ("lidar", lidar), ("hsi+lidar", fused))]
+    rows = [
+        {"split": "blocks", "method": "RF", "modalities": m, "overall_accuracy": v}
+        for m, v in (("hsi", hsi), ("lidar", lidar), ("hsi+lidar", fused))
+    ]
     rows.append({"split": "random", "method": "RF", "modalities": "hsi+lidar", "overall_accuracy": leaky})
     text = prose.baseline_reading(rows, "blocks")
     assert check_directions(text) == 2
@@ -26,24 +29,36 @@ def test_baseline_reading_compares_fused_with_the_best_single_modality_and_the_l
 
 def test_baseline_reading_refuses_rows_without_a_fused_set():
     with pytest.raises(DataError, match="needs fused and single-modality rows on split 'blocks'"):
-        prose.baseline_reading([{"split": "blocks", "method": "RF", "modalities": "hsi", "overall_accuracy": 1.0}], "blocks")
+        prose.baseline_reading(
+            [{"split": "blocks", "method": "RF", "modalities": "hsi", "overall_accuracy": 1.0}], "blocks"
+        )
 
 
 def test_masking_schedule_reading_counts_epochs_at_the_cap():
-    history = [{"p_mask_hsi": 0.1, "p_mask_lidar": 0.1}, {"p_mask_hsi": 0.5, "p_mask_lidar": 0.0}, {"p_mask_hsi": 0.5, "p_mask_lidar": 0.0}]
+    history = [
+        {"p_mask_hsi": 0.1, "p_mask_lidar": 0.1},
+        {"p_mask_hsi": 0.5, "p_mask_lidar": 0.0},
+        {"p_mask_hsi": 0.5, "p_mask_lidar": 0.0},
+    ]
     text = prose.masking_schedule_reading(history, ["hsi", "lidar"], p_max=0.5)
-    assert text == ("p_mask(hsi) rises from 0.10 to 0.50 (epoch 1 -> 3; at the cap p_max = 0.5 in 2 of 3 epochs); "
-                    "p_mask(lidar) falls from 0.10 to 0.00 (epoch 1 -> 3; at the cap p_max = 0.5 in 0 of 3 epochs).")
+    assert text == (
+        "p_mask(hsi) rises from 0.10 to 0.50 (epoch 1 -> 3; at the cap p_max = 0.5 in 2 of 3 epochs); "
+        "p_mask(lidar) falls from 0.10 to 0.00 (epoch 1 -> 3; at the cap p_max = 0.5 in 0 of 3 epochs)."
+    )
     assert check_directions(text) == 2
 
 
 @settings(max_examples=100, deadline=None)
 @given(none=st.floats(0, 1), adaptive=st.floats(0, 1))
 def test_feature_balance_reading_follows_the_numbers(none, adaptive):
-    text = prose.feature_balance_reading([{"masking": "none", "feature_balance": none}, {"masking": "adaptive", "feature_balance": adaptive}])
+    text = prose.feature_balance_reading(
+        [{"masking": "none", "feature_balance": none}, {"masking": "adaptive", "feature_balance": adaptive}]
+    )
     assert check_directions(text) == 1
     assert ("closer to balanced" in text) == (round(adaptive, 2) > round(none, 2))
-    nan = prose.feature_balance_reading([{"masking": "none", "feature_balance": math.nan}, {"masking": "adaptive", "feature_balance": 0.5}])
+    nan = prose.feature_balance_reading(
+        [{"masking": "none", "feature_balance": math.nan}, {"masking": "adaptive", "feature_balance": 0.5}]
+    )
     assert "undefined" in nan
 
 
@@ -59,16 +74,23 @@ def test_paired_readings_give_one_interval_per_method_and_one_seed_says_so(ref, 
 
 
 def test_paired_readings_skip_methods_without_a_shared_seed_and_need_the_reference():
-    rows = [{"method": "BDGF", "seed": 0, "overall_accuracy": 90.0}, {"method": "SVM", "seed": 7, "overall_accuracy": 91.0}]
+    rows = [
+        {"method": "BDGF", "seed": 0, "overall_accuracy": 90.0},
+        {"method": "SVM", "seed": 7, "overall_accuracy": 91.0},
+    ]
     assert prose.paired_readings(rows) == ["BDGF: 90.0 (1 seed)."]
     with pytest.raises(DataError, match="no rows of the reference 'BDGF'"):
         prose.paired_readings(rows[1:])
 
 
 def test_best_method_and_quick_flags():
-    rows = [{"family": "baseline", "method": "RF", "seed": 0, "overall_accuracy": 96.9},
-            {"family": "baseline", "method": "SVM", "seed": 0, "overall_accuracy": 97.4},
-            {"family": "BDGF / ablation", "method": "BDGF", "seed": 0, "overall_accuracy": 99.0}]
-    assert prose.best_method(rows, "baseline") == "the best baseline on this run by overall accuracy is SVM: 97.4 (1 seed)"
+    rows = [
+        {"family": "baseline", "method": "RF", "seed": 0, "overall_accuracy": 96.9},
+        {"family": "baseline", "method": "SVM", "seed": 0, "overall_accuracy": 97.4},
+        {"family": "BDGF / ablation", "method": "BDGF", "seed": 0, "overall_accuracy": 99.0},
+    ]
+    assert (
+        prose.best_method(rows, "baseline") == "the best baseline on this run by overall accuracy is SVM: 97.4 (1 seed)"
+    )
     flags = prose.quick_flags({"a": {"quick": False}, "b": {}, "c": {}}, current="b", quick=True)
     assert flags == {"a": False, "b": True, "c": None}

@@ -22,20 +22,42 @@ def rows(seeds: int = 3) -> list[dict]:
     """Notebook-03 rows of a made-up run: BDGF, its ideas' variants and two baselines."""
     out = []
     for seed in range(seeds):
-        for method, family, oa in (("BDGF", "BDGF / ablation", 80.0), ("no guidance", "BDGF / ablation", 76.0),
-                                   ("no guidance, widened to BDGF's size", "BDGF / ablation", 75.0),
-                                   ("no mutual learning", "BDGF / ablation", 80.5),
-                                   ("SVM (centre)", "baseline", 70.0), ("SVM (patch stats)", "baseline", 79.0)):
+        for method, family, oa in (
+            ("BDGF", "BDGF / ablation", 80.0),
+            ("no guidance", "BDGF / ablation", 76.0),
+            ("no guidance, widened to BDGF's size", "BDGF / ablation", 75.0),
+            ("no mutual learning", "BDGF / ablation", 80.5),
+            ("SVM (centre)", "baseline", 70.0),
+            ("SVM (patch stats)", "baseline", 79.0),
+        ):
             value = oa + (seed - 1) * (0.5 if method != "no mutual learning" else -1.5)
-            out.append({"method": method, "family": family, "seed": seed, "overall_accuracy": value,
-                        "average_accuracy": value - 5, "kappa": value - 10})
+            out.append(
+                {
+                    "method": method,
+                    "family": family,
+                    "seed": seed,
+                    "overall_accuracy": value,
+                    "average_accuracy": value - 5,
+                    "kappa": value - 10,
+                }
+            )
     return out
 
 
 def summary(seeds: int = 3) -> dict:
-    return {"dataset": "synthetic", "quick": False, "preset": "full", "seed": 0, "seeds": seeds, "class_balanced": False,
-            "select_on": "kappa", "jobs": 2, "scheduled": {"seconds": 600.0}, "notebook_seconds": {"03_mutual_learning": 40.0},
-            "03_mutual_learning": {"rows": rows(seeds), "settings": {"seeds": list(range(seeds))}}}
+    return {
+        "dataset": "synthetic",
+        "quick": False,
+        "preset": "full",
+        "seed": 0,
+        "seeds": seeds,
+        "class_balanced": False,
+        "select_on": "kappa",
+        "jobs": 2,
+        "scheduled": {"seconds": 600.0},
+        "notebook_seconds": {"03_mutual_learning": 40.0},
+        "03_mutual_learning": {"rows": rows(seeds), "settings": {"seeds": list(range(seeds))}},
+    }
 
 
 def test_the_committed_documents_are_the_generated_ones() -> None:
@@ -51,7 +73,11 @@ def test_the_committed_documents_are_the_generated_ones() -> None:
 def test_a_summary_is_stored_with_its_command_and_read_back(tmp_path: Path) -> None:
     result = stored_result(summary(), "synthetic_full_3seeds", "2026-01-01", code="abc1234")
     assert result.command == "bdgf-run --dataset synthetic --seeds 3 --notebooks 03 --jobs 2"
-    assert result.seeds == [0, 1, 2] and "10.0 min in 2 one-thread workers" in result.cost and "notebook 03 40 s" in result.cost
+    assert (
+        result.seeds == [0, 1, 2]
+        and "10.0 min in 2 one-thread workers" in result.cost
+        and "notebook 03 40 s" in result.cost
+    )
     write_stored_result(result, tmp_path)
     (again,) = load_stored_results(tmp_path)
     assert again == result
@@ -67,13 +93,23 @@ def test_the_document_carries_the_tables_and_the_verdicts() -> None:
 
 
 def test_commands_follow_the_summary() -> None:
-    quick = {"dataset": "houston2018_west", "preset": "quick", "seed": 1, "seeds": 0, "jobs": 1,
-             "notebook_seconds": {f"0{i}_x": 1.0 for i in range(6)}, "select_on": "aa", "class_balanced": True}
+    quick = {
+        "dataset": "houston2018_west",
+        "preset": "quick",
+        "seed": 1,
+        "seeds": 0,
+        "jobs": 1,
+        "notebook_seconds": {f"0{i}_x": 1.0 for i in range(6)},
+        "select_on": "aa",
+        "class_balanced": True,
+    }
     assert run_command(quick) == "bdgf-run --dataset houston2018_west --quick --seed 1 --class-balanced --select-on aa"
     assert run_command({"dataset": "s", "preset": "paper"}) == "bdgf-run --dataset s --preset paper"
 
 
-def test_adding_a_summary_without_notebook_03_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_adding_a_summary_without_notebook_03_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "summary.json"
     path.write_text(json.dumps({"dataset": "synthetic", "preset": "quick"}))
     assert cli.main(["add", str(path)]) == 2

@@ -15,9 +15,19 @@ from bdgf_nb.model.scan import resolve_backend, selective_scan, selective_scan_r
 NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
 
 
-def make_inputs(b: int, d: int, length: int, n: int, *, with_D: bool = True, with_z: bool = True,
-                with_bias: bool = True, softplus: bool = True, dtype: torch.dtype = torch.float32,
-                seed: int = 0) -> dict[str, torch.Tensor | None]:
+def make_inputs(
+    b: int,
+    d: int,
+    length: int,
+    n: int,
+    *,
+    with_D: bool = True,
+    with_z: bool = True,
+    with_bias: bool = True,
+    softplus: bool = True,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+) -> dict[str, torch.Tensor | None]:
     """Inputs shaped like a Mamba block's: delta > 0 when no softplus is applied, A < 0."""
     g = torch.Generator().manual_seed(seed)
 
@@ -63,7 +73,9 @@ CASES = [  # (b, d, l, n, with_D, with_z, with_bias, softplus)
 
 
 @pytest.mark.parametrize(("b", "d", "length", "n", "with_D", "with_z", "with_bias", "softplus"), CASES)
-def test_fused_matches_reference(b: int, d: int, length: int, n: int, with_D: bool, with_z: bool, with_bias: bool, softplus: bool) -> None:
+def test_fused_matches_reference(
+    b: int, d: int, length: int, n: int, with_D: bool, with_z: bool, with_bias: bool, softplus: bool
+) -> None:
     x = make_inputs(b, d, length, n, with_D=with_D, with_z=with_z, with_bias=with_bias, softplus=softplus)
     y_ref, g_ref = run(x, softplus, "reference")
     y_fused, g_fused = run(x, softplus, "fused")
@@ -136,7 +148,9 @@ def test_vectorised_exp_is_within_a_few_ulp_of_float64_exp() -> None:
 
 def test_mamba_ssm_backend_without_cuda_is_a_clear_error() -> None:
     x = make_inputs(1, 2, 3, 2)
-    with pytest.raises(ConfigError, match=r"backend='mamba_ssm' needs the mamba_ssm package and CUDA tensors, found .* tensors on cpu"):
+    with pytest.raises(
+        ConfigError, match=r"backend='mamba_ssm' needs the mamba_ssm package and CUDA tensors, found .* tensors on cpu"
+    ):
         run(x, True, "mamba_ssm")
 
 
@@ -146,7 +160,9 @@ def test_auto_never_picks_mamba_ssm_for_cpu_tensors(monkeypatch: pytest.MonkeyPa
 
 
 def test_unknown_backend_is_rejected() -> None:
-    with pytest.raises(ConfigError, match=r"backend must be one of \['auto', 'reference', 'fused', 'mamba_ssm'\], found 'cuda'"):
+    with pytest.raises(
+        ConfigError, match=r"backend must be one of \['auto', 'reference', 'fused', 'mamba_ssm'\], found 'cuda'"
+    ):
         resolve_backend("cuda", torch.zeros(1, 1, 1))
 
 
@@ -174,7 +190,15 @@ def test_fused_scan_keeps_torchs_thread_count_in_a_fresh_process() -> None:
         "selective_scan(u, delta, A, B, C, backend='fused').sum().backward()\n"
         "print(torch.get_num_threads())\n"
     )
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300,
-                           env={**os.environ, "NUMBA_NUM_THREADS": "2"})
+    found = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "NUMBA_NUM_THREADS": "2"},
+    )
     assert found.returncode == 0, f"the child process failed:\n{found.stderr}"
-    assert found.stdout.strip().splitlines()[-1] == "1", f"expected torch to keep 1 thread after the fused scan, found {found.stdout!r}"
+    assert found.stdout.strip().splitlines()[-1] == "1", (
+        f"expected torch to keep 1 thread after the fused scan, found {found.stdout!r}"
+    )

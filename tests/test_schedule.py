@@ -28,19 +28,30 @@ def test_the_task_graph_holds_every_run_compare_asks_for_after_its_ddpm():
     trains = [t for t in tasks.values() if t.kind == "train"]
     features = [t for t in tasks.values() if t.kind == "features"]
     assert len(trains) == 3 * len(COMPARISON)
-    assert sorted((t.masking, t.ddpm_seed) for t in features) == [(m, d) for m in ("adaptive", "none", "random_matched") for d in (3, 4)]
+    assert sorted((t.masking, t.ddpm_seed) for t in features) == [
+        (m, d) for m in ("adaptive", "none", "random_matched") for d in (3, 4)
+    ]
     for task in trains:  # guided by the draw its seed's index picks, after those features
         assert task.ddpm_seed == 3 + (task.seed - 3) % 2
         assert task.after == (Task("features", task.masking, task.ddpm_seed).key,)
     for task in features:
-        assert task.after == ((Task("features", "adaptive", task.ddpm_seed).key,) if task.masking == "random_matched" else ())
+        assert task.after == (
+            (Task("features", "adaptive", task.ddpm_seed).key,) if task.masking == "random_matched" else ()
+        )
     baselines = [t for t in tasks.values() if t.kind == "baselines"]
     assert sorted(t.seed for t in baselines) == [3, 4, 5] and all(t.after == () for t in baselines)
-    assert max(t.cost for t in baselines) < min(t.cost for t in trains)  # last in longest-first order: they fill the end
+    assert max(t.cost for t in baselines) < min(
+        t.cost for t in trains
+    )  # last in longest-first order: they fill the end
     pixel = comparison_tasks(ctx, "adaptive", [0], pixel_scene=True)
-    assert {t.kind for t in pixel} == {"train", "baselines"} and len(pixel) == sum(not v.needs_ddpm for v in COMPARISON) + 1
+    assert {t.kind for t in pixel} == {"train", "baselines"} and len(pixel) == sum(
+        not v.needs_ddpm for v in COMPARISON
+    ) + 1
     assert all(t.after == () for t in pixel)
-    cost = {name: training_cost(ctx, Variant(name, (name,))) for name in ("cnn_only", "no_guidance", "bdgf", "no_guidance_equal_size")}
+    cost = {
+        name: training_cost(ctx, Variant(name, (name,)))
+        for name in ("cnn_only", "no_guidance", "bdgf", "no_guidance_equal_size")
+    }
     assert cost["cnn_only"] < cost["no_guidance"] < cost["bdgf"] == cost["no_guidance_equal_size"]
     with pytest.raises(ConfigError, match="Task.kind"):
         Task("pretrain", "adaptive", 0)
@@ -62,13 +73,21 @@ def test_tasks_start_after_their_prerequisites_and_a_failure_skips_only_what_nee
     second = Task("features", "random_matched", 0, after=(first.key,))
     bad = Task("features", "bad", 0)
     bdgf, cnn = BDGF_VARIANT, Variant("CNN", ("cnn_only",))
-    tasks = [Task("train", "random_matched", 0, bdgf, 1, after=(second.key,), cost=9.0), second, first, bad,
-             Task("train", "bad", 0, bdgf, 1, after=(bad.key,)), Task("train", "none", 0, cnn, 2)]
+    tasks = [
+        Task("train", "random_matched", 0, bdgf, 1, after=(second.key,), cost=9.0),
+        second,
+        first,
+        bad,
+        Task("train", "bad", 0, bdgf, 1, after=(bad.key,)),
+        Task("train", "none", 0, cnn, 2),
+    ]
     tasks.append(Task("train", "bad", 0, bdgf, 3, after=(tasks[4].key,)))  # two levels below the failure
     report = run_tasks(tasks, stamp, jobs=2, progress=False)
     done = report.results
     assert set(done) == {first.key, second.key, tasks[0].key, tasks[5].key}
-    assert done[second.key]["start"] >= done[first.key]["end"] and done[tasks[0].key]["start"] >= done[second.key]["end"]
+    assert (
+        done[second.key]["start"] >= done[first.key]["end"] and done[tasks[0].key]["start"] >= done[second.key]["end"]
+    )
     assert "ValueError: planned failure" in report.failed[bad.key]
     assert report.failed[tasks[4].key].startswith("skipped") and report.failed[tasks[6].key].startswith("skipped")
     with pytest.raises(ConfigError, match="unknown"):
@@ -84,8 +103,14 @@ def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text("tiny:\n  kind: synthetic\n  params: {size: 64, n_bands: 8, seed: 0}\n")
     short = preset("quick")
-    settings = replace(short, ddpm_patches=128, pretrain=replace(short.pretrain, epochs=1, balance_samples=32),
-                       train=replace(short.train, epochs=1, warmup_epochs=0), max_train_pixels=200, max_val_pixels=100)
+    settings = replace(
+        short,
+        ddpm_patches=128,
+        pretrain=replace(short.pretrain, epochs=1, balance_samples=32),
+        train=replace(short.train, epochs=1, warmup_epochs=0),
+        max_train_pixels=200,
+        max_val_pixels=100,
+    )
     ctx = RunContext("tiny", settings, seed=0, out_dir=tmp_path / "run", catalog=catalog)
     report = train_comparison(ctx, "adaptive", [0], jobs=2, progress=False)
     assert not report.failed

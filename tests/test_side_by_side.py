@@ -27,7 +27,10 @@ def write_notebooks(folder: Path, works: dict[str, str]) -> None:
     folder.mkdir()
     for name, work in works.items():
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(BODY.format(work=work, name=name))]
+        nb.cells = [
+            nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(BODY.format(work=work, name=name)),
+        ]
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, folder / f"{name}.ipynb")
 
@@ -35,7 +38,9 @@ def write_notebooks(folder: Path, works: dict[str, str]) -> None:
 def test_notebooks_wait_for_what_they_read_and_the_longest_chain_starts_first(tmp_path: Path) -> None:
     paths = notebook_paths(NOTEBOOK_DIR)
     tasks = {t.key[:2]: t for t in notebook_tasks(paths, tmp_path, {p.name: {} for p in paths})}
-    assert tasks["04"].after == (tasks["03"].key,) and set(tasks["05"].after) == {tasks[n].key for n in ("00", "01", "02", "03", "04")}
+    assert tasks["04"].after == (tasks["03"].key,) and set(tasks["05"].after) == {
+        tasks[n].key for n in ("00", "01", "02", "03", "04")
+    }
     assert all(tasks[n].after == () for n in ("00", "01", "02", "03"))
     assert max(tasks.values(), key=lambda t: t.cost) is tasks["03"]  # 03 -> 04 -> 05 is the longest chain
     chosen = [p for p in paths if p.name[:2] in ("02", "04", "05")]  # 03 not chosen: 04 needs nothing

@@ -125,7 +125,10 @@ def test_unmeasurable_split_is_refused_with_counts_or_warned_when_allowed():
     train = np.zeros_like(labels, bool)
     train[:, :25] = True
     split = Split("halves", train & (labels > 0), ~train & (labels > 0))
-    with pytest.raises(DataError, match=r"'a' has no test pixel, 'c' has no test pixel.*Per-class train/val/test pixels: a: 775/0/0; b: 200/0/600; c: 25/0/0.*smaller blocks"):
+    with pytest.raises(
+        DataError,
+        match=r"'a' has no test pixel, 'c' has no test pixel.*Per-class train/val/test pixels: a: 775/0/0; b: 200/0/600; c: 25/0/0.*smaller blocks",
+    ):
         check_measurable(split, labels, ("a", "b", "c"))
     allowed = check_measurable(split, labels, ("a", "b", "c"), allow_unmeasurable=True)
     assert len(allowed.warnings) == 1 and "cannot measure" in allowed.warnings[0]
@@ -173,13 +176,25 @@ def test_pixel_scene_uses_its_official_split_when_the_catalog_says_so():
     labels = np.array([1, 2, 1, 2, 1, 2, 3, 3])
     coords = np.stack([np.zeros(8, int), np.arange(8) * 3], axis=1)
     train = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
-    scene = PixelScene("px", {"f": rng.normal(size=(8, 2)).astype(np.float32)}, labels, coords, (1, 24), ("a", "b", "c"),
-                       splits={"official_train": train, "official_test": ~train}, metadata={"default_split": "official"})
+    scene = PixelScene(
+        "px",
+        {"f": rng.normal(size=(8, 2)).astype(np.float32)},
+        labels,
+        coords,
+        (1, 24),
+        ("a", "b", "c"),
+        splits={"official_train": train, "official_test": ~train},
+        metadata={"default_split": "official"},
+    )
     split = default_split(scene, patch=1, allow_unmeasurable=True)  # 4 test pixels: a warning, not a number
     assert split.name == "official" and "cannot measure" in split.warnings[-1]
     assert np.array_equal(split.train, train)
     assert np.array_equal(split.test, ~train & (labels != 3))  # class 3 never seen in training
-    stripes = default_split(PixelScene("px", scene.modalities, labels, coords, (1, 24), ("a", "b", "c"), splits=scene.splits), patch=1, allow_unmeasurable=True)
+    stripes = default_split(
+        PixelScene("px", scene.modalities, labels, coords, (1, 24), ("a", "b", "c"), splits=scene.splits),
+        patch=1,
+        allow_unmeasurable=True,
+    )
     assert stripes.name.startswith("stripes")
 
 
@@ -198,9 +213,9 @@ def plots(n_plots=20, side=6, pad=1, n_classes=4, rare_in=None, seed=0):
         a, b = rng.choice(n_classes, 2, replace=False) + 1
         if rare_in is not None and k < rare_in:
             b = n_classes + 1
-        labels[r:r + side, c:c + side // 2], labels[r:r + side, c + side // 2:c + side] = a, b
+        labels[r : r + side, c : c + side // 2], labels[r : r + side, c + side // 2 : c + side] = a, b
         labels[r, c] = 0  # an unlabelled pixel inside a plot
-        groups[r:r + side, c:c + side] = k + 1
+        groups[r : r + side, c : c + side] = k + 1
     return labels, groups
 
 
@@ -246,8 +261,13 @@ def test_default_split_of_a_grouped_scene_is_the_fold_the_seed_picks():
 
     labels, groups = plots()
     rng = np.random.default_rng(0)
-    scene = Scene("mosaic", {"x": rng.normal(size=(*labels.shape, 2)).astype(np.float32)}, labels, ("a", "b", "c", "d"),
-                  metadata={"groups": groups})
+    scene = Scene(
+        "mosaic",
+        {"x": rng.normal(size=(*labels.shape, 2)).astype(np.float32)},
+        labels,
+        ("a", "b", "c", "d"),
+        metadata={"groups": groups},
+    )
     folds = group_folds(labels, groups, patch=3)
     tested = np.zeros(labels.shape, int)
     for seed in range(5):

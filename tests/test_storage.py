@@ -64,7 +64,9 @@ def test_a_stored_array_is_read_back_exactly_only_under_its_key_and_a_damaged_on
 
     first = stored_array(path, {"weights": "abc", "patch": 5}, compute)
     again = stored_array(path, {"patch": 5, "weights": "abc"}, compute)  # same key, other order: read back
-    assert len(calls) == 1 and np.array_equal(again, labels) and again.dtype == np.int64 and np.array_equal(first, labels)
+    assert (
+        len(calls) == 1 and np.array_equal(again, labels) and again.dtype == np.int64 and np.array_equal(first, labels)
+    )
     stored_array(path, {"weights": "def", "patch": 5}, compute)  # other weights: computed again
     assert len(calls) == 2
     path.write_bytes(b"PK\x03\x04 not a zip")

@@ -57,9 +57,7 @@ def test_default_scene_shapes_dtypes_and_labels(default_scene: Scene) -> None:
     s = default_scene
     assert s.modality_names == ("hsi", "lidar")
     assert s.modalities["hsi"].shape == (128, 128, 64) and s.modalities["hsi"].dtype == np.float32
-    assert (
-        s.modalities["lidar"].shape == (128, 128, 1) and s.modalities["lidar"].dtype == np.float32
-    )
+    assert s.modalities["lidar"].shape == (128, 128, 1) and s.modalities["lidar"].dtype == np.float32
     assert s.gt.shape == (128, 128) and s.gt.dtype == np.int64
     assert all(np.isfinite(m).all() for m in s.modalities.values())
     assert s.gt.min() == 0 and s.gt.max() == len(CLASS_NAMES)
@@ -106,9 +104,7 @@ def test_with_sar_adds_a_third_modality_and_leaves_the_others() -> None:
     scene = make_synthetic_scene(SyntheticSceneConfig(with_sar=True, **SMALL))
     assert scene.modality_names == ("hsi", "lidar", "sar")
     assert scene.channels == {"hsi": 16, "lidar": 1, "sar": 2}
-    assert (
-        scene.modalities["sar"].dtype == np.float32 and np.isfinite(scene.modalities["sar"]).all()
-    )
+    assert scene.modalities["sar"].dtype == np.float32 and np.isfinite(scene.modalities["sar"]).all()
     for key in ("hsi", "lidar"):
         np.testing.assert_array_equal(plain.modalities[key], scene.modalities[key])
     vv = scene.modalities["sar"][..., 0]
@@ -206,7 +202,13 @@ def hard_scene() -> Scene:
 
 def test_synthetic_easy_is_the_earlier_default_scene(default_scene: Scene) -> None:
     """The knobs' defaults reproduce the earlier scene; `synthetic_easy` is exactly it."""
-    assert load_catalog()["synthetic_easy"].params == {"size": 128, "n_bands": 64, "spectral_share": 0.2, "with_sar": False, "seed": 0}
+    assert load_catalog()["synthetic_easy"].params == {
+        "size": 128,
+        "n_bands": 64,
+        "spectral_share": 0.2,
+        "with_sar": False,
+        "seed": 0,
+    }
     easy = load_scene("synthetic_easy")
     np.testing.assert_array_equal(easy.gt, default_scene.gt)
     for key in default_scene.modalities:

@@ -26,8 +26,16 @@ def rows(methods: dict[str, list[float]], seeds: list[int] | None = None, family
     out = []
     for method, values in methods.items():
         for s, v in zip(seeds or range(len(values)), values, strict=True):
-            out.append({"family": family, "method": method, "seed": s, "overall_accuracy": v,
-                        "average_accuracy": v - 10.0, "kappa": v - 20.0 + 0.1 * s})
+            out.append(
+                {
+                    "family": family,
+                    "method": method,
+                    "seed": s,
+                    "overall_accuracy": v,
+                    "average_accuracy": v - 10.0,
+                    "kappa": v - 20.0 + 0.1 * s,
+                }
+            )
     return out
 
 
@@ -65,8 +73,19 @@ def test_table_columns_and_paired_difference():
     assert row["OA"] == f"{np.mean(NO_MASK):.2f} ± {np.std(NO_MASK, ddof=1):.2f}"
     assert row["ΔOA vs BDGF [95 % CI]"] == f"{np.mean(NO_MASK) - np.mean(BDGF):+.2f} [{ci.low:+.2f}, {ci.high:+.2f}]"
     assert table.loc[("ablation", "BDGF"), "ΔOA vs BDGF [95 % CI]"] == "reference"
-    assert list(table.columns) == ["OA", "OA 95 % CI", "ΔOA vs BDGF [95 % CI]", "AA", "AA 95 % CI", "ΔAA vs BDGF [95 % CI]",
-                                   "kappa", "kappa 95 % CI", "Δkappa vs BDGF [95 % CI]", "seeds", "paired seeds"]
+    assert list(table.columns) == [
+        "OA",
+        "OA 95 % CI",
+        "ΔOA vs BDGF [95 % CI]",
+        "AA",
+        "AA 95 % CI",
+        "ΔAA vs BDGF [95 % CI]",
+        "kappa",
+        "kappa 95 % CI",
+        "Δkappa vs BDGF [95 % CI]",
+        "seeds",
+        "paired seeds",
+    ]
     assert row["seeds"] == 5 and row["paired seeds"] == 5
 
 
@@ -91,11 +110,15 @@ def test_baseline_family_pairs_with_bdgf_of_the_same_dataset():
 
 def test_unpaired_or_repeated_seeds_are_refused():
     with pytest.raises(DataError, match="no seed in common"):
-        mean_std_table(rows({"BDGF": [1.0, 2.0]}, seeds=[0, 1]) + rows({"SVM": [1.0, 2.0]}, seeds=[5, 6]), by=["method"])
+        mean_std_table(
+            rows({"BDGF": [1.0, 2.0]}, seeds=[0, 1]) + rows({"SVM": [1.0, 2.0]}, seeds=[5, 6]), by=["method"]
+        )
     with pytest.raises(DataError, match=r"seeds \[0\] appear more than once"):
         mean_std_table(rows({"BDGF": [1.0, 2.0]}, seeds=[0, 0]), by=["method"])
     with pytest.raises(DataError, match=r"lack the columns \['seed'\]"):
-        mean_std_table([{"method": "BDGF", "overall_accuracy": 1.0, "average_accuracy": 1.0, "kappa": 1.0}], by=["method"])
+        mean_std_table(
+            [{"method": "BDGF", "overall_accuracy": 1.0, "average_accuracy": 1.0, "kappa": 1.0}], by=["method"]
+        )
 
 
 def test_no_reference_in_context_is_said_not_invented():
@@ -106,7 +129,10 @@ def test_no_reference_in_context_is_said_not_invented():
 def _idea_rows(bdgf: list[float], other: list[float], other_name: str) -> list[dict]:
     rows = []
     for method, values in (("BDGF", bdgf), (other_name, other)):
-        rows += [{"method": method, "seed": s, "overall_accuracy": v, "average_accuracy": v - 10, "kappa": v - 20} for s, v in enumerate(values)]
+        rows += [
+            {"method": method, "seed": s, "overall_accuracy": v, "average_accuracy": v - 10, "kappa": v - 20}
+            for s, v in enumerate(values)
+        ]
     return rows
 
 
@@ -115,11 +141,15 @@ def test_idea_effects_are_paired_with_minus_without_and_say_when_they_cannot_tel
     row = helps.loc["guidance vs none"]
     assert row["OA effect"] == pytest.approx(1.0) and row["verdict (OA)"] == "helps" and row["seeds"] == 3
     assert row["ΔOA [95 % CI]"] == "+1.00 [+1.00, +1.00]"
-    noisy = idea_effects(_idea_rows([80.0, 82.0, 84.0], [81.0, 80.0, 85.0], "no mutual learning")).loc["mutual learning vs none"]
+    noisy = idea_effects(_idea_rows([80.0, 82.0, 84.0], [81.0, 80.0, 85.0], "no mutual learning")).loc[
+        "mutual learning vs none"
+    ]
     expected = stats.ttest_rel([80.0, 82.0, 84.0], [81.0, 80.0, 85.0]).confidence_interval(0.95)
     assert (noisy["OA low"], noisy["OA high"]) == pytest.approx((expected.low, expected.high))
     assert noisy["verdict (OA)"] == "cannot tell"
-    worse = idea_effects(_idea_rows([80.0, 81.0, 82.0], [82.0, 83.5, 84.0], "no masking (DDPM trained without)")).loc["adaptive masking vs no masking"]
+    worse = idea_effects(_idea_rows([80.0, 81.0, 82.0], [82.0, 83.5, 84.0], "no masking (DDPM trained without)")).loc[
+        "adaptive masking vs no masking"
+    ]
     assert worse["verdict (OA)"] == "hurts"
     one = idea_effects(_idea_rows([80.0], [79.0], "no guidance")).loc["guidance vs none"]
     assert one["verdict (OA)"] == "1 seed" and one["ΔOA [95 % CI]"] == "+1.00 (1 seed)"
@@ -127,14 +157,20 @@ def test_idea_effects_are_paired_with_minus_without_and_say_when_they_cannot_tel
 
 def test_ensemble_idea_is_chosen_rule_minus_mean_and_missing_ideas_are_refused():
     rows = _idea_rows([80.0, 81.0, 82.0], [81.0, 82.5, 83.0], "BDGF, ensemble rule chosen on validation")
-    assert idea_effects(rows).loc["ensemble rule chosen on validation vs mean", "OA effect"] == pytest.approx((1 + 1.5 + 1) / 3)  # chosen - mean
+    assert idea_effects(rows).loc["ensemble rule chosen on validation vs mean", "OA effect"] == pytest.approx(
+        (1 + 1.5 + 1) / 3
+    )  # chosen - mean
     with pytest.raises(DataError, match="no idea has both of its methods"):
         idea_effects([{"method": "BDGF", "seed": 0, "overall_accuracy": 1.0, "average_accuracy": 1.0, "kappa": 1.0}])
 
 
 def test_per_class_effects_skip_classes_without_test_pixels():
-    per_class = {("BDGF", 0): [90.0, None, 50.0], ("BDGF", 1): [92.0, None, 54.0],
-                 ("no masking", 0): [90.0, None, 40.0], ("no masking", 1): [91.0, None, 42.0]}
+    per_class = {
+        ("BDGF", 0): [90.0, None, 50.0],
+        ("BDGF", 1): [92.0, None, 54.0],
+        ("no masking", 0): [90.0, None, 40.0],
+        ("no masking", 1): [91.0, None, 42.0],
+    }
     table = per_class_effects(per_class, "BDGF", "no masking", [1, 2], ["a", "b", "c"])
     assert table["class"].tolist() == ["c"]  # class b has no test pixel in any run
     assert table.loc[0, "effect [95 % CI]"].startswith("+11.00 [") and table.loc[0, "seeds"] == 2

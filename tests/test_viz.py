@@ -14,8 +14,23 @@ from matplotlib.colors import to_rgb
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.presentation import viz
 
-HOUSTON2013 = ["Healthy grass", "Stressed grass", "Synthetic grass", "Trees", "Soil", "Water", "Residential", "Commercial",
-               "Road", "Highway", "Railway", "Parking Lot 1", "Parking Lot 2", "Tennis Court", "Running Track"]
+HOUSTON2013 = [
+    "Healthy grass",
+    "Stressed grass",
+    "Synthetic grass",
+    "Trees",
+    "Soil",
+    "Water",
+    "Residential",
+    "Commercial",
+    "Road",
+    "Highway",
+    "Railway",
+    "Parking Lot 1",
+    "Parking Lot 2",
+    "Tennis Court",
+    "Running Track",
+]
 
 
 def family(colour: str) -> str:
@@ -65,7 +80,10 @@ def test_label_maps_carry_a_legend_of_class_names_in_the_map_colours():
 def scene(metadata=None):
     rng = np.random.default_rng(0)
     gt = rng.integers(0, 4, size=(6, 7)).astype(np.int64)
-    mods = {"hsi": rng.normal(size=(6, 7, 5)).astype(np.float32), "lidar": rng.normal(size=(6, 7, 1)).astype(np.float32)}
+    mods = {
+        "hsi": rng.normal(size=(6, 7, 5)).astype(np.float32),
+        "lidar": rng.normal(size=(6, 7, 1)).astype(np.float32),
+    }
     return Scene("toy", mods, gt, ("trees", "water", "road"), metadata=metadata or {})
 
 
@@ -80,7 +98,11 @@ def test_scene_overview_colour_bar_names_the_unit():
 
 
 def axis_titles(fig):
-    return {k: (fig.layout[k].title.text if fig.layout[k].title else None) for k in fig.layout if k.startswith(("xaxis", "yaxis"))}
+    return {
+        k: (fig.layout[k].title.text if fig.layout[k].title else None)
+        for k in fig.layout
+        if k.startswith(("xaxis", "yaxis"))
+    }
 
 
 def test_curves_have_axis_titles_everywhere():
@@ -88,8 +110,19 @@ def test_curves_have_axis_titles_everywhere():
     titles = axis_titles(viz.training_curves({"a": history}))
     assert titles["yaxis"] == "training loss (CE + mutual terms)" and titles["yaxis2"] == "validation OA (%)"
     assert titles["xaxis"] == titles["xaxis2"] == "epoch"
-    pre = [{"epoch": e, "loss_hsi": 0.2, "loss_lidar": 0.3, "p_mask_hsi": 0.1, "p_mask_lidar": 0.1, "reliance_hsi": 0.3,
-            "reliance_lidar": 0.0, "dominance_gap": 0.3} for e in range(2)]
+    pre = [
+        {
+            "epoch": e,
+            "loss_hsi": 0.2,
+            "loss_lidar": 0.3,
+            "p_mask_hsi": 0.1,
+            "p_mask_lidar": 0.1,
+            "reliance_hsi": 0.3,
+            "reliance_lidar": 0.0,
+            "dominance_gap": 0.3,
+        }
+        for e in range(2)
+    ]
     titles = axis_titles(viz.pretraining_curves({"adaptive": pre}, ["hsi", "lidar"]))
     assert all(titles.values()) and len(titles) == 8 and titles["yaxis"] == "epsilon MSE"
 
@@ -105,13 +138,21 @@ def test_zoomed_range_covers_the_bars_and_their_errors_but_not_zero(errors):
 
 
 def test_bar_charts_zoom_and_draw_error_bars():
-    rows = [{"method": m, "overall_accuracy": v, "overall_accuracy_std": s} for m, v, s in (("BDGF", 65.2, 0.4), ("no masking", 64.1, 0.6), ("RF", 62.0, float("nan")))]
+    rows = [
+        {"method": m, "overall_accuracy": v, "overall_accuracy_std": s}
+        for m, v, s in (("BDGF", 65.2, 0.4), ("no masking", 64.1, 0.6), ("RF", 62.0, float("nan")))
+    ]
     fig = viz.metric_bars(rows, x="method", colour="method", error="overall_accuracy_std")
     lo, hi = fig.layout.yaxis.range
     assert 55 < lo < 61.4 and 65.6 < hi < 72 and "zoomed" in fig.layout.yaxis.title.text
     assert any(t.error_y.array is not None for t in fig.data)
-    report = {"branch_accuracy": {"cnn": 96.4, "mamba": 94.0}, "ensemble_accuracy": 95.3, "oracle_accuracy": 98.0,
-              "best_branch": "cnn", "ensemble_gain": -1.1}
+    report = {
+        "branch_accuracy": {"cnn": 96.4, "mamba": 94.0},
+        "ensemble_accuracy": 95.3,
+        "oracle_accuracy": 98.0,
+        "best_branch": "cnn",
+        "ensemble_gain": -1.1,
+    }
     acc = viz.accuracy_bars(report)
     assert acc.layout.yaxis.range[0] > 80 and acc.layout.xaxis.title.text == "predictor"
     probe = viz.probe_bars([{"features": "raw 3x3", "overall_accuracy": 97.4, "average_accuracy": 96.0, "kappa": 96.5}])
@@ -135,7 +176,13 @@ def svg_texts(svg: str) -> list[str]:
 def test_pipeline_diagram_names_every_step_and_existing_subpackage():
     svg = (DIAGRAMS / "pipeline.svg").read_text()
     text = " ".join(svg_texts(svg))
-    for step in ("1. masked multimodal DDPM", "2. diffusion features", "3. guide k", "4. mutual learning", "5. evaluation"):
+    for step in (
+        "1. masked multimodal DDPM",
+        "2. diffusion features",
+        "3. guide k",
+        "4. mutual learning",
+        "5. evaluation",
+    ):
         assert step in text, step
     named = set(re.findall(r"bdgf_nb\.(\w+)", text))
     assert {"data", "ddpm", "model", "train", "evaluate", "analysis", "presentation", "pipeline", "cli"} <= named
@@ -145,5 +192,9 @@ def test_pipeline_diagram_names_every_step_and_existing_subpackage():
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz `dot` not installed")
 def test_pipeline_svg_is_the_rendering_of_the_dot_source():
-    rendered = subprocess.run(["dot", "-Tsvg", str(DIAGRAMS / "pipeline.dot")], capture_output=True, text=True, check=True).stdout
-    assert svg_texts(rendered) == svg_texts((DIAGRAMS / "pipeline.svg").read_text()), "re-render: see the header of pipeline.dot"
+    rendered = subprocess.run(
+        ["dot", "-Tsvg", str(DIAGRAMS / "pipeline.dot")], capture_output=True, text=True, check=True
+    ).stdout
+    assert svg_texts(rendered) == svg_texts((DIAGRAMS / "pipeline.svg").read_text()), (
+        "re-render: see the header of pipeline.dot"
+    )

@@ -23,7 +23,11 @@ GROUPS = {"hsi": 8, "lidar": 1}
 @pytest.fixture(scope="module")
 def diffusion():
     torch.manual_seed(0)
-    d = GaussianDiffusion(DenoiserUNet(UNetConfig(in_channels=9, base_width=8, num_res_blocks=1, modality_channels=(8, 1))), DiffusionConfig(T=1000), GROUPS)
+    d = GaussianDiffusion(
+        DenoiserUNet(UNetConfig(in_channels=9, base_width=8, num_res_blocks=1, modality_channels=(8, 1))),
+        DiffusionConfig(T=1000),
+        GROUPS,
+    )
     d.denoiser.mask_embedding.data.fill_(2.0)
     return d.eval()
 
@@ -103,7 +107,9 @@ def test_masking_panel_names_saturation_and_shows_invalid_settings():
     assert "lidar: share" in panel.text.value and "clipped to 0" in panel.text.value  # reliance 0.2 vs 0.01
     first = panel.image.value
     panel.sliders["reliance_lidar"].value = 0.2  # balanced: both at p0, nothing saturates
-    assert "saturated" not in panel.text.value and "target p* = 0.100" in panel.text.value and panel.image.value != first
+    assert (
+        "saturated" not in panel.text.value and "target p* = 0.100" in panel.text.value and panel.image.value != first
+    )
     panel.sliders["p0"].value = 0.6  # above p_max
     assert "invalid setting" in panel.text.value and "p0 must be in [0, p_max=0.5], found 0.6" in panel.text.value
 
@@ -114,7 +120,9 @@ def test_scan_panel_compares_guided_and_unguided():
     guided = MambaBranch(groups, 4, BDGFConfig(width=8, stages=2), guide_channels=[4, 4])
     unguided = MambaBranch(groups, 4, BDGFConfig(width=8, stages=2, guidance=False))
     x = torch.randn(3, 13, 5, 5)
-    panel = build_scan_panel({"guided": (guided, [torch.randn(3, 4, 5, 5) for _ in range(2)]), "unguided": (unguided, [])}, x, groups)
+    panel = build_scan_panel(
+        {"guided": (guided, [torch.randn(3, 4, 5, 5) for _ in range(2)]), "unguided": (unguided, [])}, x, groups
+    )
     assert panel.text.value.startswith("guided: mean delta") and "unguided: mean delta" in panel.text.value
     shown = panel.text.value
     panel.sliders["pixel"].value = 2

@@ -79,7 +79,9 @@ def umap_with_disk_cache() -> ModuleType:
     import umap
     from numba.core.dispatcher import Dispatcher
 
-    modules: list[ModuleType] = [m for name, m in list(sys.modules.items()) if name.split(".")[0] in ("umap", "pynndescent")]
+    modules: list[ModuleType] = [
+        m for name, m in list(sys.modules.items()) if name.split(".")[0] in ("umap", "pynndescent")
+    ]
     for module in modules:
         for value in list(vars(module).values()):
             if isinstance(value, Dispatcher):
@@ -105,11 +107,19 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    expect(x.ndim == 2 and y.ndim == 2 and len(x) == len(y), DataError, f"x and y must be (N, d1) and (N, d2) with equal N, found {x.shape} and {y.shape}")
+    expect(
+        x.ndim == 2 and y.ndim == 2 and len(x) == len(y),
+        DataError,
+        f"x and y must be (N, d1) and (N, d2) with equal N, found {x.shape} and {y.shape}",
+    )
     x = x - x.mean(axis=0)
     y = y - y.mean(axis=0)
     for name, m in (("x", x), ("y", y)):
-        expect(bool(np.abs(m).max(initial=0.0) > 0), DataError, f"{name} has zero variance after centring: CKA is undefined")
+        expect(
+            bool(np.abs(m).max(initial=0.0) > 0),
+            DataError,
+            f"{name} has zero variance after centring: CKA is undefined",
+        )
     # Unit Frobenius norm first: CKA is scale-invariant and this keeps the products in range.
     x /= np.linalg.norm(x)
     y /= np.linalg.norm(y)
@@ -120,7 +130,11 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
 def _same_length(**arrays: np.ndarray) -> None:
     shapes = {name: np.shape(a) for name, a in arrays.items()}
     first = next(iter(shapes.values()))
-    expect(len(first) == 1 and first[0] > 0 and all(s == first for s in shapes.values()), DataError, f"expected non-empty 1-D arrays of equal length, found shapes {shapes}")
+    expect(
+        len(first) == 1 and first[0] > 0 and all(s == first for s in shapes.values()),
+        DataError,
+        f"expected non-empty 1-D arrays of equal length, found shapes {shapes}",
+    )
 
 
 def disagreement(pred_a: np.ndarray, pred_b: np.ndarray) -> float:
@@ -166,11 +180,27 @@ def complementarity_report(
     ens = np.asarray(ensemble_probabilities)
     y = np.asarray(labels)
     names = list(branch_names)
-    expect(probs.ndim == 3 and len(probs) == len(names), DataError, f"branch_probabilities must be (K={len(names)}, N, C), found shape {probs.shape}")
-    expect(ens.shape == probs.shape[1:], DataError, f"ensemble_probabilities must be (N, C) = {probs.shape[1:]}, found {ens.shape}")
-    expect(len(features) == len(names), DataError, f"features must hold one (N, d) array per branch ({len(names)}), found {len(features)}")
+    expect(
+        probs.ndim == 3 and len(probs) == len(names),
+        DataError,
+        f"branch_probabilities must be (K={len(names)}, N, C), found shape {probs.shape}",
+    )
+    expect(
+        ens.shape == probs.shape[1:],
+        DataError,
+        f"ensemble_probabilities must be (N, C) = {probs.shape[1:]}, found {ens.shape}",
+    )
+    expect(
+        len(features) == len(names),
+        DataError,
+        f"features must hold one (N, d) array per branch ({len(names)}), found {len(features)}",
+    )
     _same_length(labels=y, ensemble=ens[:, 0])
-    expect(bool(((y >= 0) & (y < probs.shape[2])).all()), DataError, f"labels must be 0-based class indices in 0..{probs.shape[2] - 1}, found range {y.min()}..{y.max()}")
+    expect(
+        bool(((y >= 0) & (y < probs.shape[2])).all()),
+        DataError,
+        f"labels must be 0-based class indices in 0..{probs.shape[2] - 1}, found range {y.min()}..{y.max()}",
+    )
     preds = probs.argmax(axis=2)  # (K, N)
     correct = preds == y
     branch_acc = {n: 100.0 * float(c.mean()) for n, c in zip(names, correct, strict=True)}

@@ -54,7 +54,9 @@ def modality_information(
         predicted = rf.predict(x[test])
         return 100.0 * f1_score(labels[test], predicted, labels=classes, average=None, zero_division=0.0)
 
-    scores = {subset: recall(subset) for k in {1, len(names) - 1, len(names)} if k >= 1 for subset in combinations(names, k)}
+    scores = {
+        subset: recall(subset) for k in {1, len(names) - 1, len(names)} if k >= 1 for subset in combinations(names, k)
+    }
     full = scores[tuple(names)]
     table = pd.DataFrame({"class": list(scene.class_names)})
     for m in names:
@@ -62,7 +64,9 @@ def modality_information(
     table["all"] = full
     needs = []
     for i in range(classes.size):
-        lost = [m for m in names if len(names) > 1 and full[i] - scores[tuple(n for n in names if n != m)][i] >= needs_drop]
+        lost = [
+            m for m in names if len(names) > 1 and full[i] - scores[tuple(n for n in names if n != m)][i] >= needs_drop
+        ]
         needs.append(" + ".join(lost) if lost else "-")
     table["needs"] = needs
     table["test pixels"] = np.bincount(labels[test], minlength=classes.size + 1)[1:]

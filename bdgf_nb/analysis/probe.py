@@ -25,7 +25,9 @@ def pixels_at(maps: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
     """K maps (G_k, H, W) -> (N, sum G_k) features of the pixels where `mask` is true."""
     expect(len(maps) > 0, DataError, "pixels_at needs at least one feature map, found none")
     for m in maps:
-        expect(m.shape[1:] == mask.shape, DataError, f"feature map spatial shape {m.shape[1:]} != mask shape {mask.shape}")
+        expect(
+            m.shape[1:] == mask.shape, DataError, f"feature map spatial shape {m.shape[1:]} != mask shape {mask.shape}"
+        )
     return np.concatenate([m[:, mask].T for m in maps], axis=1)
 
 

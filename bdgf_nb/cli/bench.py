@@ -173,9 +173,14 @@ def machine_section(device: torch.device, repeats: int) -> dict[str, Any]:
     import numba
 
     out: dict[str, Any] = {
-        "python": platform.python_version(), "torch": torch.__version__, "numba": numba.__version__,
-        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "device": str(device), "threads": torch.get_num_threads(), "openmp": openmp.current(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numba": numba.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "openmp": openmp.current(),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
     dtypes = {"fp32": torch.float32, **({"bf16": torch.bfloat16} if device.type == "cuda" else {})}
@@ -187,7 +192,9 @@ def machine_section(device: torch.device, repeats: int) -> dict[str, Any]:
     return out
 
 
-def scan_section(device: torch.device, lengths: tuple[int, ...], repeats: int, matmul_flops: float) -> list[dict[str, Any]]:
+def scan_section(
+    device: torch.device, lengths: tuple[int, ...], repeats: int, matmul_flops: float
+) -> list[dict[str, Any]]:
     """Default path vs reference at batch 256, d_inner 64, d_state 16 for each length."""
     rows = []
     for length in lengths:
@@ -207,7 +214,9 @@ class Workload:
         self.name, self.batch, self.build = name, batch, build
 
 
-def ddpm_workload(settings: Preset, image: np.ndarray, channel_groups: dict[str, int], device: torch.device) -> Workload:
+def ddpm_workload(
+    settings: Preset, image: np.ndarray, channel_groups: dict[str, int], device: torch.device
+) -> Workload:
     from bdgf_nb.data.patches import unlabelled_patches
     from bdgf_nb.ddpm.masking import ModalityMasker
     from bdgf_nb.train.pretrain import build_diffusion, ddpm_step
@@ -233,13 +242,19 @@ def ddpm_workload(settings: Preset, image: np.ndarray, channel_groups: dict[str,
     return Workload("ddpm", b, build)
 
 
-def bdgf_workload(variant: str, settings: Preset, channel_groups: dict[str, int], n_classes: int, device: torch.device) -> Workload:
+def bdgf_workload(
+    variant: str, settings: Preset, channel_groups: dict[str, int], n_classes: int, device: torch.device
+) -> Workload:
     from bdgf_nb.ddpm.unet import DenoiserUNet
     from bdgf_nb.model.bdgf import BDGF, ablation
     from bdgf_nb.train.classifier import classifier_step
 
     b, p = settings.train.batch_size, settings.patch
-    unet_cfg = replace(settings.pretrain.unet, in_channels=sum(channel_groups.values()), modality_channels=tuple(channel_groups.values()))
+    unet_cfg = replace(
+        settings.pretrain.unet,
+        in_channels=sum(channel_groups.values()),
+        modality_channels=tuple(channel_groups.values()),
+    )
     guide_channels = list(DenoiserUNet(unet_cfg).feature_channels)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(b, sum(channel_groups.values()), p, p, generator=g).to(device)
@@ -249,7 +264,9 @@ def bdgf_workload(variant: str, settings: Preset, channel_groups: dict[str, int]
     def build() -> tuple[nn.Module, Callable[[], None]]:
         torch.manual_seed(0)
         model = BDGF(ablation(settings.model, variant), channel_groups, guide_channels, n_classes).to(device).train()
-        optimizer = adamw(model.parameters(), lr=settings.train.lr, weight_decay=settings.train.weight_decay)  # as train_classifier() does
+        optimizer = adamw(
+            model.parameters(), lr=settings.train.lr, weight_decay=settings.train.weight_decay
+        )  # as train_classifier() does
 
         def step() -> None:
             classifier_step(model, model, x, guides, y, optimizer, settings.train)  # train_classifier()'s step
@@ -279,16 +296,32 @@ def measure_training(work: Workload, device: torch.device, repeats: int, steps: 
     step_s = seconds["step"] / steps
     matmul_flops = mm_flops / seconds["matmul"]
     out = {
-        "batch": work.batch, "parameters": sum(p.numel() for p in model.parameters()), "step_s": step_s,
-        "samples_per_s": work.batch / step_s, "flops_per_step": flops, "achieved_flops": flops / step_s,
-        "matmul_fp32_flops": matmul_flops, "fraction_of_matmul": flops / step_s / matmul_flops,
-        "peak_memory_mb": None if peak.bytes is None else peak.bytes / 2**20, "memory_method": peak.method,
+        "batch": work.batch,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "step_s": step_s,
+        "samples_per_s": work.batch / step_s,
+        "flops_per_step": flops,
+        "achieved_flops": flops / step_s,
+        "matmul_fp32_flops": matmul_flops,
+        "fraction_of_matmul": flops / step_s / matmul_flops,
+        "peak_memory_mb": None if peak.bytes is None else peak.bytes / 2**20,
+        "memory_method": peak.method,
     }
     return out
 
 
-def training_section(settings: Preset, device: torch.device, repeats: int, steps: int, image: np.ndarray, channel_groups: dict[str, int], n_classes: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"ddpm": measure_training(ddpm_workload(settings, image, channel_groups, device), device, repeats, steps)}
+def training_section(
+    settings: Preset,
+    device: torch.device,
+    repeats: int,
+    steps: int,
+    image: np.ndarray,
+    channel_groups: dict[str, int],
+    n_classes: int,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "ddpm": measure_training(ddpm_workload(settings, image, channel_groups, device), device, repeats, steps)
+    }
     try:
         works = [bdgf_workload(v, settings, channel_groups, n_classes, device) for v in BRANCH_MODELS]
     except ImportError as err:  # the classifier is not part of this checkout
@@ -298,7 +331,9 @@ def training_section(settings: Preset, device: torch.device, repeats: int, steps
     return out
 
 
-def features_section(settings: Preset, image: np.ndarray, channel_groups: dict[str, int], device: torch.device, repeats: int) -> tuple[dict[str, Any], list[np.ndarray]]:
+def features_section(
+    settings: Preset, image: np.ndarray, channel_groups: dict[str, int], device: torch.device, repeats: int
+) -> tuple[dict[str, Any], list[np.ndarray]]:
     """A cache miss (extract + write) and a hit, in turn; the denoiser is untrained (same cost)."""
     from bdgf_nb.ddpm.features import cached_features, extract_features, feature_cache_key
     from bdgf_nb.train.pretrain import build_diffusion
@@ -310,9 +345,12 @@ def features_section(settings: Preset, image: np.ndarray, channel_groups: dict[s
     folder = Path(tempfile.mkdtemp(prefix="bdgf-bench-cache-"))
     maps: list[np.ndarray] = []
     try:
+
         def miss() -> None:
             shutil.rmtree(folder, ignore_errors=True)
-            maps[:] = cached_features(folder, key, lambda: extract_features(diffusion, image, reading, progress=False, device=device))[0]
+            maps[:] = cached_features(
+                folder, key, lambda: extract_features(diffusion, image, reading, progress=False, device=device)
+            )[0]
 
         def hit() -> None:
             assert cached_features(folder, key, lambda: [])[1]
@@ -322,13 +360,26 @@ def features_section(settings: Preset, image: np.ndarray, channel_groups: dict[s
         shutil.rmtree(folder, ignore_errors=True)
     pixels = image.shape[1] * image.shape[2]
     return {
-        "scene": list(image.shape), "timesteps": list(reading.timesteps), "tile": reading.tile,
-        "uncached_s": seconds["miss"], "cached_s": seconds["hit"], "cache_speedup": seconds["miss"] / seconds["hit"],
-        "uncached_pixels_per_s": pixels / seconds["miss"], "map_channels": [m.shape[0] for m in maps],
+        "scene": list(image.shape),
+        "timesteps": list(reading.timesteps),
+        "tile": reading.tile,
+        "uncached_s": seconds["miss"],
+        "cached_s": seconds["hit"],
+        "cache_speedup": seconds["miss"] / seconds["hit"],
+        "uncached_pixels_per_s": pixels / seconds["miss"],
+        "map_channels": [m.shape[0] for m in maps],
     }, maps
 
 
-def inference_section(settings: Preset, image: np.ndarray, channel_groups: dict[str, int], n_classes: int, guides: list[np.ndarray], device: torch.device, repeats: int) -> dict[str, Any]:
+def inference_section(
+    settings: Preset,
+    image: np.ndarray,
+    channel_groups: dict[str, int],
+    n_classes: int,
+    guides: list[np.ndarray],
+    device: torch.device,
+    repeats: int,
+) -> dict[str, Any]:
     """The whole-scene map of an untrained BDGF (it costs what a trained one does) through
     `evaluate.maps.predict_map`: pixels per second."""
     try:
@@ -340,7 +391,9 @@ def inference_section(settings: Preset, image: np.ndarray, channel_groups: dict[
     torch.manual_seed(0)
     model = BDGF(settings.model, channel_groups, [g.shape[0] for g in guides], n_classes).to(device)
     predict_map(model, image[:, :8], settings.patch, [g[:, :8] for g in guides])  # warm-up
-    seconds = interleaved_medians({"map": lambda: predict_map(model, image, settings.patch, guides)}, repeats, device)["map"]
+    seconds = interleaved_medians({"map": lambda: predict_map(model, image, settings.patch, guides)}, repeats, device)[
+        "map"
+    ]
     pixels = int(image.shape[1] * image.shape[2])
     return {"pixels": pixels, "seconds": seconds, "pixels_per_s": pixels / seconds}
 
@@ -348,8 +401,15 @@ def inference_section(settings: Preset, image: np.ndarray, channel_groups: dict[
 GUIDANCE_MODULES = ("FeatureFusion", "GroupChannelAttention", "CrossAttention")
 
 
-def _step_parts(model: BDGF, dataset: Any, index: torch.Tensor, optimizer: torch.optim.Optimizer, grad_clip: float,
-                times: dict[str, float], device: torch.device) -> None:
+def _step_parts(
+    model: BDGF,
+    dataset: Any,
+    index: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    grad_clip: float,
+    times: dict[str, float],
+    device: torch.device,
+) -> None:
     """One BDGF training step cut at its seams, each part timed into `times`: the same arithmetic
     as `classifier_step` (forward, `model.loss`, backward, clipping, AdamW), with the backward
     split per branch by stopping autograd at the branch outputs (f_k, z_k)."""
@@ -368,7 +428,11 @@ def _step_parts(model: BDGF, dataset: Any, index: torch.Tensor, optimizer: torch
     with _stopwatch(times, "mutual_loss", device):  # projection heads, ensemble, loss: forward + backward to (f_k, z_k)
         with autocast(device):
             features, logits = [f for f, _ in leaves.values()], [z for _, z in leaves.values()]
-            projections = [model.projections[n](f) for n, f in zip(leaves, features, strict=True)] if len(model.projections) else []
+            projections = (
+                [model.projections[n](f) for n, f in zip(leaves, features, strict=True)]
+                if len(model.projections)
+                else []
+            )
             probabilities = ensemble_probabilities(logits, model.cfg.ensemble, model.ensemble_weights)
             loss, _ = model.loss(BDGFOutput(logits, features, probabilities, tuple(leaves), projections), y)
         optimizer.zero_grad(set_to_none=True)
@@ -386,8 +450,13 @@ def _guidance_calls(model: nn.Module, x: torch.Tensor, guides: list[torch.Tensor
     """Forward and forward+backward of every guidance module on the inputs it received in one
     model forward (captured by hooks), as zero-argument calls."""
     captured: list[tuple[nn.Module, tuple[Any, ...]]] = []
-    hooks = [m.register_forward_hook(lambda m, args, out: captured.append((m, tuple(a.detach() if torch.is_tensor(a) else a for a in args))))
-             for m in model.modules() if type(m).__name__ in GUIDANCE_MODULES and getattr(m, "enabled", False)]
+    hooks = [
+        m.register_forward_hook(
+            lambda m, args, out: captured.append((m, tuple(a.detach() if torch.is_tensor(a) else a for a in args)))
+        )
+        for m in model.modules()
+        if type(m).__name__ in GUIDANCE_MODULES and getattr(m, "enabled", False)
+    ]
     model(x, guides)
     for hook in hooks:
         hook.remove()
@@ -405,8 +474,15 @@ def _guidance_calls(model: nn.Module, x: torch.Tensor, guides: list[torch.Tensor
     return {"guidance_forward": forward, "guidance_forward_backward": forward_backward}
 
 
-def step_profile_section(settings: Preset, image: np.ndarray, labels: np.ndarray, channel_groups: dict[str, int], n_classes: int,
-                         device: torch.device, repeats: int) -> dict[str, Any]:
+def step_profile_section(
+    settings: Preset,
+    image: np.ndarray,
+    labels: np.ndarray,
+    channel_groups: dict[str, int],
+    n_classes: int,
+    device: torch.device,
+    repeats: int,
+) -> dict[str, Any]:
     """Where one BDGF training step (the preset's sizes and batch) spends its time: data and
     guide-patch gathering, each branch's forward and backward, the mutual loss (with projection
     heads and ensemble), clipping + AdamW. Parts are medians over `repeats` steps; `real_step_s`
@@ -418,10 +494,16 @@ def step_profile_section(settings: Preset, image: np.ndarray, labels: np.ndarray
     from bdgf_nb.train.classifier import classifier_step
 
     b, cfg = settings.train.batch_size, settings.train
-    unet_cfg = replace(settings.pretrain.unet, in_channels=sum(channel_groups.values()), modality_channels=tuple(channel_groups.values()))
+    unet_cfg = replace(
+        settings.pretrain.unet,
+        in_channels=sum(channel_groups.values()),
+        modality_channels=tuple(channel_groups.values()),
+    )
     guide_channels = list(DenoiserUNet(unet_cfg).feature_channels)
     rng = np.random.default_rng(0)
-    guide_maps = [rng.standard_normal((c, *image.shape[1:]), dtype=np.float32) for c in guide_channels]  # values irrelevant to speed
+    guide_maps = [
+        rng.standard_normal((c, *image.shape[1:]), dtype=np.float32) for c in guide_channels
+    ]  # values irrelevant to speed
     pixels = pixels_of(labels > 0)
     dataset = PatchDataset(image, pixels, labels[labels > 0].astype(np.int64), settings.patch, guide_maps)
     g = torch.Generator().manual_seed(0)
@@ -432,7 +514,9 @@ def step_profile_section(settings: Preset, image: np.ndarray, labels: np.ndarray
 
     def decomposed() -> None:
         times: dict[str, float] = {}
-        _step_parts(model, dataset, torch.randint(0, len(dataset), (b,), generator=g), optimizer, cfg.grad_clip, times, device)
+        _step_parts(
+            model, dataset, torch.randint(0, len(dataset), (b,), generator=g), optimizer, cfg.grad_clip, times, device
+        )
         for name, seconds in times.items():
             parts.setdefault(name, []).append(seconds)
 
@@ -441,19 +525,29 @@ def step_profile_section(settings: Preset, image: np.ndarray, labels: np.ndarray
         classifier_step(model, model, x, guides, y, optimizer, cfg)
 
     x, guides, _ = dataset.batch(torch.arange(b))
-    calls = {"decomposed": decomposed, "real": real, **_guidance_calls(model, x.to(device), [t.to(device) for t in guides])}
+    calls = {
+        "decomposed": decomposed,
+        "real": real,
+        **_guidance_calls(model, x.to(device), [t.to(device) for t in guides]),
+    }
     for call in calls.values():  # warm-up: allocator, oneDNN primitives, numba compile
         call()
     parts.clear()
     seconds = interleaved_medians(calls, repeats, device)
     medians = {name: float(np.median(v)) for name, v in parts.items()}
     step_s = sum(medians.values())
-    guidance = {"guidance_forward": seconds["guidance_forward"],
-                "guidance_backward": max(0.0, seconds["guidance_forward_backward"] - seconds["guidance_forward"])}
+    guidance = {
+        "guidance_forward": seconds["guidance_forward"],
+        "guidance_backward": max(0.0, seconds["guidance_forward_backward"] - seconds["guidance_forward"]),
+    }
     return {
-        "batch": b, "preset": settings.name, "parameters": sum(p.numel() for p in model.parameters()), "repeats": repeats,
+        "batch": b,
+        "preset": settings.name,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "repeats": repeats,
         "parts": {name: {"s": s, "share": s / step_s} for name, s in medians.items()},
-        "step_s": step_s, "real_step_s": seconds["real"],
+        "step_s": step_s,
+        "real_step_s": seconds["real"],
         "samples_per_s": b / step_s,
         "included_in_branches": {name: {"s": s, "share": s / step_s} for name, s in guidance.items()},
     }
@@ -471,15 +565,23 @@ def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[s
     folder = Path(tempfile.mkdtemp(prefix="bdgf-bench-pipeline-"))
     settings = preset("quick")  # the pipeline stage always times the quick sizes
     if quick:  # the real code path, on a shortened preset passed down like any run's
-        settings = replace(settings, pretrain=replace(settings.pretrain, epochs=2), train=replace(settings.train, epochs=2))
+        settings = replace(
+            settings, pretrain=replace(settings.pretrain, epochs=2), train=replace(settings.train, epochs=2)
+        )
     ctx = RunContext("synthetic", settings, seed=0, out_dir=folder / "run")
 
     stages: dict[str, Callable[[], Any]] = {}
     state: dict[str, Any] = {}
     stages["prepare"] = lambda: state.update(prepared=steps.prepare(ctx))
-    stages["pretrain_ddpm"] = lambda: state.update(ddpm=steps.pretrain_ddpm(ctx, state["prepared"], "adaptive", progress=False))
-    stages["features"] = lambda: state.update(features=steps.extract_diffusion_features(ctx, state["prepared"], state["ddpm"], progress=False))
-    stages["train_bdgf"] = lambda: state.update(run=steps.train_variant(ctx, state["prepared"], state["features"], BDGF_VARIANT, progress=False))
+    stages["pretrain_ddpm"] = lambda: state.update(
+        ddpm=steps.pretrain_ddpm(ctx, state["prepared"], "adaptive", progress=False)
+    )
+    stages["features"] = lambda: state.update(
+        features=steps.extract_diffusion_features(ctx, state["prepared"], state["ddpm"], progress=False)
+    )
+    stages["train_bdgf"] = lambda: state.update(
+        run=steps.train_variant(ctx, state["prepared"], state["features"], BDGF_VARIANT, progress=False)
+    )
     stages["scene_map"] = lambda: steps.predict_scene(state["prepared"], state["run"], state["features"])
     seconds: dict[str, float] = {}
     try:
@@ -487,9 +589,13 @@ def pipeline_section(quick: bool, device: torch.device, profile: bool) -> dict[s
             with _stopwatch(seconds, name, device):
                 stage()
         slowest = max(seconds, key=seconds.__getitem__)
-        out: dict[str, Any] = {"stages_s": seconds, "total_s": sum(seconds.values()), "slowest": slowest,
-                               "epochs": "2 + 2 (shortened by --quick)" if quick else "quick preset",
-                               "bdgf_test_oa": state["run"].report["overall_accuracy"]}
+        out: dict[str, Any] = {
+            "stages_s": seconds,
+            "total_s": sum(seconds.values()),
+            "slowest": slowest,
+            "epochs": "2 + 2 (shortened by --quick)" if quick else "quick preset",
+            "bdgf_test_oa": state["run"].report["overall_accuracy"],
+        }
         if profile:
             shutil.rmtree(folder / "run", ignore_errors=True)  # rerun from scratch, not from checkpoints
             for name, stage in stages.items():
@@ -511,7 +617,15 @@ def _profile(stage: Callable[[], Any], rows: int = 15) -> list[dict[str, Any]]:
         stage()
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events) or 1.0
-    return [{"op": e.key, "calls": e.count, "self_cpu_s": e.self_cpu_time_total / 1e6, "share": e.self_cpu_time_total / total} for e in events[:rows]]
+    return [
+        {
+            "op": e.key,
+            "calls": e.count,
+            "self_cpu_s": e.self_cpu_time_total / 1e6,
+            "share": e.self_cpu_time_total / total,
+        }
+        for e in events[:rows]
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,8 +633,13 @@ def _profile(stage: Callable[[], Any], rows: int = 15) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_bench(quick: bool, device: torch.device, profile: bool = False, sections: tuple[str, ...] = ("scan", "training", "features", "inference", "pipeline"),
-              preset_name: str | None = None) -> dict[str, Any]:
+def run_bench(
+    quick: bool,
+    device: torch.device,
+    profile: bool = False,
+    sections: tuple[str, ...] = ("scan", "training", "features", "inference", "pipeline"),
+    preset_name: str | None = None,
+) -> dict[str, Any]:
     """Every section of the module docstring; `quick` shrinks repeats, lengths and epochs.
     `preset_name` sizes the training, profile, features and inference sections (default: quick
     with `quick`, else full); the pipeline section always runs the quick preset."""
@@ -537,7 +656,9 @@ def run_bench(quick: bool, device: torch.device, profile: bool = False, sections
     prepared = prepare(ctx)
     image, groups, n_classes = prepared.image, prepared.channel_groups, prepared.n_classes
     if profile:
-        report["step_profile"] = step_profile_section(settings, image, prepared.labels, groups, n_classes, device, 5 if quick else 10)
+        report["step_profile"] = step_profile_section(
+            settings, image, prepared.labels, groups, n_classes, device, 5 if quick else 10
+        )
     if "scan" in sections:
         lengths = MODEL_LENGTHS + ((32, 128) if quick else (16, 32, 64, 128, 256))
         report["scan"] = scan_section(device, lengths, repeats, report["machine"]["matmul_flops"])
@@ -551,7 +672,11 @@ def run_bench(quick: bool, device: torch.device, profile: bool = False, sections
             from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 
             unet_cfg = settings.pretrain.unet
-            unet = DenoiserUNet(UNetConfig(in_channels=image.shape[0], base_width=unet_cfg.base_width, channel_mults=unet_cfg.channel_mults))
+            unet = DenoiserUNet(
+                UNetConfig(
+                    in_channels=image.shape[0], base_width=unet_cfg.base_width, channel_mults=unet_cfg.channel_mults
+                )
+            )
             guides = [np.zeros((c, *image.shape[1:]), np.float32) for c in unet.feature_channels]
         report["inference"] = inference_section(settings, image, groups, n_classes, guides, device, 1 if quick else 3)
     if "pipeline" in sections:
@@ -564,35 +689,55 @@ def _table(report: dict[str, Any]) -> str:
     """The headline figures as aligned text."""
     m = report["machine"]
     wait = " ".join(f"{k}={v}" for k, v in m.get("openmp", {}).items() if v is not None) or "libgomp default"
-    lines = [f"preset {report.get('preset', '-')}  device {m['device']}  threads {m['threads']}  {wait}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"]
+    lines = [
+        f"preset {report.get('preset', '-')}  device {m['device']}  threads {m['threads']}  {wait}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"
+    ]
     if "scan" in report:
         lines.append("\nselective scan (b 256, d 64, n 16)   default vs reference")
-        lines.append(f"{'length':>8} {'path':>10} {'fwd x':>8} {'fwd+bwd x':>10} {'fwd+bwd s':>10} {'updates/s':>10} {'of bound':>9} {'max rel err':>12}")
+        lines.append(
+            f"{'length':>8} {'path':>10} {'fwd x':>8} {'fwd+bwd x':>10} {'fwd+bwd s':>10} {'updates/s':>10} {'of bound':>9} {'max rel err':>12}"
+        )
         for r in report["scan"]:
-            lines.append(f"{r['length']:>8} {r['default_backend']:>10} {r['speedup_fwd']:>8.1f} {r['speedup_fwd_bwd']:>10.1f} {r['default_fwd_bwd_s']:>10.4f} "
-                         f"{r['default_fwd_bwd_state_updates_per_s']:>10.3g} {r['default_fwd_bwd_fraction_of_bound']:>9.1%} {r['max_rel_err']:>12.1e}")
+            lines.append(
+                f"{r['length']:>8} {r['default_backend']:>10} {r['speedup_fwd']:>8.1f} {r['speedup_fwd_bwd']:>10.1f} {r['default_fwd_bwd_s']:>10.4f} "
+                f"{r['default_fwd_bwd_state_updates_per_s']:>10.3g} {r['default_fwd_bwd_fraction_of_bound']:>9.1%} {r['max_rel_err']:>12.1e}"
+            )
     if "step_profile" in report:
         sp = report["step_profile"]
-        lines.append(f"\none BDGF training step ({sp['preset']} sizes, batch {sp['batch']}): parts {sp['step_s'] * 1e3:.1f} ms, classifier_step {sp['real_step_s'] * 1e3:.1f} ms")
+        lines.append(
+            f"\none BDGF training step ({sp['preset']} sizes, batch {sp['batch']}): parts {sp['step_s'] * 1e3:.1f} ms, classifier_step {sp['real_step_s'] * 1e3:.1f} ms"
+        )
         lines.append(f"{'part':>22} {'ms':>8} {'share':>7}")
         for name, r in [*sp["parts"].items(), *(("(" + k + ")", v) for k, v in sp["included_in_branches"].items())]:
             lines.append(f"{name:>22} {r['s'] * 1e3:>8.2f} {r['share']:>7.1%}")
     if "training" in report:
         lines.append("\ntraining step (forward + backward + AdamW)")
-        lines.append(f"{'model':>18} {'samples/s':>10} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of matmul':>10} {'peak MB':>8}")
+        lines.append(
+            f"{'model':>18} {'samples/s':>10} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of matmul':>10} {'peak MB':>8}"
+        )
         for name, r in report["training"].items():
             if "unavailable" in r:
                 lines.append(f"{name:>18}  unavailable: {r['unavailable']}")
                 continue
             peak = "-" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:.0f}"
-            lines.append(f"{name:>18} {r['samples_per_s']:>10.1f} {r['flops_per_step'] / 1e9:>11.2f} {r['achieved_flops'] / 1e9:>8.1f} {r['fraction_of_matmul']:>10.1%} {peak:>8}")
+            lines.append(
+                f"{name:>18} {r['samples_per_s']:>10.1f} {r['flops_per_step'] / 1e9:>11.2f} {r['achieved_flops'] / 1e9:>8.1f} {r['fraction_of_matmul']:>10.1%} {peak:>8}"
+            )
     if "features" in report:
         f = report["features"]
-        lines.append(f"\ndiffusion features {f['scene']}: uncached {f['uncached_s']:.2f} s ({f['uncached_pixels_per_s']:.0f} px/s), cached {f['cached_s']:.3f} s ({f['cache_speedup']:.0f}x)")
+        lines.append(
+            f"\ndiffusion features {f['scene']}: uncached {f['uncached_s']:.2f} s ({f['uncached_pixels_per_s']:.0f} px/s), cached {f['cached_s']:.3f} s ({f['cache_speedup']:.0f}x)"
+        )
     if "inference" in report:
         i = report["inference"]
-        lines.append("\nscene inference: " + (f"unavailable: {i['unavailable']}" if "unavailable" in i else
-                     f"{i['pixels']} pixels, predict_map {i['pixels_per_s']:.0f} px/s"))
+        lines.append(
+            "\nscene inference: "
+            + (
+                f"unavailable: {i['unavailable']}"
+                if "unavailable" in i
+                else f"{i['pixels']} pixels, predict_map {i['pixels_per_s']:.0f} px/s"
+            )
+        )
     if "pipeline" in report:
         p = report["pipeline"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in p["stages_s"].items())
@@ -602,15 +747,30 @@ def _table(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bdgf-bench", description="Benchmark BDGF's parts side by side; JSON to --out, a table to the terminal.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="CI size: fewer repeats and lengths, shortened pipeline (~1-2 min)")
+    parser = argparse.ArgumentParser(
+        prog="bdgf-bench",
+        description="Benchmark BDGF's parts side by side; JSON to --out, a table to the terminal.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="CI size: fewer repeats and lengths, shortened pipeline (~1-2 min)"
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs/bench.json"), help="where the JSON goes")
     parser.add_argument("--device", default=None, help="cpu | cuda (default: CUDA when available)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
-    parser.add_argument("--only", default=None, help="comma-separated sections: scan,training,features,inference,pipeline")
-    parser.add_argument("--preset", default=None, help="sizes of the model sections: quick | full | paper (default: quick with --quick, else full)")
-    parser.add_argument("--profile", action="store_true", help="break one BDGF training step into its parts (step_profile) and profile the slowest pipeline stage (torch.profiler)")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated sections: scan,training,features,inference,pipeline"
+    )
+    parser.add_argument(
+        "--preset",
+        default=None,
+        help="sizes of the model sections: quick | full | paper (default: quick with --quick, else full)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="break one BDGF training step into its parts (step_profile) and profile the slowest pipeline stage (torch.profiler)",
+    )
     args = parser.parse_args(argv)
     openmp.apply_shared_default()
     if argv is None and (spin := openmp.exclusive_env()):  # the command line, the user chose no OpenMP policy
@@ -619,7 +779,11 @@ def main(argv: list[str] | None = None) -> int:
         os.execve(sys.executable, [sys.executable, "-m", "bdgf_nb.cli.bench", *sys.argv[1:]], {**os.environ, **spin})
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    sections = tuple(s.strip() for s in args.only.split(",")) if args.only else ("scan", "training", "features", "inference", "pipeline")
+    sections = (
+        tuple(s.strip() for s in args.only.split(","))
+        if args.only
+        else ("scan", "training", "features", "inference", "pipeline")
+    )
     report = run_bench(args.quick, pick_device(args.device), args.profile, sections, args.preset)
     write_json_atomic(args.out, report)
     print(_table(report))

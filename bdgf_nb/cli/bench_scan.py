@@ -46,8 +46,12 @@ def _sync(device: torch.device | None) -> None:
         torch.cuda.synchronize(device)
 
 
-def interleaved_medians(fns: Mapping[str, Callable[[], object]], repeats: int, device: torch.device | None = None,
-                        clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+def interleaved_medians(
+    fns: Mapping[str, Callable[[], object]],
+    repeats: int,
+    device: torch.device | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
     """Median seconds of each call, timed in turn (a, b, a, b, ...) so that noise hits all alike
     (CUDA work is synchronised around each call when `device` is a CUDA device).
 
@@ -73,8 +77,15 @@ def _run(inputs: Inputs, backend: str, grad_out: torch.Tensor, backward: bool) -
     return (y.detach(), *torch.autograd.grad(y, inputs, grad_out))
 
 
-def measure_scan(batch: int = 256, length: int = 128, d_inner: int = 64, d_state: int = 16, repeats: int = 5, seed: int = 0,
-                 device: str | torch.device = "cpu") -> dict[str, float | str]:
+def measure_scan(
+    batch: int = 256,
+    length: int = 128,
+    d_inner: int = 64,
+    d_state: int = 16,
+    repeats: int = 5,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> dict[str, float | str]:
     """Median seconds of forward and forward+backward for the default path and "reference" on
     `device`, speed-ups (reference / default), state updates per second of the default path, and
     the max difference (absolute, and relative to the tensor's max) of the output and all eight
@@ -86,8 +97,14 @@ def measure_scan(batch: int = 256, length: int = 128, d_inner: int = 64, d_state
     results = {name: _run(inputs, b, grad_out, backward=True) for name, b in backends.items()}  # warm-up
     pairs = list(zip(results["default"], results["reference"], strict=True))
     out: dict[str, float | str] = {
-        "batch": batch, "length": length, "d_inner": d_inner, "d_state": d_state, "repeats": repeats,
-        "threads": torch.get_num_threads(), "device": str(dev), "default_backend": backends["default"],
+        "batch": batch,
+        "length": length,
+        "d_inner": d_inner,
+        "d_state": d_state,
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+        "device": str(dev),
+        "default_backend": backends["default"],
         "max_abs_err": max((f - r).abs().max().item() for f, r in pairs),
         # error relative to each tensor's largest entry: dA sums b*l terms and is large
         "max_rel_err": max(((f - r).abs().max() / r.abs().max()).item() for f, r in pairs),

@@ -23,21 +23,32 @@ from bdgf_nb.errors import BDGFError, DataError, expect
 from bdgf_nb.evaluate.export import write_scene_map
 
 
-def predict_maps(run_dir: str | Path, dataset: str, catalog: str | Path | None = None, map_path: str | Path | None = None,
-                 out_dir: str | Path | None = None) -> dict[str, Path]:
+def predict_maps(
+    run_dir: str | Path,
+    dataset: str,
+    catalog: str | Path | None = None,
+    map_path: str | Path | None = None,
+    out_dir: str | Path | None = None,
+) -> dict[str, Path]:
     """Write the maps of one run; -> the written paths (see evaluate.export.write_class_map)."""
     run = Path(run_dir)
     expect(run.is_dir(), DataError, f"run folder not found: {run}")
     source = Path(map_path) if map_path is not None else run / "class_map.npy"
-    expect(source.is_file(), DataError, f"class map not found: {source}; expected an (H, W) .npy of class codes "
-           "(notebook 03 saves it; or pass --map)")
+    expect(
+        source.is_file(),
+        DataError,
+        f"class map not found: {source}; expected an (H, W) .npy of class codes (notebook 03 saves it; or pass --map)",
+    )
     try:
         class_map = np.load(source, allow_pickle=False)
     except Exception as err:
         raise DataError(f"cannot read {source} as a .npy array ({type(err).__name__}: {err})") from None
     scene = load_scene(dataset, catalog)
-    expect(isinstance(scene, Scene), DataError,
-           f"dataset {dataset!r} is a pixel scene (no full grid); a map needs a `kind: scene` or `kind: tiles` entry")
+    expect(
+        isinstance(scene, Scene),
+        DataError,
+        f"dataset {dataset!r} is a pixel scene (no full grid); a map needs a `kind: scene` or `kind: tiles` entry",
+    )
     assert isinstance(scene, Scene)
     return write_scene_map(Path(out_dir) if out_dir is not None else run / "maps", class_map, scene, stem=source.stem)
 

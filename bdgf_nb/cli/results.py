@@ -42,7 +42,9 @@ def add(summary_path: Path, name: str | None, code: str) -> Path:
     summary = json.loads(summary_path.read_text())
     recorded = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime, datetime.UTC).date().isoformat()
     result = stored_result(summary, name or "", recorded, code)
-    return write_stored_result(result if name else replace(result, name=f"{result.dataset}_{result.preset}_{len(result.seeds)}seeds"))
+    return write_stored_result(
+        result if name else replace(result, name=f"{result.dataset}_{result.preset}_{len(result.seeds)}seeds")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

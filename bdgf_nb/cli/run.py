@@ -47,7 +47,11 @@ def select_notebooks(spec: str | None, folder: Path = NOTEBOOK_DIR) -> list[Path
     chosen = []
     for number in (s.strip() for s in spec.split(",") if s.strip()):
         match = [p for p in available if p.name.startswith(f"{int(number):02d}_")] if number.isdigit() else []
-        expect(len(match) == 1, ConfigError, f"--notebooks: no notebook numbered {number!r}; available: {[p.name[:2] for p in available]}")
+        expect(
+            len(match) == 1,
+            ConfigError,
+            f"--notebooks: no notebook numbered {number!r}; available: {[p.name[:2] for p in available]}",
+        )
         chosen.append(match[0])
     return chosen
 
@@ -100,7 +104,13 @@ def execute_notebook(path: Path, target: Path, parameters: dict[str, Any], exclu
     try:
         with tempfile.TemporaryDirectory(prefix="bdgf-kernel-") as sockets:
             papermill.execute_notebook(
-                str(path), str(target), parameters=parameters, cwd=str(path.parent), progress_bar=False, kernel_name="python3", store_widget_state=True,
+                str(path),
+                str(target),
+                parameters=parameters,
+                cwd=str(path.parent),
+                progress_bar=False,
+                kernel_name="python3",
+                store_widget_state=True,
                 **_socket_transport(sockets),
             )
     finally:
@@ -139,13 +149,23 @@ def schedule_comparison(cfg: RunConfig, params: RunParameters) -> dict[str, Any]
 
     ctx = params.context()
     seeds = model_seeds(ctx, params.seeds)
-    print(f"[bdgf-run] {params.dataset}: training notebook 03's runs, {cfg.jobs} at a time (model seeds {seeds}) ...", flush=True)
+    print(
+        f"[bdgf-run] {params.dataset}: training notebook 03's runs, {cfg.jobs} at a time (model seeds {seeds}) ...",
+        flush=True,
+    )
     report = train_comparison(ctx, params.masking, seeds, cfg.jobs)
     for key, error in report.failed.items():
         print(f"[bdgf-run] not trained ahead, notebook 03 trains it itself: {key}: {error}", flush=True)
-    print(f"[bdgf-run] {len(report.results)} tasks (DDPMs with their features, trainings, baselines) done in {report.seconds:.1f} s", flush=True)
-    return {"seconds": round(report.seconds, 1), "tasks": len(report.results), "failed": sorted(report.failed),
-            "task_seconds": {k: round(v["seconds"], 1) for k, v in report.results.items()}}
+    print(
+        f"[bdgf-run] {len(report.results)} tasks (DDPMs with their features, trainings, baselines) done in {report.seconds:.1f} s",
+        flush=True,
+    )
+    return {
+        "seconds": round(report.seconds, 1),
+        "tasks": len(report.results),
+        "failed": sorted(report.failed),
+        "task_seconds": {k: round(v["seconds"], 1) for k, v in report.results.items()},
+    }
 
 
 # What a notebook reads that another one writes, by number: 04 draws the whole-scene maps 03
@@ -183,15 +203,19 @@ def notebook_tasks(paths: list[Path], out: Path, parameters: dict[str, dict[str,
         waiting = [chain(m) for m, before in needs.items() if number in before]
         return NOTEBOOK_SECONDS.get(number, 1.0) + max(waiting, default=0.0)
 
-    return [NotebookTask(p, out / p.name, parameters[p.name], tuple(by_number[m].name for m in needs[n]), chain(n))
-            for n, p in by_number.items()]
+    return [
+        NotebookTask(p, out / p.name, parameters[p.name], tuple(by_number[m].name for m in needs[n]), chain(n))
+        for n, p in by_number.items()
+    ]
 
 
 def failure_message(task: NotebookTask, err: Any) -> str:
     """One line naming the notebook, the first line of the failing cell and its error."""
     first_line = next((line for line in str(err.source).splitlines() if line.strip()), "")
-    return (f"{task.key} failed in the cell starting {first_line!r}: {err.ename}: {err.evalue}\n"
-            f"           executed copy kept for inspection: {task.target}")
+    return (
+        f"{task.key} failed in the cell starting {first_line!r}: {err.ename}: {err.evalue}\n"
+        f"           executed copy kept for inspection: {task.target}"
+    )
 
 
 class NotebookFailed(RuntimeError):
@@ -216,7 +240,10 @@ def run_notebooks_side_by_side(cfg: RunConfig, tasks: list[NotebookTask]) -> dic
     notebooks already running have finished, naming it and what was left unrun."""
     from bdgf_nb.pipeline.schedule import run_tasks
 
-    print(f"[bdgf-run] {cfg.params.dataset}: {len(tasks)} notebooks, {cfg.jobs} at a time, one thread each ...", flush=True)
+    print(
+        f"[bdgf-run] {cfg.params.dataset}: {len(tasks)} notebooks, {cfg.jobs} at a time, one thread each ...",
+        flush=True,
+    )
     report = run_tasks(tasks, execute_shared, cfg.jobs, desc="notebooks")
     if report.failed:
         failed = [t for t in tasks if t.key in report.failed]
@@ -256,10 +283,23 @@ def run_dataset(cfg: RunConfig) -> Path:
     if cfg.jobs > 1 and any(p.name.startswith("03_") for p in paths):
         scheduled = schedule_comparison(cfg, params)
     tasks = notebook_tasks(paths, out, {p.name: params.for_notebook(declared_parameters(p)) for p in paths})
-    timings = run_notebooks_side_by_side(cfg, tasks) if cfg.jobs > 1 and len(tasks) > 1 else run_notebooks_in_turn(cfg, tasks)
-    summary = {"dataset": params.dataset, "quick": params.quick, "preset": params.preset_name, "seed": params.seed, "seeds": params.seeds,
-               "class_balanced": params.class_balanced, "select_on": params.select_on, "jobs": cfg.jobs, "scheduled": scheduled,
-               "catalog": catalog or None, "notebook_seconds": timings, **load_results(out)}
+    timings = (
+        run_notebooks_side_by_side(cfg, tasks) if cfg.jobs > 1 and len(tasks) > 1 else run_notebooks_in_turn(cfg, tasks)
+    )
+    summary = {
+        "dataset": params.dataset,
+        "quick": params.quick,
+        "preset": params.preset_name,
+        "seed": params.seed,
+        "seeds": params.seeds,
+        "class_balanced": params.class_balanced,
+        "select_on": params.select_on,
+        "jobs": cfg.jobs,
+        "scheduled": scheduled,
+        "catalog": catalog or None,
+        "notebook_seconds": timings,
+        **load_results(out),
+    }
     write_json_atomic(out / "summary.json", summary)
     print(f"[bdgf-run] summary: {out / 'summary.json'}", flush=True)
     return out / "summary.json"
@@ -275,13 +315,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bdgf-run",
         description="Run the BDGF notebooks headless (papermill) and collect summary.json. "
-                    "Every notebook parameter is an option (pipeline.parameters.RunParameters).",
+        "Every notebook parameter is an option (pipeline.parameters.RunParameters).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_arguments(parser, more_help={"dataset": "; 'all': every dataset whose files are present"})
-    parser.add_argument("--jobs", type=_jobs, default=1, help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks, then run the notebooks this many at a time (2 on 2 cores: about 2x faster for the trainings)")
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks, then run the notebooks this many at a time (2 on 2 cores: about 2x faster for the trainings)",
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
-    parser.add_argument("--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all")
+    parser.add_argument(
+        "--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all"
+    )
     return parser.parse_args(argv)
 
 
@@ -293,9 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     try:  # every argument is checked before the first notebook runs
         catalog = load_catalog(args.catalog or None)
         if args.dataset != "all":
-            expect(args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}")
+            expect(
+                args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}"
+            )
         names = available_datasets(catalog) if args.dataset == "all" else [args.dataset]
-        configs = [RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs) for name in names]
+        configs = [
+            RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs)
+            for name in names
+        ]
     except BDGFError as err:
         print(f"bdgf-run: error: {err}", file=sys.stderr)
         return 2

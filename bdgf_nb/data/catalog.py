@@ -33,8 +33,12 @@ _FIELDS = {
     "pixel": _COMMON | {"path", "modalities", "parts", "image_shape", "class_names", "n_classes"},
     "tiles": _COMMON | {"tiles", "modalities", "gt", "pad", "class_names", "n_classes", "nodata"},
 }
-_REQUIRED = {"synthetic": (), "scene": ("modalities", "gt"), "pixel": ("parts", "modalities"),
-             "tiles": ("tiles", "modalities", "gt", "pad")}
+_REQUIRED = {
+    "synthetic": (),
+    "scene": ("modalities", "gt"),
+    "pixel": ("parts", "modalities"),
+    "tiles": ("tiles", "modalities", "gt", "pad"),
+}
 _VECTOR_FIELDS = {"vector", "class_field", "join", "min_pixels", "min_groups", "rare"}
 
 
@@ -122,12 +126,17 @@ def _parse_ref(value: object, where: str, root: Path, default: Path | None) -> A
     """A key (str) in the entry's `path`, or {path, key} with a path relative to the catalog."""
     if isinstance(value, str):
         if default is None:
-            raise DataError(f"{where}: key {value!r} needs the entry's `path`, found no `path`; "
-                            "set `path:` or write {path: file, key: name}")
+            raise DataError(
+                f"{where}: key {value!r} needs the entry's `path`, found no `path`; "
+                "set `path:` or write {path: file, key: name}"
+            )
         return ArrayRef(default, value)
     if not isinstance(value, dict):
         raise DataError(f"{where}: expected a key (string) or {{path: file, key: name}}, found {_found(value)}")
-    check(not set(value) - {"path", "key"}, f"{where}: unknown field(s) {sorted(set(value) - {'path', 'key'})}; expected path, key")
+    check(
+        not set(value) - {"path", "key"},
+        f"{where}: unknown field(s) {sorted(set(value) - {'path', 'key'})}; expected path, key",
+    )
     path, key = value.get("path"), value.get("key")
     check(key is None or isinstance(key, str), f"{where}: key must be a string, found {_found(key)}")
     if isinstance(path, str):
@@ -140,8 +149,10 @@ def _parse_ref(value: object, where: str, root: Path, default: Path | None) -> A
 
 def _parse_mapping(raw: dict[str, Any], name: str, where: str, required: bool = False) -> dict[str, Any]:
     value = raw.get(name, {})
-    check(isinstance(value, dict) and all(isinstance(k, str) for k in value),
-           f"{where}, field {name!r}: expected a mapping with string keys, found {_found(value)}")
+    check(
+        isinstance(value, dict) and all(isinstance(k, str) for k in value),
+        f"{where}, field {name!r}: expected a mapping with string keys, found {_found(value)}",
+    )
     check(not required or len(value) > 0, f"{where}, field {name!r}: expected at least one item, found none")
     return dict(value)
 
@@ -149,8 +160,10 @@ def _parse_mapping(raw: dict[str, Any], name: str, where: str, required: bool = 
 def _parse_pixel(raw: dict[str, Any], where: str, root: Path, default: Path | None) -> dict[str, Any]:
     """Fields of a `kind: pixel` entry: parts, modalities (tables or rasters), image_shape."""
     parts_raw = raw["parts"]
-    check(isinstance(parts_raw, list) and len(parts_raw) > 0,
-           f"{where}, field 'parts': expected a non-empty list of {{labels, coords, name}}, found {_found(parts_raw)}")
+    check(
+        isinstance(parts_raw, list) and len(parts_raw) > 0,
+        f"{where}, field 'parts': expected a non-empty list of {{labels, coords, name}}, found {_found(parts_raw)}",
+    )
     parts = []
     for i, part in enumerate(parts_raw):
         pw = f"{where}, parts[{i}]"
@@ -162,8 +175,13 @@ def _parse_pixel(raw: dict[str, Any], where: str, root: Path, default: Path | No
         check(not missing, f"{pw}: missing field(s) {missing}")
         name = part.get("name")
         check(name is None or isinstance(name, str), f"{pw}, field 'name': expected a string, found {_found(name)}")
-        parts.append(PixelPart(_parse_ref(part["labels"], f"{pw}, field 'labels'", root, default),
-                               _parse_ref(part["coords"], f"{pw}, field 'coords'", root, default), name))
+        parts.append(
+            PixelPart(
+                _parse_ref(part["labels"], f"{pw}, field 'labels'", root, default),
+                _parse_ref(part["coords"], f"{pw}, field 'coords'", root, default),
+                name,
+            )
+        )
     names = [p.name for p in parts if p.name is not None]
     check(len(names) == len(set(names)), f"{where}, field 'parts': part names must be unique, found {names}")
 
@@ -181,13 +199,17 @@ def _parse_pixel(raw: dict[str, Any], where: str, root: Path, default: Path | No
     shape = raw.get("image_shape")
     image_shape: tuple[int, int] | ArrayRef | None = None
     if isinstance(shape, list):
-        check(len(shape) == 2 and all(type(s) is int and s > 0 for s in shape),
-               f"{where}, field 'image_shape': expected [H, W] positive integers, found {shape!r}")
+        check(
+            len(shape) == 2 and all(type(s) is int and s > 0 for s in shape),
+            f"{where}, field 'image_shape': expected [H, W] positive integers, found {shape!r}",
+        )
         image_shape = (shape[0], shape[1])
     elif shape is not None:
         image_shape = _parse_ref(shape, f"{where}, field 'image_shape'", root, default)
-    check(image_shape is not None or any(m.raster is not None for m in modalities.values()),
-           f"{where}: field 'image_shape' is required when no modality is a raster")
+    check(
+        image_shape is not None or any(m.raster is not None for m in modalities.values()),
+        f"{where}: field 'image_shape' is required when no modality is a raster",
+    )
     return {"parts": tuple(parts), "pixel_modalities": modalities, "image_shape": image_shape}
 
 
@@ -196,18 +218,38 @@ def _parse_vector(raw: dict[str, Any], where: str, root: Path) -> VectorLabels:
     min_groups: n, rare: drop | other}`; paths relative to the catalog."""
     unknown = sorted(set(raw) - _VECTOR_FIELDS)
     check(not unknown, f"{where}: unknown field(s) {unknown}; expected {sorted(_VECTOR_FIELDS)}")
-    check(isinstance(raw.get("vector"), str), f"{where}, field 'vector': expected a file path, found {_found(raw.get('vector'))}")
-    check(isinstance(raw.get("class_field"), str), f"{where}, field 'class_field': expected an attribute name, found {_found(raw.get('class_field'))}")
+    check(
+        isinstance(raw.get("vector"), str),
+        f"{where}, field 'vector': expected a file path, found {_found(raw.get('vector'))}",
+    )
+    check(
+        isinstance(raw.get("class_field"), str),
+        f"{where}, field 'class_field': expected an attribute name, found {_found(raw.get('class_field'))}",
+    )
     join = raw.get("join")
-    check(join is None or (isinstance(join, dict) and set(join) == {"csv", "key"} and all(isinstance(v, str) for v in join.values())),
-           f"{where}, field 'join': expected {{csv: file, key: column}}, found {_found(join)}")
+    check(
+        join is None
+        or (isinstance(join, dict) and set(join) == {"csv", "key"} and all(isinstance(v, str) for v in join.values())),
+        f"{where}, field 'join': expected {{csv: file, key: column}}, found {_found(join)}",
+    )
     for count in ("min_pixels", "min_groups"):
-        check(type(raw.get(count, 0)) is int and raw.get(count, 0) >= 0,
-               f"{where}, field {count!r}: expected an integer >= 0, found {_found(raw.get(count))}")
-    check(raw.get("rare", "drop") in ("drop", "other"), f"{where}, field 'rare': expected 'drop' or 'other', found {_found(raw.get('rare'))}")
-    return VectorLabels((root / raw["vector"]).resolve(), raw["class_field"],
-                        (root / join["csv"]).resolve() if join else None, join["key"] if join else None,
-                        raw.get("min_pixels", 0), raw.get("min_groups", 0), raw.get("rare", "drop"))
+        check(
+            type(raw.get(count, 0)) is int and raw.get(count, 0) >= 0,
+            f"{where}, field {count!r}: expected an integer >= 0, found {_found(raw.get(count))}",
+        )
+    check(
+        raw.get("rare", "drop") in ("drop", "other"),
+        f"{where}, field 'rare': expected 'drop' or 'other', found {_found(raw.get('rare'))}",
+    )
+    return VectorLabels(
+        (root / raw["vector"]).resolve(),
+        raw["class_field"],
+        (root / join["csv"]).resolve() if join else None,
+        join["key"] if join else None,
+        raw.get("min_pixels", 0),
+        raw.get("min_groups", 0),
+        raw.get("rare", "drop"),
+    )
 
 
 def _natural(name: str) -> list[Any]:
@@ -222,8 +264,10 @@ def _parse_tiles(raw: object, where: str, root: Path) -> tuple[str, ...]:
         names = sorted((p.stem for p in pattern.parent.resolve().glob(pattern.name)), key=_natural)
         # an absent data folder leaves the entry unavailable, not malformed (as for missing files)
         return tuple(names) or (f"<no file matches {raw['glob']}>",)
-    check(isinstance(raw, list) and len(raw) > 0 and all(isinstance(t, str) for t in raw),
-           f"{where}: expected a list of tile names or {{glob: pattern}}, found {_found(raw)}")
+    check(
+        isinstance(raw, list) and len(raw) > 0 and all(isinstance(t, str) for t in raw),
+        f"{where}: expected a list of tile names or {{glob: pattern}}, found {_found(raw)}",
+    )
     assert isinstance(raw, list)
     check(len(set(raw)) == len(raw), f"{where}: tile names must be unique, found {raw}")
     return tuple(raw)
@@ -241,7 +285,9 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
     missing = [k for k in _REQUIRED[kind] if k not in raw]
     check(not missing, f"{where}: missing required field(s) {missing} for kind {kind!r}")
     for text in ("description", "citation", "licence"):
-        check(isinstance(raw.get(text, ""), str), f"{where}, field {text!r}: expected text, found {_found(raw.get(text))}")
+        check(
+            isinstance(raw.get(text, ""), str), f"{where}, field {text!r}: expected text, found {_found(raw.get(text))}"
+        )
     common: dict[str, Any] = {t: raw.get(t, "").strip() for t in ("description", "citation", "licence")}
     common["metadata"] = _parse_mapping(raw, "metadata", where)
     if kind == "synthetic":
@@ -251,11 +297,16 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
     check(path is None or isinstance(path, str), f"{where}, field 'path': expected a string, found {_found(path)}")
     default = (root / path).resolve() if isinstance(path, str) else None
     n_classes = raw.get("n_classes")
-    check(n_classes is None or (type(n_classes) is int and n_classes > 0),
-           f"{where}, field 'n_classes': expected a positive integer, found {n_classes!r}")
+    check(
+        n_classes is None or (type(n_classes) is int and n_classes > 0),
+        f"{where}, field 'n_classes': expected a positive integer, found {n_classes!r}",
+    )
     names = raw.get("class_names")
     if isinstance(names, list):
-        check(all(isinstance(v, str) for v in names), f"{where}, field 'class_names': expected a list of strings, found {names!r}")
+        check(
+            all(isinstance(v, str) for v in names),
+            f"{where}, field 'class_names': expected a list of strings, found {names!r}",
+        )
         common["class_names"] = tuple(names)
     elif names is not None:
         common["class_names"] = _parse_ref(names, f"{where}, field 'class_names'", root, default)
@@ -264,30 +315,53 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
         return CatalogEntry(name, kind, **_parse_pixel(raw, where, root, default), **common)
 
     if kind == "tiles":  # a string is a file path with "{tile}" (tiles have no shared `path`)
-        raw = {**raw, "modalities": {m: {"path": v} if isinstance(v, str) else v
-                                     for m, v in _parse_mapping(raw, "modalities", where, required=True).items()}}
-    modalities = {m: _parse_ref(v, f"{where}, modality {m!r}", root, default)
-                  for m, v in _parse_mapping(raw, "modalities", where, required=True).items()}
+        raw = {
+            **raw,
+            "modalities": {
+                m: {"path": v} if isinstance(v, str) else v
+                for m, v in _parse_mapping(raw, "modalities", where, required=True).items()
+            },
+        }
+    modalities = {
+        m: _parse_ref(v, f"{where}, modality {m!r}", root, default)
+        for m, v in _parse_mapping(raw, "modalities", where, required=True).items()
+    }
     nodata = {}
     for m, policy in _parse_mapping(raw, "nodata", where).items():
-        check(m in modalities, f"{where}, field 'nodata': expected a modality name of {sorted(modalities)}, found {m!r}")
+        check(
+            m in modalities, f"{where}, field 'nodata': expected a modality name of {sorted(modalities)}, found {m!r}"
+        )
         nodata[m] = parse_policy(policy, f"{where}, field 'nodata', modality {m!r}")
     common["nodata"] = nodata
     gt_raw = raw["gt"]
-    gt = (_parse_vector(gt_raw, f"{where}, field 'gt'", root) if isinstance(gt_raw, dict) and "vector" in gt_raw
-          else _parse_ref(gt_raw, f"{where}, field 'gt'", root, default))
+    gt = (
+        _parse_vector(gt_raw, f"{where}, field 'gt'", root)
+        if isinstance(gt_raw, dict) and "vector" in gt_raw
+        else _parse_ref(gt_raw, f"{where}, field 'gt'", root, default)
+    )
     if kind == "tiles":
-        check(isinstance(gt, VectorLabels), f"{where}, field 'gt': expected polygons {{vector: file, class_field: ...}} "
-               f"for kind 'tiles', found {_found(gt_raw)}")
+        check(
+            isinstance(gt, VectorLabels),
+            f"{where}, field 'gt': expected polygons {{vector: file, class_field: ...}} "
+            f"for kind 'tiles', found {_found(gt_raw)}",
+        )
         pad = raw["pad"]
-        check(type(pad) is int and pad >= 0, f"{where}, field 'pad': expected an integer >= 0 (patch side <= 2 * pad + 1), found {pad!r}")
+        check(
+            type(pad) is int and pad >= 0,
+            f"{where}, field 'pad': expected an integer >= 0 (patch side <= 2 * pad + 1), found {pad!r}",
+        )
         tiles = _parse_tiles(raw["tiles"], f"{where}, field 'tiles'", root)
         return CatalogEntry(name, kind, modalities=modalities, gt=gt, tiles=tiles, pad=pad, **common)
     has_train, has_test = "train_mask" in raw, "test_mask" in raw
-    check(has_train == has_test, f"{where}: give both 'train_mask' and 'test_mask' or neither, "
-           f"found only {'train_mask' if has_train else 'test_mask'!r}")
-    train, test = (_parse_ref(raw[k], f"{where}, field {k!r}", root, default) if k in raw else None
-                   for k in ("train_mask", "test_mask"))
+    check(
+        has_train == has_test,
+        f"{where}: give both 'train_mask' and 'test_mask' or neither, "
+        f"found only {'train_mask' if has_train else 'test_mask'!r}",
+    )
+    train, test = (
+        _parse_ref(raw[k], f"{where}, field {k!r}", root, default) if k in raw else None
+        for k in ("train_mask", "test_mask")
+    )
     return CatalogEntry(name, kind, modalities=modalities, gt=gt, train_mask=train, test_mask=test, **common)
 
 
@@ -300,8 +374,10 @@ def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
         raw = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise DataError(f"catalog {path}: not valid YAML ({err})") from None
-    check(isinstance(raw, dict) and len(raw) > 0,
-           f"catalog {path}: expected a mapping of dataset name -> entry, found {_found(raw)}")
+    check(
+        isinstance(raw, dict) and len(raw) > 0,
+        f"catalog {path}: expected a mapping of dataset name -> entry, found {_found(raw)}",
+    )
     return {str(name): parse_entry(str(name), entry, path.parent) for name, entry in raw.items()}
 
 
@@ -319,5 +395,3 @@ def catalog_entry(name: str, catalog: dict[str, CatalogEntry] | str | Path | Non
 def available_datasets(catalog: dict[str, CatalogEntry] | str | Path | None = None) -> list[str]:
     """Names of the synthetic datasets and of those whose files are all present, catalog order."""
     return [name for name, entry in as_catalog(catalog).items() if entry.available]
-
-

@@ -22,8 +22,10 @@ def check(condition: bool, message: str) -> None:
 def validate_dtype(array: np.ndarray, where: str) -> None:
     """A numpy array of real numbers (bool, int, float): complex, object, string, record fail."""
     check(isinstance(array, np.ndarray), f"{where}: expected a numpy array, found {type(array).__name__}")
-    check(array.dtype.kind in NUMERIC_KINDS,
-           f"{where}: expected a real numeric array (bool, int, float), found dtype {array.dtype}")
+    check(
+        array.dtype.kind in NUMERIC_KINDS,
+        f"{where}: expected a real numeric array (bool, int, float), found dtype {array.dtype}",
+    )
 
 
 def validate_finite(array: np.ndarray, where: str) -> None:
@@ -33,7 +35,9 @@ def validate_finite(array: np.ndarray, where: str) -> None:
     bad = int((~np.isfinite(array)).sum())
     if bad:
         n_nan = int(np.isnan(array).sum())
-        raise DataError(f"{where}: expected finite values, found {n_nan} NaN and {bad - n_nan} inf of {array.size} values")
+        raise DataError(
+            f"{where}: expected finite values, found {n_nan} NaN and {bad - n_nan} inf of {array.size} values"
+        )
 
 
 def as_integers(array: np.ndarray, where: str) -> np.ndarray:
@@ -42,12 +46,16 @@ def as_integers(array: np.ndarray, where: str) -> np.ndarray:
     if array.dtype.kind == "f":
         validate_finite(array, where)
         fractional = int((array != np.round(array)).sum())
-        check(fractional == 0, f"{where}: expected integer values, found {fractional} non-integer values (dtype {array.dtype})")
+        check(
+            fractional == 0,
+            f"{where}: expected integer values, found {fractional} non-integer values (dtype {array.dtype})",
+        )
     return array.astype(np.int64)
 
 
-def validate_labels(labels: np.ndarray, where: str, n_classes: int | None = None,
-                    allow_unlabelled: bool = True) -> tuple[np.ndarray, int]:
+def validate_labels(
+    labels: np.ndarray, where: str, n_classes: int | None = None, allow_unlabelled: bool = True
+) -> tuple[np.ndarray, int]:
     """-> (labels as int64, n): 0 = unlabelled (if allowed), classes 1..n, every class present.
 
     n_classes: the declared count; None derives it from the largest label.
@@ -55,8 +63,11 @@ def validate_labels(labels: np.ndarray, where: str, n_classes: int | None = None
     labels = as_integers(labels, where)
     low = 0 if allow_unlabelled else 1
     n_low = int((labels < low).sum())
-    check(n_low == 0, f"{where}: expected labels >= {low} ({'0 = unlabelled' if low == 0 else 'every row labelled'}), "
-           f"found {n_low} below, minimum {labels.min()}")
+    check(
+        n_low == 0,
+        f"{where}: expected labels >= {low} ({'0 = unlabelled' if low == 0 else 'every row labelled'}), "
+        f"found {n_low} below, minimum {labels.min()}",
+    )
     top = int(labels.max()) if labels.size else 0
     check(top >= 1, f"{where}: expected labelled pixels (labels 1..n), found none")
     n = top if n_classes is None else n_classes
@@ -91,8 +102,10 @@ def validate_table(array: np.ndarray, n_rows: int, where: str) -> np.ndarray:
     validate_dtype(array, where)
     if array.ndim == 1:
         array = array[:, None]
-    check(array.ndim == 2 and array.shape[0] == n_rows,
-           f"{where}: expected ({n_rows}, C), one row per label, found shape {array.shape}")
+    check(
+        array.ndim == 2 and array.shape[0] == n_rows,
+        f"{where}: expected ({n_rows}, C), one row per label, found shape {array.shape}",
+    )
     array = array.astype(np.float32)
     validate_finite(array, where)
     return array
@@ -118,5 +131,8 @@ def validate_coords(coords: np.ndarray, image_shape: tuple[int, int], where: str
     coords = as_integers(coords, where)
     check(coords.ndim == 2 and coords.shape[1] == 2, f"{where}: expected (N, 2) (row, col), found shape {coords.shape}")
     outside = int(((coords < 0) | (coords >= np.asarray(image_shape))).any(axis=1).sum())
-    check(outside == 0, f"{where}: expected 0-based (row, col) inside image_shape {image_shape}, found {outside} rows outside")
+    check(
+        outside == 0,
+        f"{where}: expected 0-based (row, col) inside image_shape {image_shape}, found {outside} rows outside",
+    )
     return coords

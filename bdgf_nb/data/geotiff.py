@@ -58,8 +58,11 @@ class Grid:
 
     def metadata(self) -> dict[str, Any]:
         """Plain values for Scene.metadata / JSON: crs as a string, transform as 6 numbers."""
-        return {"crs": self.crs.to_string() if self.crs else None, "transform": tuple(self.transform)[:6],
-                "grid_shape": self.shape}
+        return {
+            "crs": self.crs.to_string() if self.crs else None,
+            "transform": tuple(self.transform)[:6],
+            "grid_shape": self.shape,
+        }
 
 
 def grid_from_metadata(metadata: dict[str, Any], shape: tuple[int, int]) -> Grid | None:
@@ -90,8 +93,9 @@ def read_geotiff(path: Path, where: str) -> Raster:
             grid = Grid(src.crs, src.transform, (src.height, src.width))
             nodata, dtype = src.nodata, src.dtypes[0]
     except Exception as err:  # rasterio raises RasterioIOError, CPLE_*: all mean unreadable
-        raise DataError(f"{where}: cannot read {path} as GeoTIFF ({type(err).__name__}: {err}); "
-                        "is the file truncated or corrupt?") from None
+        raise DataError(
+            f"{where}: cannot read {path} as GeoTIFF ({type(err).__name__}: {err}); is the file truncated or corrupt?"
+        ) from None
     n_nodata = 0
     if nodata is not None:
         hole = np.isnan(data) if np.isnan(nodata) else data == nodata
@@ -112,14 +116,20 @@ def geotiff_shape(path: Path) -> tuple[int, ...]:
 def check_overlap(src: Grid, dst: Grid, where: str) -> float:
     """Fraction of the reference grid `dst` that `src` covers (by bounds); refuses a raster in
     another CRS without one side's CRS, and one that does not overlap at all."""
-    check((src.crs is None) == (dst.crs is None),
-           f"{where}: expected both rasters georeferenced or neither, found CRS {src.crs} against the reference's {dst.crs}")
-    left, bottom, right, top = transform_bounds(src.crs, dst.crs, *src.bounds) if src.crs and src.crs != dst.crs else src.bounds
+    check(
+        (src.crs is None) == (dst.crs is None),
+        f"{where}: expected both rasters georeferenced or neither, found CRS {src.crs} against the reference's {dst.crs}",
+    )
+    left, bottom, right, top = (
+        transform_bounds(src.crs, dst.crs, *src.bounds) if src.crs and src.crs != dst.crs else src.bounds
+    )
     d_left, d_bottom, d_right, d_top = dst.bounds
     width, height = min(right, d_right) - max(left, d_left), min(top, d_top) - max(bottom, d_bottom)
-    check(width > 0 and height > 0,
-           f"{where}: expected a raster overlapping the reference grid {dst.bounds} ({dst.crs}), "
-           f"found bounds {(left, bottom, right, top)}: no overlap, so nothing can be resampled")
+    check(
+        width > 0 and height > 0,
+        f"{where}: expected a raster overlapping the reference grid {dst.bounds} ({dst.crs}), "
+        f"found bounds {(left, bottom, right, top)}: no overlap, so nothing can be resampled",
+    )
     return width * height / ((d_right - d_left) * (d_top - d_bottom))
 
 
@@ -144,8 +154,17 @@ def resample(array: np.ndarray, src: Grid, dst: Grid, where: str, labels: bool =
         out = np.full((bands.shape[0], *dst.shape), np.nan, dtype=np.float32)
     # Different CRS pairs reproject; equal CRS pairs only regrid. GDAL skips src nodata in averages.
     local = CRS.from_epsg(3857)  # stand-in when neither grid has a CRS: a pure regrid
-    reproject(source, out, src_transform=src.transform, src_crs=src.crs or local, src_nodata=fill,
-              dst_transform=dst.transform, dst_crs=dst.crs or local, dst_nodata=fill, resampling=rule)
+    reproject(
+        source,
+        out,
+        src_transform=src.transform,
+        src_crs=src.crs or local,
+        src_nodata=fill,
+        dst_transform=dst.transform,
+        dst_crs=dst.crs or local,
+        dst_nodata=fill,
+        resampling=rule,
+    )
     result = np.moveaxis(out, 0, -1)
     result = result[:, :, 0] if squeeze else result
     return (result.astype(np.int64) if labels else result), rule.name

@@ -23,8 +23,9 @@ from bdgf_nb.data.tiles import load_tile_scene
 from bdgf_nb.storage import atomic_write_text
 
 
-def load_scene(name: str, catalog: dict[str, CatalogEntry] | str | Path | None = None,
-               **overrides: Any) -> Scene | PixelScene:
+def load_scene(
+    name: str, catalog: dict[str, CatalogEntry] | str | Path | None = None, **overrides: Any
+) -> Scene | PixelScene:
     """Load and validate one catalog dataset.
 
     catalog: entries from `load_catalog`, a catalog path, or None for the repo's catalog.
@@ -50,15 +51,22 @@ def write_catalog_entry(catalog: str | Path, name: str, entry: dict[str, Any], c
     (a temporary file replaces it), so a bad entry leaves the catalog as it was.
     -> the parsed entry."""
     path = Path(catalog)
-    check(isinstance(name, str) and name.strip() == name and name != "",
-           f"catalog {path}: expected a dataset name without surrounding spaces, found {name!r}")
+    check(
+        isinstance(name, str) and name.strip() == name and name != "",
+        f"catalog {path}: expected a dataset name without surrounding spaces, found {name!r}",
+    )
     existing = load_catalog(path) if path.is_file() else {}
-    check(name not in existing, f"catalog {path}: dataset {name!r} exists already; expected a new name "
-           f"(known: {sorted(existing)})")
+    check(
+        name not in existing,
+        f"catalog {path}: dataset {name!r} exists already; expected a new name (known: {sorted(existing)})",
+    )
     parsed = parse_entry(name, entry, path.parent.resolve())
     missing = [str(p) for p in parsed.files() if not p.is_file()]
-    check(not missing, f"catalog {path}, entry {name!r}: file(s) not found: {missing} "
-           f"(relative paths start at {path.parent.resolve()})")
+    check(
+        not missing,
+        f"catalog {path}, entry {name!r}: file(s) not found: {missing} "
+        f"(relative paths start at {path.parent.resolve()})",
+    )
     if check_load:
         load_scene(name, {name: parsed})
     text = path.read_text() if path.is_file() else ""

@@ -38,8 +38,10 @@ class NodataPolicy:
 
     def __post_init__(self) -> None:
         check(self.mode in MODES, f"NodataPolicy.mode: expected one of {list(MODES)}, found {self.mode!r}")
-        check((self.mode == "fill") == (self.fill is not None) and self.fill in (None, *FILLS),
-               f"NodataPolicy.fill: expected one of {list(FILLS)} with mode 'fill' (none with 'mask'), found {self.fill!r}")
+        check(
+            (self.mode == "fill") == (self.fill is not None) and self.fill in (None, *FILLS),
+            f"NodataPolicy.fill: expected one of {list(FILLS)} with mode 'fill' (none with 'mask'), found {self.fill!r}",
+        )
 
     def __str__(self) -> str:
         return "mask" if self.mode == "mask" else f"fill: {self.fill}"
@@ -59,7 +61,9 @@ def hole_pixels(array: np.ndarray) -> np.ndarray:
     return ~np.isfinite(array).all(axis=2)
 
 
-def apply_policy(array: np.ndarray, policy: NodataPolicy | None, where: str, modality: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def apply_policy(
+    array: np.ndarray, policy: NodataPolicy | None, where: str, modality: str
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(H, W, C) float32 with holes -> (finite (H, W, C) float32, (H, W) bool pixels to unlabel,
     report {policy, holes, filled, masked}). No policy and a hole: DataError naming the fix."""
     holes = hole_pixels(array)
@@ -70,10 +74,12 @@ def apply_policy(array: np.ndarray, policy: NodataPolicy | None, where: str, mod
         return array, unlabel, report
     if policy is None:
         n_nan = int(np.isnan(array).sum())
-        raise DataError(f"{where}: expected finite values, found {n_nan} NaN and {int((~np.isfinite(array)).sum()) - n_nan} inf "
-                        f"of {array.size} values ({n_holes} pixels); if they are nodata, add to the catalog entry "
-                        f"`nodata: {{{modality}: mask}}` (unlabel them) or `nodata: {{{modality}: {{fill: nearest}}}}` "
-                        "(or {fill: mean})")
+        raise DataError(
+            f"{where}: expected finite values, found {n_nan} NaN and {int((~np.isfinite(array)).sum()) - n_nan} inf "
+            f"of {array.size} values ({n_holes} pixels); if they are nodata, add to the catalog entry "
+            f"`nodata: {{{modality}: mask}}` (unlabel them) or `nodata: {{{modality}: {{fill: nearest}}}}` "
+            "(or {fill: mean})"
+        )
     check(n_holes < holes.size, f"{where}: every one of the {holes.size} pixels is nodata; nothing to fill from")
     out = array.copy()
     if policy.fill == "nearest":

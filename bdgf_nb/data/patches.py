@@ -29,13 +29,19 @@ class Standardizer:
     @classmethod
     def fit(cls, stacked: np.ndarray, train_mask: np.ndarray) -> Standardizer:
         """stacked: (H, W, C) or (N, C); train_mask: (H, W) or (N,) bool."""
-        check(train_mask.shape == stacked.shape[:-1], f"train mask shape {train_mask.shape} does not match data {stacked.shape[:-1]}")
+        check(
+            train_mask.shape == stacked.shape[:-1],
+            f"train mask shape {train_mask.shape} does not match data {stacked.shape[:-1]}",
+        )
         check(bool(train_mask.any()), "cannot fit a standardizer on 0 training pixels")
         pixels = stacked[train_mask].astype(np.float64)
         validate_finite(pixels, "standardizer: training pixels")
         mean, std = pixels.mean(axis=0), pixels.std(axis=0)
         flat = np.flatnonzero(std < 1e-8)
-        check(flat.size == 0, f"channels {flat.tolist()} have zero variance over the training pixels (expected varying values); drop them")
+        check(
+            flat.size == 0,
+            f"channels {flat.tolist()} have zero variance over the training pixels (expected varying values); drop them",
+        )
         return cls(mean.astype(np.float32), std.astype(np.float32))
 
     def transform(self, stacked: np.ndarray) -> np.ndarray:
@@ -64,7 +70,9 @@ def reflect_pad(image: torch.Tensor, radius: int) -> torch.Tensor:
     if radius == 0:
         return image
     h, w = image.shape[-2:]
-    check(radius < h and radius < w, f"patch radius {radius} needs a scene larger than {radius}x{radius}, found {h}x{w}")
+    check(
+        radius < h and radius < w, f"patch radius {radius} needs a scene larger than {radius}x{radius}, found {h}x{w}"
+    )
     return torch.nn.functional.pad(image[None], (radius, radius, radius, radius), mode="reflect")[0]
 
 
@@ -95,19 +103,26 @@ class PatchDataset(Dataset):
         patch: int,
         guides: Sequence[np.ndarray | torch.Tensor] = (),
     ) -> None:
-        check(isinstance(patch, int | np.integer) and not isinstance(patch, bool) and patch >= 1 and patch % 2 == 1, f"patch size must be an odd integer >= 1, found {patch!r}")
+        check(
+            isinstance(patch, int | np.integer) and not isinstance(patch, bool) and patch >= 1 and patch % 2 == 1,
+            f"patch size must be an odd integer >= 1, found {patch!r}",
+        )
         patch = int(patch)
         image_t = _float_tensor(image, "image")
         check(image_t.ndim == 3, f"image must be (C, H, W), found shape {tuple(image_t.shape)}")
         h, w = image_t.shape[1:]
         check(patch <= min(h, w), f"patch size {patch} is larger than the scene {h}x{w}")
         pixels, labels = np.asarray(pixels), np.asarray(labels)
-        check(pixels.ndim == 2 and pixels.shape[1] == 2 and pixels.dtype.kind in "iu",
-               f"pixels must be integer (N, 2) (row, col), found {pixels.dtype} {pixels.shape}")
+        check(
+            pixels.ndim == 2 and pixels.shape[1] == 2 and pixels.dtype.kind in "iu",
+            f"pixels must be integer (N, 2) (row, col), found {pixels.dtype} {pixels.shape}",
+        )
         outside = int(((pixels < 0) | (pixels >= np.array([h, w]))).any(axis=1).sum())
         check(outside == 0, f"pixels must lie inside the {h}x{w} scene, found {outside} outside")
-        check(labels.shape == (pixels.shape[0],) and labels.dtype.kind in "iu",
-               f"labels must be integer ({pixels.shape[0]},), found {labels.dtype} {labels.shape}")
+        check(
+            labels.shape == (pixels.shape[0],) and labels.dtype.kind in "iu",
+            f"labels must be integer ({pixels.shape[0]},), found {labels.dtype} {labels.shape}",
+        )
         if labels.size:
             check(int(labels.min()) >= 1, f"labels must be >= 1 (0 = unlabelled), found {int(labels.min())}")
         self.patch = patch
@@ -116,7 +131,10 @@ class PatchDataset(Dataset):
         self.padded_guides = []
         for k, g in enumerate(guides):
             g_t = _float_tensor(g, f"guide {k}")
-            check(g_t.ndim == 3 and tuple(g_t.shape[1:]) == (h, w), f"guide {k} must be (G, {h}, {w}), found {tuple(g_t.shape)}")
+            check(
+                g_t.ndim == 3 and tuple(g_t.shape[1:]) == (h, w),
+                f"guide {k} must be (G, {h}, {w}), found {tuple(g_t.shape)}",
+            )
             self.padded_guides.append(hwc_storage(reflect_pad(g_t, self.radius)))
         self.rows = torch.as_tensor(pixels[:, 0], dtype=torch.long)
         self.cols = torch.as_tensor(pixels[:, 1], dtype=torch.long)
@@ -153,7 +171,9 @@ def pixels_of(mask: np.ndarray) -> np.ndarray:
     return np.argwhere(mask).astype(np.int64)
 
 
-def unlabelled_patches(image: np.ndarray, n: int, patch: int, seed: int = 0, mask: np.ndarray | None = None) -> torch.Tensor:
+def unlabelled_patches(
+    image: np.ndarray, n: int, patch: int, seed: int = 0, mask: np.ndarray | None = None
+) -> torch.Tensor:
     """(n, C, p, p) patches at uniformly drawn pixels of the whole scene, labels unused
     (docs/METHOD.md §1: the DDPM pretrains on unlabelled patches of the whole scene). `mask`
     (H, W) bool: draw centres only where it is true (a tile mosaic's real pixels)."""

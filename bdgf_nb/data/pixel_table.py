@@ -35,7 +35,9 @@ def _image_shape(entry: CatalogEntry, reader: Reader) -> tuple[int, int]:
     return (int(array.shape[0]), int(array.shape[1]))
 
 
-def _read_parts(entry: CatalogEntry, reader: Reader, image_shape: tuple[int, int]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _read_parts(
+    entry: CatalogEntry, reader: Reader, image_shape: tuple[int, int]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per part: labels (N_p,) and coords (N_p, 2) int64, checked pairwise disjoint."""
     labels, coords = [], []
     for i, part in enumerate(entry.parts):
@@ -46,7 +48,10 @@ def _read_parts(entry: CatalogEntry, reader: Reader, image_shape: tuple[int, int
         check(lab.ndim == 1, f"{l_where}: expected (N,), found shape {lab.shape}")
         c_where = f"dataset {entry.name!r}, parts[{i}] coords ({part.coords})"
         crd = reader.read(part.coords, c_where)
-        check(crd.shape == (lab.shape[0], 2), f"{c_where}: expected ({lab.shape[0]}, 2), one (row, col) per label, found shape {crd.shape}")
+        check(
+            crd.shape == (lab.shape[0], 2),
+            f"{c_where}: expected ({lab.shape[0]}, 2), one (row, col) per label, found shape {crd.shape}",
+        )
         labels.append(lab)
         coords.append(validate_coords(crd, image_shape, c_where))
     # A pixel in two parts would sit in train and test at once.
@@ -54,7 +59,10 @@ def _read_parts(entry: CatalogEntry, reader: Reader, image_shape: tuple[int, int
     for i in range(len(flat)):
         for j in range(i + 1, len(flat)):
             both = np.intersect1d(flat[i], flat[j]).size
-            check(both == 0, f"dataset {entry.name!r}: parts[{i}] and parts[{j}] share {both} pixels; expected disjoint parts")
+            check(
+                both == 0,
+                f"dataset {entry.name!r}: parts[{i}] and parts[{j}] share {both} pixels; expected disjoint parts",
+            )
     return labels, coords
 
 
@@ -65,7 +73,9 @@ def load_pixel_scene(entry: CatalogEntry, reader: Reader) -> PixelScene:
     labels, coords = _read_parts(entry, reader, image_shape)
     sizes = [lab.shape[0] for lab in labels]
     names, declared = declared_class_names(entry, reader)
-    all_labels, n_classes = validate_labels(np.concatenate(labels), f"{where}, labels", declared, allow_unlabelled=False)
+    all_labels, n_classes = validate_labels(
+        np.concatenate(labels), f"{where}, labels", declared, allow_unlabelled=False
+    )
     all_coords = np.concatenate(coords)
 
     modalities = {}
@@ -73,8 +83,10 @@ def load_pixel_scene(entry: CatalogEntry, reader: Reader) -> PixelScene:
         if modality.raster is not None:
             m_where = f"{where}, modality {name!r} (raster {modality.raster})"
             raster = validate_modality(reader.read(modality.raster, m_where), m_where)
-            check(raster.shape[:2] == image_shape,
-                   f"{m_where}: spatial shape {raster.shape[:2]} does not match image_shape {image_shape}")
+            check(
+                raster.shape[:2] == image_shape,
+                f"{m_where}: spatial shape {raster.shape[:2]} does not match image_shape {image_shape}",
+            )
             modalities[name] = raster[all_coords[:, 0], all_coords[:, 1]]
             continue
         tables = []
@@ -91,6 +103,13 @@ def load_pixel_scene(entry: CatalogEntry, reader: Reader) -> PixelScene:
         if part.name is not None:
             splits[part.name] = np.zeros(bounds[-1], dtype=bool)
             splits[part.name][bounds[i] : bounds[i + 1]] = True
-    return PixelScene(name=entry.name, modalities=modalities, labels=all_labels, coords=all_coords,
-                      image_shape=image_shape, class_names=names or default_class_names(n_classes),
-                      splits=splits, metadata=entry_metadata(entry))
+    return PixelScene(
+        name=entry.name,
+        modalities=modalities,
+        labels=all_labels,
+        coords=all_coords,
+        image_shape=image_shape,
+        class_names=names or default_class_names(n_classes),
+        splits=splits,
+        metadata=entry_metadata(entry),
+    )

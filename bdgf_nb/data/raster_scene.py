@@ -30,22 +30,32 @@ from bdgf_nb.memory import check_memory, scene_bytes
 
 def check_scene_memory(entry: CatalogEntry, reader: Reader) -> None:
     """Refuse, before reading any data, a scene whose arrays will not fit (memory.scene_bytes)."""
-    shapes = [shape for ref in entry.modalities.values() if (shape := reader.shape(ref)) is not None and len(shape) >= 2]
+    shapes = [
+        shape for ref in entry.modalities.values() if (shape := reader.shape(ref)) is not None and len(shape) >= 2
+    ]
     if len(shapes) < len(entry.modalities):
         return  # unknown: the reads report malformed files
     height, width = shapes[0][:2]
     channels = sum(int(np.prod(shape[2:])) for shape in shapes)
-    check_memory(scene_bytes(height, width, channels), f"dataset {entry.name!r}: a {height} x {width} scene of {channels} channels",
-                 hint="crop the scene or reduce its bands (e.g. PCA) before loading")
+    check_memory(
+        scene_bytes(height, width, channels),
+        f"dataset {entry.name!r}: a {height} x {width} scene of {channels} channels",
+        hint="crop the scene or reduce its bands (e.g. PCA) before loading",
+    )
 
 
-def read_labels(entry: CatalogEntry, reader: Reader, stack: ModalityStack, where: str) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, Any]]:
+def read_labels(
+    entry: CatalogEntry, reader: Reader, stack: ModalityStack, where: str
+) -> tuple[np.ndarray, tuple[str, ...] | None, dict[str, Any]]:
     """(H, W) labels on the stack's grid, names when polygons named them, report."""
     assert entry.gt is not None  # guaranteed by the schema of kinds "scene" and "tiles"
     if isinstance(entry.gt, VectorLabels):
         g_where = f"{where}, gt (polygons {entry.gt.path})"
-        check(stack.grid is not None, f"{g_where}: polygons need a georeferenced reference grid; expected the first "
-               "modality as a GeoTIFF, found a file without a CRS / transform")
+        check(
+            stack.grid is not None,
+            f"{g_where}: polygons need a georeferenced reference grid; expected the first "
+            "modality as a GeoTIFF, found a file without a CRS / transform",
+        )
         assert stack.grid is not None
         maps, names, report = vector_labels(entry.gt, [stack.grid], g_where)
         return maps[0], names, {"labels": report}
@@ -64,11 +74,15 @@ def load_raster_scene(entry: CatalogEntry, reader: Reader) -> Scene:
     stack = stack_modalities(entry, entry.modalities, reader, where)
     gt, vector_names, gt_report = read_labels(entry, reader, stack, where)
     shape = next(iter(stack.modalities.values())).shape[:2]
-    check(gt.shape == shape, f"{where}, gt ({entry.gt}): spatial shape {gt.shape} does not match the modalities' {shape}")
+    check(
+        gt.shape == shape, f"{where}, gt ({entry.gt}): spatial shape {gt.shape} does not match the modalities' {shape}"
+    )
     names, declared = declared_class_names(entry, reader)
     if vector_names is not None:
-        check(names is None or tuple(names) == vector_names,
-               f"{where}: class_names {names} differ from the polygons' classes {vector_names}; drop `class_names`")
+        check(
+            names is None or tuple(names) == vector_names,
+            f"{where}: class_names {names} differ from the polygons' classes {vector_names}; drop `class_names`",
+        )
         names, declared = vector_names, len(vector_names)
     lost = int((stack.unlabel & (gt > 0)).sum())
     gt = np.where(stack.unlabel, 0, gt)  # nodata `mask`: neither trained on nor tested
@@ -84,12 +98,22 @@ def load_raster_scene(entry: CatalogEntry, reader: Reader) -> Scene:
     train, test = masks["train_mask"], masks["test_mask"]
     if train is not None and test is not None:
         validate_disjoint(train, test, where)
-    metadata = {**entry_metadata(entry), **(stack.grid.metadata() if stack.grid else {}),
-                "resampled": {**stack.report["resampled"], **gt_report.get("resampled", {})},
-                "nodata": {**stack.report["nodata"], "labelled_pixels_masked": lost}}
+    metadata = {
+        **entry_metadata(entry),
+        **(stack.grid.metadata() if stack.grid else {}),
+        "resampled": {**stack.report["resampled"], **gt_report.get("resampled", {})},
+        "nodata": {**stack.report["nodata"], "labelled_pixels_masked": lost},
+    }
     if "labels" in gt_report:
         metadata["labels"] = gt_report["labels"]  # polygons: counts, overlaps, rare classes
     if stack.unlabel.any():
         metadata["valid"] = ~stack.unlabel  # (H, W) bool: pixels with data in every modality
-    return Scene(name=entry.name, modalities=stack.modalities, gt=gt, class_names=names or default_class_names(n_classes),
-                 train_mask=train, test_mask=test, metadata=metadata)
+    return Scene(
+        name=entry.name,
+        modalities=stack.modalities,
+        gt=gt,
+        class_names=names or default_class_names(n_classes),
+        train_mask=train,
+        test_mask=test,
+        metadata=metadata,
+    )

@@ -36,8 +36,9 @@ class ArrayRef:
 
 
 def _unreadable(where: str, path: Path, what: str, err: Exception) -> DataError:
-    return DataError(f"{where}: cannot read {path} as {what} ({type(err).__name__}: {err}); "
-                     "is the file truncated or corrupt?")
+    return DataError(
+        f"{where}: cannot read {path} as {what} ({type(err).__name__}: {err}); is the file truncated or corrupt?"
+    )
 
 
 def _pick_key(where: str, path: Path, key: str | None, keys: list[str]) -> str:
@@ -56,14 +57,18 @@ def _read_npz(path: Path, key: str | None, where: str) -> np.ndarray:
         archive = np.load(path, allow_pickle=False)
     except Exception as err:
         raise _unreadable(where, path, ".npz archive", err) from None
-    check(isinstance(archive, np.lib.npyio.NpzFile), f"{where}: {path} is a single .npy array, expected an .npz archive")
+    check(
+        isinstance(archive, np.lib.npyio.NpzFile), f"{where}: {path} is a single .npy array, expected an .npz archive"
+    )
     with archive:
         key = _pick_key(where, path, key, sorted(archive.files))
         try:
             return np.asarray(archive[key])
         except Exception as err:
             if "allow_pickle" in str(err):  # numpy refuses object arrays without pickle
-                raise DataError(f"{where}: {path} key {key!r} holds an object array; expected a numeric array") from None
+                raise DataError(
+                    f"{where}: {path} key {key!r} holds an object array; expected a numeric array"
+                ) from None
             raise _unreadable(where, path, ".npz archive", err) from None
 
 
@@ -74,8 +79,10 @@ def _read_mat73(path: Path, key: str | None, where: str) -> np.ndarray:
         with h5py.File(path, "r") as f:
             key = _pick_key(where, path, key, sorted(k for k in f if not k.startswith("#")))
             node = f[key]
-            check(isinstance(node, h5py.Dataset),
-                   f"{where}: {path} key {key!r} is a MATLAB struct or cell (HDF5 group); expected a numeric array")
+            check(
+                isinstance(node, h5py.Dataset),
+                f"{where}: {path} key {key!r} is a MATLAB struct or cell (HDF5 group); expected a numeric array",
+            )
             array = np.asarray(node[()]).T
             matlab_class = node.attrs.get("MATLAB_class", b"")
     except DataError:
@@ -120,7 +127,10 @@ class Reader:
         self._tif: dict[Path, Raster] = {}
 
     def _geotiff(self, ref: ArrayRef, where: str) -> Raster:
-        check(ref.key is None, f"{where}: GeoTIFF {ref.path} holds one image (all its bands) and takes no key, found key {ref.key!r}")
+        check(
+            ref.key is None,
+            f"{where}: GeoTIFF {ref.path} holds one image (all its bands) and takes no key, found key {ref.key!r}",
+        )
         if ref.path not in self._tif:
             self._tif[ref.path] = read_geotiff(ref.path, where)
         return self._tif[ref.path]
@@ -166,7 +176,11 @@ class Reader:
             if suffix == ".npz":
                 with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
                     version = np.lib.format.read_magic(member)
-                    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
                     return tuple(header(member)[0])
             if suffix == ".npy":
                 return tuple(np.load(path, mmap_mode="r").shape)

@@ -21,7 +21,11 @@ def stratified_subsample(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     labels = np.asarray(labels)
     check(labels.ndim == 1, f"labels must be 1-D (N,), found shape {labels.shape}")
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    expect(n >= len(classes), ConfigError, f"n must be >= the number of classes ({len(classes)}) so every class keeps a point, found {n}")
+    expect(
+        n >= len(classes),
+        ConfigError,
+        f"n must be >= the number of classes ({len(classes)}) so every class keeps a point, found {n}",
+    )
     if n >= len(labels):
         return np.arange(len(labels))
     floors = np.minimum(counts, max(1, n // (2 * len(classes))))

@@ -43,8 +43,10 @@ class Scene:
     def __post_init__(self) -> None:
         where = f"scene {self.name!r}"
         check(len(self.modalities) >= 1, f"{where}: expected at least one modality, found none")
-        check(isinstance(self.gt, np.ndarray) and self.gt.ndim == 2,
-               f"{where}: gt must be a 2-D (H, W) numpy array, found {type(self.gt).__name__} of shape {np.shape(self.gt)}")
+        check(
+            isinstance(self.gt, np.ndarray) and self.gt.ndim == 2,
+            f"{where}: gt must be a 2-D (H, W) numpy array, found {type(self.gt).__name__} of shape {np.shape(self.gt)}",
+        )
         check(len(self.class_names) >= 1, f"{where}: expected at least one class name, found none")
         validate_labels(self.gt, f"{where}, gt", n_classes=len(self.class_names))
         for key, array in self.modalities.items():
@@ -108,17 +110,23 @@ class PixelScene:
 
     def __post_init__(self) -> None:
         where = f"pixel scene {self.name!r}"
-        check(isinstance(self.labels, np.ndarray) and self.labels.ndim == 1,
-               f"{where}: labels must be a 1-D numpy array, found {type(self.labels).__name__} of shape {np.shape(self.labels)}")
+        check(
+            isinstance(self.labels, np.ndarray) and self.labels.ndim == 1,
+            f"{where}: labels must be a 1-D numpy array, found {type(self.labels).__name__} of shape {np.shape(self.labels)}",
+        )
         n = self.labels.shape[0]
-        check(isinstance(self.coords, np.ndarray) and self.coords.shape == (n, 2),
-               f"{where}: coords must be ({n}, 2), found {np.shape(self.coords)}")
+        check(
+            isinstance(self.coords, np.ndarray) and self.coords.shape == (n, 2),
+            f"{where}: coords must be ({n}, 2), found {np.shape(self.coords)}",
+        )
         check(len(self.class_names) >= 1, f"{where}: expected at least one class name, found none")
         validate_labels(self.labels, f"{where}, labels", n_classes=len(self.class_names), allow_unlabelled=False)
         for key, array in self.modalities.items():
             m_where = f"{where}, modality {key!r}"
-            check(isinstance(array, np.ndarray) and array.ndim == 2 and array.shape[0] == n,
-                   f"{m_where}: must be ({n}, C), found {type(array).__name__} of shape {np.shape(array)}")
+            check(
+                isinstance(array, np.ndarray) and array.ndim == 2 and array.shape[0] == n,
+                f"{m_where}: must be ({n}, C), found {type(array).__name__} of shape {np.shape(array)}",
+            )
             validate_values(array, m_where)
         for key, mask in self.splits.items():
             check(

@@ -47,11 +47,23 @@ class Split:
     warnings: list[str] = field(default_factory=list)  # e.g. an allowed unmeasurable split
 
     def __post_init__(self) -> None:
-        check(self.train.shape == self.test.shape, f"split {self.name!r}: train/test masks differ in shape {self.train.shape} vs {self.test.shape}")
-        check(not np.any(self.train & self.test), f"split {self.name!r}: {int(np.sum(self.train & self.test))} pixels are in both train and test")
+        check(
+            self.train.shape == self.test.shape,
+            f"split {self.name!r}: train/test masks differ in shape {self.train.shape} vs {self.test.shape}",
+        )
+        check(
+            not np.any(self.train & self.test),
+            f"split {self.name!r}: {int(np.sum(self.train & self.test))} pixels are in both train and test",
+        )
         if self.val is not None:
-            check(self.val.shape == self.train.shape, f"split {self.name!r}: val mask shape {self.val.shape}, expected {self.train.shape}")
-            check(not np.any(self.val & ~self.train), f"split {self.name!r}: {int(np.sum(self.val & ~self.train))} validation pixels lie outside the training mask")
+            check(
+                self.val.shape == self.train.shape,
+                f"split {self.name!r}: val mask shape {self.val.shape}, expected {self.train.shape}",
+            )
+            check(
+                not np.any(self.val & ~self.train),
+                f"split {self.name!r}: {int(np.sum(self.val & ~self.train))} validation pixels lie outside the training mask",
+            )
 
     @property
     def fit(self) -> np.ndarray:
@@ -69,7 +81,9 @@ def official_split(scene: Scene) -> Split:
     check(scene.has_official_split, f"scene {scene.name!r} has no official train/test masks")
     assert scene.train_mask is not None and scene.test_mask is not None
     labelled = scene.gt > 0
-    return Split("official", scene.train_mask & labelled, scene.test_mask & labelled, description="masks shipped with the scene")
+    return Split(
+        "official", scene.train_mask & labelled, scene.test_mask & labelled, description="masks shipped with the scene"
+    )
 
 
 def random_per_class_split(labels: np.ndarray, per_class: int | float, seed: int = 0) -> Split:
@@ -118,7 +132,11 @@ def disjoint_block_split(
     expect(block >= 4, ConfigError, f"block must be >= 4 pixels, found {block}")
     expect(0.0 < test_fraction < 1.0, ConfigError, f"test_fraction must be in (0, 1), found {test_fraction}")
     h, w = labels.shape
-    expect(h >= 2 * block or w >= 2 * block, ConfigError, f"block {block} too large for a {h}x{w} scene: need at least two blocks")
+    expect(
+        h >= 2 * block or w >= 2 * block,
+        ConfigError,
+        f"block {block} too large for a {h}x{w} scene: need at least two blocks",
+    )
     rows, cols = -(-h // block), -(-w // block)
     block_id = (np.arange(h)[:, None] // block) * cols + (np.arange(w)[None, :] // block)
     labelled = labels > 0
@@ -133,7 +151,9 @@ def disjoint_block_split(
         train = labelled & ~test_area
         # Patch of a test pixel (radius r) and patch of a train pixel never overlap: distance >= 2r + 1.
         test = labelled & test_area & ~buffer_mask(train, patch - 1)
-        share = np.array([np.sum(test & (labels == c)) / max(1, np.sum((train | test) & (labels == c))) for c in classes])
+        share = np.array(
+            [np.sum(test & (labels == c)) / max(1, np.sum((train | test) & (labels == c))) for c in classes]
+        )
         missing = np.sum([not np.any(train & (labels == c)) or not np.any(test & (labels == c)) for c in classes])
         scarce = np.sum([np.sum(test & (labels == c)) < MIN_TEST_PER_CLASS for c in classes])  # check_measurable's rule
         score = missing * 10.0 + scarce * 5.0 + float(np.abs(share - test_fraction).mean())
@@ -141,7 +161,12 @@ def disjoint_block_split(
             best = (score, train, test)
     check(best is not None, "could not draw a block assignment with both train and test blocks")
     assert best is not None
-    return Split("disjoint", best[1], best[2], description=f"blocks of {block}px, buffer {patch - 1}px (leak-free for {patch}x{patch} patches)")
+    return Split(
+        "disjoint",
+        best[1],
+        best[2],
+        description=f"blocks of {block}px, buffer {patch - 1}px (leak-free for {patch}x{patch} patches)",
+    )
 
 
 def stripe_folds(coords: np.ndarray, image_width: int, n_stripes: int = 6) -> list[Split]:
@@ -176,7 +201,9 @@ def _fold_score(counts: np.ndarray, fold: np.ndarray, n_folds: int) -> float:
     return 100.0 * missing_train + 10.0 * missing_test + scarce + float(np.abs(share - 1.0 / n_folds).mean())
 
 
-def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int = N_FOLDS, patch: int = 1, starts: int = 16) -> list[Split]:
+def group_folds(
+    labels: np.ndarray, groups: np.ndarray, n_folds: int = N_FOLDS, patch: int = 1, starts: int = 16
+) -> list[Split]:
     """Group k-fold: each group (a plot; `groups` > 0, same shape as `labels`) is tested in
     exactly one of `n_folds` folds and trained on in the others, never split; group 0 (mosaic
     padding) is in neither side. Training pixels of fold f are the labelled pixels of the other
@@ -194,7 +221,10 @@ def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int = N_FOLDS, 
     labelled = (labels > 0) & (groups > 0)
     ids = np.unique(groups[labelled])
     expect(n_folds >= 2, ConfigError, f"n_folds must be >= 2, found {n_folds}")
-    check(ids.size >= n_folds, f"group k-fold needs at least n_folds = {n_folds} groups with labelled pixels, found {ids.size}")
+    check(
+        ids.size >= n_folds,
+        f"group k-fold needs at least n_folds = {n_folds} groups with labelled pixels, found {ids.size}",
+    )
     y, g = labels[labelled], np.searchsorted(ids, groups[labelled])  # g: group index 0..G-1
     k = int(y.max())
     counts = np.zeros((ids.size, k + 1), dtype=np.int64)
@@ -229,9 +259,15 @@ def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int = N_FOLDS, 
         in_test = labelled & np.isin(groups, ids[fold == f])
         train = labelled & ~in_test
         test = in_test & ~buffer_mask(train, patch - 1)
-        splits.append(Split(f"groups_fold{f}", train, test,
-                            description=f"group k-fold, fold {f} of {n_folds}: {int(np.sum(fold == f))} of {ids.size} "
-                                        f"labelled groups tested, whole groups only, buffer {patch - 1}px"))
+        splits.append(
+            Split(
+                f"groups_fold{f}",
+                train,
+                test,
+                description=f"group k-fold, fold {f} of {n_folds}: {int(np.sum(fold == f))} of {ids.size} "
+                f"labelled groups tested, whole groups only, buffer {patch - 1}px",
+            )
+        )
     return splits
 
 
@@ -242,8 +278,14 @@ def drop_unseen_classes(split: Split, labels: np.ndarray) -> Split:
     return replace(split, test=test)
 
 
-def _cells(shape: tuple[int, ...], coords: np.ndarray | None, groups: np.ndarray | None, train: np.ndarray, block: int,
-           n_stripes: int) -> np.ndarray:
+def _cells(
+    shape: tuple[int, ...],
+    coords: np.ndarray | None,
+    groups: np.ndarray | None,
+    train: np.ndarray,
+    block: int,
+    n_stripes: int,
+) -> np.ndarray:
     """Candidate validation regions, an int id per pixel (flat): the `groups` themselves (whole
     plots) when given, square `block` tiles of an (H, W) grid, or, given pixel `coords` (N, 2),
     column stripes holding about equal numbers of training pixels (a column never straddles two
@@ -305,7 +347,9 @@ def with_validation(
     check(flat_labels.size == train.size, f"labels have {flat_labels.size} pixels, the split {train.size}")
     expect(coords is None or groups is None, ConfigError, "give validation cells as coords or as groups, not both")
     if groups is not None:
-        check(groups.size == train.size, f"groups must have the split's {train.size} pixels, found shape {groups.shape}")
+        check(
+            groups.size == train.size, f"groups must have the split's {train.size} pixels, found shape {groups.shape}"
+        )
     if coords is not None:
         check(coords.shape == (train.size, 2), f"coords must be (N, 2) with N = {train.size}, found {coords.shape}")
     elif len(shape) == 1:
@@ -318,7 +362,14 @@ def with_validation(
     train_per_class = np.array([np.sum(train & (flat_labels == c)) for c in classes])
     rng = np.random.default_rng(seed)
     best: tuple[float, np.ndarray, np.ndarray] | None = None
-    centres = np.array([np.argwhere(cell.reshape(shape) == c).mean(0) if coords is None else [0.0, float(np.median(coords[cell == c, 1]))] for c in cell_ids])
+    centres = np.array(
+        [
+            np.argwhere(cell.reshape(shape) == c).mean(0)
+            if coords is None
+            else [0.0, float(np.median(coords[cell == c, 1]))]
+            for c in cell_ids
+        ]
+    )
     for attempt in range(attempts):
         if attempt % 2 == 0:
             order = rng.permutation(cell_ids.size)
@@ -340,12 +391,17 @@ def with_validation(
         score = 10.0 * missing + float(np.abs(val_pc / train_per_class - fraction).mean()) + float(lost)
         if best is None or score < best[0]:
             best = (score, fit, val)
-    check(best is not None, f"split {split.name!r}: no validation draw left any training pixel; use a smaller fraction or block")
+    check(
+        best is not None,
+        f"split {split.name!r}: no validation draw left any training pixel; use a smaller fraction or block",
+    )
     assert best is not None
     _, fit, val = best
     warnings = list(split.warnings)
     for c in classes:
-        sides = [name for name, mask in (("training", fit), ("validation", val)) if not np.any(mask & (flat_labels == c))]
+        sides = [
+            name for name, mask in (("training", fit), ("validation", val)) if not np.any(mask & (flat_labels == c))
+        ]
         if sides:
             warnings.append(f"validation carve-out: class {int(c)} has no {' and no '.join(sides)} pixel")
     where = "column stripes" if coords is not None else "whole groups" if groups is not None else f"blocks of {block}px"
@@ -388,7 +444,9 @@ def _problems(split: Split, labels: np.ndarray, class_names: Sequence[str] | Non
         if counts["test"][i] == 0:
             errors.append(f"{names[i]!r} has no test pixel")
         elif counts["test"][i] < MIN_TEST_PER_CLASS:
-            notes.append(f"{names[i]!r} has {counts['test'][i]} test pixels (< {MIN_TEST_PER_CLASS}): its accuracy is coarse")
+            notes.append(
+                f"{names[i]!r} has {counts['test'][i]} test pixels (< {MIN_TEST_PER_CLASS}): its accuracy is coarse"
+            )
     total = int(counts["test"].sum())
     if total < MIN_TEST:
         errors.append(f"the test set has {total} pixels (< {MIN_TEST})")
@@ -422,8 +480,13 @@ def check_measurable(
     return replace(split, warnings=warnings) if warnings != split.warnings else split
 
 
-def measurable_stripe_fold(coords: np.ndarray, labels: np.ndarray, image_width: int, class_names: Sequence[str] | None = None,
-                           stripes: range = range(6, 49)) -> Split:
+def measurable_stripe_fold(
+    coords: np.ndarray,
+    labels: np.ndarray,
+    image_width: int,
+    class_names: Sequence[str] | None = None,
+    stripes: range = range(6, 49),
+) -> Split:
     """Pixel scenes: the stripe fold (even -> odd, then odd -> even) with the fewest stripes in
     `stripes` that measures every class (check_measurable), test pixels of unseen classes
     dropped. Chosen from the labels alone, never from results. houston2013's training pixels
@@ -433,7 +496,9 @@ def measurable_stripe_fold(coords: np.ndarray, labels: np.ndarray, image_width: 
             candidate = drop_unseen_classes(fold, labels)
             errors, notes, _ = _problems(candidate, labels, class_names)
             if not errors and not notes:
-                return replace(candidate, description=f"{candidate.description} (fewest stripes that measure every class)")
+                return replace(
+                    candidate, description=f"{candidate.description} (fewest stripes that measure every class)"
+                )
     return drop_unseen_classes(stripe_folds(coords, image_width, stripes[0])[0], labels)
 
 
@@ -451,9 +516,15 @@ def default_split(scene: Scene | PixelScene, patch: int, seed: int = 0, allow_un
 def _default_split(scene: Scene | PixelScene, patch: int, seed: int) -> Split:
     if isinstance(scene, PixelScene):
         # houston2013_lidar: LiDAR-only models are scored on the official split (catalog metadata)
-        if scene.metadata.get("default_split") == "official" and {"official_train", "official_test"} <= set(scene.splits):
-            official = Split("official", scene.splits["official_train"], scene.splits["official_test"],
-                             description="the dataset's official train/test pixels")
+        if scene.metadata.get("default_split") == "official" and {"official_train", "official_test"} <= set(
+            scene.splits
+        ):
+            official = Split(
+                "official",
+                scene.splits["official_train"],
+                scene.splits["official_test"],
+                description="the dataset's official train/test pixels",
+            )
             return drop_unseen_classes(official, scene.labels)
         return measurable_stripe_fold(scene.coords, scene.labels, scene.image_shape[1], scene.class_names)
     if scene.has_official_split and scene.metadata.get("official_split_is_disjoint", False):

@@ -21,8 +21,14 @@ from bdgf_nb.data.readers import ArrayRef, Reader
 
 def entry_metadata(entry: CatalogEntry) -> dict[str, Any]:
     """The entry's own description, citation, licence, files and metadata, for Scene.metadata."""
-    return {"dataset": entry.name, "description": entry.description, "citation": entry.citation,
-            "licence": entry.licence, "files": [str(p) for p in entry.files()], **entry.metadata}
+    return {
+        "dataset": entry.name,
+        "description": entry.description,
+        "citation": entry.citation,
+        "licence": entry.licence,
+        "files": [str(p) for p in entry.files()],
+        **entry.metadata,
+    }
 
 
 def declared_class_names(entry: CatalogEntry, reader: Reader) -> tuple[tuple[str, ...] | None, int | None]:
@@ -38,13 +44,15 @@ def declared_class_names(entry: CatalogEntry, reader: Reader) -> tuple[tuple[str
         names = tuple(str(s.decode() if isinstance(s, bytes) else s).strip() for s in array.ravel())
     if names is None:
         return None, entry.n_classes
-    check(entry.n_classes in (None, len(names)),
-           f"dataset {entry.name!r}: n_classes is {entry.n_classes} but class_names has {len(names)} names")
+    check(
+        entry.n_classes in (None, len(names)),
+        f"dataset {entry.name!r}: n_classes is {entry.n_classes} but class_names has {len(names)} names",
+    )
     return names, len(names)
 
 
 def default_class_names(n_classes: int) -> tuple[str, ...]:
-    """"class 1", "class 2", ... for a scene that names none."""
+    """ "class 1", "class 2", ... for a scene that names none."""
     return tuple(f"class {c}" for c in range(1, n_classes + 1))
 
 
@@ -59,7 +67,9 @@ class ModalityStack:
     report: dict[str, Any]
 
 
-def read_on_grid(reader: Reader, ref: ArrayRef, where: str, grid: Grid | None, labels: bool) -> tuple[np.ndarray, str | None]:
+def read_on_grid(
+    reader: Reader, ref: ArrayRef, where: str, grid: Grid | None, labels: bool
+) -> tuple[np.ndarray, str | None]:
     """Read `ref`; a GeoTIFF on another grid than the reference `grid` is resampled onto it
     (geotiff.py states the rule, returned as the second value)."""
     array = reader.read(ref, where)
@@ -86,8 +96,11 @@ def stack_modalities(entry: CatalogEntry, refs: dict[str, ArrayRef], reader: Rea
             report["resampled"][name] = rule
         array = validate_modality(array, m_where, spectral=i == 0, finite=False)
         shape = shape or array.shape[:2]
-        check(array.shape[:2] == shape, f"{m_where}: spatial shape {array.shape[:2]} does not match the first modality's "
-               f"{shape}; expected one grid (or GeoTIFFs, which are resampled onto the first one's grid)")
+        check(
+            array.shape[:2] == shape,
+            f"{m_where}: spatial shape {array.shape[:2]} does not match the first modality's "
+            f"{shape}; expected one grid (or GeoTIFFs, which are resampled onto the first one's grid)",
+        )
         array, holes, report["nodata"][name] = apply_policy(array, entry.nodata.get(name), m_where, name)
         unlabel = holes if unlabel is None else unlabel | holes
         modalities[name] = array

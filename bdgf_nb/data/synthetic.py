@@ -141,9 +141,7 @@ class SyntheticSceneConfig:
             f"spectral_share must be in [0, 1], found {self.spectral_share}",
         )
         expect(self.seed >= 0, ConfigError, f"seed must be >= 0, found {self.seed}")
-        expect(
-            self.hsi_noise >= 0.0, ConfigError, f"hsi_noise must be >= 0, found {self.hsi_noise}"
-        )
+        expect(self.hsi_noise >= 0.0, ConfigError, f"hsi_noise must be >= 0, found {self.hsi_noise}")
         expect(
             self.lidar_noise >= 0.0,
             ConfigError,
@@ -212,9 +210,7 @@ def _roads(rng: np.random.Generator, size: int) -> np.ndarray:
     return mask
 
 
-def _natural_regions(
-    rng: np.random.Generator, roads: np.ndarray
-) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def _natural_regions(rng: np.random.Generator, roads: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """(H, W) class map tiled by the five natural classes, and the seed pixels (row, col).
 
     Every class gets two seed pixels in each half of the scene, off the roads, so both halves of
@@ -347,9 +343,7 @@ def class_spectra(wavelengths: np.ndarray, spectral_share: float, contrast: floa
 def _shape_curves(rng: np.random.Generator, n_curves: int, n_bands: int) -> np.ndarray:
     """(n_curves, B) smooth relative curves with max |value| 1, paired classes sharing their
     partner's curve so that, at spectral_share = 0, a pair is identical in distribution."""
-    curves = np.stack(
-        [gaussian_filter(rng.standard_normal(n_bands + 16), n_bands / 12)[8:-8] for _ in range(n_curves)]
-    )
+    curves = np.stack([gaussian_filter(rng.standard_normal(n_bands + 16), n_bands / 12)[8:-8] for _ in range(n_curves)])
     curves /= np.abs(curves).max(axis=1, keepdims=True) + 1e-12
     for cls, partner in SPECTRAL_PARTNER.items():
         curves[cls] = curves[partner]
@@ -405,9 +399,7 @@ def _dsm(
     dsm[classes == WATER] -= 0.5
     dsm[classes == GRASS] += 0.05
     # Tree canopy: crowns from a blurred field plus leaf-level roughness.
-    canopy = (
-        8.0 + 2.5 * _smooth_field(rng, (size, size), 1.5) + 0.8 * rng.standard_normal((size, size))
-    )
+    canopy = 8.0 + 2.5 * _smooth_field(rng, (size, size), 1.5) + 0.8 * rng.standard_normal((size, size))
     trees = classes == TREES
     dsm[trees] += cfg.height_scale * np.clip(canopy[trees], 2.0, None)
     for r0, r1, c0, c1, roof in buildings:
@@ -437,9 +429,7 @@ def _sar(rng: np.random.Generator, classes: np.ndarray, cfg: SyntheticSceneConfi
 # ---------------------------------------------------------------------------------------------
 
 
-def _labels(
-    rng: np.random.Generator, classes: np.ndarray, unlabelled_fraction: float
-) -> np.ndarray:
+def _labels(rng: np.random.Generator, classes: np.ndarray, unlabelled_fraction: float) -> np.ndarray:
     """(H, W) int64 gt: class map with boundary (mixed) pixels and a random fraction set to 0."""
     padded = np.pad(classes, 1, mode="edge")
     boundary = np.zeros(classes.shape, dtype=bool)
@@ -491,7 +481,10 @@ def load_synthetic_scene(entry: CatalogEntry, overrides: dict[str, Any]) -> Scen
     check(not unknown, f"dataset {entry.name!r}: unknown synthetic parameter(s) {unknown}; known: {known}")
     cfg = SyntheticSceneConfig(**params)
     channels = cfg.n_bands + 1 + (2 if cfg.with_sar else 0)
-    check_memory(scene_bytes(cfg.size, cfg.size, channels), f"dataset {entry.name!r}: a {cfg.size} x {cfg.size} synthetic scene "
-                 f"of {channels} channels", hint="choose a smaller `size`")
+    check_memory(
+        scene_bytes(cfg.size, cfg.size, channels),
+        f"dataset {entry.name!r}: a {cfg.size} x {cfg.size} synthetic scene of {channels} channels",
+        hint="choose a smaller `size`",
+    )
     scene = make_synthetic_scene(cfg)
     return replace(scene, name=entry.name, metadata={**scene.metadata, **entry_metadata(entry)})

@@ -68,11 +68,16 @@ def mosaic(tiles: Sequence[Tile], pad: int, where: str) -> Mosaic:
     check(len(tiles) > 0, f"{where}: expected at least one tile, found none")
     names = list(tiles[0].modalities)
     for tile in tiles:
-        check(list(tile.modalities) == names, f"{where}, tile {tile.name!r}: modalities {list(tile.modalities)}, expected {names}")
+        check(
+            list(tile.modalities) == names,
+            f"{where}, tile {tile.name!r}: modalities {list(tile.modalities)}, expected {names}",
+        )
         for m in names:
-            check(tile.modalities[m].shape[2] == tiles[0].modalities[m].shape[2],
-                  f"{where}, tile {tile.name!r}, modality {m!r}: {tile.modalities[m].shape[2]} channels, "
-                  f"expected {tiles[0].modalities[m].shape[2]} like tile {tiles[0].name!r}")
+            check(
+                tile.modalities[m].shape[2] == tiles[0].modalities[m].shape[2],
+                f"{where}, tile {tile.name!r}, modality {m!r}: {tile.modalities[m].shape[2]} channels, "
+                f"expected {tiles[0].modalities[m].shape[2]} like tile {tiles[0].name!r}",
+            )
     cell = (max(t.gt.shape[0] for t in tiles) + 2 * pad, max(t.gt.shape[1] for t in tiles) + 2 * pad)
     n_cols = math.ceil(math.sqrt(len(tiles)))
     n_rows = math.ceil(len(tiles) / n_cols)
@@ -92,8 +97,14 @@ def mosaic(tiles: Sequence[Tile], pad: int, where: str) -> Mosaic:
         gt[inner] = np.where(tile.unlabel, 0, tile.gt)
         groups[inner] = k + 1
         valid[inner] = ~tile.unlabel
-        layout.append({"name": tile.name, "origin": (r0 + pad, c0 + pad), "shape": (h, w),
-                       **(tile.grid.metadata() if tile.grid else {})})
+        layout.append(
+            {
+                "name": tile.name,
+                "origin": (r0 + pad, c0 + pad),
+                "shape": (h, w),
+                **(tile.grid.metadata() if tile.grid else {}),
+            }
+        )
     return Mosaic(modalities, gt, groups, valid, layout)
 
 
@@ -106,22 +117,37 @@ def load_tile_scene(entry: CatalogEntry) -> Scene:
     for tile in entry.tiles:
         refs = {m: tile_ref(ref, tile) for m, ref in entry.modalities.items()}
         stack = stack_modalities(entry, refs, Reader(), f"{where}, tile {tile!r}")  # a reader per tile: no cache growth
-        check(stack.grid is not None, f"{where}, tile {tile!r}: expected a georeferenced first modality (GeoTIFF), "
-               "found none; polygons need a grid")
+        check(
+            stack.grid is not None,
+            f"{where}, tile {tile!r}: expected a georeferenced first modality (GeoTIFF), "
+            "found none; polygons need a grid",
+        )
         stacks.append(stack)
     grids = [s.grid for s in stacks if s.grid is not None]
     maps, names, report = vector_labels(entry.gt, grids, f"{where}, gt (polygons {entry.gt.path})")
-    check(entry.class_names is None or entry.class_names == names,
-           f"{where}: class_names {entry.class_names} differ from the polygons' classes {names}; drop `class_names`")
+    check(
+        entry.class_names is None or entry.class_names == names,
+        f"{where}: class_names {entry.class_names} differ from the polygons' classes {names}; drop `class_names`",
+    )
     tiles = [Tile(t, s.modalities, m, s.grid, s.unlabel) for t, s, m in zip(entry.tiles, stacks, maps, strict=True)]
     mosaic_ = mosaic(tiles, entry.pad, where)
     gt, _ = validate_labels(mosaic_.gt, f"{where}, gt", len(names))
     lost = int(sum((s.unlabel & (m > 0)).sum() for s, m in zip(stacks, maps, strict=True)))
     first = stacks[0].grid
-    metadata = {**entry_metadata(entry), "crs": first.crs.to_string() if first and first.crs else None,
-                "transform": None, "tiles": mosaic_.layout, "pad": entry.pad, "groups": mosaic_.groups,
-                "group_names": list(entry.tiles), "valid": mosaic_.valid, "labels": report,
-                "resampled": {m: r for s in stacks for m, r in s.report["resampled"].items()},
-                "nodata": {"per_tile": {t: s.report["nodata"] for t, s in zip(entry.tiles, stacks, strict=True)},
-                           "labelled_pixels_masked": lost}}
+    metadata = {
+        **entry_metadata(entry),
+        "crs": first.crs.to_string() if first and first.crs else None,
+        "transform": None,
+        "tiles": mosaic_.layout,
+        "pad": entry.pad,
+        "groups": mosaic_.groups,
+        "group_names": list(entry.tiles),
+        "valid": mosaic_.valid,
+        "labels": report,
+        "resampled": {m: r for s in stacks for m, r in s.report["resampled"].items()},
+        "nodata": {
+            "per_tile": {t: s.report["nodata"] for t, s in zip(entry.tiles, stacks, strict=True)},
+            "labelled_pixels_masked": lost,
+        },
+    }
     return Scene(name=entry.name, modalities=mosaic_.modalities, gt=gt, class_names=names, metadata=metadata)

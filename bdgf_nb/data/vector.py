@@ -50,9 +50,14 @@ class VectorLabels:
 
     def __post_init__(self) -> None:
         where = f"vector labels {self.path}"
-        check((self.join_csv is None) == (self.join_key is None), f"{where}, field 'join': expected both `csv` and `key`, found one")
-        check(self.min_pixels >= 0 and self.min_groups >= 0,
-               f"{where}: min_pixels and min_groups must be >= 0, found {self.min_pixels}, {self.min_groups}")
+        check(
+            (self.join_csv is None) == (self.join_key is None),
+            f"{where}, field 'join': expected both `csv` and `key`, found one",
+        )
+        check(
+            self.min_pixels >= 0 and self.min_groups >= 0,
+            f"{where}: min_pixels and min_groups must be >= 0, found {self.min_pixels}, {self.min_groups}",
+        )
         check(self.rare in ("drop", "other"), f"{where}, field 'rare': expected 'drop' or 'other', found {self.rare!r}")
 
     def files(self) -> list[Path]:
@@ -79,33 +84,47 @@ def read_polygons(spec: VectorLabels, where: str) -> Polygons:
     try:
         meta, _, wkb, values = pyogrio.raw.read(spec.path)
     except Exception as err:
-        raise DataError(f"{where}: cannot read {spec.path} as a vector file (shapefile, GeoPackage) "
-                        f"({type(err).__name__}: {err})") from None
+        raise DataError(
+            f"{where}: cannot read {spec.path} as a vector file (shapefile, GeoPackage) ({type(err).__name__}: {err})"
+        ) from None
     table = pd.DataFrame({str(name): column for name, column in zip(meta["fields"], values, strict=True)})
     if spec.join_csv is not None:
         assert spec.join_key is not None
         check(spec.join_csv.is_file(), f"{where}, field 'join': file not found: {spec.join_csv}")
-        check(spec.join_key in table, f"{where}, field 'join.key': {spec.path} has no attribute {spec.join_key!r}; "
-               f"available: {list(table)}")
+        check(
+            spec.join_key in table,
+            f"{where}, field 'join.key': {spec.path} has no attribute {spec.join_key!r}; available: {list(table)}",
+        )
         rows = pd.read_csv(spec.join_csv, dtype=str, keep_default_na=False)
-        check(spec.join_key in rows, f"{where}, field 'join.key': {spec.join_csv} has no column {spec.join_key!r}; "
-               f"available: {list(rows)}")
+        check(
+            spec.join_key in rows,
+            f"{where}, field 'join.key': {spec.join_csv} has no column {spec.join_key!r}; available: {list(rows)}",
+        )
         if spec.class_field in rows:  # field tables repeat a tree per visit: fine if the class agrees
             classes_per_key = rows.groupby(spec.join_key)[spec.class_field].nunique()
             clash = classes_per_key[classes_per_key > 1].index.tolist()
-            check(not clash, f"{where}: {spec.join_csv} gives keys {clash[:5]} ({len(clash)} in all) rows of different "
-                   f"{spec.class_field!r}; expected one class per {spec.join_key!r}")
+            check(
+                not clash,
+                f"{where}: {spec.join_csv} gives keys {clash[:5]} ({len(clash)} in all) rows of different "
+                f"{spec.class_field!r}; expected one class per {spec.join_key!r}",
+            )
         rows = rows.drop_duplicates(spec.join_key)
         table = table.drop(columns=[c for c in rows if c in table and c != spec.join_key])
         table = table.astype({spec.join_key: str}).merge(rows, on=spec.join_key, how="left")
     source = spec.join_csv if spec.join_csv is not None and spec.class_field not in meta["fields"] else spec.path
-    check(spec.class_field in table, f"{where}, field 'class_field': {source} has no attribute {spec.class_field!r}; "
-           f"available: {list(table)}")
+    check(
+        spec.class_field in table,
+        f"{where}, field 'class_field': {source} has no attribute {spec.class_field!r}; available: {list(table)}",
+    )
     classes = table[spec.class_field].fillna("").astype(str).str.strip().to_numpy()
     geometries = shapely.from_wkb(wkb)
     keep = (classes != "") & ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
-    return Polygons(geometries[keep], classes[keep], meta.get("crs"),
-                    {"polygons": int(len(classes)), "polygons_without_class": int((~keep).sum())})
+    return Polygons(
+        geometries[keep],
+        classes[keep],
+        meta.get("crs"),
+        {"polygons": int(len(classes)), "polygons_without_class": int((~keep).sum())},
+    )
 
 
 def rasterize_classes(polygons: Polygons, grid: Grid, names: Sequence[str]) -> tuple[np.ndarray, int]:
@@ -118,8 +137,14 @@ def rasterize_classes(polygons: Polygons, grid: Grid, names: Sequence[str]) -> t
         shapes = polygons.geometries[polygons.classes == name]
         if len(shapes) == 0:
             continue
-        inside = rasterize(((g, 1) for g in shapes), out_shape=grid.shape, transform=grid.transform,
-                           fill=0, all_touched=False, dtype="uint8").astype(bool)  # pixel centre rule
+        inside = rasterize(
+            ((g, 1) for g in shapes),
+            out_shape=grid.shape,
+            transform=grid.transform,
+            fill=0,
+            all_touched=False,
+            dtype="uint8",
+        ).astype(bool)  # pixel centre rule
         votes += inside
         label[inside] = code
     label[votes > 1] = 0
@@ -131,9 +156,11 @@ def check_crs(polygons: Polygons, grid: Grid, where: str) -> None:
 
     if polygons.crs is None or grid.crs is None:
         return
-    check(CRS.from_user_input(polygons.crs) == grid.crs,
-           f"{where}: polygons are in {polygons.crs}, the reference grid in {grid.crs}; expected one CRS "
-           "(reproject the vector file, e.g. ogr2ogr -t_srs)")
+    check(
+        CRS.from_user_input(polygons.crs) == grid.crs,
+        f"{where}: polygons are in {polygons.crs}, the reference grid in {grid.crs}; expected one CRS "
+        "(reproject the vector file, e.g. ogr2ogr -t_srs)",
+    )
 
 
 def rare_rule(counts: dict[str, int], groups: dict[str, int], spec: VectorLabels) -> tuple[list[str], dict[str, str]]:
@@ -147,7 +174,9 @@ def rare_rule(counts: dict[str, int], groups: dict[str, int], spec: VectorLabels
     return kept, dict.fromkeys(rare, "dropped")
 
 
-def vector_labels(spec: VectorLabels, grids: Sequence[Grid], where: str) -> tuple[list[np.ndarray], tuple[str, ...], dict[str, Any]]:
+def vector_labels(
+    spec: VectorLabels, grids: Sequence[Grid], where: str
+) -> tuple[list[np.ndarray], tuple[str, ...], dict[str, Any]]:
     """Rasterise the polygons onto each grid (one per tile; one grid for a plain scene).
 
     -> (one (H_k, W_k) int64 label map per grid, class names, report). The report holds pixels
@@ -162,13 +191,24 @@ def vector_labels(spec: VectorLabels, grids: Sequence[Grid], where: str) -> tupl
     kept, rare = rare_rule(counts, groups, spec)
     lookup = np.zeros(len(names) + 1, dtype=np.int64)  # old code -> new code (0 = unlabelled)
     for i, name in enumerate(names):
-        lookup[i + 1] = kept.index(name) + 1 if name in kept else (len(kept) if rare.get(name, "").startswith("merged") else 0)
+        lookup[i + 1] = (
+            kept.index(name) + 1 if name in kept else (len(kept) if rare.get(name, "").startswith("merged") else 0)
+        )
     maps = [lookup[m] for m in raw]
     final = {n: int(sum((m == i + 1).sum() for m in maps)) for i, n in enumerate(kept)}
-    check(sum(final.values()) > 0, f"{where}: no labelled pixel left after the rare-class rule "
-           f"(min_pixels {spec.min_pixels}, min_groups {spec.min_groups}); pixels per class before: {counts}")
-    report = {**polygons.report, "rule": "pixel centre; overlaps of different classes unlabelled",
-              "overlap_pixels": int(sum(overlaps)), "pixels_per_class_before": counts, "tiles_per_class": groups,
-              "rare": rare, "rare_rule": {"min_pixels": spec.min_pixels, "min_groups": spec.min_groups, "action": spec.rare},
-              "pixels_per_class": final}
+    check(
+        sum(final.values()) > 0,
+        f"{where}: no labelled pixel left after the rare-class rule "
+        f"(min_pixels {spec.min_pixels}, min_groups {spec.min_groups}); pixels per class before: {counts}",
+    )
+    report = {
+        **polygons.report,
+        "rule": "pixel centre; overlaps of different classes unlabelled",
+        "overlap_pixels": int(sum(overlaps)),
+        "pixels_per_class_before": counts,
+        "tiles_per_class": groups,
+        "rare": rare,
+        "rare_rule": {"min_pixels": spec.min_pixels, "min_groups": spec.min_groups, "action": spec.rare},
+        "pixels_per_class": final,
+    }
     return maps, tuple(kept), report

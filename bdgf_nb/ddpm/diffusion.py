@@ -29,7 +29,11 @@ class DiffusionConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         expect(self.T >= 2, ConfigError, f"T must be >= 2, found {self.T}")
-        expect(self.schedule in ("linear", "cosine"), ConfigError, f"schedule must be one of ['linear', 'cosine'], found {self.schedule!r}")
+        expect(
+            self.schedule in ("linear", "cosine"),
+            ConfigError,
+            f"schedule must be one of ['linear', 'cosine'], found {self.schedule!r}",
+        )
 
 
 def beta_schedule(kind: str, T: int) -> torch.Tensor:
@@ -93,16 +97,22 @@ class GaussianDiffusion(nn.Module):
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (DDPM eq. 4)."""
-        return extract(self.sqrt_alpha_bar, t, x0.shape) * x0 + extract(self.sqrt_one_minus_alpha_bar, t, x0.shape) * noise
+        return (
+            extract(self.sqrt_alpha_bar, t, x0.shape) * x0 + extract(self.sqrt_one_minus_alpha_bar, t, x0.shape) * noise
+        )
 
     def predict_x0(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t) (DDPM eq. 4 inverted)."""
-        return (x_t - extract(self.sqrt_one_minus_alpha_bar, t, x_t.shape) * eps) / extract(self.sqrt_alpha_bar, t, x_t.shape)
+        return (x_t - extract(self.sqrt_one_minus_alpha_bar, t, x_t.shape) * eps) / extract(
+            self.sqrt_alpha_bar, t, x_t.shape
+        )
 
     def modality_errors(self, eps_hat: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Squared error averaged over each modality's channels and pixels: (b, C, h, w) -> (b, M)."""
         per_channel = (eps_hat - noise).pow(2).mean(dim=(2, 3))
-        return torch.stack([chunk.mean(dim=1) for chunk in per_channel.split(list(self.channel_groups.values()), dim=1)], dim=1)
+        return torch.stack(
+            [chunk.mean(dim=1) for chunk in per_channel.split(list(self.channel_groups.values()), dim=1)], dim=1
+        )
 
     def forward(
         self,
@@ -124,7 +134,9 @@ class GaussianDiffusion(nn.Module):
             t = torch.randint(0, self.T, (b,), generator=generator).to(x0.device)
         if noise is None:
             noise = torch.randn(x0.shape, generator=generator).to(x0.device)
-        visible = torch.ones(b, M, dtype=torch.bool, device=x0.device) if modality_mask is None else ~modality_mask.bool()
+        visible = (
+            torch.ones(b, M, dtype=torch.bool, device=x0.device) if modality_mask is None else ~modality_mask.bool()
+        )
         errors = self.modality_errors(self.denoiser(self.q_sample(x0, t, noise), t, modality_mask), noise)
         counts = visible.sum(dim=0) if counts is None else counts.to(x0.device)
         per_modality = (errors * visible).sum(dim=0) / counts.clamp(min=1)
@@ -133,12 +145,16 @@ class GaussianDiffusion(nn.Module):
         per_modality_detached = torch.where(counted, per_modality.detach(), torch.full_like(per_modality, float("nan")))
         return DiffusionLoss(total, per_modality_detached, counts)
 
-    def noised_input(self, x0: torch.Tensor, t: torch.Tensor, modality_mask: torch.Tensor | None, noise: torch.Tensor) -> torch.Tensor:
+    def noised_input(
+        self, x0: torch.Tensor, t: torch.Tensor, modality_mask: torch.Tensor | None, noise: torch.Tensor
+    ) -> torch.Tensor:
         """x_t as the denoiser sees it: noised, hidden entries replaced by the mask embedding."""
         return self.denoiser.apply_mask(self.q_sample(x0, t, noise), modality_mask)
 
     @torch.no_grad()
-    def reconstruct(self, x0: torch.Tensor, t: torch.Tensor | int, modality_mask: torch.Tensor | None, noise: torch.Tensor) -> torch.Tensor:
+    def reconstruct(
+        self, x0: torch.Tensor, t: torch.Tensor | int, modality_mask: torch.Tensor | None, noise: torch.Tensor
+    ) -> torch.Tensor:
         """One-step x0_hat from x_t (for the widget): noise, hide, predict eps, invert eq. 4.
         Hidden entries are reconstructed from what the denoiser sees (the mask embedding)."""
         t = torch.full((x0.shape[0],), int(t), dtype=torch.long) if isinstance(t, int) else t
@@ -146,7 +162,9 @@ class GaussianDiffusion(nn.Module):
         return self.predict_x0(x_t, t, self.denoiser(x_t, t, modality_mask))
 
     @torch.no_grad()
-    def sample(self, shape: tuple[int, ...], steps: int = 50, eta: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, shape: tuple[int, ...], steps: int = 50, eta: float = 0.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """DDIM sampler on `steps` evenly strided timesteps (Song et al. eq. 12; eta = 1 is
         ancestral DDPM-like sampling, eta = 0 deterministic). Returns x0 samples of `shape`."""
         expect(1 <= steps <= self.T, ConfigError, f"steps must be in [1, T={self.T}], found {steps}")

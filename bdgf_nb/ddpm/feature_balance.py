@@ -69,11 +69,21 @@ def feature_balance(
     image = np.asarray(image, dtype=np.float64)
     expect(image.ndim == 3, DataError, f"image must be (C, H, W), found shape {image.shape}")
     C, H, W = image.shape
-    expect(sum(channel_groups.values()) == C, DataError, f"channel_groups {dict(channel_groups)} sum to {sum(channel_groups.values())} channels, image has {C}")
+    expect(
+        sum(channel_groups.values()) == C,
+        DataError,
+        f"channel_groups {dict(channel_groups)} sum to {sum(channel_groups.values())} channels, image has {C}",
+    )
     expect(len(features) >= 1, DataError, "feature_balance needs >= 1 feature map, found 0")
     for k, f in enumerate(features):
-        expect(np.ndim(f) == 3 and np.shape(f)[1:] == (H, W), DataError, f"feature map {k} must be (G_k, {H}, {W}), found shape {np.shape(f)}")
-    expect(block >= 1 and n_pixels >= 2, ConfigError, f"block must be >= 1 and n_pixels >= 2, found {block} and {n_pixels}")
+        expect(
+            np.ndim(f) == 3 and np.shape(f)[1:] == (H, W),
+            DataError,
+            f"feature map {k} must be (G_k, {H}, {W}), found shape {np.shape(f)}",
+        )
+    expect(
+        block >= 1 and n_pixels >= 2, ConfigError, f"block must be >= 1 and n_pixels >= 2, found {block} and {n_pixels}"
+    )
     expect(0.0 < test_fraction < 1.0, ConfigError, f"test_fraction must be in (0, 1), found {test_fraction}")
     keep = np.ones((H, W), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     expect(keep.shape == (H, W), DataError, f"mask must be ({H}, {W}), found {keep.shape}")
@@ -83,13 +93,21 @@ def feature_balance(
         chosen = rng.choice(len(rows), n_pixels, replace=False)
         rows, cols = rows[chosen], cols[chosen]
     groups = (rows // block) * (W // block + 1) + cols // block
-    expect(len(np.unique(groups)) >= 2, DataError, f"need pixels in >= 2 spatial blocks of {block} x {block}, found {len(np.unique(groups))}")
+    expect(
+        len(np.unique(groups)) >= 2,
+        DataError,
+        f"need pixels in >= 2 spatial blocks of {block} x {block}, found {len(np.unique(groups))}",
+    )
     X = np.concatenate([np.asarray(f, dtype=np.float64)[:, rows, cols] for f in features]).T  # (n, sum G_k)
     Y = image[:, rows, cols].T  # (n, C)
     fit, test = next(GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed).split(X, groups=groups))
     folds = min(5, len(np.unique(groups[fit])))
-    expect(folds >= 2, DataError, f"need >= 2 spatial blocks among the fitting pixels to choose the penalty, found {folds}")
-    search = GridSearchCV(make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": list(alphas)}, cv=GroupKFold(folds))
+    expect(
+        folds >= 2, DataError, f"need >= 2 spatial blocks among the fitting pixels to choose the penalty, found {folds}"
+    )
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": list(alphas)}, cv=GroupKFold(folds)
+    )
     search.fit(X[fit], Y[fit], groups=groups[fit])
     Y_hat = search.predict(X[test]).reshape(len(test), C)
     bounds = np.cumsum([0, *channel_groups.values()])
@@ -97,5 +115,9 @@ def feature_balance(
     for m, name in enumerate(channel_groups):
         truth, guess = Y[test, bounds[m] : bounds[m + 1]], Y_hat[:, bounds[m] : bounds[m + 1]]
         r2[name] = float(r2_score(truth, guess, multioutput="uniform_average"))
-        expect(math.isfinite(r2[name]), DataError, f"R^2 of modality {name!r} is not finite (constant channels on the held-out pixels?)")
+        expect(
+            math.isfinite(r2[name]),
+            DataError,
+            f"R^2 of modality {name!r} is not finite (constant channels on the held-out pixels?)",
+        )
     return FeatureBalance(r2, len(fit), len(test))

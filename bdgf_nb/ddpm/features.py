@@ -51,11 +51,23 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         self.timesteps = tuple(int(t) for t in self.timesteps)
-        expect(len(self.timesteps) >= 1 and min(self.timesteps) >= 0, ConfigError, f"timesteps must be non-empty and >= 0, found {self.timesteps}")
+        expect(
+            len(self.timesteps) >= 1 and min(self.timesteps) >= 0,
+            ConfigError,
+            f"timesteps must be non-empty and >= 0, found {self.timesteps}",
+        )
         expect(self.overlap >= 0, ConfigError, f"overlap must be >= 0, found {self.overlap}")
-        expect(self.tile > 2 * self.overlap, ConfigError, f"tile must exceed 2 * overlap = {2 * self.overlap}, found {self.tile}")
+        expect(
+            self.tile > 2 * self.overlap,
+            ConfigError,
+            f"tile must exceed 2 * overlap = {2 * self.overlap}, found {self.tile}",
+        )
         expect(self.batch_size >= 1, ConfigError, f"batch_size must be >= 1, found {self.batch_size}")
-        expect(self.reduce in ("mean", "concat"), ConfigError, f"reduce must be one of ['mean', 'concat'], found {self.reduce!r}")
+        expect(
+            self.reduce in ("mean", "concat"),
+            ConfigError,
+            f"reduce must be one of ['mean', 'concat'], found {self.reduce!r}",
+        )
 
     def at_patch(self, patch: int) -> FeatureConfig:
         """This config read at the DDPM's training patch `patch` (the pipeline pretrains on the
@@ -68,15 +80,22 @@ class FeatureConfig:
 
 
 @torch.no_grad()
-def extract_features(diffusion: GaussianDiffusion, image: np.ndarray | torch.Tensor, cfg: FeatureConfig, progress: bool = True,
-                     device: str | torch.device | None = None) -> list[np.ndarray]:
+def extract_features(
+    diffusion: GaussianDiffusion,
+    image: np.ndarray | torch.Tensor,
+    cfg: FeatureConfig,
+    progress: bool = True,
+    device: str | torch.device | None = None,
+) -> list[np.ndarray]:
     """image (C, H, W) standardised -> K maps (G_k, H, W) float32 (G_k * len(timesteps) for "concat").
 
     The denoiser runs on `device` (None = `distributed.pick_device()`, CUDA when present) in fp32;
     a model elsewhere is copied there, so the caller's model stays where it is."""
     image = torch.as_tensor(image, dtype=torch.float32)
     C = sum(diffusion.channel_groups.values())
-    expect(image.ndim == 3 and image.shape[0] == C, DataError, f"image must be (C={C}, H, W), found {tuple(image.shape)}")
+    expect(
+        image.ndim == 3 and image.shape[0] == C, DataError, f"image must be (C={C}, H, W), found {tuple(image.shape)}"
+    )
     bad = int((~torch.isfinite(image)).sum())
     expect(bad == 0, DataError, f"image must hold finite values, found {bad} NaN or inf of {image.numel()}")
     expect(max(cfg.timesteps) < diffusion.T, ConfigError, f"timesteps must be < T={diffusion.T}, found {cfg.timesteps}")
@@ -118,23 +137,37 @@ def extract_features(diffusion: GaussianDiffusion, image: np.ndarray | torch.Ten
     return [np.ascontiguousarray(np.concatenate([maps[k] for maps in per_t], axis=0)) for k in range(K)]
 
 
-def feature_cache_key(dataset: str, image_shape: tuple[int, ...], cfg: FeatureConfig, diffusion: GaussianDiffusion) -> dict[str, Any]:
+def feature_cache_key(
+    dataset: str, image_shape: tuple[int, ...], cfg: FeatureConfig, diffusion: GaussianDiffusion
+) -> dict[str, Any]:
     """What the features depend on: scene, feature config, and the exact model weights."""
-    return {"dataset": dataset, "shape": [int(s) for s in image_shape], "features": asdict(cfg), "checkpoint": state_dict_hash(diffusion)}
+    return {
+        "dataset": dataset,
+        "shape": [int(s) for s in image_shape],
+        "features": asdict(cfg),
+        "checkpoint": state_dict_hash(diffusion),
+    }
 
 
 def _check_maps(maps: list[np.ndarray], shape: Any) -> None:
     """ValueError unless `maps` are >= 1 float32 (G_k, H, W) maps of the key's scene (H, W)."""
     if not maps or any(m.ndim != 3 or m.dtype != np.float32 or m.shape[1:] != maps[0].shape[1:] for m in maps):
-        raise ValueError(f"expected >= 1 float32 (G_k, H, W) maps of one (H, W), found {[(m.dtype, m.shape) for m in maps]}")
+        raise ValueError(
+            f"expected >= 1 float32 (G_k, H, W) maps of one (H, W), found {[(m.dtype, m.shape) for m in maps]}"
+        )
     if shape is not None and list(maps[0].shape[1:]) != list(shape)[-2:]:
         raise ValueError(f"maps are {maps[0].shape[1:]}, the key's scene is {shape}")
 
 
-def cached_features(cache_dir: str | Path, key: dict[str, Any], compute: Callable[[], list[np.ndarray]]) -> tuple[list[np.ndarray], bool]:
+def cached_features(
+    cache_dir: str | Path, key: dict[str, Any], compute: Callable[[], list[np.ndarray]]
+) -> tuple[list[np.ndarray], bool]:
     """Features from `<cache_dir>/<config_hash(key)>.npz`, or `compute()` stored there
     (`storage.stored_arrays`). Returns (maps, hit). A file that fails verification (unreadable,
     truncated, bad shapes) is rebuilt with a warning."""
-    return stored_arrays(Path(cache_dir) / f"{config_hash(key)}.npz", key,
-                         lambda: [np.ascontiguousarray(m, dtype=np.float32) for m in compute()],
-                         check=lambda maps: _check_maps(maps, key.get("shape")))
+    return stored_arrays(
+        Path(cache_dir) / f"{config_hash(key)}.npz",
+        key,
+        lambda: [np.ascontiguousarray(m, dtype=np.float32) for m in compute()],
+        check=lambda maps: _check_maps(maps, key.get("shape")),
+    )

@@ -60,7 +60,9 @@ class MaskingConfig:
     mode: str = "adaptive"
     p0: float = 0.1  # base rate: warm-up, and the rate of a balanced model
     p_max: float = 0.5  # upper bound of any p_m
-    gain: float = 0.8  # p* = p0 + gain * e; 0.8 = (p_max - p0) / (1 - 1/2): one of two modalities carrying everything -> p_max
+    gain: float = (
+        0.8  # p* = p0 + gain * e; 0.8 = (p_max - p0) / (1 - 1/2): one of two modalities carrying everything -> p_max
+    )
     tau: float = 0.1  # time constant of the loop, in fractions of the training steps (0 = jump to the target)
     reliance_eps: float = 0.02  # reliance below this counts as none (a 2 % loss rise); keeps shares defined at 0
     warmup_fraction: float = 0.1
@@ -79,13 +81,27 @@ class MaskingConfig:
         expect(self.gain >= 0.0, ConfigError, f"gain must be >= 0, found {self.gain}")
         expect(self.tau >= 0.0, ConfigError, f"tau must be >= 0, found {self.tau}")
         expect(self.reliance_eps > 0.0, ConfigError, f"reliance_eps must be > 0, found {self.reliance_eps}")
-        expect(0.0 <= self.warmup_fraction <= 1.0, ConfigError, f"warmup_fraction must be in [0, 1], found {self.warmup_fraction}")
+        expect(
+            0.0 <= self.warmup_fraction <= 1.0,
+            ConfigError,
+            f"warmup_fraction must be in [0, 1], found {self.warmup_fraction}",
+        )
         expect(0.0 <= self.ema < 1.0, ConfigError, f"ema must be in [0, 1), found {self.ema}")
-        expect(0.0 <= self.random_p <= self.p_max, ConfigError, f"random_p must be in [0, p_max={self.p_max}], found {self.random_p}")
-        expect(self.mode != "random_matched" or self.matched_p is not None, ConfigError,
-               "matched_p must be set for mode 'random_matched' (the adaptive run's matched_rate(history, names)), found None")
-        expect(self.matched_p is None or 0.0 <= self.matched_p <= self.p_max, ConfigError,
-               f"matched_p must be in [0, p_max={self.p_max}], found {self.matched_p}")
+        expect(
+            0.0 <= self.random_p <= self.p_max,
+            ConfigError,
+            f"random_p must be in [0, p_max={self.p_max}], found {self.random_p}",
+        )
+        expect(
+            self.mode != "random_matched" or self.matched_p is not None,
+            ConfigError,
+            "matched_p must be set for mode 'random_matched' (the adaptive run's matched_rate(history, names)), found None",
+        )
+        expect(
+            self.matched_p is None or 0.0 <= self.matched_p <= self.p_max,
+            ConfigError,
+            f"matched_p must be in [0, p_max={self.p_max}], found {self.matched_p}",
+        )
         expect(self.start_window >= 1, ConfigError, f"start_window must be >= 1, found {self.start_window}")
 
 
@@ -107,7 +123,11 @@ def matched_rate(history: Sequence[Mapping[str, float]], names: Sequence[str]) -
     history: the pretraining history (one row per epoch, `p_mask_<m>` = the epoch's mean over
     steps); the mean over epochs and modalities. Random masking at this p hides, in expectation,
     as many (sample, modality) pairs as the run did: the same masking budget, spent blindly."""
-    expect(len(history) >= 1 and len(names) >= 1, DataError, f"matched_rate needs >= 1 epoch and >= 1 modality, found {len(history)} and {len(names)}")
+    expect(
+        len(history) >= 1 and len(names) >= 1,
+        DataError,
+        f"matched_rate needs >= 1 epoch and >= 1 modality, found {len(history)} and {len(names)}",
+    )
     missing = [f"p_mask_{m}" for m in names if f"p_mask_{m}" not in history[0]]
     expect(not missing, DataError, f"history rows lack {missing}; found keys {sorted(history[0])}")
     return sum(float(row[f"p_mask_{m}"]) for row in history for m in names) / (len(history) * len(names))
@@ -201,11 +221,21 @@ class ModalityMasker:
         self.step += 1
 
     def state_dict(self) -> dict[str, Any]:
-        return {"step": self.step, "ema": list(self.ema), "start_sum": list(self.start_sum), "start_count": list(self.start_count),
-                "reliance": self.reliance, "p": list(self.p)}
+        return {
+            "step": self.step,
+            "ema": list(self.ema),
+            "start_sum": list(self.start_sum),
+            "start_count": list(self.start_count),
+            "reliance": self.reliance,
+            "p": list(self.p),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        expect(len(state["ema"]) == self.n, ConfigError, f"masker state holds {len(state['ema'])} modalities, expected {self.n}")
+        expect(
+            len(state["ema"]) == self.n,
+            ConfigError,
+            f"masker state holds {len(state['ema'])} modalities, expected {self.n}",
+        )
         self.step = int(state["step"])
         self.ema = list(state["ema"])
         self.start_sum = list(state["start_sum"])

@@ -52,9 +52,17 @@ class UNetConfig:
         self.channel_mults = tuple(int(m) for m in self.channel_mults)
         self.modality_channels = tuple(int(c) for c in self.modality_channels) or (self.in_channels,)
         expect(self.in_channels >= 1, ConfigError, f"in_channels must be >= 1, found {self.in_channels}")
-        expect(len(self.channel_mults) >= 1 and min(self.channel_mults) >= 1, ConfigError, f"channel_mults must be positive ints, found {self.channel_mults}")
+        expect(
+            len(self.channel_mults) >= 1 and min(self.channel_mults) >= 1,
+            ConfigError,
+            f"channel_mults must be positive ints, found {self.channel_mults}",
+        )
         expect(self.num_res_blocks >= 1, ConfigError, f"num_res_blocks must be >= 1, found {self.num_res_blocks}")
-        expect(self.time_embed_dim >= 0, ConfigError, f"time_embed_dim must be >= 0 (0 = 4 * base_width), found {self.time_embed_dim}")
+        expect(
+            self.time_embed_dim >= 0,
+            ConfigError,
+            f"time_embed_dim must be >= 0 (0 = 4 * base_width), found {self.time_embed_dim}",
+        )
         expect(0.0 <= self.dropout < 1.0, ConfigError, f"dropout must be in [0, 1), found {self.dropout}")
         expect(
             self.base_width >= 1 and self.norm_groups >= 1 and self.base_width % self.norm_groups == 0,
@@ -124,7 +132,11 @@ class DenoiserUNet(nn.Module):
         widths = [cfg.base_width * m for m in cfg.channel_mults]
         t_dim, groups, n = cfg.time_embed_dim, cfg.norm_groups, cfg.num_res_blocks
         self.mask_embedding = nn.Parameter(torch.zeros(cfg.in_channels))
-        self.register_buffer("channel_modality", torch.repeat_interleave(torch.arange(cfg.n_modalities), torch.tensor(cfg.modality_channels)), persistent=False)
+        self.register_buffer(
+            "channel_modality",
+            torch.repeat_interleave(torch.arange(cfg.n_modalities), torch.tensor(cfg.modality_channels)),
+            persistent=False,
+        )
         self.time_mlp = nn.Sequential(nn.Linear(cfg.base_width, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
         self.stem = nn.Conv2d(cfg.in_channels, widths[0], 3, padding=1)
         # Encoder: remember the width of every skip it emits (stem, each block, each downsample).
@@ -163,11 +175,17 @@ class DenoiserUNet(nn.Module):
         mask = modality_mask.to(torch.bool)
         if mask.ndim == 2:
             mask = mask[:, :, None, None]
-        expect(mask.ndim == 4 and mask.shape[1] == self.cfg.n_modalities, ConfigError, f"modality_mask must be (b, {self.cfg.n_modalities}) or (b, {self.cfg.n_modalities}, h, w), found {tuple(modality_mask.shape)}")
+        expect(
+            mask.ndim == 4 and mask.shape[1] == self.cfg.n_modalities,
+            ConfigError,
+            f"modality_mask must be (b, {self.cfg.n_modalities}) or (b, {self.cfg.n_modalities}, h, w), found {tuple(modality_mask.shape)}",
+        )
         hidden = mask[:, self.channel_modality]  # (b, C, h|1, w|1): each channel follows its modality
         return torch.where(hidden, self.mask_embedding.to(x.dtype)[None, :, None, None], x)
 
-    def _decode(self, x_t: torch.Tensor, t: torch.Tensor, modality_mask: torch.Tensor | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _decode(
+        self, x_t: torch.Tensor, t: torch.Tensor, modality_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Run the U-Net on the padded input; returns the padded output and the decoder maps
         (coarse to fine, at their own resolutions)."""
         levels = len(self.cfg.channel_mults)
@@ -201,12 +219,17 @@ class DenoiserUNet(nn.Module):
         out, _ = self._decode(x_t, t, modality_mask)
         return out[..., : x_t.shape[-2], : x_t.shape[-1]]
 
-    def forward_features(self, x_t: torch.Tensor, t: torch.Tensor, modality_mask: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def forward_features(
+        self, x_t: torch.Tensor, t: torch.Tensor, modality_mask: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
         """Decoder features (docs/METHOD.md §2): K maps ordered FINE TO COARSE (k = 0 is the
         full-resolution last decoder level, for the branches' shallow stages), each bilinearly
         upsampled to the padded input size and cropped to the input: (b, G_k, h, w)."""
         _, maps = self._decode(x_t, t, modality_mask)
         h, w = x_t.shape[-2:]
         size = maps[-1].shape[-2:]
-        full = [m if m.shape[-2:] == size else F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in reversed(maps)]
+        full = [
+            m if m.shape[-2:] == size else F.interpolate(m, size=size, mode="bilinear", align_corners=False)
+            for m in reversed(maps)
+        ]
         return [m[..., :h, :w] for m in full]

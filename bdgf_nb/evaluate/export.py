@@ -40,12 +40,18 @@ def class_colours(n_classes: int) -> np.ndarray:
 
 
 def _check_map(class_map: np.ndarray, n_classes: int, where: str) -> np.ndarray:
-    expect(isinstance(class_map, np.ndarray) and class_map.ndim == 2 and class_map.dtype.kind in "iu", DataError,
-           f"{where}: expected an (H, W) integer class map, found {type(class_map).__name__} "
-           f"{getattr(class_map, 'dtype', '')} of shape {np.shape(class_map)}")
+    expect(
+        isinstance(class_map, np.ndarray) and class_map.ndim == 2 and class_map.dtype.kind in "iu",
+        DataError,
+        f"{where}: expected an (H, W) integer class map, found {type(class_map).__name__} "
+        f"{getattr(class_map, 'dtype', '')} of shape {np.shape(class_map)}",
+    )
     low, high = int(class_map.min()), int(class_map.max())
-    expect(low >= 0 and high <= n_classes, DataError,
-           f"{where}: expected codes 0..{n_classes} (0 = no prediction), found {low}..{high}")
+    expect(
+        low >= 0 and high <= n_classes,
+        DataError,
+        f"{where}: expected codes 0..{n_classes} (0 = no prediction), found {low}..{high}",
+    )
     return class_map.astype(np.int64)
 
 
@@ -62,8 +68,15 @@ def _write_tif(path: Path, class_map: np.ndarray, grid: Grid | None, names: Sequ
     import rasterio.errors
 
     dtype = "uint8" if len(names) <= 255 else "uint16"
-    profile: dict[str, Any] = {"driver": "GTiff", "height": class_map.shape[0], "width": class_map.shape[1], "count": 1,
-                               "dtype": dtype, "nodata": 0, "compress": "deflate"}
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "height": class_map.shape[0],
+        "width": class_map.shape[1],
+        "count": 1,
+        "dtype": dtype,
+        "nodata": 0,
+        "compress": "deflate",
+    }
     if grid is not None:  # without one, no geotransform at all (pixel coordinates)
         profile["transform"] = grid.transform
     if grid is not None and grid.crs is not None:
@@ -93,8 +106,13 @@ def _write_png(path: Path, class_map: np.ndarray, names: Sequence[str], colours:
     ax.set_title(title)
     ax.set_axis_off()
     present = sorted(set(np.unique(class_map).tolist()) - {0})
-    ax.legend(handles=[Patch(color=colours[c - 1] / 255, label=names[c - 1]) for c in present],
-              loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
+    ax.legend(
+        handles=[Patch(color=colours[c - 1] / 255, label=names[c - 1]) for c in present],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        fontsize="small",
+        frameon=False,
+    )
     fig.savefig(path, format="png", dpi=120, bbox_inches="tight")  # `path` may be a temporary name
     plt.close(fig)
 
@@ -102,13 +120,27 @@ def _write_png(path: Path, class_map: np.ndarray, names: Sequence[str], colours:
 def area_table(counts: np.ndarray, names: Sequence[str], pixel_m2: float | None) -> list[dict[str, Any]]:
     """Rows per class 1..n: code, class, pixels, area_m2 (None without a metric CRS), share."""
     total = max(int(counts[1:].sum()), 1)
-    return [{"code": c, "class": names[c - 1], "pixels": int(counts[c]),
-             "area_m2": None if pixel_m2 is None else round(float(counts[c]) * pixel_m2, 4),
-             "share": round(float(counts[c]) / total, 6)} for c in range(1, len(names) + 1)]
+    return [
+        {
+            "code": c,
+            "class": names[c - 1],
+            "pixels": int(counts[c]),
+            "area_m2": None if pixel_m2 is None else round(float(counts[c]) * pixel_m2, 4),
+            "share": round(float(counts[c]) / total, 6),
+        }
+        for c in range(1, len(names) + 1)
+    ]
 
 
-def write_class_map(out_dir: str | Path, class_map: np.ndarray, class_names: Sequence[str], grid: Grid | None = None,
-                    stem: str = "class_map", tiles: Sequence[dict[str, Any]] = (), title: str = "") -> dict[str, Path]:
+def write_class_map(
+    out_dir: str | Path,
+    class_map: np.ndarray,
+    class_names: Sequence[str],
+    grid: Grid | None = None,
+    stem: str = "class_map",
+    tiles: Sequence[dict[str, Any]] = (),
+    title: str = "",
+) -> dict[str, Path]:
     """Write `<stem>.tif` (or `<stem>_<tile>.tif` per tile), `<stem>.png`, `<stem>_area.csv`.
 
     class_map: (H, W) int codes 0..n; grid: where the map lies (None: pixel coordinates, no CRS);
@@ -117,8 +149,11 @@ def write_class_map(out_dir: str | Path, class_map: np.ndarray, class_names: Seq
     names = list(class_names)
     class_map = _check_map(class_map, len(names), f"map {stem!r}")
     if grid is not None:
-        expect(grid.shape == class_map.shape, DataError,
-               f"map {stem!r}: expected the grid's shape {grid.shape}, found a map of shape {class_map.shape}")
+        expect(
+            grid.shape == class_map.shape,
+            DataError,
+            f"map {stem!r}: expected the grid's shape {grid.shape}, found a map of shape {class_map.shape}",
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     colours = class_colours(len(names))
@@ -137,7 +172,9 @@ def write_class_map(out_dir: str | Path, class_map: np.ndarray, class_names: Seq
                 (r0, c0), (h, w) = tile["origin"], tile["shape"]
                 part = class_map[r0 : r0 + h, c0 : c0 + w]
                 tile_grid = grid_from_metadata(tile, (h, w))
-                _write_tif(temp(f"tif:{tile['name']}", out / f"{stem}_{tile['name']}.tif"), part, tile_grid, names, colours)
+                _write_tif(
+                    temp(f"tif:{tile['name']}", out / f"{stem}_{tile['name']}.tif"), part, tile_grid, names, colours
+                )
                 counts += np.bincount(part.ravel(), minlength=len(names) + 1)
                 areas.append(_metre_area(tile_grid))
             pixel_m2 = areas[0] if len(set(areas)) == 1 else None  # one pixel size, or no area
@@ -153,10 +190,22 @@ def write_class_map(out_dir: str | Path, class_map: np.ndarray, class_names: Seq
     return written
 
 
-def write_scene_map(out_dir: str | Path, class_map: np.ndarray, scene: Scene, stem: str = "class_map") -> dict[str, Path]:
+def write_scene_map(
+    out_dir: str | Path, class_map: np.ndarray, scene: Scene, stem: str = "class_map"
+) -> dict[str, Path]:
     """`write_class_map` on the scene's own grid (metadata crs / transform, or its tiles)."""
-    expect(class_map.shape == scene.shape, DataError,
-           f"map {stem!r} of scene {scene.name!r}: expected shape {scene.shape}, found {class_map.shape}")
+    expect(
+        class_map.shape == scene.shape,
+        DataError,
+        f"map {stem!r} of scene {scene.name!r}: expected shape {scene.shape}, found {class_map.shape}",
+    )
     grid = grid_from_metadata(scene.metadata, scene.shape)
-    return write_class_map(out_dir, class_map, scene.class_names, grid, stem, tiles=scene.metadata.get("tiles", ()),
-                           title=f"{scene.name}: {stem}")
+    return write_class_map(
+        out_dir,
+        class_map,
+        scene.class_names,
+        grid,
+        stem,
+        tiles=scene.metadata.get("tiles", ()),
+        title=f"{scene.name}: {stem}",
+    )

@@ -55,19 +55,37 @@ def predict_map(
 
     model: a classifier of the train.py contract; image: (C, H, W) standardised; guides: K maps
     (G_k, H, W); mask: optional (H, W) bool of the pixels to predict (default all)."""
-    expect(isinstance(tile_rows, int) and tile_rows >= 1, ConfigError, f"tile_rows must be an int >= 1, found {tile_rows!r}")
-    expect(isinstance(batch_size, int) and batch_size >= 1, ConfigError, f"batch_size must be an int >= 1, found {batch_size!r}")
+    expect(
+        isinstance(tile_rows, int) and tile_rows >= 1,
+        ConfigError,
+        f"tile_rows must be an int >= 1, found {tile_rows!r}",
+    )
+    expect(
+        isinstance(batch_size, int) and batch_size >= 1,
+        ConfigError,
+        f"batch_size must be an int >= 1, found {batch_size!r}",
+    )
     expect(np.ndim(image) == 3, DataError, f"image must be (C, H, W), found shape {np.shape(image)}")
     _, height, width = np.shape(image)
     mask = np.ones((height, width), dtype=bool) if mask is None else np.asarray(mask)
-    expect(mask.shape == (height, width) and mask.dtype == bool, DataError,
-           f"mask must be bool ({height}, {width}), found {mask.dtype} {mask.shape}")
-    expect(isinstance(patch, int) and 1 <= patch <= min(height, width), DataError,
-           f"patch size must be an int in [1, {min(height, width)}] for a {height}x{width} scene, found {patch!r}")
+    expect(
+        mask.shape == (height, width) and mask.dtype == bool,
+        DataError,
+        f"mask must be bool ({height}, {width}), found {mask.dtype} {mask.shape}",
+    )
+    expect(
+        isinstance(patch, int) and 1 <= patch <= min(height, width),
+        DataError,
+        f"patch size must be an int in [1, {min(height, width)}] for a {height}x{width} scene, found {patch!r}",
+    )
     image_t = _finite_float(image, "image")
     guide_ts = [_finite_float(g, f"guide {k}") for k, g in enumerate(guides)]
     for k, g in enumerate(guide_ts):
-        expect(g.ndim == 3 and tuple(g.shape[1:]) == (height, width), DataError, f"guide {k} must be (G, {height}, {width}), found {tuple(g.shape)}")
+        expect(
+            g.ndim == 3 and tuple(g.shape[1:]) == (height, width),
+            DataError,
+            f"guide {k} must be (G, {height}, {width}), found {tuple(g.shape)}",
+        )
     model.eval()
     device = next(model.parameters()).device
     halo = patch // 2

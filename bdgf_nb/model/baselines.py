@@ -38,7 +38,11 @@ class BaselineConfig:
         check_fields(self)
         unknown = set(self.models) - {"svm", "rf"}
         expect(not unknown, ConfigError, f"models: unknown {sorted(unknown)}, expected a subset of ['rf', 'svm']")
-        expect(self.features in ("centre", "patch_stats"), ConfigError, f"features must be 'centre' or 'patch_stats', found {self.features!r}")
+        expect(
+            self.features in ("centre", "patch_stats"),
+            ConfigError,
+            f"features must be 'centre' or 'patch_stats', found {self.features!r}",
+        )
         expect(self.rf_trees >= 1, ConfigError, f"rf_trees must be >= 1, found {self.rf_trees}")
 
 
@@ -52,7 +56,9 @@ def pixel_features(image: np.ndarray, features: str, patch: int) -> np.ndarray:
     return np.concatenate([image, mean, np.sqrt(var)], axis=2)
 
 
-def fit_predict(model: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, cfg: BaselineConfig) -> np.ndarray:
+def fit_predict(
+    model: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, cfg: BaselineConfig
+) -> np.ndarray:
     if model == "rf":
         # As many threads as torch may use in this process (1 in `bdgf-run --jobs` workers and
         # side-by-side kernels), not every core: the forest is the same either way (trees are

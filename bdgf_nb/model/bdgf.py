@@ -48,11 +48,17 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 
 def ablation(base: BDGFConfig, name: str) -> BDGFConfig:
     """The config of ablation `name`: `base` with that ablation's overrides."""
-    expect(name in ABLATIONS, ConfigError, f"unknown ablation {name!r}, expected one of {list(ABLATIONS)} (no_masking: change the DDPM's masking instead)")
+    expect(
+        name in ABLATIONS,
+        ConfigError,
+        f"unknown ablation {name!r}, expected one of {list(ABLATIONS)} (no_masking: change the DDPM's masking instead)",
+    )
     return dataclasses.replace(base, **ABLATIONS[name])
 
 
-def equal_size_width(guided: BDGFConfig, channel_groups: dict[str, int], guide_channels: Sequence[int], n_classes: int) -> int:
+def equal_size_width(
+    guided: BDGFConfig, channel_groups: dict[str, int], guide_channels: Sequence[int], n_classes: int
+) -> int:
     """The width at which the model WITHOUT guidance has as many parameters as `guided` with it.
 
     "no_guidance_equal_size" trains at this width, so a gain of guidance over it cannot be mere
@@ -62,7 +68,9 @@ def equal_size_width(guided: BDGFConfig, channel_groups: dict[str, int], guide_c
     step = int(np.lcm(guided.heads, guided.attention_groups))
 
     def size(width: int) -> int:
-        return BDGF(dataclasses.replace(guided, guidance=False, width=width), channel_groups, [], n_classes).n_parameters
+        return BDGF(
+            dataclasses.replace(guided, guidance=False, width=width), channel_groups, [], n_classes
+        ).n_parameters
 
     width = max(step, guided.width - guided.width % step)
     while size(width) < target:
@@ -89,12 +97,20 @@ class BDGF(nn.Module):
 
     ensemble_weights: torch.Tensor | None  # (K,) buffer for ensemble="fitted", else None
 
-    def __init__(self, cfg: BDGFConfig, channel_groups: dict[str, int], guide_channels: Sequence[int], n_classes: int) -> None:
+    def __init__(
+        self, cfg: BDGFConfig, channel_groups: dict[str, int], guide_channels: Sequence[int], n_classes: int
+    ) -> None:
         super().__init__()
-        expect(len(channel_groups) >= 1 and all(int(c) >= 1 for c in channel_groups.values()), ConfigError,
-               f"channel_groups must name >= 1 modality with >= 1 channel each, found {channel_groups}")
-        expect(len(guide_channels) in (0, cfg.stages), ConfigError,
-               f"guide_channels must list one channel count per stage ({cfg.stages}) or be empty (no diffusion features), found {list(guide_channels)}")
+        expect(
+            len(channel_groups) >= 1 and all(int(c) >= 1 for c in channel_groups.values()),
+            ConfigError,
+            f"channel_groups must name >= 1 modality with >= 1 channel each, found {channel_groups}",
+        )
+        expect(
+            len(guide_channels) in (0, cfg.stages),
+            ConfigError,
+            f"guide_channels must list one channel count per stage ({cfg.stages}) or be empty (no diffusion features), found {list(guide_channels)}",
+        )
         self.cfg = cfg
         self.channel_groups = {str(k): int(v) for k, v in channel_groups.items()}
         self.guide_channels = [int(g) for g in guide_channels]
@@ -110,10 +126,12 @@ class BDGF(nn.Module):
         m = cfg.mutual_config
         self.projections = nn.ModuleDict()
         if cfg.mutual and len(cfg.branches) > 1 and m.lambda_cos > 0:
-            self.projections = nn.ModuleDict({
-                name: nn.Sequential(nn.Linear(cfg.width, cfg.width), nn.GELU(), nn.Linear(cfg.width, m.proj_dim))
-                for name in cfg.branches
-            })
+            self.projections = nn.ModuleDict(
+                {
+                    name: nn.Sequential(nn.Linear(cfg.width, cfg.width), nn.GELU(), nn.Linear(cfg.width, m.proj_dim))
+                    for name in cfg.branches
+                }
+            )
         # "fitted" ensemble: per-branch weights, uniform (= "mean") until fitted on validation.
         # A buffer, so the weights travel with the state dict into checkpoints (None otherwise).
         K = len(cfg.branches)
@@ -127,13 +145,20 @@ class BDGF(nn.Module):
         """Everything that shapes the weights or the loss, JSON-able (train.py checks it on resume).
         The scan backend is left out: every backend computes the same function."""
         config = {k: v for k, v in asdict(self.cfg).items() if k != "scan_backend"}
-        return {"config": config, "channel_groups": dict(self.channel_groups),
-                "guide_channels": list(self.guide_channels), "n_classes": self.n_classes}
+        return {
+            "config": config,
+            "channel_groups": dict(self.channel_groups),
+            "guide_channels": list(self.guide_channels),
+            "n_classes": self.n_classes,
+        }
 
     def forward(self, x: torch.Tensor, guides: Sequence[torch.Tensor] = ()) -> BDGFOutput:
         """x (b, C, p, p), guides K x (b, G_k, p, p) (or [] without diffusion features) -> BDGFOutput."""
-        expect(x.ndim == 4 and x.shape[1] == self.in_channels, DataError,
-               f"BDGF: expected x of shape (b, C={self.in_channels}, p, p) for channel groups {self.channel_groups}, found {tuple(x.shape)}")
+        expect(
+            x.ndim == 4 and x.shape[1] == self.in_channels,
+            DataError,
+            f"BDGF: expected x of shape (b, C={self.in_channels}, p, p) for channel groups {self.channel_groups}, found {tuple(x.shape)}",
+        )
         features, logits = [], []
         for branch in self.branches.values():
             assert isinstance(branch, GuidedBranch)
@@ -141,18 +166,31 @@ class BDGF(nn.Module):
             features.append(f)
             logits.append(z)
         # g_k(f_k) here, not in loss(): under DDP every parameter must be used inside forward.
-        projections = [self.projections[name](f) for name, f in zip(self.branches, features, strict=True)] if len(self.projections) else []
-        probabilities = ensemble_probabilities(logits, self.cfg.ensemble, self.ensemble_weights)  # docs/METHOD.md §4: prediction
+        projections = (
+            [self.projections[name](f) for name, f in zip(self.branches, features, strict=True)]
+            if len(self.projections)
+            else []
+        )
+        probabilities = ensemble_probabilities(
+            logits, self.cfg.ensemble, self.ensemble_weights
+        )  # docs/METHOD.md §4: prediction
         return BDGFOutput(logits, features, probabilities, tuple(self.branches), projections)
 
     def set_ensemble_weights(self, weights: Sequence[float] | np.ndarray | torch.Tensor) -> None:
         """Store per-branch ensemble weights (K,), e.g. `fit_ensemble_weights` on validation
         probabilities; they are normalised to sum 1. Only for ensemble="fitted"."""
-        expect(self.ensemble_weights is not None, ConfigError, f"set_ensemble_weights needs BDGFConfig.ensemble='fitted', found {self.cfg.ensemble!r}")
+        expect(
+            self.ensemble_weights is not None,
+            ConfigError,
+            f"set_ensemble_weights needs BDGFConfig.ensemble='fitted', found {self.cfg.ensemble!r}",
+        )
         w = torch.as_tensor(np.asarray(weights, dtype=np.float64), dtype=torch.float32).flatten()
         K = len(self.cfg.branches)
-        expect(w.shape == (K,) and bool(torch.isfinite(w).all()) and bool((w >= 0).all()) and float(w.sum()) > 0, DataError,
-               f"ensemble weights must be {K} finite non-negative numbers (one per branch {list(self.cfg.branches)}) with a positive sum, found {w.tolist()}")
+        expect(
+            w.shape == (K,) and bool(torch.isfinite(w).all()) and bool((w >= 0).all()) and float(w.sum()) > 0,
+            DataError,
+            f"ensemble weights must be {K} finite non-negative numbers (one per branch {list(self.cfg.branches)}) with a positive sum, found {w.tolist()}",
+        )
         assert self.ensemble_weights is not None
         self.ensemble_weights.copy_(w / w.sum())
 

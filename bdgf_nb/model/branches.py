@@ -50,9 +50,16 @@ class GuidedBranch(nn.Module):
         width, stages, guidance = cfg.width, cfg.stages, cfg.guidance  # validated in BDGFConfig
         expect(in_channels >= 1, ConfigError, f"{name}: in_channels must be >= 1, found {in_channels}")
         expect(n_classes >= 2, ConfigError, f"{name}: n_classes must be >= 2, found {n_classes}")
-        expect(len(guide_channels) in (0, stages), ConfigError,
-               f"{name}: guide_channels must list one channel count per stage ({stages}) or be empty, found {list(guide_channels)}")
-        expect(all(g >= 1 for g in guide_channels), ConfigError, f"{name}: guide channels must be >= 1, found {list(guide_channels)}")
+        expect(
+            len(guide_channels) in (0, stages),
+            ConfigError,
+            f"{name}: guide_channels must list one channel count per stage ({stages}) or be empty, found {list(guide_channels)}",
+        )
+        expect(
+            all(g >= 1 for g in guide_channels),
+            ConfigError,
+            f"{name}: guide channels must be >= 1, found {list(guide_channels)}",
+        )
         self.in_channels, self.stages, self.width = in_channels, stages, width
         self.ignores_guides = not guidance
         self.guided = guidance and len(guide_channels) > 0
@@ -62,12 +69,19 @@ class GuidedBranch(nn.Module):
     def stage_guides(self, x: torch.Tensor, guides: Sequence[torch.Tensor]) -> list[torch.Tensor | None]:
         """Check x and guides; one guide (or None) per stage."""
         name = type(self).__name__
-        expect(x.ndim == 4 and x.shape[1] == self.in_channels and x.shape[2] == x.shape[3], DataError,
-               f"{name}: expected x of shape (b, C={self.in_channels}, p, p), found {tuple(x.shape)}")
+        expect(
+            x.ndim == 4 and x.shape[1] == self.in_channels and x.shape[2] == x.shape[3],
+            DataError,
+            f"{name}: expected x of shape (b, C={self.in_channels}, p, p), found {tuple(x.shape)}",
+        )
         if self.ignores_guides:
             return [None] * self.stages
         if not self.guided:
-            expect(len(guides) == 0, DataError, f"{name}: built without diffusion features (guide_channels=[]), expected 0 guides, found {len(guides)}")
+            expect(
+                len(guides) == 0,
+                DataError,
+                f"{name}: built without diffusion features (guide_channels=[]), expected 0 guides, found {len(guides)}",
+            )
             return [None] * self.stages
         check_guides(guides, self.guide_channels, x, name)
         return list(guides)
@@ -97,8 +111,11 @@ class ConvStage(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), group_norm(channels), nn.GELU(),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), group_norm(channels),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            group_norm(channels),
+            nn.GELU(),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            group_norm(channels),
         )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -114,11 +131,17 @@ class CNNBranch(GuidedBranch):
         width, stages = cfg.width, cfg.stages
         # 1x1 first: mixing 100+ spectral channels costs 9x less than a 3x3 on the raw input.
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, width, 1, bias=False), group_norm(width), nn.GELU(),
-            nn.Conv2d(width, width, 3, padding=1, bias=False), group_norm(width), nn.GELU(),
+            nn.Conv2d(in_channels, width, 1, bias=False),
+            group_norm(width),
+            nn.GELU(),
+            nn.Conv2d(width, width, 3, padding=1, bias=False),
+            group_norm(width),
+            nn.GELU(),
         )
         self.blocks = nn.ModuleList([ConvStage(width) for _ in range(stages)])
-        self.fusions = nn.ModuleList([FeatureFusion(width, self.guide_width(k), enabled=self.guided) for k in range(stages)])
+        self.fusions = nn.ModuleList(
+            [FeatureFusion(width, self.guide_width(k), enabled=self.guided) for k in range(stages)]
+        )
 
     def encode(self, x: torch.Tensor, guides: list[torch.Tensor | None]) -> torch.Tensor:
         h = self.stem(x)  # (b, d, p, p)
@@ -137,7 +160,11 @@ def resolve_band_group(band_group: int | str, spectral_bands: int, max_tokens: i
     tokens (144 HSI bands -> 9 per token, 5 PCA components -> 1 per token)."""
     if band_group == "auto":
         return max(1, math.ceil(spectral_bands / max_tokens))
-    expect(isinstance(band_group, int) and band_group >= 1, ConfigError, f"band_group must be 'auto' or an int >= 1, found {band_group!r}")
+    expect(
+        isinstance(band_group, int) and band_group >= 1,
+        ConfigError,
+        f"band_group must be 'auto' or an int >= 1, found {band_group!r}",
+    )
     assert isinstance(band_group, int)
     return band_group
 
@@ -150,8 +177,11 @@ class SpectralTokens(nn.Module):
 
     def __init__(self, channel_groups: dict[str, int], width: int, band_group: int | str = "auto") -> None:
         super().__init__()
-        expect(len(channel_groups) >= 1 and all(c >= 1 for c in channel_groups.values()), ConfigError,
-               f"channel_groups must name >= 1 modality with >= 1 channel each, found {channel_groups}")
+        expect(
+            len(channel_groups) >= 1 and all(c >= 1 for c in channel_groups.values()),
+            ConfigError,
+            f"channel_groups must name >= 1 modality with >= 1 channel each, found {channel_groups}",
+        )
         sizes = list(channel_groups.values())
         self.sizes = sizes
         self.band_group = resolve_band_group(band_group, sizes[0])
@@ -178,13 +208,21 @@ class MambaBranch(GuidedBranch):
     """Centre-region spectrum -> SpectralTokens -> K ResidualMambaLayers, each followed by
     GroupChannelAttention with guide k pooled at the patch centre -> mean over tokens + norm."""
 
-    def __init__(self, channel_groups: dict[str, int], n_classes: int, cfg: BDGFConfig, guide_channels: Sequence[int] = ()) -> None:
+    def __init__(
+        self, channel_groups: dict[str, int], n_classes: int, cfg: BDGFConfig, guide_channels: Sequence[int] = ()
+    ) -> None:
         super().__init__(sum(channel_groups.values()), n_classes, cfg, guide_channels)
         width, stages = cfg.width, cfg.stages
         self.tokens = SpectralTokens(channel_groups, width, cfg.band_group)
         self.layers = nn.ModuleList([ResidualMambaLayer(cfg.mamba()) for _ in range(stages)])
-        self.attention = nn.ModuleList([GroupChannelAttention(width, self.guide_width(k), cfg.attention_groups, cfg.reduction, enabled=self.guided)
-                                        for k in range(stages)])
+        self.attention = nn.ModuleList(
+            [
+                GroupChannelAttention(
+                    width, self.guide_width(k), cfg.attention_groups, cfg.reduction, enabled=self.guided
+                )
+                for k in range(stages)
+            ]
+        )
         self.norm = nn.LayerNorm(width)
 
     def encode(self, x: torch.Tensor, guides: list[torch.Tensor | None]) -> torch.Tensor:
@@ -248,12 +286,18 @@ class TransformerBranch(GuidedBranch):
         self.max_patch = max_patch
         self.dropout = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList([EncoderLayer(width, heads, cfg.mlp_ratio) for _ in range(stages)])
-        self.cross = nn.ModuleList([CrossAttention(width, self.guide_width(k), heads, enabled=self.guided) for k in range(stages)])
+        self.cross = nn.ModuleList(
+            [CrossAttention(width, self.guide_width(k), heads, enabled=self.guided) for k in range(stages)]
+        )
         self.norm = nn.LayerNorm(width)
 
     def positions(self, p: int) -> torch.Tensor:
         """(p*p, d): the centre p x p of the position table."""
-        expect(p <= self.max_patch and p % 2 == 1, DataError, f"TransformerBranch: patch side must be odd and <= max_patch={self.max_patch}, found {p}")
+        expect(
+            p <= self.max_patch and p % 2 == 1,
+            DataError,
+            f"TransformerBranch: patch side must be odd and <= max_patch={self.max_patch}, found {p}",
+        )
         o = (self.max_patch - p) // 2
         return rearrange(self.pos[o : o + p, o : o + p], "p q d -> (p q) d")
 
@@ -269,5 +313,9 @@ class TransformerBranch(GuidedBranch):
             if g is None:
                 continue
             # docs/METHOD.md §3: encoder layer k, then cross-attention to guide k
-            h = cross(h, g, pos) if self.cross_queries == "all" or last else torch.cat([cross(h[:, :1], g, pos), h[:, 1:]], dim=1)
+            h = (
+                cross(h, g, pos)
+                if self.cross_queries == "all" or last
+                else torch.cat([cross(h[:, :1], g, pos), h[:, 1:]], dim=1)
+            )
         return self.norm(h[:, 0])

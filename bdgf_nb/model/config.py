@@ -42,21 +42,50 @@ class BDGFConfig:
     def __post_init__(self) -> None:
         check_fields(self)  # types, naming the field; lists become tuples
         unknown = [b for b in self.branches if b not in BRANCHES]
-        expect(not unknown and len(self.branches) >= 1 and len(set(self.branches)) == len(self.branches), ConfigError,
-               f"BDGFConfig.branches must be a non-empty subset of {list(BRANCHES)} without repeats, found {list(self.branches)}")
+        expect(
+            not unknown and len(self.branches) >= 1 and len(set(self.branches)) == len(self.branches),
+            ConfigError,
+            f"BDGFConfig.branches must be a non-empty subset of {list(BRANCHES)} without repeats, found {list(self.branches)}",
+        )
         for name in ("width", "stages", "mlp_ratio", "reduction", "attention_groups", "heads"):
-            expect(getattr(self, name) >= 1, ConfigError, f"BDGFConfig.{name} must be >= 1, found {getattr(self, name)}")
+            expect(
+                getattr(self, name) >= 1, ConfigError, f"BDGFConfig.{name} must be >= 1, found {getattr(self, name)}"
+            )
         expect(0.0 <= self.dropout < 1.0, ConfigError, f"BDGFConfig.dropout must be in [0, 1), found {self.dropout}")
-        expect(self.ensemble in ENSEMBLE_RULES, ConfigError, f"BDGFConfig.ensemble must be one of {list(ENSEMBLE_RULES)}, found {self.ensemble!r}")
-        expect(self.cross_queries in ("cls", "all"), ConfigError, f"BDGFConfig.cross_queries must be 'cls' or 'all', found {self.cross_queries!r}")
-        expect(self.width % self.heads == 0, ConfigError, f"BDGFConfig.width ({self.width}) must be divisible by heads ({self.heads})")
-        expect(self.width % self.attention_groups == 0, ConfigError,
-               f"BDGFConfig.width ({self.width}) must be divisible by attention_groups ({self.attention_groups})")
-        expect(self.max_patch >= 1 and self.max_patch % 2 == 1, ConfigError, f"BDGFConfig.max_patch must be odd and >= 1, found {self.max_patch}")
-        expect(self.band_group == "auto" or (isinstance(self.band_group, int) and self.band_group >= 1), ConfigError,
-               f"BDGFConfig.band_group must be 'auto' or an int >= 1, found {self.band_group!r}")
+        expect(
+            self.ensemble in ENSEMBLE_RULES,
+            ConfigError,
+            f"BDGFConfig.ensemble must be one of {list(ENSEMBLE_RULES)}, found {self.ensemble!r}",
+        )
+        expect(
+            self.cross_queries in ("cls", "all"),
+            ConfigError,
+            f"BDGFConfig.cross_queries must be 'cls' or 'all', found {self.cross_queries!r}",
+        )
+        expect(
+            self.width % self.heads == 0,
+            ConfigError,
+            f"BDGFConfig.width ({self.width}) must be divisible by heads ({self.heads})",
+        )
+        expect(
+            self.width % self.attention_groups == 0,
+            ConfigError,
+            f"BDGFConfig.width ({self.width}) must be divisible by attention_groups ({self.attention_groups})",
+        )
+        expect(
+            self.max_patch >= 1 and self.max_patch % 2 == 1,
+            ConfigError,
+            f"BDGFConfig.max_patch must be odd and >= 1, found {self.max_patch}",
+        )
+        expect(
+            self.band_group == "auto" or (isinstance(self.band_group, int) and self.band_group >= 1),
+            ConfigError,
+            f"BDGFConfig.band_group must be 'auto' or an int >= 1, found {self.band_group!r}",
+        )
         self.mamba()  # validates the Mamba fields
 
     def mamba(self) -> MambaConfig:
         """The Mamba block of the spectral branch (d_model = width)."""
-        return MambaConfig(d_model=self.width, d_state=self.d_state, d_conv=self.d_conv, expand=self.expand, backend=self.scan_backend)
+        return MambaConfig(
+            d_model=self.width, d_state=self.d_state, d_conv=self.d_conv, expand=self.expand, backend=self.scan_backend
+        )

@@ -36,7 +36,9 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
 ENSEMBLE_RULES: tuple[str, ...] = ("mean", "entropy", "fitted")
 
 
-def ensemble_probabilities(logits: Sequence[torch.Tensor], mode: str = "mean", weights: torch.Tensor | None = None) -> torch.Tensor:
+def ensemble_probabilities(
+    logits: Sequence[torch.Tensor], mode: str = "mean", weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """K x (b, c) logits -> (b, c) ensemble probabilities (docs/METHOD.md §4, the prediction).
 
     "mean": the average of the branch probabilities. "entropy": per sample, weights
@@ -48,8 +50,11 @@ def ensemble_probabilities(logits: Sequence[torch.Tensor], mode: str = "mean", w
     if mode == "mean":
         return probs.mean(dim=0)
     if mode == "fitted":
-        expect(weights is not None and tuple(weights.shape) == (len(logits),), DataError,
-               f"ensemble mode 'fitted' needs weights of shape ({len(logits)},), found {None if weights is None else tuple(weights.shape)}")
+        expect(
+            weights is not None and tuple(weights.shape) == (len(logits),),
+            DataError,
+            f"ensemble mode 'fitted' needs weights of shape ({len(logits)},), found {None if weights is None else tuple(weights.shape)}",
+        )
         assert weights is not None
         return torch.einsum("k,kbc->bc", weights.to(probs), probs)
     H = torch.stack([entropy(z) for z in logits])  # (K, b)
@@ -68,10 +73,22 @@ def fit_ensemble_weights(branch_probs_val: np.ndarray, y_val: np.ndarray) -> np.
     "branch_probabilities" on the validation set); y_val: (N,) 0-based labels (PatchDataset.targets)."""
     P = np.asarray(branch_probs_val, dtype=np.float64)
     y = np.asarray(y_val).astype(np.int64)
-    expect(P.ndim == 3 and P.shape[0] >= 1 and P.shape[1] >= 1, DataError, f"branch_probs_val must be (K, N, c) with K, N >= 1, found shape {P.shape}")
+    expect(
+        P.ndim == 3 and P.shape[0] >= 1 and P.shape[1] >= 1,
+        DataError,
+        f"branch_probs_val must be (K, N, c) with K, N >= 1, found shape {P.shape}",
+    )
     expect(y.shape == (P.shape[1],), DataError, f"y_val must be ({P.shape[1]},) labels, found shape {y.shape}")
-    expect(bool(((y >= 0) & (y < P.shape[2])).all()), DataError, f"y_val must hold 0-based labels in [0, {P.shape[2]}), found [{y.min()}, {y.max()}]")
-    expect(bool(np.isfinite(P).all()) and bool((P >= 0).all()), DataError, "branch_probs_val must hold finite, non-negative probabilities")
+    expect(
+        bool(((y >= 0) & (y < P.shape[2])).all()),
+        DataError,
+        f"y_val must hold 0-based labels in [0, {P.shape[2]}), found [{y.min()}, {y.max()}]",
+    )
+    expect(
+        bool(np.isfinite(P).all()) and bool((P >= 0).all()),
+        DataError,
+        "branch_probs_val must hold finite, non-negative probabilities",
+    )
     K = P.shape[0]
     if K == 1:
         return np.ones(1)
@@ -99,25 +116,34 @@ class EnsembleChoice:
     test: dict[str, dict[str, Any]]  # rule -> test ClassificationReport as a dict
 
     def as_record(self) -> dict[str, Any]:
-        return {"chosen": self.chosen, "weights": self.weights, "val_oa": self.val_oa,
-                "test": {rule: {k: report[k] for k in METRICS} for rule, report in self.test.items()}}
+        return {
+            "chosen": self.chosen,
+            "weights": self.weights,
+            "val_oa": self.val_oa,
+            "test": {rule: {k: report[k] for k in METRICS} for rule, report in self.test.items()},
+        }
 
 
 def rule_probabilities(branch_probs: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
     """(K, N, c) branch probabilities -> rule -> (N, c) ensemble probabilities."""
     logits = [torch.from_numpy(np.log(np.clip(p, 1e-12, None))) for p in np.asarray(branch_probs, dtype=np.float64)]
     w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
-    return {rule: ensemble_probabilities(logits, rule, w if rule == "fitted" else None).numpy() for rule in ENSEMBLE_RULES}
+    return {
+        rule: ensemble_probabilities(logits, rule, w if rule == "fitted" else None).numpy() for rule in ENSEMBLE_RULES
+    }
 
 
-def choose_ensemble_rule(val_branch_probs: np.ndarray, y_val: np.ndarray, test_branch_probs: np.ndarray, y_test: np.ndarray,
-                         n_classes: int) -> EnsembleChoice:
+def choose_ensemble_rule(
+    val_branch_probs: np.ndarray, y_val: np.ndarray, test_branch_probs: np.ndarray, y_test: np.ndarray, n_classes: int
+) -> EnsembleChoice:
     """Fit the weights on validation, score every rule on validation, report every rule on test.
     Labels 0-based (PatchDataset.targets)."""
     weights = fit_ensemble_weights(val_branch_probs, y_val)
     val = rule_probabilities(val_branch_probs, weights)
     val_oa = {rule: float(100 * (p.argmax(1) == y_val).mean()) for rule, p in val.items()}
     chosen = max(ENSEMBLE_RULES, key=lambda rule: (val_oa[rule], rule == "mean"))
-    test = {rule: classification_report(y_test + 1, p.argmax(1) + 1, n_classes).to_dict()
-            for rule, p in rule_probabilities(test_branch_probs, weights).items()}
+    test = {
+        rule: classification_report(y_test + 1, p.argmax(1) + 1, n_classes).to_dict()
+        for rule, p in rule_probabilities(test_branch_probs, weights).items()
+    }
     return EnsembleChoice(chosen, [float(w) for w in weights], val_oa, test)

@@ -47,13 +47,19 @@ def centre_region(x: torch.Tensor) -> torch.Tensor:
 def check_guides(guides: Sequence[torch.Tensor], guide_channels: Sequence[int], x: torch.Tensor, owner: str) -> None:
     """Raise DataError unless `guides` are K = len(guide_channels) maps (b, G_k, p, p) matching
     x (b, C, p, p): one guide per stage, with the channels the modules were built for."""
-    expect(len(guides) == len(guide_channels), DataError,
-           f"{owner}: expected {len(guide_channels)} guides (one per stage, channels {list(guide_channels)}), found {len(guides)}")
+    expect(
+        len(guides) == len(guide_channels),
+        DataError,
+        f"{owner}: expected {len(guide_channels)} guides (one per stage, channels {list(guide_channels)}), found {len(guides)}",
+    )
     b, p = x.shape[0], x.shape[-1]
     for k, (g, channels) in enumerate(zip(guides, guide_channels, strict=True)):
         expected = (b, channels, p, p)
-        expect(tuple(g.shape) == expected, DataError,
-               f"{owner}: guide {k} expected shape (b, G_k, p, p) = {expected}, found {tuple(g.shape)}")
+        expect(
+            tuple(g.shape) == expected,
+            DataError,
+            f"{owner}: guide {k} expected shape (b, G_k, p, p) = {expected}, found {tuple(g.shape)}",
+        )
 
 
 class FeatureFusion(nn.Module):
@@ -64,7 +70,9 @@ class FeatureFusion(nn.Module):
         self.enabled = enabled
         if enabled:
             self.guide_norm = nn.GroupNorm(1, guide_channels)  # per-sample scale of the guide map
-            self.fuse = nn.Sequential(nn.Conv2d(channels + guide_channels, channels, 1, bias=False), group_norm(channels), nn.GELU())
+            self.fuse = nn.Sequential(
+                nn.Conv2d(channels + guide_channels, channels, 1, bias=False), group_norm(channels), nn.GELU()
+            )
 
     def forward(self, h: torch.Tensor, g: torch.Tensor | None) -> torch.Tensor:
         """h (b, c, p, p), g (b, G, p, p) -> (b, c, p, p)."""
@@ -87,10 +95,15 @@ class GroupChannelAttention(nn.Module):
     own slice of the projected guide (a grouped 1x1 bottleneck of width 2d/groups/reduction), so
     each group of the state is steered separately (docs/METHOD.md §3: 4 groups, reduction 4)."""
 
-    def __init__(self, channels: int, guide_channels: int, groups: int = 4, reduction: int = 4, enabled: bool = True) -> None:
+    def __init__(
+        self, channels: int, guide_channels: int, groups: int = 4, reduction: int = 4, enabled: bool = True
+    ) -> None:
         super().__init__()
-        expect(groups >= 1 and channels % groups == 0, ConfigError,
-               f"GroupChannelAttention: channels ({channels}) must be divisible by groups ({groups})")
+        expect(
+            groups >= 1 and channels % groups == 0,
+            ConfigError,
+            f"GroupChannelAttention: channels ({channels}) must be divisible by groups ({groups})",
+        )
         expect(reduction >= 1, ConfigError, f"GroupChannelAttention: reduction must be >= 1, found {reduction}")
         self.enabled, self.groups = enabled, groups
         if enabled:
@@ -120,7 +133,9 @@ class Attention(nn.Module):
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
-        expect(heads >= 1 and dim % heads == 0, ConfigError, f"Attention: dim ({dim}) must be divisible by heads ({heads})")
+        expect(
+            heads >= 1 and dim % heads == 0, ConfigError, f"Attention: dim ({dim}) must be divisible by heads ({heads})"
+        )
         self.heads = heads
         self.query = nn.Linear(dim, dim)
         self.key_value = nn.Linear(dim, 2 * dim)
@@ -141,7 +156,11 @@ class CrossAttention(nn.Module):
 
     def __init__(self, dim: int, guide_channels: int, heads: int = 8, enabled: bool = True) -> None:
         super().__init__()
-        expect(heads >= 1 and dim % heads == 0, ConfigError, f"CrossAttention: dim ({dim}) must be divisible by heads ({heads})")
+        expect(
+            heads >= 1 and dim % heads == 0,
+            ConfigError,
+            f"CrossAttention: dim ({dim}) must be divisible by heads ({heads})",
+        )
         self.enabled = enabled
         if enabled:
             self.norm = nn.LayerNorm(dim)

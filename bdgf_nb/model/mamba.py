@@ -72,13 +72,25 @@ class MambaConfig:
             expect(isinstance(value, int) and value >= 1, ConfigError, f"{name} must be an int >= 1, found {value!r}")
         if self.dt_rank == "auto":
             self.dt_rank = math.ceil(self.d_model / 16)
-        expect(isinstance(self.dt_rank, int) and self.dt_rank >= 1, ConfigError,
-               f"dt_rank must be 'auto' or an int >= 1, found {self.dt_rank!r}")
-        expect(0 < self.dt_min <= self.dt_max, ConfigError,
-               f"dt_min and dt_max must satisfy 0 < dt_min <= dt_max, found dt_min={self.dt_min}, dt_max={self.dt_max}")
+        expect(
+            isinstance(self.dt_rank, int) and self.dt_rank >= 1,
+            ConfigError,
+            f"dt_rank must be 'auto' or an int >= 1, found {self.dt_rank!r}",
+        )
+        expect(
+            0 < self.dt_min <= self.dt_max,
+            ConfigError,
+            f"dt_min and dt_max must satisfy 0 < dt_min <= dt_max, found dt_min={self.dt_min}, dt_max={self.dt_max}",
+        )
         expect(self.dt_init_floor > 0, ConfigError, f"dt_init_floor must be > 0, found {self.dt_init_floor}")
-        expect(self.norm in ("rmsnorm", "layernorm"), ConfigError, f"norm must be one of ['rmsnorm', 'layernorm'], found {self.norm!r}")
-        expect(self.backend in BACKENDS, ConfigError, f"backend must be one of {list(BACKENDS)}, found {self.backend!r}")
+        expect(
+            self.norm in ("rmsnorm", "layernorm"),
+            ConfigError,
+            f"norm must be one of ['rmsnorm', 'layernorm'], found {self.norm!r}",
+        )
+        expect(
+            self.backend in BACKENDS, ConfigError, f"backend must be one of {list(BACKENDS)}, found {self.backend!r}"
+        )
         self.d_inner = self.expand * self.d_model
 
     @property
@@ -97,7 +109,9 @@ class MambaBlock(nn.Module):
         c = config
         self.in_proj = nn.Linear(c.d_model, 2 * c.d_inner, bias=c.bias)
         # Depthwise conv padded d_conv - 1 on both sides; keeping the first l outputs makes it causal.
-        self.conv1d = nn.Conv1d(c.d_inner, c.d_inner, c.d_conv, groups=c.d_inner, padding=c.d_conv - 1, bias=c.conv_bias)
+        self.conv1d = nn.Conv1d(
+            c.d_inner, c.d_inner, c.d_conv, groups=c.d_inner, padding=c.d_conv - 1, bias=c.conv_bias
+        )
         self.x_proj = nn.Linear(c.d_inner, c.rank + 2 * c.d_state, bias=False)
         self.dt_proj = nn.Linear(c.rank, c.d_inner, bias=True)
         self._init_dt()
@@ -127,8 +141,11 @@ class MambaBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (b, l, d_model) -> (b, l, d_model)."""
         c = self.config
-        expect(x.dim() == 3 and x.shape[-1] == c.d_model, DataError,
-               f"MambaBlock input must be (b, l, d_model={c.d_model}), found shape {tuple(x.shape)}")
+        expect(
+            x.dim() == 3 and x.shape[-1] == c.d_model,
+            DataError,
+            f"MambaBlock input must be (b, l, d_model={c.d_model}), found shape {tuple(x.shape)}",
+        )
         xz = rearrange(self.in_proj(x), "b l e -> b e l")  # e = 2 * d_inner
         x, z = xz.chunk(2, dim=1)  # (b, d, l) each
         x = self._conv(x)
@@ -138,8 +155,9 @@ class MambaBlock(nn.Module):
         B = rearrange(B, "b l n -> b n l").contiguous()
         C = rearrange(C, "b l n -> b n l").contiguous()
         A = -torch.exp(self.A_log.float())  # (d, n), negative real: a stable, decaying state
-        y = selective_scan(x, delta, A, B, C, self.D.float(), z, self.dt_proj.bias.float(),
-                           delta_softplus=True, backend=c.backend)
+        y = selective_scan(
+            x, delta, A, B, C, self.D.float(), z, self.dt_proj.bias.float(), delta_softplus=True, backend=c.backend
+        )
         return self.out_proj(rearrange(y, "b d l -> b l d"))
 
 

@@ -55,10 +55,16 @@ class MutualConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         for name in ("lambda_kl", "lambda_cos", "lambda_entropy"):
-            expect(getattr(self, name) >= 0, ConfigError, f"MutualConfig.{name} must be >= 0, found {getattr(self, name)}")
+            expect(
+                getattr(self, name) >= 0, ConfigError, f"MutualConfig.{name} must be >= 0, found {getattr(self, name)}"
+            )
         expect(self.temperature > 0, ConfigError, f"MutualConfig.temperature must be > 0, found {self.temperature}")
         expect(self.proj_dim >= 1, ConfigError, f"MutualConfig.proj_dim must be >= 1, found {self.proj_dim}")
-        expect(0.0 <= self.kl_warmup <= 1.0, ConfigError, f"MutualConfig.kl_warmup must be in [0, 1], found {self.kl_warmup}")
+        expect(
+            0.0 <= self.kl_warmup <= 1.0,
+            ConfigError,
+            f"MutualConfig.kl_warmup must be in [0, 1], found {self.kl_warmup}",
+        )
 
 
 def kl_weight(cfg: MutualConfig, progress: float) -> float:
@@ -124,7 +130,11 @@ def mutual_learning_loss(
     as floats for logging."""
     K = len(logits)
     expect(K >= 1, DataError, "mutual_learning_loss needs >= 1 branch of logits, found 0")
-    expect(len(projected_features) in (0, K), DataError, f"expected {K} projected features (one per branch) or none, found {len(projected_features)}")
+    expect(
+        len(projected_features) in (0, K),
+        DataError,
+        f"expected {K} projected features (one per branch) or none, found {len(projected_features)}",
+    )
     names = list(names) if names is not None else [str(k) for k in range(K)]
     expect(len(names) == K, DataError, f"expected {K} branch names, found {len(names)}")
     ce = [F.cross_entropy(z, y) for z in logits]

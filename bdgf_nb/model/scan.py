@@ -56,7 +56,9 @@ BACKENDS = ("auto", "reference", "fused", "mamba_ssm")
 # --- the readable reference (u, delta (b, d, l); A (d, n); B, C (b, n, l) -> y (b, d, l)) -------
 
 
-def _scan_core_reference(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+def _scan_core_reference(
+    u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+) -> torch.Tensor:
     deltaA = torch.exp(einsum(delta, A, "b d l, d n -> b d l n"))  # ZOH, Mamba eq. 4
     deltaB_u = einsum(delta, B, u, "b d l, b n l, b d l -> b d l n")  # Euler step for B
     h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
@@ -69,7 +71,18 @@ def _scan_core_reference(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, 
     return torch.stack(ys, dim=2)
 
 
-def _full_scan(core: Core, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor | None, z: torch.Tensor | None, delta_bias: torch.Tensor | None, delta_softplus: bool) -> torch.Tensor:
+def _full_scan(
+    core: Core,
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None,
+    z: torch.Tensor | None,
+    delta_bias: torch.Tensor | None,
+    delta_softplus: bool,
+) -> torch.Tensor:
     """The torch ops around the core recurrence, shared by the reference and the fused path."""
     if delta_bias is not None:
         delta = delta + rearrange(delta_bias, "d -> d 1")
@@ -83,13 +96,22 @@ def _full_scan(core: Core, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor
     return y
 
 
-def selective_scan_reference(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor | None = None, z: torch.Tensor | None = None, delta_bias: torch.Tensor | None = None, delta_softplus: bool = False) -> torch.Tensor:
+def selective_scan_reference(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+) -> torch.Tensor:
     """Sequential selective scan (mamba's `selective_scan_ref`, real A, input-dependent B, C).
 
     u, delta, z: (b, d, l); A: (d, n); B, C: (b, n, l); D, delta_bias: (d,). Returns y (b, d, l).
     Materialises (b, d, l, n) tensors: memory and backward time grow with b*d*l*n."""
     return _full_scan(_scan_core_reference, u, delta, A, B, C, D, z, delta_bias, delta_softplus)
-
 
 
 # --- the backend choice -------------------------------------------------------------------------
@@ -107,27 +129,56 @@ def resolve_backend(backend: str, u: torch.Tensor) -> str:
         return "fused" if u.device.type == "cpu" and scan_core_fused is not None else "reference"
     if backend == "mamba_ssm":
         found = "mamba_ssm not installed" if selective_scan_fn is None else "mamba_ssm installed"
-        expect(selective_scan_fn is not None and cuda, ConfigError,
-               f"backend='mamba_ssm' needs the mamba_ssm package and CUDA tensors, found {found} and tensors on {u.device}")
+        expect(
+            selective_scan_fn is not None and cuda,
+            ConfigError,
+            f"backend='mamba_ssm' needs the mamba_ssm package and CUDA tensors, found {found} and tensors on {u.device}",
+        )
     if backend == "fused":
         expect(scan_core_fused is not None, ConfigError, "backend='fused' needs numba, which did not import")
         expect(u.device.type == "cpu", ConfigError, f"backend='fused' runs on CPU tensors, found tensors on {u.device}")
     return backend
 
 
-def _check_shapes(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor | None, z: torch.Tensor | None, delta_bias: torch.Tensor | None) -> None:
+def _check_shapes(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None,
+    z: torch.Tensor | None,
+    delta_bias: torch.Tensor | None,
+) -> None:
     expect(u.dim() == 3, DataError, f"u must be (b, d, l), found shape {tuple(u.shape)}")
     b, d, length = u.shape
     expect(A.dim() == 2 and A.shape[0] == d, DataError, f"A must be (d={d}, n), found shape {tuple(A.shape)}")
     n = A.shape[1]
-    named = {"delta": (delta, (b, d, length)), "B": (B, (b, n, length)), "C": (C, (b, n, length)),
-             "D": (D, (d,)), "z": (z, (b, d, length)), "delta_bias": (delta_bias, (d,))}
+    named = {
+        "delta": (delta, (b, d, length)),
+        "B": (B, (b, n, length)),
+        "C": (C, (b, n, length)),
+        "D": (D, (d,)),
+        "z": (z, (b, d, length)),
+        "delta_bias": (delta_bias, (d,)),
+    }
     for name, (x, shape) in named.items():
         if x is not None:
             expect(tuple(x.shape) == shape, DataError, f"{name} must have shape {shape}, found {tuple(x.shape)}")
 
 
-def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor | None = None, z: torch.Tensor | None = None, delta_bias: torch.Tensor | None = None, delta_softplus: bool = False, backend: str = "auto") -> torch.Tensor:
+def selective_scan(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    backend: str = "auto",
+) -> torch.Tensor:
     """Selective scan with the fastest available backend (see module docstring).
 
     u, delta, z: (b, d, l); A: (d, n); B, C: (b, n, l); D, delta_bias: (d,). Returns y (b, d, l)

@@ -39,9 +39,27 @@ def _exp_block(x, ibuf, fbuf, out, fast):
         v = min(max(x[i], np.float32(-87.0)), np.float32(88.0))
         k = np.floor(v * np.float32(1.44269504088896341) + np.float32(0.5))
         r = v - k * np.float32(0.693359375) - k * np.float32(-2.12194440e-4)  # Cody-Waite ln2 split
-        p = (((((np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r
-                + np.float32(8.3334519073e-3)) * r + np.float32(4.1665795894e-2)) * r
-              + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1)) * (r * r) + r + np.float32(1.0)
+        p = (
+            (
+                (
+                    (
+                        (
+                            (np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r
+                            + np.float32(8.3334519073e-3)
+                        )
+                        * r
+                        + np.float32(4.1665795894e-2)
+                    )
+                    * r
+                    + np.float32(1.6666665459e-1)
+                )
+                * r
+                + np.float32(5.0000001201e-1)
+            )
+            * (r * r)
+            + r
+            + np.float32(1.0)
+        )
         out[i] = p
         ibuf[i] = (np.int32(k) + np.int32(127)) << 23  # the float32 bits of 2^k
     for i in range(x.shape[0]):
@@ -167,7 +185,9 @@ class _FusedScan(torch.autograd.Function):
     and returns the (b, d, l) layout, runs the kernels in (b, l, d)."""
 
     @staticmethod
-    def forward(ctx: Any, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+    def forward(
+        ctx: Any, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+    ) -> torch.Tensor:
         ut, deltat = (rearrange(x, "b d l -> b l d").contiguous() for x in (u, delta))
         At = rearrange(A, "d n -> n d").contiguous()
         Bt, Ct = (rearrange(x, "b n l -> b l n").contiguous() for x in (B, C))
@@ -189,16 +209,31 @@ class _FusedScan(torch.autograd.Function):
         dCt = torch.empty_like(Ct)
         _use_torch_threads()
         _scan_bwd_kernel(
-            _numpy(ut), _numpy(deltat), _numpy(At), _numpy(Bt), _numpy(Ct),
-            _numpy(rearrange(dy, "b d l -> b l d")), du.numpy(), ddelta.numpy(), dAt_part.numpy(),
-            dBt.numpy(), dCt.numpy(), ut.dtype == torch.float32,
+            _numpy(ut),
+            _numpy(deltat),
+            _numpy(At),
+            _numpy(Bt),
+            _numpy(Ct),
+            _numpy(rearrange(dy, "b d l -> b l d")),
+            du.numpy(),
+            ddelta.numpy(),
+            dAt_part.numpy(),
+            dBt.numpy(),
+            dCt.numpy(),
+            ut.dtype == torch.float32,
         )
-        return (rearrange(du, "b l d -> b d l"), rearrange(ddelta, "b l d -> b d l"),
-                rearrange(dAt_part.sum(0), "n d -> d n"), rearrange(dBt, "b l n -> b n l"),
-                rearrange(dCt, "b l n -> b n l"))
+        return (
+            rearrange(du, "b l d -> b d l"),
+            rearrange(ddelta, "b l d -> b d l"),
+            rearrange(dAt_part.sum(0), "n d -> d n"),
+            rearrange(dBt, "b l n -> b n l"),
+            rearrange(dCt, "b l n -> b n l"),
+        )
 
 
-def scan_core_fused(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+def scan_core_fused(
+    u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+) -> torch.Tensor:
     """The core recurrence y (b, d, l) of u, delta (b, d, l), A (d, n), B, C (b, n, l), in
     float32 or float64 (other dtypes run in float32 and are cast back)."""
     dtype = u.dtype

@@ -33,7 +33,9 @@ from bdgf_nb.pipeline.variants import COMPARISON, Variant, comparison_variants
 class Comparison:
     rows: list[dict[str, Any]]  # one per (variant, seed) and per baseline, with "family" and "seed"
     runs: dict[tuple[str, int], ClassifierRun]  # (display name, seed) -> run
-    features: dict[tuple[str, int], DiffusionFeatures] = field(default_factory=dict)  # (masking mode, DDPM seed) -> features
+    features: dict[tuple[str, int], DiffusionFeatures] = field(
+        default_factory=dict
+    )  # (masking mode, DDPM seed) -> features
     variants: tuple[Variant, ...] = COMPARISON
 
     def features_of(self, run: ClassifierRun) -> DiffusionFeatures:
@@ -69,10 +71,20 @@ def compare(ctx: RunContext, prepared: Prepared, masking: str, seeds: list[int],
                 features[key] = diffusion_features(ctx, prepared, key[0], seed=draw, progress=progress)
             run = train_variant(ctx, prepared, features[key], variant, seed=seed, progress=progress)
             runs[(variant.name, seed)] = run
-            rows.append({**run.row(), "method": variant.name, "seed": seed, "ddpm_seed": draw, "family": "BDGF / ablation"})
+            rows.append(
+                {**run.row(), "method": variant.name, "seed": seed, "ddpm_seed": draw, "family": "BDGF / ablation"}
+            )
             if variant.name == "BDGF" and run.ensembles is not None:
                 chosen = run.ensembles.test[run.ensembles.chosen]
-                rows.append({"method": ENSEMBLE_ROW, **{k: chosen[k] for k in METRICS},
-                             "rule": run.ensembles.chosen, "seed": seed, "ddpm_seed": draw, "family": "BDGF / ablation"})
+                rows.append(
+                    {
+                        "method": ENSEMBLE_ROW,
+                        **{k: chosen[k] for k in METRICS},
+                        "rule": run.ensembles.chosen,
+                        "seed": seed,
+                        "ddpm_seed": draw,
+                        "family": "BDGF / ablation",
+                    }
+                )
         rows += [{**row, "seed": seed, "family": "baseline"} for row in fused_baselines(ctx, prepared, seed)]
     return Comparison(rows, runs, features, variants)

@@ -42,15 +42,28 @@ class RunContext:
     allow_unmeasurable: bool = False  # go on (with Split.warnings) where a split cannot measure
 
     def __post_init__(self) -> None:
-        expect(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0, ConfigError,
-               f"RunContext.seed: expected an integer >= 0, found {self.seed!r}")
+        expect(
+            isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
+            ConfigError,
+            f"RunContext.seed: expected an integer >= 0, found {self.seed!r}",
+        )
         object.__setattr__(self, "out_dir", Path(self.out_dir))
         if self.catalog is not None:
             object.__setattr__(self, "catalog", Path(self.catalog))
 
     @classmethod
-    def create(cls, dataset: str, quick: bool, seed: int = 0, out_dir: str | Path = "outputs/interactive", catalog: str | Path | None = None,
-               allow_unmeasurable: bool = False, class_balanced: bool = False, select_on: str = "kappa", preset_name: str = "") -> RunContext:
+    def create(
+        cls,
+        dataset: str,
+        quick: bool,
+        seed: int = 0,
+        out_dir: str | Path = "outputs/interactive",
+        catalog: str | Path | None = None,
+        allow_unmeasurable: bool = False,
+        class_balanced: bool = False,
+        select_on: str = "kappa",
+        preset_name: str = "",
+    ) -> RunContext:
         """The context a notebook builds from its papermill parameters. `catalog` "" or None:
         the repo's catalog. `class_balanced` / `select_on`: the classifiers' sampling and
         validation metric (train.classifier.TrainConfig), recorded in every checkpoint.
@@ -86,7 +99,11 @@ class RunContext:
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
         """One file per (variant, DDPM it was guided by, training choices, model seed); the DDPM's
         seed is named only when it differs from the run's seed (the usual case: one DDPM per run)."""
-        ddpm = "" if source is None else f"_{source.label}" + ("" if source.seed == self.seed else f"-seed{source.seed}")
+        ddpm = (
+            "" if source is None else f"_{source.label}" + ("" if source.seed == self.seed else f"-seed{source.seed}")
+        )
         train = self.preset.train  # non-default training choices get their own file, never a config clash
-        options = ("_balanced" if train.class_balanced else "") + ("" if train.select_on == "kappa" else f"_select-{train.select_on}")
+        options = ("_balanced" if train.class_balanced else "") + (
+            "" if train.select_on == "kappa" else f"_select-{train.select_on}"
+        )
         return self.out_dir / "artifacts" / f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}_seed{seed}.pt"

@@ -46,24 +46,47 @@ class RunParameters:
     masking: str = _parameter("adaptive", "masking of BDGF's DDPM (chapter 01): 'adaptive', 'random' or 'none'")
     out_dir: str = _parameter("../outputs/interactive", "checkpoints, caches and numbers of this run")
     catalog: str = _parameter("", "a catalog YAML of your own (empty: the repository's data_catalog.yaml)")
-    allow_unmeasurable: bool = _parameter(False, "go on, with warnings, where the split leaves a class out of train or test")
+    allow_unmeasurable: bool = _parameter(
+        False, "go on, with warnings, where the split leaves a class out of train or test"
+    )
     class_balanced: bool = _parameter(False, "class-balanced batches (off: chosen on validation, docs/PROTOCOL.md)")
-    select_on: str = _parameter("kappa", "validation metric for early stopping and model selection: 'oa', 'aa' or 'kappa'")
+    select_on: str = _parameter(
+        "kappa", "validation metric for early stopping and model selection: 'oa', 'aa' or 'kappa'"
+    )
     preset: str = _parameter("", "run sizes by name, overriding quick ('paper': docs/METHOD.md §6, meant for a GPU)")
 
     def __post_init__(self) -> None:
         check_fields(self)  # types, naming the field (a bool is no seed, "0" no int)
         for name in ("seed", "seeds"):
-            expect(getattr(self, name) >= 0, ConfigError, f"RunParameters.{name}: expected an integer >= 0, found {getattr(self, name)}")
-        expect(self.masking in MODES, ConfigError, f"RunParameters.masking: expected one of {list(MODES)}, found {self.masking!r}")
-        expect(self.select_on in SELECTION_METRICS, ConfigError,
-               f"RunParameters.select_on: expected one of {list(SELECTION_METRICS)}, found {self.select_on!r}")
-        expect(self.preset in ("", *PRESETS), ConfigError, f"RunParameters.preset: expected '' or one of {list(PRESETS)}, found {self.preset!r}")
+            expect(
+                getattr(self, name) >= 0,
+                ConfigError,
+                f"RunParameters.{name}: expected an integer >= 0, found {getattr(self, name)}",
+            )
+        expect(
+            self.masking in MODES,
+            ConfigError,
+            f"RunParameters.masking: expected one of {list(MODES)}, found {self.masking!r}",
+        )
+        expect(
+            self.select_on in SELECTION_METRICS,
+            ConfigError,
+            f"RunParameters.select_on: expected one of {list(SELECTION_METRICS)}, found {self.select_on!r}",
+        )
+        expect(
+            self.preset in ("", *PRESETS),
+            ConfigError,
+            f"RunParameters.preset: expected '' or one of {list(PRESETS)}, found {self.preset!r}",
+        )
         try:
             catalog = load_catalog(self.catalog or None)
         except DataError as err:
             raise ConfigError(f"RunParameters.catalog: {err}") from None
-        expect(self.dataset in catalog, ConfigError, f"RunParameters.dataset: unknown {self.dataset!r}; known: {sorted(catalog)}")
+        expect(
+            self.dataset in catalog,
+            ConfigError,
+            f"RunParameters.dataset: unknown {self.dataset!r}; known: {sorted(catalog)}",
+        )
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> RunParameters:
@@ -73,9 +96,17 @@ class RunParameters:
 
     def context(self) -> RunContext:
         """The run's `RunContext`: the scene, its sizes, the seed and the output folder."""
-        return RunContext.create(self.dataset, self.quick, self.seed, self.out_dir, catalog=self.catalog or None,
-                                 allow_unmeasurable=self.allow_unmeasurable, class_balanced=self.class_balanced,
-                                 select_on=self.select_on, preset_name=self.preset)
+        return RunContext.create(
+            self.dataset,
+            self.quick,
+            self.seed,
+            self.out_dir,
+            catalog=self.catalog or None,
+            allow_unmeasurable=self.allow_unmeasurable,
+            class_balanced=self.class_balanced,
+            select_on=self.select_on,
+            preset_name=self.preset,
+        )
 
     def for_notebook(self, declared: Collection[str]) -> dict[str, Any]:
         """The papermill parameters of a notebook whose parameters cell declares `declared`
@@ -98,14 +129,20 @@ def parameters_cell(names: Collection[str]) -> str:
     `name: type = default  # help`, one per line."""
     unknown = sorted(set(names) - {f.name for f in fields(RunParameters)})
     expect(not unknown, ConfigError, f"parameters_cell: expected RunParameters fields, found {unknown}")
+
     def literal(value: Any) -> str:  # strings in double quotes, as ruff formats them
         return json.dumps(value) if isinstance(value, str) else repr(value)
 
-    return "\n".join(f"{f.name}: {f.type} = {literal(f.default)}  # {f.metadata['help']}"
-                     for f in fields(RunParameters) if f.name in names)
+    return "\n".join(
+        f"{f.name}: {f.type} = {literal(f.default)}  # {f.metadata['help']}"
+        for f in fields(RunParameters)
+        if f.name in names
+    )
 
 
-def add_arguments(parser: argparse.ArgumentParser, skip: Collection[str] = ("out_dir",), more_help: Mapping[str, str] | None = None) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser, skip: Collection[str] = ("out_dir",), more_help: Mapping[str, str] | None = None
+) -> None:
     """One option per field (`--select-on` for select_on), with the field's help (and
     `more_help[name]` after it); bools are flags."""
     for f in fields(RunParameters):

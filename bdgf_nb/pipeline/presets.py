@@ -47,33 +47,61 @@ class Preset:
     def pretrain_config(self, masking: str, seed: int, matched_p: float | None = None) -> PretrainConfig:
         """The DDPM of masking mode `masking` drawn with `seed`; `matched_p`: the rate of
         "random_matched" masking (the adaptive run's mean, `ddpm.masking.matched_rate`)."""
-        return replace(self.pretrain, seed=seed, masking=replace(self.pretrain.masking, mode=masking, matched_p=matched_p))
+        return replace(
+            self.pretrain, seed=seed, masking=replace(self.pretrain.masking, mode=masking, matched_p=matched_p)
+        )
 
     def train_config(self, seed: int) -> TrainConfig:
         return replace(self.train, seed=seed)
 
-    def baseline_config(self, seed: int, features: str = "centre", models: tuple[str, ...] = ("svm", "rf")) -> BaselineConfig:
+    def baseline_config(
+        self, seed: int, features: str = "centre", models: tuple[str, ...] = ("svm", "rf")
+    ) -> BaselineConfig:
         return replace(self.baselines, seed=seed, features=features, models=models, patch=self.patch)
 
 
 def _quick() -> Preset:
     unet = UNetConfig(base_width=32, channel_mults=(1, 2, 2), num_res_blocks=1)
-    pretrain = PretrainConfig(epochs=8, batch_size=64, lr=5e-4, balance_samples=256, masking=MaskingConfig(mode="adaptive"), unet=unet)
+    pretrain = PretrainConfig(
+        epochs=8, batch_size=64, lr=5e-4, balance_samples=256, masking=MaskingConfig(mode="adaptive"), unet=unet
+    )
     train = TrainConfig(epochs=8, batch_size=64, lr=2e-3, warmup_epochs=1, patience=4)
-    return Preset(name="quick", patch=11, ddpm_patches=2048, pretrain=pretrain,
-                  features=FeatureConfig(timesteps=(5, 50, 200)),  # read at the scene's patch (FeatureConfig.at_patch)
-                  model=BDGFConfig(width=32), train=train, baselines=BaselineConfig(rf_trees=100, svm_grid=False, max_train=1500),
-                  max_train_pixels=1500, max_val_pixels=500)
+    return Preset(
+        name="quick",
+        patch=11,
+        ddpm_patches=2048,
+        pretrain=pretrain,
+        features=FeatureConfig(timesteps=(5, 50, 200)),  # read at the scene's patch (FeatureConfig.at_patch)
+        model=BDGFConfig(width=32),
+        train=train,
+        baselines=BaselineConfig(rf_trees=100, svm_grid=False, max_train=1500),
+        max_train_pixels=1500,
+        max_val_pixels=500,
+    )
 
 
 def _full() -> Preset:
     unet = UNetConfig(base_width=32, channel_mults=(1, 2, 2), num_res_blocks=2)
-    pretrain = PretrainConfig(epochs=16, batch_size=64, lr=5e-4, balance_samples=512, masking=MaskingConfig(mode="adaptive"), unet=unet)
-    train = TrainConfig(epochs=24, batch_size=64, lr=1e-3, warmup_epochs=2, patience=4, min_gain=1.0)  # see the module docstring
-    return Preset(name="full", patch=11, ddpm_patches=4096, pretrain=pretrain,
-                  features=FeatureConfig(timesteps=(5, 50, 200)),  # read at the scene's patch (FeatureConfig.at_patch)
-                  model=BDGFConfig(width=32), train=train, baselines=BaselineConfig(rf_trees=300, svm_grid=True, max_train=4000),
-                  max_train_pixels=None, max_val_pixels=None, model_seeds=5, ddpm_seeds=2)
+    pretrain = PretrainConfig(
+        epochs=16, batch_size=64, lr=5e-4, balance_samples=512, masking=MaskingConfig(mode="adaptive"), unet=unet
+    )
+    train = TrainConfig(
+        epochs=24, batch_size=64, lr=1e-3, warmup_epochs=2, patience=4, min_gain=1.0
+    )  # see the module docstring
+    return Preset(
+        name="full",
+        patch=11,
+        ddpm_patches=4096,
+        pretrain=pretrain,
+        features=FeatureConfig(timesteps=(5, 50, 200)),  # read at the scene's patch (FeatureConfig.at_patch)
+        model=BDGFConfig(width=32),
+        train=train,
+        baselines=BaselineConfig(rf_trees=300, svm_grid=True, max_train=4000),
+        max_train_pixels=None,
+        max_val_pixels=None,
+        model_seeds=5,
+        ddpm_seeds=2,
+    )
 
 
 def _paper() -> Preset:
@@ -83,12 +111,22 @@ def _paper() -> Preset:
     all training and validation pixels; 50 DDPM epochs on 16,384 patches, up to 100 classifier
     epochs (patience 15)."""
     unet = UNetConfig(base_width=64, channel_mults=(1, 2, 2), num_res_blocks=2)
-    pretrain = PretrainConfig(epochs=50, batch_size=128, lr=2e-4, balance_samples=1024, masking=MaskingConfig(mode="adaptive"), unet=unet)
+    pretrain = PretrainConfig(
+        epochs=50, batch_size=128, lr=2e-4, balance_samples=1024, masking=MaskingConfig(mode="adaptive"), unet=unet
+    )
     train = TrainConfig(epochs=100, batch_size=128, lr=5e-4, warmup_epochs=5, patience=15)
-    return Preset(name="paper", patch=11, ddpm_patches=16384, pretrain=pretrain,
-                  features=FeatureConfig(timesteps=(5, 50, 200)),  # read at the scene's patch (FeatureConfig.at_patch)
-                  model=BDGFConfig(width=176, heads=8), train=train, baselines=BaselineConfig(rf_trees=500, svm_grid=True, max_train=4000),
-                  max_train_pixels=None, max_val_pixels=None)
+    return Preset(
+        name="paper",
+        patch=11,
+        ddpm_patches=16384,
+        pretrain=pretrain,
+        features=FeatureConfig(timesteps=(5, 50, 200)),  # read at the scene's patch (FeatureConfig.at_patch)
+        model=BDGFConfig(width=176, heads=8),
+        train=train,
+        baselines=BaselineConfig(rf_trees=500, svm_grid=True, max_train=4000),
+        max_train_pixels=None,
+        max_val_pixels=None,
+    )
 
 
 PRESETS = {"quick": _quick, "full": _full, "paper": _paper}

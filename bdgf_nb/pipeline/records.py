@@ -87,7 +87,11 @@ def collect_summaries(root: str | Path, current: str | Path | None = None) -> di
 
 def comparison_rows(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Notebook 03's result rows of every summary, each tagged with its dataset."""
-    return [{**row, "dataset": name} for name, summary in summaries.items() for row in summary.get(RECORDS.comparison, {}).get("rows", [])]
+    return [
+        {**row, "dataset": name}
+        for name, summary in summaries.items()
+        for row in summary.get(RECORDS.comparison, {}).get("rows", [])
+    ]
 
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
@@ -112,12 +116,28 @@ def stored_result(summary: dict[str, Any], name: str, recorded: str, code: str =
     """The result to keep from a finished run's summary.json (it must hold notebook 03's rows)."""
     comparison = summary.get(RECORDS.comparison)
     if not comparison or not comparison.get("rows"):
-        raise ValueError(f"summary of {summary.get('dataset')!r}: expected notebook 03's rows ({RECORDS.comparison}), found none")
+        raise ValueError(
+            f"summary of {summary.get('dataset')!r}: expected notebook 03's rows ({RECORDS.comparison}), found none"
+        )
     scheduled = summary.get("scheduled") or {}
-    seconds = {"scheduler": scheduled.get("seconds"), "jobs": summary.get("jobs", 1), "notebooks": summary.get("notebook_seconds", {})}
+    seconds = {
+        "scheduler": scheduled.get("seconds"),
+        "jobs": summary.get("jobs", 1),
+        "notebooks": summary.get("notebook_seconds", {}),
+    }
     settings = comparison.get("settings", {})
-    return StoredResult(name, str(summary["dataset"]), str(summary.get("preset")), list(settings.get("seeds", [])),
-                        run_command(summary), recorded, list(comparison["rows"]), settings, seconds, code)
+    return StoredResult(
+        name,
+        str(summary["dataset"]),
+        str(summary.get("preset")),
+        list(settings.get("seeds", [])),
+        run_command(summary),
+        recorded,
+        list(comparison["rows"]),
+        settings,
+        seconds,
+        code,
+    )
 
 
 def write_stored_result(result: StoredResult, folder: str | Path = RESULTS_DIR) -> Path:

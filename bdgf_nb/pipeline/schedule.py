@@ -69,8 +69,11 @@ class Task:
 
     def __post_init__(self) -> None:
         expect(self.kind in KINDS, ConfigError, f"Task.kind: expected one of {list(KINDS)}, found {self.kind!r}")
-        expect((self.kind == "train") == (self.variant is not None), ConfigError,
-               f"Task: a variant for kind 'train' and none otherwise, found kind {self.kind!r} with variant {self.variant}")
+        expect(
+            (self.kind == "train") == (self.variant is not None),
+            ConfigError,
+            f"Task: a variant for kind 'train' and none otherwise, found kind {self.kind!r} with variant {self.variant}",
+        )
 
     @property
     def key(self) -> str:
@@ -188,7 +191,13 @@ class ScheduleReport:
     seconds: float = 0.0
 
 
-def run_tasks(tasks: Sequence[T], work: Callable[[T], dict[str, Any]], jobs: int, progress: bool = True, desc: str = "comparison runs") -> ScheduleReport:
+def run_tasks(
+    tasks: Sequence[T],
+    work: Callable[[T], dict[str, Any]],
+    jobs: int,
+    progress: bool = True,
+    desc: str = "comparison runs",
+) -> ScheduleReport:
     """Run `work(task)` for every task in `jobs` one-thread worker processes (spawned: no
     forked torch state), each task once all of its `after` keys have succeeded, longest first.
     `work` must be picklable (a module-level function, or a `functools.partial` of one). Tasks
@@ -230,7 +239,10 @@ def run_tasks(tasks: Sequence[T], work: Callable[[T], dict[str, Any]], jobs: int
                 bar.update()
                 if progress:
                     seconds = report.results.get(task.key, {}).get("seconds")
-                    bar.write(f"[jobs] {task.key}: " + (f"{seconds:.0f} s" if seconds is not None else report.failed[task.key]))
+                    bar.write(
+                        f"[jobs] {task.key}: "
+                        + (f"{seconds:.0f} s" if seconds is not None else report.failed[task.key])
+                    )
             if broken:
                 break
     left = [*running.values(), *pending]  # after a broken pool (or a cycle in `after`): never run
@@ -241,7 +253,9 @@ def run_tasks(tasks: Sequence[T], work: Callable[[T], dict[str, Any]], jobs: int
     return report
 
 
-def train_comparison(ctx: RunContext, masking: str, seeds: list[int], jobs: int, progress: bool = True) -> ScheduleReport:
+def train_comparison(
+    ctx: RunContext, masking: str, seeds: list[int], jobs: int, progress: bool = True
+) -> ScheduleReport:
     """Pretrain every DDPM and train every run of notebook 03's comparison, `jobs` at a time,
     leaving the checkpoints the notebook reloads."""
     # The catalog says whether it is a pixel table (PixelScene comes only from kind "pixel"): no

@@ -114,7 +114,9 @@ def _grid(scene: Scene | PixelScene) -> tuple[np.ndarray, np.ndarray]:
     return scene.stacked(), scene.gt.astype(np.int64)
 
 
-def prepare(ctx: RunContext, scene: Scene | PixelScene | None = None, split: Split | None = None, val_fraction: float = 0.1) -> Prepared:
+def prepare(
+    ctx: RunContext, scene: Scene | PixelScene | None = None, split: Split | None = None, val_fraction: float = 0.1
+) -> Prepared:
     """Split (the leak-free default unless given), carve a spatially separate validation set out
     of the training region, standardise on the fit pixels, lay out (C, H, W).
 
@@ -133,11 +135,22 @@ def prepare(ctx: RunContext, scene: Scene | PixelScene | None = None, split: Spl
     else:
         split = check_measurable(split, labels.reshape(split.train.shape), scene.class_names, ctx.allow_unmeasurable)
     if split.train.ndim == 1:
-        split = replace(split, train=split.train[None], test=split.test[None], val=None if split.val is None else split.val[None])
+        split = replace(
+            split, train=split.train[None], test=split.test[None], val=None if split.val is None else split.val[None]
+        )
     if split.val is None:
         coords = scene.coords if isinstance(scene, PixelScene) else None
         groups = None if isinstance(scene, PixelScene) else scene.metadata.get("groups")  # tiles: whole plots validate
-        split = with_validation(split, labels, fraction=val_fraction, seed=ctx.seed, patch=patch, coords=coords, buffer=patch - 1, groups=groups)
+        split = with_validation(
+            split,
+            labels,
+            fraction=val_fraction,
+            seed=ctx.seed,
+            patch=patch,
+            coords=coords,
+            buffer=patch - 1,
+            groups=groups,
+        )
     standardizer = Standardizer.fit(stacked, split.fit)
     image = np.ascontiguousarray(np.moveaxis(standardizer.transform(stacked), -1, 0))
     return Prepared(scene, split, standardizer, image, labels, scene.channels, patch)
@@ -166,12 +179,16 @@ def baseline_table(ctx: RunContext, prepared: Prepared) -> list[dict[str, Any]]:
     stacked, labels = _grid(prepared.scene)
     for split in (prepared.split, leaky_twin(prepared, ctx.seed)):
         image = Standardizer.fit(stacked, split.train).transform(stacked)
-        for row in run_baselines(split_channels(image, prepared.channel_groups), labels, split.train, split.test, prepared.n_classes, cfg):
+        for row in run_baselines(
+            split_channels(image, prepared.channel_groups), labels, split.train, split.test, prepared.n_classes, cfg
+        ):
             rows.append({"split": split.name, **row})
     return rows
 
 
-def pretrain_ddpm(ctx: RunContext, prepared: Prepared, masking: str, seed: int | None = None, progress: bool = True) -> PretrainedDDPM:
+def pretrain_ddpm(
+    ctx: RunContext, prepared: Prepared, masking: str, seed: int | None = None, progress: bool = True
+) -> PretrainedDDPM:
     """Pretrain (or resume / reload) the masked multimodal DDPM on unlabelled patches of the
     whole scene (docs/METHOD.md §1); the checkpoint lives in `<out_dir>/artifacts/`, so later
     notebooks reuse it. `seed`: the DDPM's seed (default: the run's).
@@ -179,7 +196,11 @@ def pretrain_ddpm(ctx: RunContext, prepared: Prepared, masking: str, seed: int |
     masking="random_matched" is the control for adaptive masking: random masking at the mean
     masking rate the adaptive DDPM of the same seed spent (pretrained first if needed), so
     "adaptive beats random" compares two schedules of the same budget."""
-    expect(not prepared.is_pixel_scene, ConfigError, f"scene {prepared.scene.name!r} is a pixel table: the patch DDPM needs an image scene")
+    expect(
+        not prepared.is_pixel_scene,
+        ConfigError,
+        f"scene {prepared.scene.name!r} is a pixel table: the patch DDPM needs an image scene",
+    )
     source = DDPMSource(masking, ctx.seed if seed is None else seed)
     settings = ctx.preset
     matched_p = None
@@ -188,26 +209,39 @@ def pretrain_ddpm(ctx: RunContext, prepared: Prepared, masking: str, seed: int |
         matched_p = matched_rate(adaptive.history, list(prepared.channel_groups))
     valid = prepared.scene.metadata.get("valid")  # tiles: padding and nodata holes are no pretraining data
     x0 = unlabelled_patches(prepared.image, settings.ddpm_patches, prepared.patch, seed=source.seed, mask=valid)
-    result = pretrain(x0, prepared.channel_groups, settings.pretrain_config(masking, source.seed, matched_p),
-                      checkpoint_path=ctx.ddpm_checkpoint(prepared.scene.name, source), progress=progress)
+    result = pretrain(
+        x0,
+        prepared.channel_groups,
+        settings.pretrain_config(masking, source.seed, matched_p),
+        checkpoint_path=ctx.ddpm_checkpoint(prepared.scene.name, source),
+        progress=progress,
+    )
     return PretrainedDDPM(source, result.diffusion, result.history, result.seconds)
 
 
-def extract_diffusion_features(ctx: RunContext, prepared: Prepared, ddpm: PretrainedDDPM, progress: bool = True) -> DiffusionFeatures:
+def extract_diffusion_features(
+    ctx: RunContext, prepared: Prepared, ddpm: PretrainedDDPM, progress: bool = True
+) -> DiffusionFeatures:
     """K hierarchical feature maps (G_k, H, W) of the frozen denoiser (docs/METHOD.md §2), cached on disk."""
     cfg = ctx.preset.features.at_patch(prepared.patch)  # read at the patch the DDPM was trained on
     diffusion = ddpm.diffusion
     key = feature_cache_key(prepared.scene.name, tuple(prepared.image.shape), cfg, diffusion)
-    maps, _ = cached_features(ctx.cache_dir, key, lambda: extract_features(diffusion, prepared.image, cfg, progress=progress))
+    maps, _ = cached_features(
+        ctx.cache_dir, key, lambda: extract_features(diffusion, prepared.image, cfg, progress=progress)
+    )
     return DiffusionFeatures(maps, ddpm.source)
 
 
-def diffusion_features(ctx: RunContext, prepared: Prepared, masking: str, seed: int | None = None, progress: bool = True) -> DiffusionFeatures:
+def diffusion_features(
+    ctx: RunContext, prepared: Prepared, masking: str, seed: int | None = None, progress: bool = True
+) -> DiffusionFeatures:
     """A scene's diffusion features from the DDPM of masking mode `masking` (pretrained, or
     reloaded from its checkpoint); empty for a pixel table."""
     if prepared.is_pixel_scene:
         return DiffusionFeatures.absent()
-    return extract_diffusion_features(ctx, prepared, pretrain_ddpm(ctx, prepared, masking, seed, progress=progress), progress=progress)
+    return extract_diffusion_features(
+        ctx, prepared, pretrain_ddpm(ctx, prepared, masking, seed, progress=progress), progress=progress
+    )
 
 
 @dataclass
@@ -231,14 +265,22 @@ class ClassifierRun:
         """Flat result row for tables, summary.json and plots: test metrics, and the validation
         metrics of the selected epoch beside them (their gap is the spatial shift)."""
         best = self.history[self.best_epoch - 1] if self.best_epoch >= 1 else {}
-        return {"method": self.variant, **{k: self.report[k] for k in METRICS},
-                **{f"val_{k}": best.get(f"val_{SHORT_NAMES[k]}", float("nan")) for k in METRICS},
-                "best_epoch": self.best_epoch, "seconds": round(self.seconds, 1), "parameters": self.n_parameters}
+        return {
+            "method": self.variant,
+            **{k: self.report[k] for k in METRICS},
+            **{f"val_{k}": best.get(f"val_{SHORT_NAMES[k]}", float("nan")) for k in METRICS},
+            "best_epoch": self.best_epoch,
+            "seconds": round(self.seconds, 1),
+            "parameters": self.n_parameters,
+        }
 
     def guides(self, features: DiffusionFeatures) -> list[np.ndarray]:
         """The guide maps this model reads: `features.maps`, or none for an unguided ablation."""
-        expect(features.source == self.ddpm, ConfigError,
-               f"{self.variant} was trained with the features of {self.ddpm}, found features of {features.source}")
+        expect(
+            features.source == self.ddpm,
+            ConfigError,
+            f"{self.variant} was trained with the features of {self.ddpm}, found features of {features.source}",
+        )
         return features.maps if self.model.cfg.guidance else []
 
 
@@ -248,12 +290,20 @@ def training_pixels(ctx: RunContext, prepared: Prepared, seed: int) -> tuple[np.
     caps them (quick mode)."""
     settings = ctx.preset
     fit = limit_mask(prepared.split.fit, prepared.labels, settings.max_train_pixels, seed)
-    val = limit_mask(prepared.split.val if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed)
+    val = limit_mask(
+        prepared.split.val if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed
+    )
     return fit, val
 
 
-def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatures, variant: Variant, seed: int | None = None,
-                  progress: bool = True) -> ClassifierRun:
+def train_variant(
+    ctx: RunContext,
+    prepared: Prepared,
+    features: DiffusionFeatures,
+    variant: Variant,
+    seed: int | None = None,
+    progress: bool = True,
+) -> ClassifierRun:
     """Train BDGF or one of its ablations (`Variant`) on the leak-free split and score it on the
     test pixels. `features`: the diffusion features that guide it (`DiffusionFeatures.absent()`
     for none); `seed`: model seed (default: the run's).
@@ -265,29 +315,62 @@ def train_variant(ctx: RunContext, prepared: Prepared, features: DiffusionFeatur
     cfg = variant.config(settings.model)
     guide_channels = [g.shape[0] for g in features.maps]
     if variant.equal_size:  # widened to the guided model's size
-        cfg = replace(cfg, width=equal_size_width(replace(cfg, guidance=True), prepared.channel_groups, guide_channels, prepared.n_classes))
+        cfg = replace(
+            cfg,
+            width=equal_size_width(
+                replace(cfg, guidance=True), prepared.channel_groups, guide_channels, prepared.n_classes
+            ),
+        )
     guides = features.maps if cfg.guidance else []
     torch.manual_seed(seed)  # weights are drawn from the global RNG
     model = BDGF(cfg, prepared.channel_groups, guide_channels if cfg.guidance else [], prepared.n_classes)
     fit, val = training_pixels(ctx, prepared, seed)
     checkpoint = ctx.classifier_checkpoint(prepared.scene.name, variant.key, features.source, seed)
     val_set = prepared.dataset(val, guides)
-    result = train_classifier(model, prepared.dataset(fit, guides), val_set, prepared.n_classes,
-                              settings.train_config(seed), checkpoint_path=checkpoint, progress=progress)
+    result = train_classifier(
+        model,
+        prepared.dataset(fit, guides),
+        val_set,
+        prepared.n_classes,
+        settings.train_config(seed),
+        checkpoint_path=checkpoint,
+        progress=progress,
+    )
     test_set = prepared.dataset(prepared.split.test, guides)
     # Stored beside the checkpoint, keyed by the weights and the pixels scored: a reload (the
     # notebook after `bdgf-run --jobs`, a later chapter) reads it instead of predicting again.
     # The device type is in the key (bf16 autocast on CUDA, fp32 on CPU: evaluate.predict), and
     # torch's version (its kernels); bump "evaluation" when evaluate_classifier, predict,
     # classification_report or the ensemble rules change what they compute.
-    key = {"evaluation": 1, "weights": state_dict_hash(model), "model": model.config_dict(),
-           "test": test_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": prepared.n_classes,
-           "device": next(model.parameters()).device.type, "torch": torch.__version__}
-    evaluation = stored_json(checkpoint.with_suffix(".eval.json"), key,
-                             lambda: evaluate_classifier(model, test_set, val_set, prepared.n_classes), write=ddp.is_main())
+    key = {
+        "evaluation": 1,
+        "weights": state_dict_hash(model),
+        "model": model.config_dict(),
+        "test": test_set.fingerprint(),
+        "val": val_set.fingerprint(),
+        "n_classes": prepared.n_classes,
+        "device": next(model.parameters()).device.type,
+        "torch": torch.__version__,
+    }
+    evaluation = stored_json(
+        checkpoint.with_suffix(".eval.json"),
+        key,
+        lambda: evaluate_classifier(model, test_set, val_set, prepared.n_classes),
+        write=ddp.is_main(),
+    )
     ensembles = EnsembleChoice(**evaluation["ensembles"]) if evaluation["ensembles"] is not None else None
-    return ClassifierRun(variant.key, seed, features.source, evaluation["report"], result.history, result.best_epoch, result.seconds,
-                         model.n_parameters, result.model, ensembles)
+    return ClassifierRun(
+        variant.key,
+        seed,
+        features.source,
+        evaluation["report"],
+        result.history,
+        result.best_epoch,
+        result.seconds,
+        model.n_parameters,
+        result.model,
+        ensembles,
+    )
 
 
 def evaluate_classifier(model: BDGF, test_set: PatchDataset, val_set: PatchDataset, n_classes: int) -> dict[str, Any]:
@@ -299,8 +382,15 @@ def evaluate_classifier(model: BDGF, test_set: PatchDataset, val_set: PatchDatas
     ensembles = None
     if len(model.cfg.branches) > 1:
         val_out = predict(model, val_set)
-        ensembles = asdict(choose_ensemble_rule(val_out["branch_probabilities"], val_set.targets.numpy(), test_out["branch_probabilities"],
-                                                y_test, n_classes))
+        ensembles = asdict(
+            choose_ensemble_rule(
+                val_out["branch_probabilities"],
+                val_set.targets.numpy(),
+                test_out["branch_probabilities"],
+                y_test,
+                n_classes,
+            )
+        )
     return {"report": report, "ensembles": ensembles}
 
 
@@ -310,7 +400,9 @@ def predict_test(prepared: Prepared, run: ClassifierRun, features: DiffusionFeat
     return {**predict(run.model, test_set), "labels": test_set.targets.numpy()}
 
 
-def predict_scene(prepared: Prepared, run: ClassifierRun, features: DiffusionFeatures, ctx: RunContext | None = None) -> np.ndarray:
+def predict_scene(
+    prepared: Prepared, run: ClassifierRun, features: DiffusionFeatures, ctx: RunContext | None = None
+) -> np.ndarray:
     """(H, W) map of predicted labels (1-based) over every pixel of the scene, in row tiles.
 
     With `ctx`, the map is stored beside the run's checkpoint, keyed by the weights, the image,
@@ -324,9 +416,16 @@ def predict_scene(prepared: Prepared, run: ClassifierRun, features: DiffusionFea
 
     if ctx is None:
         return compute()
-    key = {"scene_map": 1, "weights": state_dict_hash(run.model), "model": run.model.config_dict(),
-           "image": array_digest(prepared.image), "guides": [array_digest(g) for g in guides], "patch": prepared.patch,
-           "device": next(run.model.parameters()).device.type, "torch": torch.__version__}
+    key = {
+        "scene_map": 1,
+        "weights": state_dict_hash(run.model),
+        "model": run.model.config_dict(),
+        "image": array_digest(prepared.image),
+        "guides": [array_digest(g) for g in guides],
+        "patch": prepared.patch,
+        "device": next(run.model.parameters()).device.type,
+        "torch": torch.__version__,
+    }
     path = ctx.classifier_checkpoint(prepared.scene.name, run.variant, run.ddpm, run.seed).with_suffix(".map.npz")
     return stored_array(path, key, compute, write=ddp.is_main())
 
@@ -338,7 +437,10 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
     pair with the classifiers of the same model seed."""
     seed = ctx.seed if seed is None else seed
     labels, split = prepared.labels, prepared.split
-    configs = [ctx.preset.baseline_config(seed, kind) for kind in (("centre",) if prepared.is_pixel_scene else ("centre", "patch_stats"))]
+    configs = [
+        ctx.preset.baseline_config(seed, kind)
+        for kind in (("centre",) if prepared.is_pixel_scene else ("centre", "patch_stats"))
+    ]
 
     fused = {"+".join(prepared.channel_groups): np.moveaxis(prepared.image, 0, -1)}
 
@@ -352,14 +454,26 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
     # Stored (keyed by the configs, the image, the labels, the split and scikit-learn's version):
     # `bdgf-run --jobs` fits them in a worker, and the notebook reads them. Bump
     # "fused_baselines" when run_baselines, fit_predict or pixel_features change what they compute.
-    key = {"fused_baselines": 1, "configs": [asdict(cfg) for cfg in configs], "channels": prepared.channel_groups,
-           "image": array_digest(prepared.image), "labels": array_digest(labels), "train": array_digest(split.train),
-           "test": array_digest(split.test), "n_classes": prepared.n_classes, "sklearn": sklearn.__version__}
-    rows: list[dict[str, Any]] = stored_json(ctx.baseline_results(prepared.scene.name, seed), key, fit_all, write=ddp.is_main())
+    key = {
+        "fused_baselines": 1,
+        "configs": [asdict(cfg) for cfg in configs],
+        "channels": prepared.channel_groups,
+        "image": array_digest(prepared.image),
+        "labels": array_digest(labels),
+        "train": array_digest(split.train),
+        "test": array_digest(split.test),
+        "n_classes": prepared.n_classes,
+        "sklearn": sklearn.__version__,
+    }
+    rows: list[dict[str, Any]] = stored_json(
+        ctx.baseline_results(prepared.scene.name, seed), key, fit_all, write=ddp.is_main()
+    )
     return rows
 
 
-def baseline_scene_map(ctx: RunContext, prepared: Prepared, model: str = "rf", features: str = "patch_stats") -> np.ndarray:
+def baseline_scene_map(
+    ctx: RunContext, prepared: Prepared, model: str = "rf", features: str = "patch_stats"
+) -> np.ndarray:
     """(H, W) labels predicted by a fused baseline for every pixel of the scene.
 
     Stored (keyed by the config, the image, the labels, the split, the patch size and
@@ -370,9 +484,20 @@ def baseline_scene_map(ctx: RunContext, prepared: Prepared, model: str = "rf", f
 
     def compute() -> np.ndarray:
         stacked = pixel_features(np.moveaxis(prepared.image, 0, -1), features, prepared.patch)
-        predicted = fit_predict(model, stacked[split.train], prepared.labels[split.train], stacked.reshape(-1, stacked.shape[-1]), cfg)
+        predicted = fit_predict(
+            model, stacked[split.train], prepared.labels[split.train], stacked.reshape(-1, stacked.shape[-1]), cfg
+        )
         return predicted.reshape(prepared.labels.shape)
 
-    key = {"baseline_map": 1, "config": asdict(cfg), "image": array_digest(prepared.image), "labels": array_digest(prepared.labels),
-           "train": array_digest(split.train), "patch": prepared.patch, "sklearn": sklearn.__version__}
-    return stored_array(ctx.baseline_map(prepared.scene.name, ctx.seed, model, features), key, compute, write=ddp.is_main())
+    key = {
+        "baseline_map": 1,
+        "config": asdict(cfg),
+        "image": array_digest(prepared.image),
+        "labels": array_digest(prepared.labels),
+        "train": array_digest(split.train),
+        "patch": prepared.patch,
+        "sklearn": sklearn.__version__,
+    }
+    return stored_array(
+        ctx.baseline_map(prepared.scene.name, ctx.seed, model, features), key, compute, write=ddp.is_main()
+    )

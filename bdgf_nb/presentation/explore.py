@@ -103,8 +103,10 @@ def noise_level(alpha_bar: np.ndarray, t: int, schedule: str = "") -> str:
     """How much of x_t is signal at timestep t, in words (alpha_bar (T,) from `schedule_snr`)."""
     a = float(alpha_bar[t])
     snr = a / (1.0 - a)
-    return (f"t = {t}: {100 * a:.2f} % of the variance of x_t is signal, {100 * (1 - a):.2g} % noise "
-            f"(SNR {snr:.3g} = {10 * math.log10(snr):+.1f} dB; {schedule + ' ' if schedule else ''}schedule, T = {len(alpha_bar)})")
+    return (
+        f"t = {t}: {100 * a:.2f} % of the variance of x_t is signal, {100 * (1 - a):.2g} % noise "
+        f"(SNR {snr:.3g} = {10 * math.log10(snr):+.1f} dB; {schedule + ' ' if schedule else ''}schedule, T = {len(alpha_bar)})"
+    )
 
 
 def forward_process(
@@ -129,7 +131,14 @@ def forward_process(
             x_t = diffusion.q_sample(x0, torch.full((1,), int(t), dtype=torch.long), noise)[0].numpy()  # DDPM eq. 4
             views[int(t)] = display_views(x_t, source, diffusion.channel_groups)
     alpha_bar, snr = schedule_snr(diffusion.cfg)
-    return ForwardProcess(tuple(int(t) for t in timesteps), views, alpha_bar, snr, tuple(int(t) for t in feature_timesteps), diffusion.cfg.schedule)
+    return ForwardProcess(
+        tuple(int(t) for t in timesteps),
+        views,
+        alpha_bar,
+        snr,
+        tuple(int(t) for t in feature_timesteps),
+        diffusion.cfg.schedule,
+    )
 
 
 def forward_process_figure(fp: ForwardProcess) -> Figure:
@@ -143,7 +152,10 @@ def forward_process_figure(fp: ForwardProcess) -> Figure:
         for j, t in enumerate(cols):
             ax = fig.add_subplot(grid[i, j])
             ax.imshow(fp.views[t][name], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-            ax.set_title(("x0" if t < 0 else f"t = {t}\n{100 * fp.signal_fraction(t):.1f} % signal") if i == 0 else "", fontsize=8)
+            ax.set_title(
+                ("x0" if t < 0 else f"t = {t}\n{100 * fp.signal_fraction(t):.1f} % signal") if i == 0 else "",
+                fontsize=8,
+            )
             ax.set_axis_off()
             if j == 0:
                 ax.text(-0.15, 0.5, name, transform=ax.transAxes, rotation=90, va="center", ha="right", fontsize=8)
@@ -151,7 +163,14 @@ def forward_process_figure(fp: ForwardProcess) -> Figure:
     ax.semilogy(np.arange(len(fp.snr)), fp.snr, color="black", lw=1)
     for t in fp.feature_timesteps:
         ax.axvline(t, color="tab:red", lw=0.8, ls="--")
-        ax.annotate(f"t={t}: {100 * fp.signal_fraction(t):.2f} %", (t, fp.snr[t]), textcoords="offset points", xytext=(4, 4), fontsize=7, color="tab:red")
+        ax.annotate(
+            f"t={t}: {100 * fp.signal_fraction(t):.2f} %",
+            (t, fp.snr[t]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=7,
+            color="tab:red",
+        )
     ax.axhline(1.0, color="grey", lw=0.6, ls=":")
     ax.set_xlabel("timestep t")
     ax.set_ylabel("SNR = a_t / (1 - a_t)")
@@ -208,13 +227,26 @@ def masking_sweep(cfg: MaskingConfig, n: int = 201) -> MaskingSweep:
     return MaskingSweep(share, target, at_max if at_max <= 1.0 else None, at_zero if at_zero >= 0.0 else None)
 
 
-def simulate_masking(cfg: MaskingConfig, reliance: Sequence[Sequence[float]] | Sequence[float], epochs: int = 20, steps_per_epoch: int = 20) -> np.ndarray:
+def simulate_masking(
+    cfg: MaskingConfig,
+    reliance: Sequence[Sequence[float]] | Sequence[float],
+    epochs: int = 20,
+    steps_per_epoch: int = 20,
+) -> np.ndarray:
     """p_m after every step of the real `ModalityMasker` (adaptive, reliance signal): (steps, M).
 
     reliance: one vector held for all epochs, or one vector per epoch (the last repeats). It is
     an open loop: in training, hiding a modality changes the reliance measured next epoch."""
-    pairs = [list(map(float, reliance))] if not isinstance(reliance[0], Sequence) else [list(map(float, r)) for r in reliance]  # type: ignore[arg-type]
-    expect(epochs >= 1 and steps_per_epoch >= 1, ConfigError, f"epochs and steps_per_epoch must be >= 1, found {epochs} and {steps_per_epoch}")
+    pairs = (
+        [list(map(float, reliance))]
+        if not isinstance(reliance[0], Sequence)
+        else [list(map(float, r)) for r in reliance]
+    )  # type: ignore[arg-type]
+    expect(
+        epochs >= 1 and steps_per_epoch >= 1,
+        ConfigError,
+        f"epochs and steps_per_epoch must be >= 1, found {epochs} and {steps_per_epoch}",
+    )
     masker = ModalityMasker(replace(cfg, mode="adaptive", signal="reliance"), len(pairs[0]), epochs * steps_per_epoch)
     path = []
     for epoch in range(epochs):
@@ -225,10 +257,20 @@ def simulate_masking(cfg: MaskingConfig, reliance: Sequence[Sequence[float]] | S
     return np.asarray(path)
 
 
-def masking_figure(cfg: MaskingConfig, reliance: Sequence[float], names: Sequence[str] = ("hsi", "lidar"), epochs: int = 20, steps_per_epoch: int = 20) -> Figure:
+def masking_figure(
+    cfg: MaskingConfig,
+    reliance: Sequence[float],
+    names: Sequence[str] = ("hsi", "lidar"),
+    epochs: int = 20,
+    steps_per_epoch: int = 20,
+) -> Figure:
     """Left: target p_mask of each modality against the share of modality 0, the saturation
     points and the chosen reliance; right: the simulated trajectory towards that target."""
-    expect(len(reliance) == 2 == len(names), DataError, f"masking_figure draws two modalities, found {len(reliance)} reliance values and names {list(names)}")
+    expect(
+        len(reliance) == 2 == len(names),
+        DataError,
+        f"masking_figure draws two modalities, found {len(reliance)} reliance values and names {list(names)}",
+    )
     rule = masking_rule(cfg, reliance)
     sweep = masking_sweep(cfg)
     path = simulate_masking(cfg, reliance, epochs, steps_per_epoch)
@@ -240,7 +282,10 @@ def masking_figure(cfg: MaskingConfig, reliance: Sequence[float], names: Sequenc
         left.plot([rule.shares[0]], [rule.target[m]], "o", color=colours[m])
         right.plot(np.arange(1, len(path) + 1) / steps_per_epoch, path[:, m], color=colours[m], label=names[m])
         right.axhline(rule.target[m], color=colours[m], lw=0.6, ls=":")
-    for s, y, label in ((sweep.saturates_at_pmax, cfg.p_max, f"{names[0]} at p_max"), (sweep.saturates_at_zero, 0.0, f"{names[0]} at 0")):
+    for s, y, label in (
+        (sweep.saturates_at_pmax, cfg.p_max, f"{names[0]} at p_max"),
+        (sweep.saturates_at_zero, 0.0, f"{names[0]} at 0"),
+    ):
         if s is not None:
             left.axvline(s, color="grey", lw=0.7, ls="--")
             left.annotate(label, (s, y), fontsize=7, xytext=(-2, 4), textcoords="offset points", ha="right")
@@ -300,14 +345,23 @@ def trace_mamba_block(block: MambaBlock, x: torch.Tensor) -> ScanTrace:
 
 
 @torch.no_grad()
-def trace_mamba_branch(branch: MambaBranch, x: torch.Tensor, guides: Sequence[torch.Tensor] = (), atol: float = 1e-4) -> list[ScanTrace]:
+def trace_mamba_branch(
+    branch: MambaBranch, x: torch.Tensor, guides: Sequence[torch.Tensor] = (), atol: float = 1e-4
+) -> list[ScanTrace]:
     """One ScanTrace per Mamba layer of `branch` on x (b, C, p, p) with its guides: forward hooks
     capture each block's input during the branch's own forward, then `trace_mamba_block` reruns
     it. Raises DataError if the re-implementation drifts from the block's output by > atol."""
     blocks = [layer.mixer for layer in branch.layers if isinstance(layer.mixer, MambaBlock)]
-    expect(len(blocks) == len(branch.layers), DataError, f"every layer of the branch must hold a MambaBlock, found {len(blocks)} of {len(branch.layers)}")
+    expect(
+        len(blocks) == len(branch.layers),
+        DataError,
+        f"every layer of the branch must hold a MambaBlock, found {len(blocks)} of {len(branch.layers)}",
+    )
     captured: list[tuple[torch.Tensor, torch.Tensor]] = []
-    hooks = [block.register_forward_hook(lambda _m, inp, out: captured.append((inp[0].detach(), out.detach()))) for block in blocks]
+    hooks = [
+        block.register_forward_hook(lambda _m, inp, out: captured.append((inp[0].detach(), out.detach())))
+        for block in blocks
+    ]
     was_training = branch.training
     try:
         branch.eval()
@@ -320,24 +374,36 @@ def trace_mamba_branch(branch: MambaBranch, x: torch.Tensor, guides: Sequence[to
     for block, (inp, out) in zip(blocks, captured, strict=True):
         trace = trace_mamba_block(block, inp)
         gap = float(np.abs(trace.out - out.numpy()).max())
-        expect(gap <= atol * max(1.0, float(out.abs().max())), DataError, f"scan tracer disagrees with the MambaBlock output: max |diff| {gap:.2e} > atol {atol}")
+        expect(
+            gap <= atol * max(1.0, float(out.abs().max())),
+            DataError,
+            f"scan tracer disagrees with the MambaBlock output: max |diff| {gap:.2e} > atol {atol}",
+        )
         traces.append(trace)
     return traces
 
 
-def scan_figure(traces: Mapping[str, Sequence[ScanTrace]], pixel: int = 0, layer: int = 0, token_labels: Sequence[str] | None = None) -> Figure:
+def scan_figure(
+    traces: Mapping[str, Sequence[ScanTrace]], pixel: int = 0, layer: int = 0, token_labels: Sequence[str] | None = None
+) -> Figure:
     """Three panels along the token sequence of one pixel, one line per model (e.g. guided vs
     unguided): mean delta over channels, state norm ||h_t||, mean output gate silu(z)."""
     expect(len(traces) >= 1, DataError, "scan_figure needs at least one named trace")
     fig = Figure(figsize=(10.0, 3.0))
     axes = fig.subplots(1, 3)
-    panels = (("delta", "mean step size delta_t", lambda tr: tr.delta[pixel].mean(-1)),
-              ("state", "state norm ||h_t||", lambda tr: tr.state_norm[pixel]),
-              ("gate", "mean gate silu(z_t)", lambda tr: tr.gate[pixel].mean(-1)))
+    panels = (
+        ("delta", "mean step size delta_t", lambda tr: tr.delta[pixel].mean(-1)),
+        ("state", "state norm ||h_t||", lambda tr: tr.state_norm[pixel]),
+        ("gate", "mean gate silu(z_t)", lambda tr: tr.gate[pixel].mean(-1)),
+    )
     for name, per_layer in traces.items():
         expect(0 <= layer < len(per_layer), ConfigError, f"layer must be in [0, {len(per_layer) - 1}], found {layer}")
         trace = per_layer[layer]
-        expect(0 <= pixel < trace.delta.shape[0], ConfigError, f"pixel must be in [0, {trace.delta.shape[0] - 1}], found {pixel}")
+        expect(
+            0 <= pixel < trace.delta.shape[0],
+            ConfigError,
+            f"pixel must be in [0, {trace.delta.shape[0] - 1}], found {pixel}",
+        )
         for ax, (_, ylabel, value) in zip(axes, panels, strict=True):
             ax.plot(value(trace), marker=".", label=name)
             ax.set_ylabel(ylabel)
@@ -357,4 +423,3 @@ def token_labels(branch: MambaBranch, channel_groups: Mapping[str, int]) -> list
     g, n = branch.tokens.band_group, branch.tokens.n_spectral
     first = list(channel_groups.values())[0]
     return [f"b{k * g}-{min((k + 1) * g, first) - 1}" for k in range(n)] + list(channel_groups)[1:]
-

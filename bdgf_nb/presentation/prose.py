@@ -63,8 +63,16 @@ def change(what: str, before: float, after: float, digits: int = 2) -> str:
     return f"{what} {'rises' if sa > sb else 'falls'} from {_fmt(before, digits)} to {_fmt(after, digits)}"
 
 
-def compare(name_a: str, a: float, name_b: str, b: float, unit: str = "OA", ci: tuple[float, float] | None = None,
-            digits: int = 1, confidence: float = 0.95) -> str:
+def compare(
+    name_a: str,
+    a: float,
+    name_b: str,
+    b: float,
+    unit: str = "OA",
+    ci: tuple[float, float] | None = None,
+    digits: int = 1,
+    confidence: float = 0.95,
+) -> str:
     """One sentence: which of two results is higher and, given the `confidence` interval `ci` of
     the paired difference a - b (e.g. stats.paired_difference), whether that is resolved.
 
@@ -101,7 +109,9 @@ def _best(scores: Mapping[str, float]) -> str:
 # --- chapter readers ---------------------------------------------------------------------------
 
 
-def probe_vs_control(features: Mapping[str, float], control_name: str, control: float, unit: str = "OA", digits: int = 1) -> str:
+def probe_vs_control(
+    features: Mapping[str, float], control_name: str, control: float, unit: str = "OA", digits: int = 1
+) -> str:
     """Notebook 01: linear-probe scores of diffusion feature sets against a raw-pixel control
     (the 3 x 3 mean of the inputs). Says whether ANY feature set beats the control."""
     _best(features)
@@ -116,13 +126,27 @@ def probe_vs_control(features: Mapping[str, float], control_name: str, control: 
     return f"Linear probe ({unit}): " + "; ".join(parts) + f". On this run {verdict}."
 
 
-def guidance_effect(branch: str, guided: float, unguided: float, params_guided: int, params_unguided: int,
-                    unit: str = "OA", ci: tuple[float, float] | None = None, digits: int = 1) -> str:
+def guidance_effect(
+    branch: str,
+    guided: float,
+    unguided: float,
+    params_guided: int,
+    params_unguided: int,
+    unit: str = "OA",
+    ci: tuple[float, float] | None = None,
+    digits: int = 1,
+) -> str:
     """Notebook 02: effect of diffusion guidance on one branch, with the parameter confound."""
-    expect(params_guided > 0 and params_unguided > 0, DataError, f"parameter counts must be > 0, found {params_guided} and {params_unguided}")
+    expect(
+        params_guided > 0 and params_unguided > 0,
+        DataError,
+        f"parameter counts must be > 0, found {params_guided} and {params_unguided}",
+    )
     text = compare(f"guided {branch}", guided, f"unguided {branch}", unguided, unit, ci, digits)
     extra = 100.0 * (params_guided - params_unguided) / params_unguided
-    size = f"{abs(extra):.0f} % {'more' if extra >= 0 else 'fewer'} parameters ({params_guided:,} vs {params_unguided:,})"
+    size = (
+        f"{abs(extra):.0f} % {'more' if extra >= 0 else 'fewer'} parameters ({params_guided:,} vs {params_unguided:,})"
+    )
     sg, su = shown(guided, digits), shown(unguided, digits)
     if sg > su and extra > 0:
         return f"{text} The guided {branch} also has {size}: part of the gain may be capacity; compare at equal parameter count to separate the two."
@@ -136,7 +160,13 @@ def ensemble_reading(branch_accuracy: Mapping[str, float], ensemble: float, unit
     best = _best(branch_accuracy)
     text = versus("the ensemble", ensemble, f"its best branch {best}", branch_accuracy[best], digits)
     gain = shown(ensemble, digits) - shown(branch_accuracy[best], digits)
-    verdict = "averaging the branches helped" if gain > 0 else "averaging the branches cost accuracy" if gain < 0 else "averaging the branches changed nothing"
+    verdict = (
+        "averaging the branches helped"
+        if gain > 0
+        else "averaging the branches cost accuracy"
+        if gain < 0
+        else "averaging the branches changed nothing"
+    )
     return f"By {unit}, {text}: {verdict} on this run."
 
 
@@ -147,55 +177,107 @@ def cka_reading(mean_cka: float, ensemble_gain: float, digits: int = 2) -> str:
     c = shown(mean_cka, digits)
     words = next(w for threshold, w in CKA_WORDS if c >= threshold)
     gain = shown(ensemble_gain, 1)
-    ensemble = (f"the ensemble is {abs(gain):.1f} points {'above' if gain > 0 else 'below'} its best branch" if gain != 0
-                else "the ensemble is equal to its best branch at this precision")
-    verdict = ("so the branches' differences pay off in the ensemble" if gain > 0
-               else "so this run shows no complementarity that the ensemble exploits")
-    return (f"Mean linear CKA between branch features is {_fmt(mean_cka, digits)} (1 = the same representation up to rotation "
-            f"and scale; >= 0.8 we call largely similar, < 0.5 largely different): the branches learn {words} features, "
-            f"and {ensemble}, {verdict}.")
+    ensemble = (
+        f"the ensemble is {abs(gain):.1f} points {'above' if gain > 0 else 'below'} its best branch"
+        if gain != 0
+        else "the ensemble is equal to its best branch at this precision"
+    )
+    verdict = (
+        "so the branches' differences pay off in the ensemble"
+        if gain > 0
+        else "so this run shows no complementarity that the ensemble exploits"
+    )
+    return (
+        f"Mean linear CKA between branch features is {_fmt(mean_cka, digits)} (1 = the same representation up to rotation "
+        f"and scale; >= 0.8 we call largely similar, < 0.5 largely different): the branches learn {words} features, "
+        f"and {ensemble}, {verdict}."
+    )
 
 
-def masking_reading(arms: Mapping[str, Mapping[str, float]], modalities: Sequence[str], reference: str = "none",
-                    loss_key: str = "loss_{}", eps: float = 0.02, digits: int = 3) -> str:
+def masking_reading(
+    arms: Mapping[str, Mapping[str, float]],
+    modalities: Sequence[str],
+    reference: str = "none",
+    loss_key: str = "loss_{}",
+    eps: float = 0.02,
+    digits: int = 3,
+) -> str:
     """Notebook 01: what masking did to balance. arms: masking mode -> final-epoch record with
     `dominance_gap`, `reliance_<m>` and optionally `loss_key.format(m)` (lower = better).
     Compares every arm with `reference`; names modalities relied on below `eps` in every arm
     (masking.MaskingConfig.reliance_eps: "not relied on")."""
-    expect(reference in arms and len(arms) >= 2, DataError, f"arms must hold the reference {reference!r} and one more, found {list(arms)}")
+    expect(
+        reference in arms and len(arms) >= 2,
+        DataError,
+        f"arms must hold the reference {reference!r} and one more, found {list(arms)}",
+    )
     base = arms[reference]
     label = {arm: "no masking" if arm == "none" else f"{arm} masking" for arm in arms}
     sentences = []
     for arm, record in arms.items():
         if arm == reference:
             continue
-        gap = versus(f"under {label[arm]} the dominance gap", record["dominance_gap"], f"that under {label[reference]}", base["dominance_gap"], digits, unit="")
+        gap = versus(
+            f"under {label[arm]} the dominance gap",
+            record["dominance_gap"],
+            f"that under {label[reference]}",
+            base["dominance_gap"],
+            digits,
+            unit="",
+        )
         closer = shown(record["dominance_gap"], digits) < shown(base["dominance_gap"], digits)
         further = shown(record["dominance_gap"], digits) > shown(base["dominance_gap"], digits)
-        sentences.append(gap + (": closer to balance (0 = balanced)" if closer else ": further from balance (0 = balanced)" if further else ""))
-        sentences.append("; ".join(change(f"reliance on {m}", base[f"reliance_{m}"], record[f"reliance_{m}"], digits) for m in modalities)
-                         + f" ({label[reference]} -> {label[arm]})")
+        sentences.append(
+            gap
+            + (
+                ": closer to balance (0 = balanced)"
+                if closer
+                else ": further from balance (0 = balanced)"
+                if further
+                else ""
+            )
+        )
+        sentences.append(
+            "; ".join(
+                change(f"reliance on {m}", base[f"reliance_{m}"], record[f"reliance_{m}"], digits) for m in modalities
+            )
+            + f" ({label[reference]} -> {label[arm]})"
+        )
         losses = [m for m in modalities if loss_key.format(m) in record and loss_key.format(m) in base]
         if losses:
-            sentences.append("; ".join(change(f"the {m} loss", base[loss_key.format(m)], record[loss_key.format(m)], 3) for m in losses)
-                             + f" ({label[reference]} -> {label[arm]}; lower is better)")
+            sentences.append(
+                "; ".join(
+                    change(f"the {m} loss", base[loss_key.format(m)], record[loss_key.format(m)], 3) for m in losses
+                )
+                + f" ({label[reference]} -> {label[arm]}; lower is better)"
+            )
     ignored = [m for m in modalities if all(float(r[f"reliance_{m}"]) < eps for r in arms.values())]
     if ignored:
-        sentences.append(f"In every arm the reliance on {', '.join(ignored)} stays below {eps:g}: the denoiser barely uses it, whatever the masking")
+        sentences.append(
+            f"In every arm the reliance on {', '.join(ignored)} stays below {eps:g}: the denoiser barely uses it, whatever the masking"
+        )
     return " ".join(s[0].upper() + s[1:] + "." for s in sentences)
 
 
 # --- readers over result rows (notebooks 00, 01, 03, 05) -----------------------------
 
 
-def baseline_reading(rows: Sequence[Mapping[str, Any]], leak_free: str, leaky: str = "random", metric: str = "overall_accuracy",
-                     digits: int = 1) -> str:
+def baseline_reading(
+    rows: Sequence[Mapping[str, Any]],
+    leak_free: str,
+    leaky: str = "random",
+    metric: str = "overall_accuracy",
+    digits: int = 1,
+) -> str:
     """Notebook 00: per baseline model on the `leak_free` split, the fused modalities (the name
     joined by "+") against the best single modality; then the fused row on `leaky` against
     `leak_free` (the inflation a random split adds). rows: baseline_table's, with `split`,
     `method`, `modalities` and `metric`."""
+
     def score(split: str, method: str, modalities: str) -> float | None:
-        hits = [float(r[metric]) for r in rows if (r["split"], r["method"], r["modalities"]) == (split, method, modalities)]
+        hits = [
+            float(r[metric]) for r in rows if (r["split"], r["method"], r["modalities"]) == (split, method, modalities)
+        ]
         return hits[0] if hits else None
 
     sentences = []
@@ -205,16 +287,39 @@ def baseline_reading(rows: Sequence[Mapping[str, Any]], leak_free: str, leaky: s
         single = {n: score(leak_free, method, n) for n in names if "+" not in n}
         if fused and single:
             best = max(single, key=lambda n: float(single[n] or 0.0))
-            sentences.append(f"{method}, leak-free split: " + versus(f"fused {fused[0]}", score(leak_free, method, fused[0]) or 0.0,
-                                                                    f"the best single modality {best}", single[best] or 0.0, digits))
+            sentences.append(
+                f"{method}, leak-free split: "
+                + versus(
+                    f"fused {fused[0]}",
+                    score(leak_free, method, fused[0]) or 0.0,
+                    f"the best single modality {best}",
+                    single[best] or 0.0,
+                    digits,
+                )
+            )
             leaked = score(leaky, method, fused[0])
             if leaked is not None:
-                sentences.append(f"{method}, fused: " + versus(f"the {leaky} split", leaked, "the leak-free split", score(leak_free, method, fused[0]) or 0.0, digits))
-    expect(bool(sentences), DataError, f"baseline_reading needs fused and single-modality rows on split {leak_free!r}, found {len(rows)} rows")
+                sentences.append(
+                    f"{method}, fused: "
+                    + versus(
+                        f"the {leaky} split",
+                        leaked,
+                        "the leak-free split",
+                        score(leak_free, method, fused[0]) or 0.0,
+                        digits,
+                    )
+                )
+    expect(
+        bool(sentences),
+        DataError,
+        f"baseline_reading needs fused and single-modality rows on split {leak_free!r}, found {len(rows)} rows",
+    )
     return " ".join(s + "." for s in sentences)
 
 
-def masking_schedule_reading(history: Sequence[Mapping[str, float]], modalities: Sequence[str], p_max: float, digits: int = 2) -> str:
+def masking_schedule_reading(
+    history: Sequence[Mapping[str, float]], modalities: Sequence[str], p_max: float, digits: int = 2
+) -> str:
     """Notebook 01: how p_mask of each modality moved over pretraining (first -> last epoch) and
     for how many epochs it sat at the cap p_max (a saturated rule no longer follows the balance)."""
     expect(len(history) >= 1, DataError, "masking_schedule_reading needs at least one epoch of history, found none")
@@ -225,8 +330,15 @@ def masking_schedule_reading(history: Sequence[Mapping[str, float]], modalities:
             continue
         values = [float(h[key]) for h in history]
         capped = sum(shown(v, digits) >= shown(p_max, digits) for v in values)
-        parts.append(change(f"p_mask({m})", values[0], values[-1], digits) + f" (epoch 1 -> {len(values)}; at the cap p_max = {p_max:g} in {capped} of {len(values)} epochs)")
-    expect(bool(parts), DataError, f"masking_schedule_reading: no p_mask_<m> for modalities {list(modalities)} in the history")
+        parts.append(
+            change(f"p_mask({m})", values[0], values[-1], digits)
+            + f" (epoch 1 -> {len(values)}; at the cap p_max = {p_max:g} in {capped} of {len(values)} epochs)"
+        )
+    expect(
+        bool(parts),
+        DataError,
+        f"masking_schedule_reading: no p_mask_<m> for modalities {list(modalities)} in the history",
+    )
     return "; ".join(parts) + "."  # starts with the code name p_mask(m), left lower-case
 
 
@@ -234,7 +346,11 @@ def feature_balance_reading(rows: Sequence[Mapping[str, Any]], reference: str = 
     """Notebook 01: feature balance (min R^2 / max R^2, 1 = balanced) of each masking arm against
     `reference`. rows: {"masking": arm, "feature_balance": value, ...}; NaN balances are named."""
     by = {str(r["masking"]): float(r["feature_balance"]) for r in rows}
-    expect(reference in by and len(by) >= 2, DataError, f"rows must hold the reference {reference!r} and one more arm, found {list(by)}")
+    expect(
+        reference in by and len(by) >= 2,
+        DataError,
+        f"rows must hold the reference {reference!r} and one more arm, found {list(by)}",
+    )
     out = []
     for arm, value in by.items():
         if arm == reference:
@@ -242,21 +358,45 @@ def feature_balance_reading(rows: Sequence[Mapping[str, Any]], reference: str = 
         if not (math.isfinite(value) and math.isfinite(by[reference])):
             out.append(f"The feature balance of {arm} or {reference} is undefined (no modality recoverable)")
             continue
-        text = versus(f"the feature balance under {arm} masking", value, f"that under {reference}", by[reference], digits, unit="")
-        higher, lower = shown(value, digits) > shown(by[reference], digits), shown(value, digits) < shown(by[reference], digits)
-        out.append(text[0].upper() + text[1:] + (": the features are closer to balanced (1 = balanced)" if higher else ": the features are further from balanced (1 = balanced)" if lower else ""))
+        text = versus(
+            f"the feature balance under {arm} masking", value, f"that under {reference}", by[reference], digits, unit=""
+        )
+        higher, lower = (
+            shown(value, digits) > shown(by[reference], digits),
+            shown(value, digits) < shown(by[reference], digits),
+        )
+        out.append(
+            text[0].upper()
+            + text[1:]
+            + (
+                ": the features are closer to balanced (1 = balanced)"
+                if higher
+                else ": the features are further from balanced (1 = balanced)"
+                if lower
+                else ""
+            )
+        )
     return " ".join(s + "." for s in out)
 
 
-def paired_readings(rows: Sequence[Mapping[str, Any]], reference: str = "BDGF", metric: str = "overall_accuracy", digits: int = 1,
-                    confidence: float = 0.95) -> list[str]:
+def paired_readings(
+    rows: Sequence[Mapping[str, Any]],
+    reference: str = "BDGF",
+    metric: str = "overall_accuracy",
+    digits: int = 1,
+    confidence: float = 0.95,
+) -> list[str]:
     """Notebooks 03 / 05: one `compare` sentence per method against `reference`, on the seeds the
     two share (rows: {"method", "seed", metric}); the interval is stats.paired_difference's.
     One seed: "(one seed: no interval ...)". The reference's own line uses `mean_text`."""
     per: dict[str, dict[int, float]] = {}
     for r in rows:
         per.setdefault(str(r["method"]), {})[int(r["seed"])] = float(r[metric])
-    expect(reference in per, DataError, f"paired_readings: no rows of the reference {reference!r}; methods are {sorted(per)}")
+    expect(
+        reference in per,
+        DataError,
+        f"paired_readings: no rows of the reference {reference!r}; methods are {sorted(per)}",
+    )
     out = [f"{reference}: {mean_text(list(per[reference].values()), digits)}."]
     for method, values in per.items():
         if method == reference or not set(values) & set(per[reference]):
@@ -264,11 +404,15 @@ def paired_readings(rows: Sequence[Mapping[str, Any]], reference: str = "BDGF", 
         diff = paired_difference(values, per[reference], confidence, name=method)
         shared = sorted(set(values) & set(per[reference]))
         a, b = sum(values[s] for s in shared) / len(shared), sum(per[reference][s] for s in shared) / len(shared)
-        out.append(compare(method, a, reference, b, unit="", ci=(diff.low, diff.high), digits=digits, confidence=confidence))
+        out.append(
+            compare(method, a, reference, b, unit="", ci=(diff.low, diff.high), digits=digits, confidence=confidence)
+        )
     return out
 
 
-def best_method(rows: Sequence[Mapping[str, Any]], family: str, metric: str = "overall_accuracy", digits: int = 1) -> str:
+def best_method(
+    rows: Sequence[Mapping[str, Any]], family: str, metric: str = "overall_accuracy", digits: int = 1
+) -> str:
     """The method of `family` with the highest seed-mean `metric`, in words: 'the best baseline
     on this run is SVM (97.4 (1 seed))'. rows: {"family", "method", "seed", metric}."""
     per: dict[str, list[float]] = {}

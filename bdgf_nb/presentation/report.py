@@ -16,6 +16,8 @@ from bdgf_nb.presentation.tables import idea_effects, mean_std_table, seed_stati
 
 HEADLINE_START = "<!-- headline results: written by `bdgf-results write`, do not edit by hand -->"
 HEADLINE_END = "<!-- end of headline results -->"
+
+
 @dataclass(frozen=True)
 class StoredResult:
     """Notebook 03's rows of one finished run, and how it was run: the command, the date its
@@ -43,14 +45,24 @@ class StoredResult:
         """The run's wall time in its parts, as it recorded them."""
         parts = []
         if self.seconds.get("scheduler"):
-            parts.append(f"DDPMs, trainings and baselines {self.seconds['scheduler'] / 60:.1f} min in "
-                         f"{self.seconds.get('jobs', 1)} one-thread workers")
+            parts.append(
+                f"DDPMs, trainings and baselines {self.seconds['scheduler'] / 60:.1f} min in "
+                f"{self.seconds.get('jobs', 1)} one-thread workers"
+            )
         parts += [f"notebook {name[:2]} {secs:.0f} s" for name, secs in self.seconds.get("notebooks", {}).items()]
         return ", ".join(parts) or "wall time not recorded"
 
 
-TABLE_COLUMNS = ["OA", "OA 95 % CI", "ΔOA vs BDGF [95 % CI]", "AA", "ΔAA vs BDGF [95 % CI]", "kappa",
-                 "Δkappa vs BDGF [95 % CI]", "seeds"]
+TABLE_COLUMNS = [
+    "OA",
+    "OA 95 % CI",
+    "ΔOA vs BDGF [95 % CI]",
+    "AA",
+    "ΔAA vs BDGF [95 % CI]",
+    "kappa",
+    "Δkappa vs BDGF [95 % CI]",
+    "seeds",
+]
 IDEA_COLUMNS = ["ΔOA [95 % CI]", "ΔAA [95 % CI]", "Δkappa [95 % CI]", "seeds", "verdict (OA)"]
 
 
@@ -63,13 +75,19 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def methods_table(result: StoredResult) -> str:
     """Every method's mean ± std, 95 % CI and paired difference to BDGF (notebook 03's table)."""
     table = mean_std_table(result.rows, by=["family", "method"])
-    return markdown_table(["method", *TABLE_COLUMNS], [[method, *(row[c] for c in TABLE_COLUMNS)] for (_, method), row in table.iterrows()])
+    return markdown_table(
+        ["method", *TABLE_COLUMNS],
+        [[method, *(row[c] for c in TABLE_COLUMNS)] for (_, method), row in table.iterrows()],
+    )
 
 
 def ideas_table(result: StoredResult) -> str:
     """Each idea's paired effect and verdict (notebook 03's "what each idea does")."""
     ideas = idea_effects(result.rows)
-    return markdown_table(["idea (with minus without)", *IDEA_COLUMNS], [[idea, *(row[c] for c in IDEA_COLUMNS)] for idea, row in ideas.iterrows()])
+    return markdown_table(
+        ["idea (with minus without)", *IDEA_COLUMNS],
+        [[idea, *(row[c] for c in IDEA_COLUMNS)] for idea, row in ideas.iterrows()],
+    )
 
 
 def _signed(mean: float, low: float, high: float, n: int) -> str:
@@ -85,8 +103,13 @@ def bdgf_against_best_baseline(result: StoredResult) -> dict[str, Any]:
     best = baselines["mean"].idxmax()
     row = baselines.loc[best]
     n = int(row["diff_n"])
-    return {"bdgf": bdgf, "best": best, "best_oa": float(row["mean"]),
-            "difference": _signed(-row["diff_mean"], -row["diff_high"], -row["diff_low"], n), "seeds": n}
+    return {
+        "bdgf": bdgf,
+        "best": best,
+        "best_oa": float(row["mean"]),
+        "difference": _signed(-row["diff_mean"], -row["diff_high"], -row["diff_low"], n),
+        "seeds": n,
+    }
 
 
 def headline(results: Sequence[StoredResult]) -> str:
@@ -101,7 +124,8 @@ def headline(results: Sequence[StoredResult]) -> str:
         best = bdgf_against_best_baseline(result)
         b = best["bdgf"]
         cells.setdefault("BDGF OA [95 % CI]", []).append(
-            f"{b['mean']:.2f} (1 seed)" if b["n"] == 1 else f"{b['mean']:.2f} [{b['low']:.2f}, {b['high']:.2f}]")
+            f"{b['mean']:.2f} (1 seed)" if b["n"] == 1 else f"{b['mean']:.2f} [{b['low']:.2f}, {b['high']:.2f}]"
+        )
         cells.setdefault("best baseline: mean OA", []).append(f"{best['best']}: {best['best_oa']:.2f}")
         cells.setdefault("BDGF minus best baseline, OA", []).append(best["difference"])
         for idea, row in idea_effects(result.rows).iterrows():
@@ -115,32 +139,42 @@ def headline(results: Sequence[StoredResult]) -> str:
 def verdicts(result: StoredResult) -> str:
     """One line: which ideas the run resolves (the paired OA interval excludes 0) and which not."""
     ideas = idea_effects(result.rows)
-    resolved = [f"{idea} {row['verdict (OA)']} ({row['ΔOA [95 % CI]']} OA)" for idea, row in ideas.iterrows()
-                if row["verdict (OA)"] in ("helps", "hurts")]
+    resolved = [
+        f"{idea} {row['verdict (OA)']} ({row['ΔOA [95 % CI]']} OA)"
+        for idea, row in ideas.iterrows()
+        if row["verdict (OA)"] in ("helps", "hurts")
+    ]
     open_ = [str(idea) for idea, row in ideas.iterrows() if row["verdict (OA)"] not in ("helps", "hurts")]
-    return (f"- **{result.title}**: " + ("; ".join(resolved) if resolved else "no idea resolved")
-            + (f"; cannot tell: {', '.join(open_)}." if open_ else "."))
+    return (
+        f"- **{result.title}**: "
+        + ("; ".join(resolved) if resolved else "no idea resolved")
+        + (f"; cannot tell: {', '.join(open_)}." if open_ else ".")
+    )
 
 
 def section(result: StoredResult) -> str:
     """One stored result: how it was run, the methods table and the ideas table."""
     ran = f"Recorded {result.recorded}" + (f" from code {result.code}" if result.code else "")
-    return "\n\n".join([
-        f"## {result.title}",
-        f"    {result.command}",
-        f"{ran}: {result.cost}. Stored in `results/{result.name}.json`.",
-        methods_table(result),
-        ideas_table(result),
-    ])
+    return "\n\n".join(
+        [
+            f"## {result.title}",
+            f"    {result.command}",
+            f"{ran}: {result.cost}. Stored in `results/{result.name}.json`.",
+            methods_table(result),
+            ideas_table(result),
+        ]
+    )
 
 
 def results_document(results: Sequence[StoredResult]) -> str:
     """The whole of docs/RESULTS.md."""
-    intro = ("# Results\n\nEvery table here is generated by `bdgf-results write` from the stored results in "
-             "`results/` (notebook 03's rows of a finished `bdgf-run`; `bdgf-results add OUT/<dataset>/summary.json` "
-             "stores one). Mean ± sample std over paired model seeds, Student-t 95 % intervals, and paired "
-             "differences to BDGF over the seeds both share; \"cannot tell\" where the interval holds 0. How a "
-             "comparison is made: docs/PROTOCOL.md.\n\n## At a glance\n\n" + headline(results))
+    intro = (
+        "# Results\n\nEvery table here is generated by `bdgf-results write` from the stored results in "
+        "`results/` (notebook 03's rows of a finished `bdgf-run`; `bdgf-results add OUT/<dataset>/summary.json` "
+        "stores one). Mean ± sample std over paired model seeds, Student-t 95 % intervals, and paired "
+        'differences to BDGF over the seeds both share; "cannot tell" where the interval holds 0. How a '
+        "comparison is made: docs/PROTOCOL.md.\n\n## At a glance\n\n" + headline(results)
+    )
     return "\n\n".join([intro, *(section(r) for r in results)]) + "\n"
 
 

@@ -56,7 +56,11 @@ def seed_statistics(
     per_group: dict[tuple[Any, ...], dict[Any, pd.Series]] = {}
     for keys, group in frame.groupby(list(by), sort=False):
         dupes = group[seed][group[seed].duplicated()].tolist()
-        expect(not dupes, DataError, f"group {dict(zip(by, _key(keys), strict=True))}: seeds {dupes} appear more than once; one row per seed")
+        expect(
+            not dupes,
+            DataError,
+            f"group {dict(zip(by, _key(keys), strict=True))}: seeds {dupes} appear more than once; one row per seed",
+        )
         per_group[_key(keys)] = group.set_index(seed)
     references: dict[tuple[Any, ...], pd.DataFrame] = {}
     for keys, group in per_group.items():
@@ -72,9 +76,22 @@ def seed_statistics(
             d: Summary | None = None
             if ref is not None:
                 d = paired_difference(group[metric].to_dict(), ref[metric].to_dict(), confidence, name=str(named))
-            out.append({**named, "metric": label, "n": s.n, "mean": s.mean, "std": s.std, "low": s.low, "high": s.high,
-                        "diff_n": d.n if d else 0, "diff_mean": d.mean if d else math.nan, "diff_std": d.std if d else math.nan,
-                        "diff_low": d.low if d else math.nan, "diff_high": d.high if d else math.nan})
+            out.append(
+                {
+                    **named,
+                    "metric": label,
+                    "n": s.n,
+                    "mean": s.mean,
+                    "std": s.std,
+                    "low": s.low,
+                    "high": s.high,
+                    "diff_n": d.n if d else 0,
+                    "diff_mean": d.mean if d else math.nan,
+                    "diff_std": d.std if d else math.nan,
+                    "diff_low": d.low if d else math.nan,
+                    "diff_high": d.high if d else math.nan,
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -123,12 +140,18 @@ def mean_std_table(
         rec[f"{label} {pct} CI"] = _interval(row["n"], row["low"], row["high"])
         rec[f"Δ{label} vs {reference} [{pct} CI]"] = _difference(row, is_reference)
         rec["seeds"], rec["paired seeds"] = int(row["n"]), int(row["diff_n"])
-    index = pd.MultiIndex.from_tuples(list(records), names=list(by)) if len(by) > 1 else pd.Index([k[0] for k in records], name=by[0])
+    index = (
+        pd.MultiIndex.from_tuples(list(records), names=list(by))
+        if len(by) > 1
+        else pd.Index([k[0] for k in records], name=by[0])
+    )
     frame = pd.DataFrame(list(records.values()), index=index)
     return frame[[c for c in frame.columns if "seeds" not in c] + ["seeds", "paired seeds"]]
 
 
-def mean_std_rows(rows: Sequence[dict[str, Any]], by: Sequence[str], metric: str = "overall_accuracy", confidence: float = 0.95) -> list[dict[str, Any]]:
+def mean_std_rows(
+    rows: Sequence[dict[str, Any]], by: Sequence[str], metric: str = "overall_accuracy", confidence: float = 0.95
+) -> list[dict[str, Any]]:
     """[{*by: group keys, metric: mean, metric_std: sample std, metric_low / metric_high: t-interval,
     seeds: n}] per group of `by` columns, first-seen order (bar charts with error bars). With one
     seed the std and the interval are NaN, so no error bar is drawn."""
@@ -136,8 +159,16 @@ def mean_std_rows(rows: Sequence[dict[str, Any]], by: Sequence[str], metric: str
     out = []
     for keys, values in grouped:
         s = summarize(values.to_numpy(), confidence)
-        out.append({**dict(zip(by, _key(keys), strict=True)), metric: s.mean, f"{metric}_std": s.std,
-                    f"{metric}_low": s.low, f"{metric}_high": s.high, "seeds": s.n})
+        out.append(
+            {
+                **dict(zip(by, _key(keys), strict=True)),
+                metric: s.mean,
+                f"{metric}_std": s.std,
+                f"{metric}_low": s.low,
+                f"{metric}_high": s.high,
+                "seeds": s.n,
+            }
+        )
     return out
 
 
@@ -154,14 +185,20 @@ IDEAS: tuple[tuple[str, str, str], ...] = (
 
 
 def _per_seed(rows: Sequence[dict[str, Any]], method: str, metric: str) -> dict[int, float]:
-    return {int(r["seed"]): float(r[metric]) for r in rows if r["method"] == method and r.get(metric) is not None and math.isfinite(float(r[metric]))}
+    return {
+        int(r["seed"]): float(r[metric])
+        for r in rows
+        if r["method"] == method and r.get(metric) is not None and math.isfinite(float(r[metric]))
+    }
 
 
 def _effect_text(s: Summary) -> str:
     return _signed_interval(s.n, s.mean, s.low, s.high)
 
 
-def idea_effects(rows: Sequence[dict[str, Any]], ideas: Sequence[tuple[str, str, str]] = IDEAS, confidence: float = 0.95) -> pd.DataFrame:
+def idea_effects(
+    rows: Sequence[dict[str, Any]], ideas: Sequence[tuple[str, str, str]] = IDEAS, confidence: float = 0.95
+) -> pd.DataFrame:
     """One row per idea whose two methods are both in `rows`: the paired effect (with minus
     without, over the seeds both share; Student t, `stats.paired_difference`) on OA, AA and kappa,
     as "mean [95 % CI]" text, plus the numbers (`<metric> effect`, `<metric> low`, `<metric> high`)
@@ -179,17 +216,30 @@ def idea_effects(rows: Sequence[dict[str, Any]], ideas: Sequence[tuple[str, str,
             record.update({f"{label} effect": s.mean, f"{label} low": s.low, f"{label} high": s.high})
             if label == "OA":
                 record["seeds"] = s.n
-                record["verdict (OA)"] = "1 seed" if s.n == 1 else "helps" if s.low > 0 else "hurts" if s.high < 0 else "cannot tell"
+                record["verdict (OA)"] = (
+                    "1 seed" if s.n == 1 else "helps" if s.low > 0 else "hurts" if s.high < 0 else "cannot tell"
+                )
         records.append(record)
-    expect(bool(records), DataError, f"idea_effects: no idea has both of its methods in the rows (methods: {sorted({r['method'] for r in rows})})")
+    expect(
+        bool(records),
+        DataError,
+        f"idea_effects: no idea has both of its methods in the rows (methods: {sorted({r['method'] for r in rows})})",
+    )
     return pd.DataFrame(records).set_index("idea")
 
 
-def per_class_effects(per_class: dict[tuple[str, int], Sequence[float | None]], with_it: str, without: str, classes: Sequence[int],
-                      class_names: Sequence[str], confidence: float = 0.95) -> pd.DataFrame:
+def per_class_effects(
+    per_class: dict[tuple[str, int], Sequence[float | None]],
+    with_it: str,
+    without: str,
+    classes: Sequence[int],
+    class_names: Sequence[str],
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """Paired per-class effect of one idea: `per_class[(method, seed)]` is that run's test
     accuracy per class (%, NaN where the class has no test pixel); for each 0-based class in
     `classes` the with-minus-without difference over shared seeds, mean and t-interval."""
+
     def accuracies(method: str, c: int) -> dict[int, float]:  # None (JSON's NaN) and NaN: no test pixel
         values = {s: v[c] for (m, s), v in per_class.items() if m == method}
         return {s: float(x) for s, x in values.items() if x is not None and math.isfinite(float(x))}
@@ -200,6 +250,13 @@ def per_class_effects(per_class: dict[tuple[str, int], Sequence[float | None]], 
         if not (a and b and set(a) & set(b)):
             continue
         s = paired_difference(a, b, confidence, name=f"class {class_names[c]}")
-        records.append({"class": class_names[c], f"{with_it} (%)": sum(a.values()) / len(a), f"{without} (%)": sum(b.values()) / len(b),
-                        f"effect [{round(100 * confidence)} % CI]": _effect_text(s), "seeds": s.n})
+        records.append(
+            {
+                "class": class_names[c],
+                f"{with_it} (%)": sum(a.values()) / len(a),
+                f"{without} (%)": sum(b.values()) / len(b),
+                f"effect [{round(100 * confidence)} % CI]": _effect_text(s),
+                "seeds": s.n,
+            }
+        )
     return pd.DataFrame(records)

@@ -28,13 +28,19 @@ PALETTE = px.colors.qualitative.Alphabet + px.colors.qualitative.Dark24
 # first family with a matching keyword wins, built-up first: "parking lot" is grey, not a park.
 SEMANTIC_FAMILIES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("water", "river", "lake", "sea", "pond", "canal"), ("#1f78b4", "#6baed6", "#08519c")),
-    (("road", "highway", "railway", "parking", "street", "pavement", "asphalt", "track", "court", "runway"),
-     ("#636363", "#969696", "#252525", "#bdbdbd", "#4d4d4d", "#d9d9d9", "#737373")),
-    (("roof", "building", "residential", "commercial", "industrial", "urban", "house", "built"),
-     ("#e31a1c", "#fb9a99", "#a50f15", "#ef3b2c", "#fc9272", "#67000d")),
+    (
+        ("road", "highway", "railway", "parking", "street", "pavement", "asphalt", "track", "court", "runway"),
+        ("#636363", "#969696", "#252525", "#bdbdbd", "#4d4d4d", "#d9d9d9", "#737373"),
+    ),
+    (
+        ("roof", "building", "residential", "commercial", "industrial", "urban", "house", "built"),
+        ("#e31a1c", "#fb9a99", "#a50f15", "#ef3b2c", "#fc9272", "#67000d"),
+    ),
     (("tree", "forest", "wood", "shrub"), ("#006d2c", "#00441b", "#238b45")),  # tall vegetation: dark greens
-    (("grass", "turf", "vegetation", "meadow", "crop", "farm", "agricult", "plant", "field"),
-     ("#74c476", "#b2df8a", "#33a02c", "#a1d99b", "#c7e9c0", "#41ab5d")),
+    (
+        ("grass", "turf", "vegetation", "meadow", "crop", "farm", "agricult", "plant", "field"),
+        ("#74c476", "#b2df8a", "#33a02c", "#a1d99b", "#c7e9c0", "#41ab5d"),
+    ),
     (("soil", "bare", "sand", "dirt", "earth", "fallow"), ("#8c510a", "#bf812d", "#dfc27d", "#543005")),
 )
 FALLBACK = [*px.colors.qualitative.Bold, *px.colors.qualitative.Vivid, *PALETTE]
@@ -65,12 +71,18 @@ def unit_of(name: str, units: Mapping[str, str] | None = None) -> str:
     return (units or {}).get(name) or DEFAULT_UNITS.get(name.lower(), "no unit recorded")
 
 
-def zoomed_range(values: Sequence[float], errors: Sequence[float] | None = None, pad: float = 0.25, floor: float = 0.5) -> tuple[float, float]:
+def zoomed_range(
+    values: Sequence[float], errors: Sequence[float] | None = None, pad: float = 0.25, floor: float = 0.5
+) -> tuple[float, float]:
     """Value-axis range around [min(v - e), max(v + e)] padded by `pad` of the span (at least
     `floor`), so 1-3 point differences between bars are visible. NaN errors (one seed) count 0."""
     v = np.asarray(values, dtype=np.float64)
     e = np.nan_to_num(np.asarray(errors, dtype=np.float64), nan=0.0) if errors is not None else np.zeros_like(v)
-    expect(v.size >= 1 and v.shape == e.shape, DataError, f"zoomed_range needs values and errors of one shape, found {v.shape} and {e.shape}")
+    expect(
+        v.size >= 1 and v.shape == e.shape,
+        DataError,
+        f"zoomed_range needs values and errors of one shape, found {v.shape} and {e.shape}",
+    )
     lo, hi = float(np.nanmin(v - e)), float(np.nanmax(v + e))
     margin = max(pad * (hi - lo), floor)
     return lo - margin, hi + margin
@@ -84,11 +96,22 @@ def _zoom_bars(fig: go.Figure, values: Sequence[float], errors: Sequence[float] 
     return fig
 
 
-def class_legend(fig: go.Figure, class_names: Sequence[str], row: int | None = None, col: int | None = None) -> go.Figure:
+def class_legend(
+    fig: go.Figure, class_names: Sequence[str], row: int | None = None, col: int | None = None
+) -> go.Figure:
     """Legend entries (square markers) naming each class in its map colour; heatmaps have none."""
     for name, colour in zip(class_names, class_colours(class_names), strict=True):
-        fig.add_scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=12, color=colour), name=name,
-                        legendgroup=name, showlegend=True, row=row, col=col)
+        fig.add_scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            marker=dict(symbol="square", size=12, color=colour),
+            name=name,
+            legendgroup=name,
+            showlegend=True,
+            row=row,
+            col=col,
+        )
     return fig
 
 
@@ -102,7 +125,11 @@ def stretch(image: np.ndarray, low: float = 2.0, high: float = 98.0) -> np.ndarr
 def false_colour(hsi: np.ndarray, bands: Sequence[int] | None = None) -> np.ndarray:
     """(H, W, B) -> (H, W, 3) in [0, 1]; default bands spread over the spectrum (R, G, B order)."""
     b = hsi.shape[2]
-    chosen = list(bands) if bands is not None else ([int(0.8 * (b - 1)), int(0.5 * (b - 1)), int(0.15 * (b - 1))] if b >= 3 else [0] * 3)
+    chosen = (
+        list(bands)
+        if bands is not None
+        else ([int(0.8 * (b - 1)), int(0.5 * (b - 1)), int(0.15 * (b - 1))] if b >= 3 else [0] * 3)
+    )
     return stretch(hsi[:, :, chosen].astype(np.float64))
 
 
@@ -118,8 +145,13 @@ def label_colourscale(class_names: Sequence[str]) -> list[list[Any]]:
 def label_heatmap(labels: np.ndarray, class_names: Sequence[str]) -> go.Heatmap:
     names = np.array(["unlabelled", *class_names], dtype=object)[labels]
     return go.Heatmap(
-        z=labels, zmin=-0.5, zmax=len(class_names) + 0.5, colorscale=label_colourscale(class_names),
-        customdata=names, hovertemplate="row %{y}, col %{x}<br>%{customdata}<extra></extra>", showscale=False,
+        z=labels,
+        zmin=-0.5,
+        zmax=len(class_names) + 0.5,
+        colorscale=label_colourscale(class_names),
+        customdata=names,
+        hovertemplate="row %{y}, col %{x}<br>%{customdata}<extra></extra>",
+        showscale=False,
     )
 
 
@@ -135,15 +167,32 @@ def scene_overview(scene: Scene, units: Mapping[str, str] | None = None) -> go.F
     for i, name in enumerate(names[1:], start=2):
         domain = fig.layout[f"xaxis{i}"].domain
         unit = unit_of(name, units)
-        fig.add_trace(go.Heatmap(z=scene.modalities[name][:, :, 0], colorscale="Viridis", hovertemplate=f"{name}: %{{z:.2f}} {unit}<extra></extra>",
-                                 colorbar=dict(title=dict(text=f"{name} ({unit})", side="right"), x=domain[1] + 0.005, len=0.8, thickness=12)), 1, i)
+        fig.add_trace(
+            go.Heatmap(
+                z=scene.modalities[name][:, :, 0],
+                colorscale="Viridis",
+                hovertemplate=f"{name}: %{{z:.2f}} {unit}<extra></extra>",
+                colorbar=dict(
+                    title=dict(text=f"{name} ({unit})", side="right"), x=domain[1] + 0.005, len=0.8, thickness=12
+                ),
+            ),
+            1,
+            i,
+        )
     fig.add_trace(label_heatmap(scene.gt, scene.class_names), 1, len(titles))
     class_legend(fig, scene.class_names, 1, len(titles))
     for i in range(1, len(titles) + 1):
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", showticklabels=False, title="row", row=1, col=i)
+        fig.update_yaxes(
+            autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", showticklabels=False, title="row", row=1, col=i
+        )
         fig.update_xaxes(showticklabels=False, title="column", row=1, col=i)
-    fig.update_layout(height=380, width=340 * len(titles) + 160, title=f"{scene.name}: modalities and labels", margin=dict(t=70, l=30, r=10, b=30),
-                      legend_title="class")
+    fig.update_layout(
+        height=380,
+        width=340 * len(titles) + 160,
+        title=f"{scene.name}: modalities and labels",
+        margin=dict(t=70, l=30, r=10, b=30),
+        legend_title="class",
+    )
     return fig
 
 
@@ -155,7 +204,10 @@ def pixel_scene_overview(scene: PixelScene) -> go.Figure:
         fig.add_scattergl(x=rc[:, 1], y=rc[:, 0], mode="markers", name=name, marker=dict(size=3, color=colour))
     fig.update_yaxes(autorange="reversed", range=[scene.image_shape[0], 0], scaleanchor="x", title="row (pixels)")
     fig.update_xaxes(range=[0, scene.image_shape[1]], title="column (pixels)")
-    fig.update_layout(title=f"{scene.name}: labelled pixels ({len(scene.labels)}) in a {scene.image_shape[0]}x{scene.image_shape[1]} image", height=380)
+    fig.update_layout(
+        title=f"{scene.name}: labelled pixels ({len(scene.labels)}) in a {scene.image_shape[0]}x{scene.image_shape[1]} image",
+        height=380,
+    )
     return fig
 
 
@@ -163,14 +215,18 @@ def overview(scene: Scene | PixelScene) -> go.Figure:
     return pixel_scene_overview(scene) if isinstance(scene, PixelScene) else scene_overview(scene)
 
 
-def class_counts(labels: np.ndarray, class_names: Sequence[str], masks: dict[str, np.ndarray] | None = None) -> go.Figure:
+def class_counts(
+    labels: np.ndarray, class_names: Sequence[str], masks: dict[str, np.ndarray] | None = None
+) -> go.Figure:
     """Labelled pixels per class, optionally split into train/test bars."""
     masks = masks or {"all": labels > 0}
     fig = go.Figure()
     for name, mask in masks.items():
         counts = np.bincount(labels[mask], minlength=len(class_names) + 1)[1:]
         fig.add_bar(x=list(class_names), y=counts, name=name)
-    fig.update_layout(barmode="group", title="labelled pixels per class", xaxis_title="class", yaxis_title="pixels", height=350)
+    fig.update_layout(
+        barmode="group", title="labelled pixels per class", xaxis_title="class", yaxis_title="pixels", height=350
+    )
     return fig
 
 
@@ -184,13 +240,24 @@ def class_mean_spectra(scene: Scene | PixelScene) -> go.Figure:
         if pixels.size == 0:
             continue
         fig.add_scatter(y=pixels.mean(0), mode="lines", name=name, line=dict(color=colour))
-    fig.update_layout(title=f"class mean spectra ({scene.modality_names[0]})", xaxis_title="band (or PCA component) index",
-                      yaxis_title="mean value (as stored)", height=380)
+    fig.update_layout(
+        title=f"class mean spectra ({scene.modality_names[0]})",
+        xaxis_title="band (or PCA component) index",
+        yaxis_title="mean value (as stored)",
+        height=380,
+    )
     return fig
 
 
-def metric_bars(rows: Sequence[dict[str, Any]], x: str, colour: str, facet: str | None = None, metric: str = "overall_accuracy", error: str | None = None,
-                unit: str = "%") -> go.Figure:
+def metric_bars(
+    rows: Sequence[dict[str, Any]],
+    x: str,
+    colour: str,
+    facet: str | None = None,
+    metric: str = "overall_accuracy",
+    error: str | None = None,
+    unit: str = "%",
+) -> go.Figure:
     """Grouped bars of one metric from result rows (dicts), e.g. OA by modality set and split;
     `error` names the column of the error bar (std over seeds; NaN for one seed: no bar). The
     value axis is zoomed to the bars (shared across facets)."""
@@ -202,10 +269,23 @@ def metric_bars(rows: Sequence[dict[str, Any]], x: str, colour: str, facet: str 
     return _zoom_bars(fig, [float(r[metric]) for r in rows], errors, f"{metric.replace('_', ' ')} ({unit})")
 
 
-def confusion_heatmap(cm: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix (row-normalised, %)") -> go.Figure:
+def confusion_heatmap(
+    cm: np.ndarray, class_names: Sequence[str], title: str = "confusion matrix (row-normalised, %)"
+) -> go.Figure:
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = 100.0 * cm / cm.sum(axis=1, keepdims=True)
-    fig = go.Figure(go.Heatmap(z=norm, x=list(class_names), y=list(class_names), colorscale="Blues", zmin=0, zmax=100, customdata=cm, hovertemplate="true %{y}<br>pred %{x}<br>%{z:.1f}% (%{customdata} px)<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=norm,
+            x=list(class_names),
+            y=list(class_names),
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            customdata=cm,
+            hovertemplate="true %{y}<br>pred %{x}<br>%{z:.1f}% (%{customdata} px)<extra></extra>",
+        )
+    )
     fig.data[0].colorbar = dict(title=dict(text="% of true class", side="right"))
     fig.update_yaxes(autorange="reversed", title="true class")
     fig.update_xaxes(title="predicted class")
@@ -219,10 +299,19 @@ def label_maps(maps: dict[str, np.ndarray], class_names: Sequence[str], title: s
     fig = make_subplots(rows=1, cols=len(maps), subplot_titles=list(maps), horizontal_spacing=0.02)
     for i, labels in enumerate(maps.values(), start=1):
         fig.add_trace(label_heatmap(labels, class_names), 1, i)
-        fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor=f"x{i if i > 1 else ''}", title="row" if i == 1 else None, row=1, col=i)
+        fig.update_yaxes(
+            autorange="reversed",
+            showticklabels=False,
+            scaleanchor=f"x{i if i > 1 else ''}",
+            title="row" if i == 1 else None,
+            row=1,
+            col=i,
+        )
         fig.update_xaxes(showticklabels=False, title="column", row=1, col=i)
     class_legend(fig, class_names, 1, 1)
-    fig.update_layout(height=400, width=340 * len(maps) + 180, title=title, margin=dict(t=70, l=30, r=10, b=30), legend_title="class")
+    fig.update_layout(
+        height=400, width=340 * len(maps) + 180, title=title, margin=dict(t=70, l=30, r=10, b=30), legend_title="class"
+    )
     return fig
 
 
@@ -234,8 +323,12 @@ def pretraining_curves(histories: dict[str, Sequence[dict[str, float]]], modalit
     masking probability, cross-modal reliance, and the dominance gap (0 = balanced).
 
     histories: mode name -> pretraining history (pretrain.PretrainResult.history)."""
-    panels = [("loss_{}", "training loss (visible modality)", "epsilon MSE"), ("p_mask_{}", "masking probability", "p_mask"),
-              ("reliance_{}", "reliance on modality", "relative loss rise of the others"), ("dominance_gap", "dominance gap (0 = balanced)", "gap")]
+    panels = [
+        ("loss_{}", "training loss (visible modality)", "epsilon MSE"),
+        ("p_mask_{}", "masking probability", "p_mask"),
+        ("reliance_{}", "reliance on modality", "relative loss rise of the others"),
+        ("dominance_gap", "dominance gap (0 = balanced)", "gap"),
+    ]
     fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title, _ in panels], vertical_spacing=0.14)
     for i, (mode, history) in enumerate(histories.items()):
         colour = PALETTE[i % len(PALETTE)]
@@ -245,9 +338,17 @@ def pretraining_curves(histories: dict[str, Sequence[dict[str, float]]], modalit
             for d, key in enumerate(keys):
                 points = [(h["epoch"], h[key]) for h in history if key in h]
                 label = f"{mode} · {key.rsplit('_', 1)[-1]}" if "{}" in pattern else mode
-                fig.add_scatter(x=[e for e, _ in points], y=[v for _, v in points], mode="lines+markers", name=label,
-                                line=dict(color=colour, dash=_DASHES[d % len(_DASHES)]), legendgroup=mode,
-                                showlegend=p == 0, row=row + 1, col=col + 1)
+                fig.add_scatter(
+                    x=[e for e, _ in points],
+                    y=[v for _, v in points],
+                    mode="lines+markers",
+                    name=label,
+                    line=dict(color=colour, dash=_DASHES[d % len(_DASHES)]),
+                    legendgroup=mode,
+                    showlegend=p == 0,
+                    row=row + 1,
+                    col=col + 1,
+                )
     for p, (_, _, ytitle) in enumerate(panels):
         fig.update_yaxes(title=ytitle, row=p // 2 + 1, col=p % 2 + 1)
     fig.update_xaxes(title="epoch")
@@ -260,14 +361,22 @@ def probe_bars(rows: Sequence[dict[str, Any]]) -> go.Figure:
     rows = list(rows)
     keys = list(METRICS)
     fig = px.bar(rows, x="features", y=keys, barmode="group", text_auto=".1f")
-    fig.update_layout(height=360, title="Linear probe on the leak-free split", legend_title="", xaxis_title="feature set")
+    fig.update_layout(
+        height=360, title="Linear probe on the leak-free split", legend_title="", xaxis_title="feature set"
+    )
     return _zoom_bars(fig, [float(r[k]) for r in rows for k in keys], None, "OA, AA (%), kappa (x100)")
 
 
-CURVE_TITLES = {"train_loss": "training loss (CE + mutual terms)", "val_oa": "validation OA (%)", "val_loss": "validation loss (CE)"}
+CURVE_TITLES = {
+    "train_loss": "training loss (CE + mutual terms)",
+    "val_oa": "validation OA (%)",
+    "val_loss": "validation loss (CE)",
+}
 
 
-def training_curves(histories: dict[str, Sequence[dict[str, float]]], keys: Sequence[str] = ("train_loss", "val_oa")) -> go.Figure:
+def training_curves(
+    histories: dict[str, Sequence[dict[str, float]]], keys: Sequence[str] = ("train_loss", "val_oa")
+) -> go.Figure:
     """One panel per history key (e.g. training loss, validation OA), one line per run; y axes
     titled from CURVE_TITLES (else the key)."""
     fig = make_subplots(rows=1, cols=len(keys), subplot_titles=[k.replace("_", " ") for k in keys])
@@ -275,8 +384,17 @@ def training_curves(histories: dict[str, Sequence[dict[str, float]]], keys: Sequ
         fig.update_yaxes(title=CURVE_TITLES.get(key, key.replace("_", " ")), row=1, col=j)
     for i, (name, history) in enumerate(histories.items()):
         for j, key in enumerate(keys, start=1):
-            fig.add_scatter(x=[h["epoch"] for h in history], y=[h[key] for h in history], mode="lines+markers", name=name,
-                            line=dict(color=PALETTE[i % len(PALETTE)]), legendgroup=name, showlegend=j == 1, row=1, col=j)
+            fig.add_scatter(
+                x=[h["epoch"] for h in history],
+                y=[h[key] for h in history],
+                mode="lines+markers",
+                name=name,
+                line=dict(color=PALETTE[i % len(PALETTE)]),
+                legendgroup=name,
+                showlegend=j == 1,
+                row=1,
+                col=j,
+            )
     fig.update_xaxes(title="epoch")
     fig.update_layout(height=360, title="Training curves (validation on a hold-out of the training pixels)")
     return fig
@@ -285,13 +403,17 @@ def training_curves(histories: dict[str, Sequence[dict[str, float]]], keys: Sequ
 # --- interpretation (notebook 04): embeddings, pairwise branch measures, accuracies ---------
 
 
-def embedding_panels(embeddings: Mapping[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str], title: str = "") -> go.Figure:
+def embedding_panels(
+    embeddings: Mapping[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str], title: str = ""
+) -> go.Figure:
     """One scatter panel per named (N, 2) embedding (branches, raw pixels), coloured by the (N,)
     0-based labels; class k has the same colour in every panel and one legend entry (click it to
     hide the class everywhere)."""
     y = np.asarray(labels)
     for name, e in embeddings.items():
-        expect(np.shape(e) == (len(y), 2), DataError, f"embedding {name!r} must be (N={len(y)}, 2), found {np.shape(e)}")
+        expect(
+            np.shape(e) == (len(y), 2), DataError, f"embedding {name!r} must be (N={len(y)}, 2), found {np.shape(e)}"
+        )
     fig = make_subplots(rows=1, cols=len(embeddings), subplot_titles=list(embeddings), horizontal_spacing=0.03)
     in_legend: set[int] = set()
     colours = class_colours(class_names)
@@ -300,9 +422,16 @@ def embedding_panels(embeddings: Mapping[str, np.ndarray], labels: np.ndarray, c
             k = int(k)
             pts = np.asarray(e)[y == k]
             fig.add_scattergl(
-                x=pts[:, 0], y=pts[:, 1], mode="markers", name=class_names[k], legendgroup=class_names[k],
-                showlegend=k not in in_legend, marker=dict(size=4, color=colours[k]),
-                hovertemplate=f"{class_names[k]}<extra></extra>", row=1, col=col,
+                x=pts[:, 0],
+                y=pts[:, 1],
+                mode="markers",
+                name=class_names[k],
+                legendgroup=class_names[k],
+                showlegend=k not in in_legend,
+                marker=dict(size=4, color=colours[k]),
+                hovertemplate=f"{class_names[k]}<extra></extra>",
+                row=1,
+                col=col,
             )
             in_legend.add(k)
         fig.update_xaxes(showticklabels=False, title="embedding dim 1", row=1, col=col)
@@ -311,13 +440,34 @@ def embedding_panels(embeddings: Mapping[str, np.ndarray], labels: np.ndarray, c
     return fig
 
 
-def pairwise_heatmap(matrix: np.ndarray | Sequence[Sequence[float]], names: Sequence[str], title: str, zmin: float = 0.0, zmax: float = 1.0,
-                     measure: str = "value") -> go.Figure:
+def pairwise_heatmap(
+    matrix: np.ndarray | Sequence[Sequence[float]],
+    names: Sequence[str],
+    title: str,
+    zmin: float = 0.0,
+    zmax: float = 1.0,
+    measure: str = "value",
+) -> go.Figure:
     """K x K heatmap of a pairwise measure (CKA, disagreement, double-fault), values written in."""
     m = np.asarray(matrix, dtype=np.float64)
-    expect(m.shape == (len(names), len(names)), DataError, f"matrix must be ({len(names)}, {len(names)}) for names {list(names)}, found {m.shape}")
-    fig = go.Figure(go.Heatmap(z=m, x=list(names), y=list(names), zmin=zmin, zmax=zmax, colorscale="Viridis", texttemplate="%{z:.2f}",
-                               hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>", colorbar=dict(title=dict(text=measure, side="right"))))
+    expect(
+        m.shape == (len(names), len(names)),
+        DataError,
+        f"matrix must be ({len(names)}, {len(names)}) for names {list(names)}, found {m.shape}",
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            x=list(names),
+            y=list(names),
+            zmin=zmin,
+            zmax=zmax,
+            colorscale="Viridis",
+            texttemplate="%{z:.2f}",
+            hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>",
+            colorbar=dict(title=dict(text=measure, side="right")),
+        )
+    )
     fig.update_yaxes(autorange="reversed", title="branch")
     fig.update_xaxes(title="branch")
     fig.update_layout(title=title, height=360, width=420)
@@ -330,5 +480,9 @@ def accuracy_bars(report: Mapping[str, Any]) -> go.Figure:
     x = [*acc, "ensemble", "oracle (any branch)"]
     y = [*acc.values(), report["ensemble_accuracy"], report["oracle_accuracy"]]
     fig = go.Figure(go.Bar(x=x, y=y, texttemplate="%{y:.1f}"))
-    fig.update_layout(title=f"ensemble gain over best branch ({report['best_branch']}): {report['ensemble_gain']:+.1f} points", xaxis_title="predictor", height=340)
+    fig.update_layout(
+        title=f"ensemble gain over best branch ({report['best_branch']}): {report['ensemble_gain']:+.1f} points",
+        xaxis_title="predictor",
+        height=340,
+    )
     return _zoom_bars(fig, y, None, "accuracy (%)")

@@ -44,17 +44,34 @@ from bdgf_nb.presentation.explore import (
     trace_mamba_branch,
 )
 
-__all__ = ["build_forward_panel", "build_mask_panel", "build_masking_panel", "build_scan_panel", "mask_and_reconstruct", "render_png", "rgb_bands", "spatial_mask"]
+__all__ = [
+    "build_forward_panel",
+    "build_mask_panel",
+    "build_masking_panel",
+    "build_scan_panel",
+    "mask_and_reconstruct",
+    "render_png",
+    "rgb_bands",
+    "spatial_mask",
+]
 
-PARTIAL_RATIOS = ("Training hides a modality of a sample <b>whole or not at all</b> (ratio 1 or 0, at most one modality "
-                  "per sample). Partial ratios never occur in training: they probe how much spatial context the denoiser "
-                  "uses, and the hidden pixels' reconstruction is inferred, not a trained inpainting.")
+PARTIAL_RATIOS = (
+    "Training hides a modality of a sample <b>whole or not at all</b> (ratio 1 or 0, at most one modality "
+    "per sample). Partial ratios never occur in training: they probe how much spatial context the denoiser "
+    "uses, and the hidden pixels' reconstruction is inferred, not a trained inpainting."
+)
 
 
-def spatial_mask(channel_groups: dict[str, int], mask_ratio: dict[str, float], p: int, generator: torch.Generator) -> torch.Tensor:
+def spatial_mask(
+    channel_groups: dict[str, int], mask_ratio: dict[str, float], p: int, generator: torch.Generator
+) -> torch.Tensor:
     """(M, p, p) bool: round(ratio * p * p) random pixels hidden per modality."""
     unknown = set(mask_ratio) - set(channel_groups)
-    expect(not unknown, ConfigError, f"mask_ratio names unknown modalities {sorted(unknown)}; modalities are {list(channel_groups)}")
+    expect(
+        not unknown,
+        ConfigError,
+        f"mask_ratio names unknown modalities {sorted(unknown)}; modalities are {list(channel_groups)}",
+    )
     mask = torch.zeros(len(channel_groups), p * p, dtype=torch.bool)
     for m, name in enumerate(channel_groups):
         ratio = float(mask_ratio.get(name, 0.0))
@@ -77,7 +94,11 @@ def mask_and_reconstruct(
     [0, 1] for the first auxiliary modality (when there is one); mse_<modality> floats (x0_hat vs
     x0 over the modality's channels, standardised units)."""
     x0 = torch.as_tensor(patch, dtype=torch.float32)[None]
-    expect(x0.ndim == 4 and x0.shape[1] == sum(channel_groups.values()), ConfigError, f"patch must be (C={sum(channel_groups.values())}, p, p), found {tuple(x0.shape[1:])}")
+    expect(
+        x0.ndim == 4 and x0.shape[1] == sum(channel_groups.values()),
+        ConfigError,
+        f"patch must be (C={sum(channel_groups.values())}, p, p), found {tuple(x0.shape[1:])}",
+    )
     expect(0 <= t < diffusion.T, ConfigError, f"t must be in [0, {diffusion.T - 1}], found {t}")
     p = x0.shape[-1]
     generator = torch.Generator().manual_seed(seed)
@@ -119,7 +140,9 @@ def render_png(images: dict[str, Any], names: list[str]) -> bytes:
     return png(fig)
 
 
-def build_mask_panel(diffusion: GaussianDiffusion, patches: np.ndarray | torch.Tensor, channel_groups: dict[str, int], seed: int = 0) -> Any:
+def build_mask_panel(
+    diffusion: GaussianDiffusion, patches: np.ndarray | torch.Tensor, channel_groups: dict[str, int], seed: int = 0
+) -> Any:
     """ipywidgets panel: a mask-ratio slider per modality, timestep and patch sliders, the image
     grid, the per-modality MSE, the noise level of the chosen t and what partial ratios mean.
 
@@ -131,28 +154,39 @@ def build_mask_panel(diffusion: GaussianDiffusion, patches: np.ndarray | torch.T
     names = list(channel_groups)
     alpha_bar, _ = schedule_snr(diffusion.cfg)
     sliders: dict[str, Any] = {
-        name: widgets.FloatSlider(value=1.0 if m == 0 else 0.0, min=0.0, max=1.0, step=0.05, description=f"mask {name}") for m, name in enumerate(names)
+        name: widgets.FloatSlider(value=1.0 if m == 0 else 0.0, min=0.0, max=1.0, step=0.05, description=f"mask {name}")
+        for m, name in enumerate(names)
     }
-    sliders["t"] = widgets.IntSlider(value=min(50, diffusion.T - 1), min=0, max=diffusion.T - 1, description="timestep t")
+    sliders["t"] = widgets.IntSlider(
+        value=min(50, diffusion.T - 1), min=0, max=diffusion.T - 1, description="timestep t"
+    )
     sliders["patch"] = widgets.IntSlider(value=0, min=0, max=patches.shape[0] - 1, description="patch")
     image = widgets.Image(format="png")
     text = widgets.HTML()
 
     def refresh() -> None:
         ratios = {name: sliders[name].value for name in names}
-        shown = mask_and_reconstruct(diffusion, patches[sliders["patch"].value], channel_groups, ratios, sliders["t"].value, seed)
+        shown = mask_and_reconstruct(
+            diffusion, patches[sliders["patch"].value], channel_groups, ratios, sliders["t"].value, seed
+        )
         image.value = render_png(shown, names[:2])
         partial = [name for name in names if 0.0 < ratios[name] < 1.0]
-        text.value = "<br>".join([
-            " &nbsp; ".join(f"MSE {name}: {shown[f'mse_{name}']:.4f}" for name in names),
-            f"noise level: {noise_level(alpha_bar, sliders['t'].value, diffusion.cfg.schedule)}",
-            (f"<b>partial mask ratio</b> on {', '.join(partial)}: " if partial else "") + PARTIAL_RATIOS,
-        ])
+        text.value = "<br>".join(
+            [
+                " &nbsp; ".join(f"MSE {name}: {shown[f'mse_{name}']:.4f}" for name in names),
+                f"noise level: {noise_level(alpha_bar, sliders['t'].value, diffusion.cfg.schedule)}",
+                (f"<b>partial mask ratio</b> on {', '.join(partial)}: " if partial else "") + PARTIAL_RATIOS,
+            ]
+        )
 
-    return _panel(sliders, image, text, refresh, [list(sliders.values())[: len(names)], [sliders["t"], sliders["patch"]]])
+    return _panel(
+        sliders, image, text, refresh, [list(sliders.values())[: len(names)], [sliders["t"], sliders["patch"]]]
+    )
 
 
-def _panel(sliders: dict[str, Any], image: Any, text: Any, refresh: Callable[[], None], rows: Sequence[Sequence[Any]]) -> Any:
+def _panel(
+    sliders: dict[str, Any], image: Any, text: Any, refresh: Callable[[], None], rows: Sequence[Sequence[Any]]
+) -> Any:
     """VBox of slider rows, the image and the text; every slider redraws; attributes for tests."""
     import ipywidgets as widgets
 
@@ -164,7 +198,12 @@ def _panel(sliders: dict[str, Any], image: Any, text: Any, refresh: Callable[[],
     return panel
 
 
-def build_forward_panel(diffusion: GaussianDiffusion, patches: np.ndarray | torch.Tensor, seed: int = 0, feature_timesteps: Sequence[int] = FEATURE_TIMESTEPS) -> Any:
+def build_forward_panel(
+    diffusion: GaussianDiffusion,
+    patches: np.ndarray | torch.Tensor,
+    seed: int = 0,
+    feature_timesteps: Sequence[int] = FEATURE_TIMESTEPS,
+) -> Any:
     """Exploration (a): one patch at t = 0, the feature timesteps and a slider timestep t, with
     the SNR curve of the model's schedule; the text says how much signal each t keeps.
     patches (N, C, p, p); sliders "t" and "patch"."""
@@ -187,7 +226,9 @@ def build_forward_panel(diffusion: GaussianDiffusion, patches: np.ndarray | torc
     return _panel(sliders, image, text, refresh, [list(sliders.values())])
 
 
-def build_masking_panel(cfg: MaskingConfig | None = None, names: Sequence[str] = ("hsi", "lidar"), epochs: int = 20) -> Any:
+def build_masking_panel(
+    cfg: MaskingConfig | None = None, names: Sequence[str] = ("hsi", "lidar"), epochs: int = 20
+) -> Any:
     """Exploration (b): sliders for p0, p_max, gain, tau and a reliance pair; the target
     p_mask of each modality over every share split, where it saturates, and a simulated
     trajectory of the real ModalityMasker. An invalid setting (p0 > p_max) is shown, not raised."""
@@ -200,8 +241,12 @@ def build_masking_panel(cfg: MaskingConfig | None = None, names: Sequence[str] =
         "p_max": widgets.FloatSlider(value=base.p_max, min=0.0, max=1.0, step=0.01, description="p_max"),
         "gain": widgets.FloatSlider(value=base.gain, min=0.0, max=3.0, step=0.05, description="gain"),
         "tau": widgets.FloatSlider(value=base.tau, min=0.0, max=1.0, step=0.01, description="tau"),
-        **{f"reliance_{n}": widgets.FloatSlider(value=v, min=0.0, max=0.5, step=0.005, description=f"reliance {n}", readout_format=".3f")
-           for n, v in zip(names, (0.2, 0.01), strict=True)},
+        **{
+            f"reliance_{n}": widgets.FloatSlider(
+                value=v, min=0.0, max=0.5, step=0.005, description=f"reliance {n}", readout_format=".3f"
+            )
+            for n, v in zip(names, (0.2, 0.01), strict=True)
+        },
     }
     image, text = widgets.Image(format="png"), widgets.HTML()
 
@@ -217,13 +262,29 @@ def build_masking_panel(cfg: MaskingConfig | None = None, names: Sequence[str] =
         text.value = "<br>".join(
             f"{n}: share {100 * s:.0f} %, imbalance e = {e:+.3f}, target p* = {raw:.3f}"
             + (f" -> clipped to {'p_max' if sat == 'p_max' else '0'} = {p:.3f} (saturated)" if sat else "")
-            for n, s, e, raw, p, sat in zip(names, rule.shares, rule.imbalance, rule.raw_target, rule.target, rule.saturated, strict=True))
+            for n, s, e, raw, p, sat in zip(
+                names, rule.shares, rule.imbalance, rule.raw_target, rule.target, rule.saturated, strict=True
+            )
+        )
 
-    return _panel(sliders, image, text, refresh, [[sliders["p0"], sliders["p_max"]], [sliders["gain"], sliders["tau"]],
-                                                  [sliders[f"reliance_{n}"] for n in names]])
+    return _panel(
+        sliders,
+        image,
+        text,
+        refresh,
+        [
+            [sliders["p0"], sliders["p_max"]],
+            [sliders["gain"], sliders["tau"]],
+            [sliders[f"reliance_{n}"] for n in names],
+        ],
+    )
 
 
-def build_scan_panel(models: Mapping[str, tuple[MambaBranch, Sequence[torch.Tensor]]], x: np.ndarray | torch.Tensor, channel_groups: Mapping[str, int]) -> Any:
+def build_scan_panel(
+    models: Mapping[str, tuple[MambaBranch, Sequence[torch.Tensor]]],
+    x: np.ndarray | torch.Tensor,
+    channel_groups: Mapping[str, int],
+) -> Any:
     """Exploration (c): delta, state norm and gate along one pixel's token sequence for each
     named Mamba branch (e.g. {"guided": (branch, guides), "unguided": (branch, [])}) on the
     patches x (N, C, p, p). Traces are computed once; sliders "pixel" and "layer" pick what to show."""
@@ -244,6 +305,8 @@ def build_scan_panel(models: Mapping[str, tuple[MambaBranch, Sequence[torch.Tens
         image.value = png(scan_figure(traces, pixel, layer, labels))
         text.value = "<br>".join(
             f"{name}: mean delta {tr[layer].delta[pixel].mean():.4f}, final state norm {tr[layer].state_norm[pixel, -1]:.3f}, "
-            f"mean gate {tr[layer].gate[pixel].mean():.3f}" for name, tr in traces.items())
+            f"mean gate {tr[layer].gate[pixel].mean():.3f}"
+            for name, tr in traces.items()
+        )
 
     return _panel(sliders, image, text, refresh, [list(sliders.values())])

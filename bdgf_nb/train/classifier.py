@@ -54,13 +54,21 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_fields(self)
         for name in ("epochs", "batch_size", "patience"):
-            expect(getattr(self, name) >= 1, ConfigError, f"TrainConfig.{name} must be >= 1, found {getattr(self, name)}")
+            expect(
+                getattr(self, name) >= 1, ConfigError, f"TrainConfig.{name} must be >= 1, found {getattr(self, name)}"
+            )
         expect(self.lr > 0, ConfigError, f"TrainConfig.lr must be > 0, found {self.lr}")
         expect(self.weight_decay >= 0, ConfigError, f"TrainConfig.weight_decay must be >= 0, found {self.weight_decay}")
-        expect(self.warmup_epochs >= 0, ConfigError, f"TrainConfig.warmup_epochs must be >= 0, found {self.warmup_epochs}")
+        expect(
+            self.warmup_epochs >= 0, ConfigError, f"TrainConfig.warmup_epochs must be >= 0, found {self.warmup_epochs}"
+        )
         expect(self.min_gain >= 0, ConfigError, f"TrainConfig.min_gain must be >= 0, found {self.min_gain}")
         expect(self.grad_clip > 0, ConfigError, f"TrainConfig.grad_clip must be > 0, found {self.grad_clip}")
-        expect(self.select_on in SELECTION_METRICS, ConfigError, f"TrainConfig.select_on must be one of {', '.join(SELECTION_METRICS)}; found {self.select_on!r}")
+        expect(
+            self.select_on in SELECTION_METRICS,
+            ConfigError,
+            f"TrainConfig.select_on must be one of {', '.join(SELECTION_METRICS)}; found {self.select_on!r}",
+        )
 
 
 @dataclass
@@ -106,15 +114,25 @@ def train_classifier(
     dev = pick_device(device)
     model.to(dev)
     probe_x, probe_guides, _ = train_set.batch(torch.arange(min(2, len(train_set))))
-    needed = training_bytes(model, lambda: model(probe_x.to(dev), [g.to(dev) for g in probe_guides]), len(probe_x), cfg.batch_size)
-    check_memory(needed, f"training {type(model).__name__} with batch {cfg.batch_size}", hint="lower batch_size or the model width", device=dev)
+    needed = training_bytes(
+        model, lambda: model(probe_x.to(dev), [g.to(dev) for g in probe_guides]), len(probe_x), cfg.batch_size
+    )
+    check_memory(
+        needed,
+        f"training {type(model).__name__} with batch {cfg.batch_size}",
+        hint="lower batch_size or the model width",
+        device=dev,
+    )
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     optimizer = adamw(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     total_steps, warmup_steps = cfg.epochs * steps_per_epoch, max(1, cfg.warmup_epochs * steps_per_epoch)
-    record = {"train": asdict(cfg), "model": getattr(model, "config_dict", lambda: {})(),
-              "data": {"train": train_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": n_classes}}
+    record = {
+        "train": asdict(cfg),
+        "model": getattr(model, "config_dict", lambda: {})(),
+        "data": {"train": train_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": n_classes},
+    }
     net, part = ddp.wrap(model, find_unused=True), ddp.shard()  # ablations may leave parameters unused
 
     def train_epoch(epoch: int) -> dict[str, float]:
@@ -128,23 +146,49 @@ def train_classifier(
             rows = index[part]
             x, guides, y = train_set.batch(rows)
             step = epoch * steps_per_epoch + i
-            loss = classifier_step(net, model, x, guides, y, optimizer, cfg, weight=ddp.batch_weight(rows.shape[0], index.shape[0]),
-                                   progress=step / total_steps)
+            loss = classifier_step(
+                net,
+                model,
+                x,
+                guides,
+                y,
+                optimizer,
+                cfg,
+                weight=ddp.batch_weight(rows.shape[0], index.shape[0]),
+                progress=step / total_steps,
+            )
             share = rows.shape[0] / index.shape[0]  # this rank's part of the global batch
             losses.append(float(ddp.all_reduce_sum(loss.float() * share)))
         val = score(model, val_set, n_classes)
-        return {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{SHORT_NAMES[k]}": val[k] for k in METRICS}}
+        return {
+            "epoch": epoch + 1,
+            "train_loss": float(np.mean(losses)),
+            **{f"val_{SHORT_NAMES[k]}": val[k] for k in METRICS},
+        }
 
-    state = run_epochs(train_epoch, Parts(model, optimizer, generator), LoopConfig(cfg.epochs, f"val_{cfg.select_on}", cfg.patience, "train", min_gain=cfg.min_gain),
-                       checkpoint_path, record, progress=progress,
-                       postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "val_oa": f"{row['val_oa']:.1f}"})
+    state = run_epochs(
+        train_epoch,
+        Parts(model, optimizer, generator),
+        LoopConfig(cfg.epochs, f"val_{cfg.select_on}", cfg.patience, "train", min_gain=cfg.min_gain),
+        checkpoint_path,
+        record,
+        progress=progress,
+        postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "val_oa": f"{row['val_oa']:.1f}"},
+    )
     model.eval()
     return TrainResult(model, state.history, state.best_epoch, state.seconds)
 
 
 def classifier_step(
-    net: torch.nn.Module, model: torch.nn.Module, x: torch.Tensor, guides: list[torch.Tensor], y: torch.Tensor,
-    optimizer: torch.optim.Optimizer, cfg: TrainConfig, weight: float = 1.0, progress: float = 1.0,
+    net: torch.nn.Module,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    guides: list[torch.Tensor],
+    y: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    cfg: TrainConfig,
+    weight: float = 1.0,
+    progress: float = 1.0,
 ) -> torch.Tensor:
     """One classifier update on a batch (the step `bdgf-bench` times): forward through `net`
     (the DDP wrapper, or the model itself) on the model's device, `model.loss`, the shared

@@ -120,7 +120,9 @@ def wrap(model: nn.Module, find_unused: bool = False) -> nn.Module:
     device = next(model.parameters()).device
     if device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=find_unused)
+    return DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=find_unused
+    )
 
 
 @contextlib.contextmanager

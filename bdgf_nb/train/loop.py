@@ -36,7 +36,9 @@ from bdgf_nb.errors import CheckpointError, ConfigError, expect
 from bdgf_nb.train import distributed as ddp
 
 
-def optimizer_step(loss: torch.Tensor, parameters: Iterable[nn.Parameter], optimizer: torch.optim.Optimizer, grad_clip: float) -> None:
+def optimizer_step(
+    loss: torch.Tensor, parameters: Iterable[nn.Parameter], optimizer: torch.optim.Optimizer, grad_clip: float
+) -> None:
     """One update: gradients of `loss`, their global norm clipped to `grad_clip`, AdamW step."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -69,8 +71,11 @@ class LoopConfig:
 
     def __post_init__(self) -> None:
         expect(self.epochs >= 1, ConfigError, f"LoopConfig.epochs must be >= 1, found {self.epochs}")
-        expect((self.monitor is None) == (self.patience is None), ConfigError,
-               f"LoopConfig: monitor and patience go together, found monitor={self.monitor!r}, patience={self.patience!r}")
+        expect(
+            (self.monitor is None) == (self.patience is None),
+            ConfigError,
+            f"LoopConfig: monitor and patience go together, found monitor={self.monitor!r}, patience={self.patience!r}",
+        )
         expect(self.min_gain >= 0, ConfigError, f"LoopConfig.min_gain must be >= 0, found {self.min_gain}")
 
 
@@ -105,12 +110,20 @@ class Parts:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-                "rng": capture_rng_state(), "extras": {name: part.state_dict() for name, part in self.extras.items()}}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "rng": capture_rng_state(),
+            "extras": {name: part.state_dict() for name, part in self.extras.items()},
+        }
 
     def load(self, saved: dict[str, Any], where: str) -> None:
-        expect({"model", "optimizer", "generator", "rng", "extras", "loop"} <= set(saved), CheckpointError,
-               f"{where}: written by an older bdgf_nb (keys {sorted(saved)}); delete it or use another out_dir")
+        expect(
+            {"model", "optimizer", "generator", "rng", "extras", "loop"} <= set(saved),
+            CheckpointError,
+            f"{where}: written by an older bdgf_nb (keys {sorted(saved)}); delete it or use another out_dir",
+        )
         load_module_state(self.model, saved["model"], where)
         self.optimizer.load_state_dict(saved["optimizer"])
         for name, part in self.extras.items():
@@ -148,7 +161,13 @@ def run_epochs(
         state = LoopState(**saved["loop"])
     last = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, stop_after_epoch)
     start = time.perf_counter()
-    bar = tqdm(range(state.epoch, last), desc=cfg.desc, disable=not (progress and ddp.is_main()), initial=state.epoch, total=cfg.epochs)
+    bar = tqdm(
+        range(state.epoch, last),
+        desc=cfg.desc,
+        disable=not (progress and ddp.is_main()),
+        initial=state.epoch,
+        total=cfg.epochs,
+    )
     for epoch in bar:
         if cfg.patience is not None and state.stale >= cfg.patience:
             break

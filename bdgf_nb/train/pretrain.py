@@ -82,7 +82,9 @@ class PretrainResult:
 
 def build_diffusion(cfg: PretrainConfig, channel_groups: dict[str, int]) -> GaussianDiffusion:
     """The model `pretrain` trains, with the channel layout of `channel_groups`."""
-    unet_cfg = replace(cfg.unet, in_channels=sum(channel_groups.values()), modality_channels=tuple(channel_groups.values()))
+    unet_cfg = replace(
+        cfg.unet, in_channels=sum(channel_groups.values()), modality_channels=tuple(channel_groups.values())
+    )
     return GaussianDiffusion(DenoiserUNet(unet_cfg), cfg.diffusion, channel_groups)
 
 
@@ -115,21 +117,42 @@ def pretrain(
     training memory (memory.training_bytes) exceeds what is free.
     `stop_after_epoch` ends the run early (as an interruption would; used to test resume).
     `device`: None = `distributed.pick_device()`."""
-    expect(x0.ndim == 4 and x0.dtype == torch.float32, DataError, f"x0 must be float32 (N, C, p, p), found {x0.dtype} {tuple(x0.shape)}")
-    expect(sum(channel_groups.values()) == x0.shape[1], DataError, f"channel_groups {dict(channel_groups)} sum to {sum(channel_groups.values())} channels, x0 has {x0.shape[1]}")
+    expect(
+        x0.ndim == 4 and x0.dtype == torch.float32,
+        DataError,
+        f"x0 must be float32 (N, C, p, p), found {x0.dtype} {tuple(x0.shape)}",
+    )
+    expect(
+        sum(channel_groups.values()) == x0.shape[1],
+        DataError,
+        f"channel_groups {dict(channel_groups)} sum to {sum(channel_groups.values())} channels, x0 has {x0.shape[1]}",
+    )
     bad = int((~torch.isfinite(x0)).sum())
     expect(bad == 0, DataError, f"x0 must hold finite values, found {bad} NaN or inf of {x0.numel()}")
     n_eval = min(cfg.balance_samples, x0.shape[0] // 5)
-    expect(n_eval >= 1 and x0.shape[0] - n_eval >= 1, DataError, f"need at least 5 patches (held-out balance batch + training), found {x0.shape[0]}")
+    expect(
+        n_eval >= 1 and x0.shape[0] - n_eval >= 1,
+        DataError,
+        f"need at least 5 patches (held-out balance batch + training), found {x0.shape[0]}",
+    )
     names = list(channel_groups)
     dev = pick_device(device)
     torch.manual_seed(cfg.seed)  # weight init and dropout
     diffusion = build_diffusion(cfg, channel_groups).to(dev)
     probe = x0[:2].to(dev)  # memory estimate from a 2-patch forward (no grad: draws no random numbers)
-    needed = training_bytes(diffusion.denoiser, lambda: diffusion.denoiser(probe, torch.zeros(len(probe), dtype=torch.long, device=dev)),
-                            len(probe), cfg.batch_size, weight_copies=5 if cfg.ema_decay > 0 else 4)
-    check_memory(needed, f"pretraining the DDPM (batch {cfg.batch_size} of {tuple(x0.shape[1:])} patches)",
-                 hint="lower batch_size or unet.base_width", device=dev)
+    needed = training_bytes(
+        diffusion.denoiser,
+        lambda: diffusion.denoiser(probe, torch.zeros(len(probe), dtype=torch.long, device=dev)),
+        len(probe),
+        cfg.batch_size,
+        weight_copies=5 if cfg.ema_decay > 0 else 4,
+    )
+    check_memory(
+        needed,
+        f"pretraining the DDPM (batch {cfg.batch_size} of {tuple(x0.shape[1:])} patches)",
+        hint="lower batch_size or unet.base_width",
+        device=dev,
+    )
     ema = copy.deepcopy(diffusion).requires_grad_(False) if cfg.ema_decay > 0 else None
     optimizer = adamw(diffusion.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -156,7 +179,9 @@ def pretrain(
             if not ddp.usable(b):
                 continue
             visible = (~mask).sum(dim=0)
-            out = ddpm_step(net, diffusion, train_x[index[part]], mask[part], t[part], noise[part], visible, optimizer, cfg)
+            out = ddpm_step(
+                net, diffusion, train_x[index[part]], mask[part], t[part], noise[part], visible, optimizer, cfg
+            )
             if ema is not None:
                 _ema_update(ema, diffusion, cfg.ema_decay)
             # Each rank's per-modality loss is its share of the global batch's: sum the shares.
@@ -169,7 +194,9 @@ def pretrain(
             counts += visible
             total_loss += float(summed[-1]) * b
         row: dict[str, float] = {"epoch": epoch + 1, "loss": total_loss / train_x.shape[0]}
-        row.update({f"loss_{k}": float(sums[m] / counts[m]) if counts[m] else float("nan") for m, k in enumerate(names)})
+        row.update(
+            {f"loss_{k}": float(sums[m] / counts[m]) if counts[m] else float("nan") for m, k in enumerate(names)}
+        )
         row.update({f"p_mask_{k}": prob_sums[m] / steps_per_epoch for m, k in enumerate(names)})
         if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == cfg.epochs:
             report = measure_balance(ema if ema is not None else diffusion, eval_batch)
@@ -178,17 +205,32 @@ def pretrain(
         return row
 
     extras: dict[str, Any] = {"masker": masker} | ({"ema": ema} if ema is not None else {})
-    state = run_epochs(train_epoch, Parts(diffusion, optimizer, generator, extras), LoopConfig(cfg.epochs, desc="pretrain DDPM"),
-                       checkpoint_path, record, progress=progress, resume=resume, stop_after_epoch=stop_after_epoch,
-                       postfix=lambda row: {"loss": f"{row['loss']:.4f}", "balance": f"{row.get('balance', float('nan')):.2f}"})
+    state = run_epochs(
+        train_epoch,
+        Parts(diffusion, optimizer, generator, extras),
+        LoopConfig(cfg.epochs, desc="pretrain DDPM"),
+        checkpoint_path,
+        record,
+        progress=progress,
+        resume=resume,
+        stop_after_epoch=stop_after_epoch,
+        postfix=lambda row: {"loss": f"{row['loss']:.4f}", "balance": f"{row.get('balance', float('nan')):.2f}"},
+    )
     final = (ema if ema is not None else diffusion).cpu()
     final.eval()
     return PretrainResult(final, state.history, state.seconds)
 
 
 def ddpm_step(
-    net: torch.nn.Module, diffusion: GaussianDiffusion, x0: torch.Tensor, mask: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
-    visible: torch.Tensor, optimizer: torch.optim.Optimizer, cfg: PretrainConfig,
+    net: torch.nn.Module,
+    diffusion: GaussianDiffusion,
+    x0: torch.Tensor,
+    mask: torch.Tensor,
+    t: torch.Tensor,
+    noise: torch.Tensor,
+    visible: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    cfg: PretrainConfig,
 ) -> DiffusionLoss:
     """One masked-DDPM update (the step `bdgf-bench` times): the epsilon loss of this rank's rows
     (`net`: the DDP wrapper or the model) normalised by the global batch's visible counts, scaled

@@ -51,14 +51,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"cpu capability {torch.backends.cpu.get_cpu_capability()}, {args.threads} threads, torch {torch.__version__}")
+    print(
+        f"cpu capability {torch.backends.cpu.get_cpu_capability()}, {args.threads} threads, torch {torch.__version__}"
+    )
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     mm = {"fp32": lambda: a @ b, "bf16": lambda: a.bfloat16() @ b.bfloat16()}
     ctx = RunContext("synthetic", preset("quick"), seed=0)
     prepared = prepare(ctx)
     cpu = torch.device("cpu")
     works = {"ddpm": ddpm_workload(ctx.preset, prepared.image, prepared.channel_groups, cpu)}
-    works |= {v: bdgf_workload(v, ctx.preset, prepared.channel_groups, prepared.n_classes, cpu) for v in ("cnn_only", "transformer_only", "bdgf")}
+    works |= {
+        v: bdgf_workload(v, ctx.preset, prepared.channel_groups, prepared.n_classes, cpu)
+        for v in ("cnn_only", "transformer_only", "bdgf")
+    }
     print("| step (quick sizes, batch 64) | fp32 ms | bf16 autocast ms | speed-up |\n|---|---|---|---|")
     for name, call in mm.items():
         call()

@@ -24,7 +24,9 @@ def main() -> None:
     prepared = prepare(base)
     features = diffusion_features(base, prepared, "adaptive", progress=False)
     for balanced in (False, True):
-        ctx = RunContext.create("houston2018_west", quick=True, seed=0, out_dir="outputs/experiments/class_balance", class_balanced=balanced)
+        ctx = RunContext.create(
+            "houston2018_west", quick=True, seed=0, out_dir="outputs/experiments/class_balance", class_balanced=balanced
+        )
         for seed in (0, 1):
             run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=seed, progress=False)
             row = {"class_balanced": balanced, "seed": seed, **run.row()}

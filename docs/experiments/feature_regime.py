@@ -54,14 +54,25 @@ def run(dataset: str) -> None:
     on_val = linear_probe(sets, prepared.labels, fit, val, prepared.n_classes, seed=0)
     on_test = linear_probe(sets, prepared.labels, fit, test, prepared.n_classes, seed=0)
     rows = []
-    print(f"{dataset}: probe fitted on {int(fit.sum())} fit pixels (at most 4000), validation {int(val.sum())}, test {int(test.sum())}")
-    print(f"{'features':40s} {'dims':>5s} {'val OA':>7s} {'val AA':>7s} {'val k':>7s} {'test OA':>8s} {'extract s':>9s}")
+    print(
+        f"{dataset}: probe fitted on {int(fit.sum())} fit pixels (at most 4000), validation {int(val.sum())}, test {int(test.sum())}"
+    )
+    print(
+        f"{'features':40s} {'dims':>5s} {'val OA':>7s} {'val AA':>7s} {'val k':>7s} {'test OA':>8s} {'extract s':>9s}"
+    )
     for v, t in zip(on_val, on_test, strict=True):
-        row = {"features": v["features"], "dims": v["dims"], "val": {k: v[k] for k in ("overall_accuracy", "average_accuracy", "kappa")},
-               "test": {k: t[k] for k in ("overall_accuracy", "average_accuracy", "kappa")}, "extract_s": seconds.get(v["features"])}
+        row = {
+            "features": v["features"],
+            "dims": v["dims"],
+            "val": {k: v[k] for k in ("overall_accuracy", "average_accuracy", "kappa")},
+            "test": {k: t[k] for k in ("overall_accuracy", "average_accuracy", "kappa")},
+            "extract_s": seconds.get(v["features"]),
+        }
         rows.append(row)
-        print(f"{v['features']:40s} {v['dims']:5d} {v['overall_accuracy']:7.2f} {v['average_accuracy']:7.2f} {v['kappa']:7.2f} "
-              f"{t['overall_accuracy']:8.2f} {seconds.get(v['features'], 0):9.2f}")
+        print(
+            f"{v['features']:40s} {v['dims']:5d} {v['overall_accuracy']:7.2f} {v['average_accuracy']:7.2f} {v['kappa']:7.2f} "
+            f"{t['overall_accuracy']:8.2f} {seconds.get(v['features'], 0):9.2f}"
+        )
     print(f"{dataset}: {time.time() - start:.0f} s")
     out.mkdir(parents=True, exist_ok=True)
     (out / f"feature_regime_{dataset}.json").write_text(json.dumps(rows, indent=1))
@@ -69,7 +80,9 @@ def run(dataset: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("datasets", nargs="*", default=["synthetic"], metavar="DATASET", help="catalog names (default: synthetic)")
+    parser.add_argument(
+        "datasets", nargs="*", default=["synthetic"], metavar="DATASET", help="catalog names (default: synthetic)"
+    )
     args = parser.parse_args()
     for name in args.datasets:
         run(name)

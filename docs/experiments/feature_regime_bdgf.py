@@ -32,26 +32,47 @@ READINGS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("datasets", nargs="*", default=["synthetic", "houston2018_west"], metavar="DATASET",
-                        help="catalog names (default: synthetic houston2018_west)")
+    parser.add_argument(
+        "datasets",
+        nargs="*",
+        default=["synthetic", "houston2018_west"],
+        metavar="DATASET",
+        help="catalog names (default: synthetic houston2018_west)",
+    )
     args = parser.parse_args()
     out = Path("outputs/experiments")
     rows = []
     for dataset in args.datasets:
         start = time.time()
-        base = RunContext.create(dataset, quick=True, seed=0, out_dir=out / "feature_regime")  # shares the DDPM of feature_regime.py
+        base = RunContext.create(
+            dataset, quick=True, seed=0, out_dir=out / "feature_regime"
+        )  # shares the DDPM of feature_regime.py
         prepared = prepare(base)
         ddpm = pretrain_ddpm(base, prepared, "adaptive", progress=False)
         for name, cfg in READINGS.items():
             # one output folder per reading, so classifier checkpoints of different readings never mix
-            ctx = replace(RunContext.create(dataset, quick=True, seed=0, out_dir=out / f"feature_regime_bdgf/{name.replace(' ', '_').replace(',', '')}"),
-                          preset=replace(base.preset, features=cfg))
+            ctx = replace(
+                RunContext.create(
+                    dataset,
+                    quick=True,
+                    seed=0,
+                    out_dir=out / f"feature_regime_bdgf/{name.replace(' ', '_').replace(',', '')}",
+                ),
+                preset=replace(base.preset, features=cfg),
+            )
             features = extract_diffusion_features(ctx, prepared, ddpm, progress=False)
             for seed in (0, 1):
                 run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=seed, progress=False)
                 val = run.history[run.best_epoch - 1] if run.best_epoch else {}
-                row = {"dataset": dataset, "reading": name, "seed": seed, "best_epoch": run.best_epoch,
-                       "val": {k: v for k, v in val.items() if k.startswith("val")}, "test": run.row(), "parameters": run.n_parameters}
+                row = {
+                    "dataset": dataset,
+                    "reading": name,
+                    "seed": seed,
+                    "best_epoch": run.best_epoch,
+                    "val": {k: v for k, v in val.items() if k.startswith("val")},
+                    "test": run.row(),
+                    "parameters": run.n_parameters,
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         print(dataset, f"{time.time() - start:.0f} s", flush=True)

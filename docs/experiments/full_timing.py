@@ -29,7 +29,12 @@ def main() -> None:
     seconds["features"], start = time.time() - start, time.time()
     run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=0, progress=False)
     seconds["bdgf"] = time.time() - start
-    print(json.dumps({"seconds": {k: round(v, 1) for k, v in seconds.items()}, "epochs_run": len(run.history), "row": run.row()}, indent=1))
+    print(
+        json.dumps(
+            {"seconds": {k: round(v, 1) for k, v in seconds.items()}, "epochs_run": len(run.history), "row": run.row()},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

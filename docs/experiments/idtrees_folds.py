@@ -61,9 +61,11 @@ def rf_bar(prepared, seed: int) -> np.ndarray:
     pixels = lambda m: np.concatenate([hsi[:, m].T, chm[:, m].T], axis=1)  # noqa: E731
     train, test = pixels(split.train), pixels(split.test)
     pca = PCA(20, random_state=seed).fit(train[:, : groups["hsi"]])
-    reduce = lambda x: np.concatenate([pca.transform(x[:, : groups["hsi"]]), x[:, groups["hsi"]:]], axis=1)  # noqa: E731
+    reduce = lambda x: np.concatenate([pca.transform(x[:, : groups["hsi"]]), x[:, groups["hsi"] :]], axis=1)  # noqa: E731
     scaler = StandardScaler().fit(reduce(train))
-    forest = RandomForestClassifier(300, n_jobs=1, random_state=seed).fit(scaler.transform(reduce(train)), prepared.labels[split.train])
+    forest = RandomForestClassifier(300, n_jobs=1, random_state=seed).fit(
+        scaler.transform(reduce(train)), prepared.labels[split.train]
+    )
     return forest.predict(scaler.transform(reduce(test)))
 
 
@@ -90,17 +92,24 @@ def run_fold(fold: int, quick: bool, out_dir: Path) -> dict[str, np.ndarray]:
         x = pixel_features(stacked, kind, prepared.patch)
         for model in ("svm", "rf"):
             cfg = ctx.preset.baseline_config(fold, kind, (model,))
-            predictions[f"{model.upper()} ({kind.replace('_', ' ')})"] = fit_predict(model, x[split.train], prepared.labels[split.train], x[split.test], cfg)
+            predictions[f"{model.upper()} ({kind.replace('_', ' ')})"] = fit_predict(
+                model, x[split.train], prepared.labels[split.train], x[split.test], cfg
+            )
     predictions["BDGF"] = bdgf_predictions(ctx, prepared, "adaptive", fold)
-    print(f"fold {fold}: {len(y)} test pixels, {int(split.fit.sum())} fit, {int(split.val.sum()) if split.val is not None else 0} val, "
-          f"{time.time() - start:.0f} s", flush=True)
+    print(
+        f"fold {fold}: {len(y)} test pixels, {int(split.fit.sum())} fit, {int(split.val.sum()) if split.val is not None else 0} val, "
+        f"{time.time() - start:.0f} s",
+        flush=True,
+    )
     np.savez(cached, **predictions)
     return predictions
 
 
 def bdgf_predictions(ctx: RunContext, prepared, masking: str, fold: int) -> np.ndarray:
     """Test labels (1-based) of BDGF guided by the features of the `masking` DDPM of this fold."""
-    features = extract_diffusion_features(ctx, prepared, pretrain_ddpm(ctx, prepared, masking, progress=False), progress=False)
+    features = extract_diffusion_features(
+        ctx, prepared, pretrain_ddpm(ctx, prepared, masking, progress=False), progress=False
+    )
     run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=fold, progress=False)
     out = predict_test(prepared, run, features)
     assert np.array_equal(out["labels"] + 1, prepared.labels[prepared.split.test])
@@ -127,7 +136,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--masking", action="store_true", help="also BDGF without masking and with random masking at the adaptive rate")
+    parser.add_argument(
+        "--masking", action="store_true", help="also BDGF without masking and with random masking at the adaptive rate"
+    )
     args = parser.parse_args()
     out_dir = Path("outputs/experiments") / ("idtrees_folds_quick" if args.quick else "idtrees_folds")
     start = time.time()
@@ -136,11 +147,18 @@ def main() -> None:
         folds = {f: {**p, **run_masking_arms(f, args.quick, out_dir)} for f, p in folds.items()}
     n_classes = int(folds[args.folds[0]]["n_classes"])
     methods = ["BDGF"] + [m for m in folds[args.folds[0]] if m not in ("y", "n_classes", "BDGF")]
-    per_fold = {m: {f: classification_report(p["y"], p[m], n_classes).to_dict() for f, p in folds.items()} for m in methods}
+    per_fold = {
+        m: {f: classification_report(p["y"], p[m], n_classes).to_dict() for f, p in folds.items()} for m in methods
+    }
     result = {"folds": args.folds, "quick": args.quick, "seconds": round(time.time() - start, 1), "methods": {}}
     print(f"\n{len(args.folds)} folds ({'quick' if args.quick else 'full'} preset), one model per fold")
-    print("| method | pooled OA / AA / kappa | " + " | ".join(f"{k} over folds (mean ± std [95 % CI])" for k in METRICS)
-          + " | " + " | ".join(f"Δ{k} BDGF − method [95 % CI]" for k in METRICS) + " |")
+    print(
+        "| method | pooled OA / AA / kappa | "
+        + " | ".join(f"{k} over folds (mean ± std [95 % CI])" for k in METRICS)
+        + " | "
+        + " | ".join(f"Δ{k} BDGF − method [95 % CI]" for k in METRICS)
+        + " |"
+    )
     print("|---" * (2 + 2 * len(METRICS)) + "|")
     for m in methods:
         y = np.concatenate([folds[f]["y"] for f in args.folds])
@@ -151,13 +169,21 @@ def main() -> None:
             cells.append(f"{s.mean:.2f} ± {s.std:.2f} [{s.low:.2f}, {s.high:.2f}]")
             entry[k] = {"mean": s.mean, "std": s.std, "low": s.low, "high": s.high}
             if m != "BDGF":
-                d = paired_difference({f: per_fold["BDGF"][f][key] for f in args.folds}, {f: per_fold[m][f][key] for f in args.folds})
+                d = paired_difference(
+                    {f: per_fold["BDGF"][f][key] for f in args.folds}, {f: per_fold[m][f][key] for f in args.folds}
+                )
                 deltas.append(f"{d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}]")
                 entry[f"delta_{k}"] = {"mean": d.mean, "low": d.low, "high": d.high}
             else:
                 deltas.append("reference")
         result["methods"][m] = entry
-        print(f"| {m} | {pooled['overall_accuracy']:.2f} / {pooled['average_accuracy']:.2f} / {pooled['kappa']:.2f} | " + " | ".join(cells) + " | " + " | ".join(deltas) + " |")
+        print(
+            f"| {m} | {pooled['overall_accuracy']:.2f} / {pooled['average_accuracy']:.2f} / {pooled['kappa']:.2f} | "
+            + " | ".join(cells)
+            + " | "
+            + " | ".join(deltas)
+            + " |"
+        )
     (out_dir / "summary.json").write_text(json.dumps(result, indent=1))
     print(f"\n{time.time() - start:.0f} s; {out_dir / 'summary.json'}")
 

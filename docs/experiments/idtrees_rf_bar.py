@@ -3,6 +3,7 @@
 IDTReeS pixel bar on the 10 species of the catalog entry (the README of 2026-11-27, "Quick mode,
 IDTReeS"): RF of 300 trees on 20 HSI principal components (+ canopy height, + RGB), plot-disjoint
 5 folds pooled. Run from the repo root: python docs/experiments/idtrees_rf_bar.py."""
+
 import argparse
 import time
 
@@ -18,7 +19,8 @@ from bdgf_nb.data.splits import group_folds
 
 
 def score(y, p):
-    return f"{100*accuracy_score(y,p):.2f} / {100*balanced_accuracy_score(y,p):.2f} / {100*cohen_kappa_score(y,p):.2f}"
+    return f"{100 * accuracy_score(y, p):.2f} / {100 * balanced_accuracy_score(y, p):.2f} / {100 * cohen_kappa_score(y, p):.2f}"
+
 
 def run(scene, sets, partition):
     m = scene.gt > 0
@@ -45,7 +47,10 @@ def run(scene, sets, partition):
             sc = StandardScaler().fit(np.hstack(parts_tr))
             rf = RandomForestClassifier(300, n_jobs=1, random_state=0).fit(sc.transform(np.hstack(parts_tr)), y[tr])
             pred[te] = rf.predict(sc.transform(np.hstack(parts_te)))
-        print(f"{scene.n_classes} species, {partition}, RF {'+'.join(mods)}: OA/AA/kappa {score(y, pred)}  ({time.time()-t:.0f}s)", flush=True)
+        print(
+            f"{scene.n_classes} species, {partition}, RF {'+'.join(mods)}: OA/AA/kappa {score(y, pred)}  ({time.time() - t:.0f}s)",
+            flush=True,
+        )
 
 
 def main() -> None:

@@ -53,7 +53,9 @@ def _start(policy: dict[str, str], checkout: str | None, out: Path) -> subproces
     command = BENCH if checkout is None else [BENCH[0], "-m", "bdgf_nb.bench", *BENCH[3:]]
     if checkout is not None:
         env["PYTHONPATH"] = checkout
-    return subprocess.Popen([*command, "--out", str(out)], env=env, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [*command, "--out", str(out)], env=env, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def _read(process: subprocess.Popen[bytes], out: Path) -> dict[str, float]:
@@ -62,7 +64,11 @@ def _read(process: subprocess.Popen[bytes], out: Path) -> dict[str, float]:
         raise SystemExit(f"bdgf-bench failed ({process.returncode}): {err.decode()[-2000:]}")
     report = json.loads(out.read_text())
     row = {model: r["samples_per_s"] for model, r in report["training"].items()}
-    return {**row, "bdgf of matmul": report["training"]["bdgf"]["fraction_of_matmul"], "matmul GFLOP/s": report["machine"]["matmul_flops"] / 1e9}
+    return {
+        **row,
+        "bdgf of matmul": report["training"]["bdgf"]["fraction_of_matmul"],
+        "matmul GFLOP/s": report["machine"]["matmul_flops"] / 1e9,
+    }
 
 
 def main() -> None:
@@ -71,7 +77,9 @@ def main() -> None:
     parser.add_argument("--pair", action="store_true", help="two bench processes at a time, BDGF samples/s of each")
     parser.add_argument("--then", default=None, help="an older checkout whose code is timed too, under PASSIVE")
     args = parser.parse_args()
-    arms: dict[str, tuple[dict[str, str], str | None]] = {name: (policy, None) for name, policy in (PAIR_POLICIES if args.pair else POLICIES).items()}
+    arms: dict[str, tuple[dict[str, str], str | None]] = {
+        name: (policy, None) for name, policy in (PAIR_POLICIES if args.pair else POLICIES).items()
+    }
     if args.then:
         arms = {f"then: {Path(args.then).name}, PASSIVE": (openmp.PASSIVE, str(Path(args.then).resolve())), **arms}
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in arms}
@@ -81,23 +89,36 @@ def main() -> None:
                 outs = [Path(tmp) / f"{r}_{i}.json" for i in range(2 if args.pair else 1)]
                 started = [_start(policy, checkout, out) for out in outs]
                 measured = [_read(p, out) for p, out in zip(started, outs, strict=True)]
-                rows[name].append({"bdgf (first)": measured[0]["bdgf"], "bdgf (second)": measured[1]["bdgf"]} if args.pair else measured[0])
+                rows[name].append(
+                    {"bdgf (first)": measured[0]["bdgf"], "bdgf (second)": measured[1]["bdgf"]}
+                    if args.pair
+                    else measured[0]
+                )
                 print(f"round {r}: {name}: {rows[name][-1]}", file=sys.stderr, flush=True)
     keys = list(next(iter(rows.values()))[0])
     print(f"| policy ({args.rounds} rounds, medians) | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))
     for name, measured in rows.items():
         cells = [statistics.median(m[k] for m in measured) for k in keys]
-        print(f"| {name} | " + " | ".join(f"{c:.1%}" if k.endswith("of matmul") else f"{c:,.0f}" for k, c in zip(keys, cells, strict=True)) + " |")
+        print(
+            f"| {name} | "
+            + " | ".join(
+                f"{c:.1%}" if k.endswith("of matmul") else f"{c:,.0f}" for k, c in zip(keys, cells, strict=True)
+            )
+            + " |"
+        )
     if args.then and not args.pair and args.rounds >= 2:
         _paired_speedups(rows, next(iter(rows)), [k for k in keys if k in MODELS])
-
 
 
 def _paired_speedups(rows: dict[str, list[dict[str, float]]], then: str, models: list[str]) -> None:
     """Each arm against the older code, paired by round: the geometric mean of the per-round
     ratios of samples/s with a Student-t 95 % interval on their logarithms."""
-    print(f"\n| now / then, paired by round ({len(rows[then])} rounds; geometric mean [95 % CI]) | " + " | ".join(models) + " |")
+    print(
+        f"\n| now / then, paired by round ({len(rows[then])} rounds; geometric mean [95 % CI]) | "
+        + " | ".join(models)
+        + " |"
+    )
     print("|---|" + "---|" * len(models))
     for name, measured in rows.items():
         if name == then:

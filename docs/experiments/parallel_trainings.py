@@ -35,8 +35,13 @@ def train(args: tuple[str, bool, int, int, str]) -> dict[str, float]:
     features = diffusion_features(ctx, prepared, "adaptive", progress=False)
     start = time.time()
     run = train_variant(ctx, prepared, features, BDGF_VARIANT, seed=seed, progress=False)
-    return {"seed": seed, "threads": threads, "train_seconds": round(time.time() - start, 1), "OA": round(run.report["overall_accuracy"], 2),
-            "epochs": len(run.history)}
+    return {
+        "seed": seed,
+        "threads": threads,
+        "train_seconds": round(time.time() - start, 1),
+        "OA": round(run.report["overall_accuracy"], 2),
+        "epochs": len(run.history),
+    }
 
 
 def main() -> None:
@@ -57,9 +62,11 @@ def main() -> None:
     with mp.get_context("spawn").Pool(2) as pool:
         side_by_side = pool.map(train, [(args.dataset, args.quick, seed, 1, str(parallel)) for seed in (0, 1)])
     parallel_s = time.time() - start
-    result = {"sequential_2_threads": {"wall_s": round(sequential_s, 1), "runs": one_by_one},
-              "two_processes_1_thread": {"wall_s": round(parallel_s, 1), "runs": side_by_side},
-              "speedup": round(sequential_s / parallel_s, 2)}
+    result = {
+        "sequential_2_threads": {"wall_s": round(sequential_s, 1), "runs": one_by_one},
+        "two_processes_1_thread": {"wall_s": round(parallel_s, 1), "runs": side_by_side},
+        "speedup": round(sequential_s / parallel_s, 2),
+    }
     (ROOT / "result.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
 

@@ -44,9 +44,13 @@ def main() -> None:
         prefixes += after == before[: len(after)]
         replayed += len(after) == replay(before, rule.patience, rule.min_gain)[0]
         apart.append(float(np.abs(np.subtract(before[:shared], after[:shared])).max()))
-    print(f"{len(pairs)} trainings in both; {prefixes} new histories are exact prefixes of the old; "
-          f"{replayed} stopped at the replayed epoch (patience {rule.patience}, min gain {rule.min_gain})")
-    print(f"largest |val kappa difference| at the same epoch, per training: median {np.median(apart):.1f}, max {max(apart):.1f} points")
+    print(
+        f"{len(pairs)} trainings in both; {prefixes} new histories are exact prefixes of the old; "
+        f"{replayed} stopped at the replayed epoch (patience {rule.patience}, min gain {rule.min_gain})"
+    )
+    print(
+        f"largest |val kappa difference| at the same epoch, per training: median {np.median(apart):.1f}, max {max(apart):.1f} points"
+    )
 
 
 if __name__ == "__main__":

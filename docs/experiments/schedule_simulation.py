@@ -20,15 +20,26 @@ import heapq
 
 # seconds, prerequisites
 COMPARISON = {
-    "features none": (54, []), "features adaptive": (54, []), "features random_matched": (50, ["features adaptive"]),
-    "bdgf (none)": (48, ["features none"]), "no_guidance_equal_size": (39, ["features adaptive"]), "bdgf": (42, ["features adaptive"]),
-    "no_mutual": (37, ["features adaptive"]), "bdgf (random_matched)": (38, ["features random_matched"]),
-    "cnn_only": (15, ["features adaptive"]), "mamba_only": (10, ["features adaptive"]), "no_guidance": (30, ["features adaptive"]),
-    "baselines": (3, []), "transformer_only": (20, ["features adaptive"]),
+    "features none": (54, []),
+    "features adaptive": (54, []),
+    "features random_matched": (50, ["features adaptive"]),
+    "bdgf (none)": (48, ["features none"]),
+    "no_guidance_equal_size": (39, ["features adaptive"]),
+    "bdgf": (42, ["features adaptive"]),
+    "no_mutual": (37, ["features adaptive"]),
+    "bdgf (random_matched)": (38, ["features random_matched"]),
+    "cnn_only": (15, ["features adaptive"]),
+    "mamba_only": (10, ["features adaptive"]),
+    "no_guidance": (30, ["features adaptive"]),
+    "baselines": (3, []),
+    "transformer_only": (20, ["features adaptive"]),
 }
 NOTEBOOKS = {
-    "00": (21, []), "01": (21, ["features none", "features adaptive", "features random_matched"]),
-    "02": (39, ["cnn_only", "mamba_only", "transformer_only"]), "03": (38, list(COMPARISON)), "04": (46, ["03"]),
+    "00": (21, []),
+    "01": (21, ["features none", "features adaptive", "features random_matched"]),
+    "02": (39, ["cnn_only", "mamba_only", "transformer_only"]),
+    "03": (38, list(COMPARISON)),
+    "04": (46, ["03"]),
     "05": (6, [*COMPARISON, "00", "01", "02", "03", "04"]),
 }
 Tasks = dict[str, tuple[int, list[str]]]
@@ -78,8 +89,11 @@ def one_graph(comparison: Tasks, notebooks: Tasks) -> float:
 # Moves tried on 2026-12-04, with estimated durations (the 24 s of notebook 02's three unguided
 # trainings, split by branch; umap's numba compile ~9 s, which notebook 04's UMAP cell then
 # skips, ~18 s in a fresh clone; notebook 03's scene maps ~17 s). The best, all three in one graph: 304 s.
-UNGUIDED = {"cnn unguided": (8, ["features adaptive"]), "mamba unguided": (6, ["features adaptive"]),
-            "transformer unguided": (10, ["features adaptive"])}
+UNGUIDED = {
+    "cnn unguided": (8, ["features adaptive"]),
+    "mamba unguided": (6, ["features adaptive"]),
+    "transformer unguided": (10, ["features adaptive"]),
+}
 UMAP_WARM = {"umap compile": (9, [])}
 MAPS = {"scene maps": (17, ["bdgf", "baselines"])}
 
@@ -92,10 +106,12 @@ def variants() -> dict[str, tuple[Tasks, Tasks]]:
     warm_nb = {**NOTEBOOKS, "04": (28, ["03"])}
     maps_nb = {**NOTEBOOKS, "03": (21, NOTEBOOKS["03"][1]), "04": (46, [])}
     all_nb = {**maps_nb, "02": (15, NOTEBOOKS["02"][1]), "04": (28, [])}
-    return {"02's unguided trainings scheduled": ({**COMPARISON, **UNGUIDED}, unguided_nb),
-            "umap compiled ahead": ({**COMPARISON, **UMAP_WARM}, warm_nb),
-            "scene maps scheduled": ({**COMPARISON, **MAPS}, maps_nb),
-            "all three": ({**COMPARISON, **UNGUIDED, **UMAP_WARM, **MAPS}, all_nb)}
+    return {
+        "02's unguided trainings scheduled": ({**COMPARISON, **UNGUIDED}, unguided_nb),
+        "umap compiled ahead": ({**COMPARISON, **UMAP_WARM}, warm_nb),
+        "scene maps scheduled": ({**COMPARISON, **MAPS}, maps_nb),
+        "all three": ({**COMPARISON, **UNGUIDED, **UMAP_WARM, **MAPS}, all_nb),
+    }
 
 
 def main() -> None:
@@ -108,7 +124,9 @@ def main() -> None:
     print(f"one graph, longest first: {makespan(graph, {k: v[0] for k, v in graph.items()}):.0f} s")
     for name, (comparison, notebooks) in variants().items():
         first, second = two_phases(comparison, notebooks)
-        print(f"{name}: two phases {first:.0f} + {second:.0f} = {first + second:.0f} s; one graph {one_graph(comparison, notebooks):.0f} s")
+        print(
+            f"{name}: two phases {first:.0f} + {second:.0f} = {first + second:.0f} s; one graph {one_graph(comparison, notebooks):.0f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ def task_seconds(log: Path, run: Path, paths: list[Path], epochs: list[int]) -> 
         raise SystemExit(f"{log}: not the log of a bdgf-run --jobs run (no 'N at a time' line)")
     ddpm = sum(float(s) for s in re.findall(r"\[jobs\] features \S+ draw \d+: (\d+) s", text))
     seconds = {}  # checkpoint name after "clf_<dataset>" (RunContext.classifier_checkpoint) -> task seconds
-    for variant, arm, draw, seed, sec in re.findall(r"\[jobs\] train (\S+) \((\S+) draw (\d+)\) seed (\d+): (\d+) s", text):
+    for variant, arm, draw, seed, sec in re.findall(
+        r"\[jobs\] train (\S+) \((\S+) draw (\d+)\) seed (\d+): (\d+) s", text
+    ):
         tag = f"ddpm-{arm}" + (f"-seed{draw}" if draw != "0" else "")
         seconds[f"_{variant}_{tag}_full_seed{seed}.pt"] = float(sec)
     per_epoch = []
@@ -78,7 +80,9 @@ def task_seconds(log: Path, run: Path, paths: list[Path], epochs: list[int]) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="bdgf-run --out folders")
-    parser.add_argument("--log", nargs="+", default=[], help="the bdgf-run --jobs log of each folder, in order; '-' for none")
+    parser.add_argument(
+        "--log", nargs="+", default=[], help="the bdgf-run --jobs log of each folder, in order; '-' for none"
+    )
     args = parser.parse_args()
     if args.log and len(args.log) != len(args.runs):
         raise SystemExit(f"--log: expected one log (or '-') per run folder, {len(args.runs)}; found {len(args.log)}")
@@ -91,10 +95,17 @@ def main() -> None:
         now = [replay(h, 6, 0.0) for h in histories]
         replayed = [e == len(h) for (e, _), h in zip(now, histories, strict=True)]
         if not all(replayed):
-            raise SystemExit(f"{run}: {replayed.count(False)} runs were not trained under patience 6 on val_kappa (not the full preset?)")
+            raise SystemExit(
+                f"{run}: {replayed.count(False)} runs were not trained under patience 6 on val_kappa (not the full preset?)"
+            )
         timing = task_seconds(Path(log), run, paths, [len(h) for h in histories]) if log != "-" else None
-        print(f"\n{run}: {len(paths)} trainings, {sum(e for e, _ in now)} epochs under the rule they ran with (patience 6, any gain)")
-        print("| patience | min gain (kappa points) | epochs | of those run | val kappa lost, mean | max |" + (" scheduler wall, estimated |" if timing else ""))
+        print(
+            f"\n{run}: {len(paths)} trainings, {sum(e for e, _ in now)} epochs under the rule they ran with (patience 6, any gain)"
+        )
+        print(
+            "| patience | min gain (kappa points) | epochs | of those run | val kappa lost, mean | max |"
+            + (" scheduler wall, estimated |" if timing else "")
+        )
         print("|---|---|---|---|---|---|" + ("---|" if timing else ""))
         for patience, min_gain in RULES:
             rule = [replay(h, patience, min_gain) for h in histories]

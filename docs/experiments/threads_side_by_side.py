@@ -77,7 +77,9 @@ def main() -> None:
     openmp.apply_shared_default()  # PASSIVE in os.environ: the spawned workers, which time, inherit it
     for mode in ("clobbered", "fixed"):
         alone, pair = side_by_side(mode, args.steps, 1), side_by_side(mode, args.steps, 2)
-        print(f"{mode:9s}  alone {alone[0] * 1e3:6.1f} ms/step   side by side {pair[0] * 1e3:6.1f} / {pair[1] * 1e3:6.1f} ms/step")
+        print(
+            f"{mode:9s}  alone {alone[0] * 1e3:6.1f} ms/step   side by side {pair[0] * 1e3:6.1f} / {pair[1] * 1e3:6.1f} ms/step"
+        )
 
 
 if __name__ == "__main__":

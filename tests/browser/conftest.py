@@ -59,7 +59,9 @@ def executed(lab_root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory, lab_root: Path, executed: Path, browser_out: Path) -> Iterator[LabServer]:
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, lab_root: Path, executed: Path, browser_out: Path
+) -> Iterator[LabServer]:
     """JupyterLab on 127.0.0.1 (random port, token) over a temporary root with quick copies of
     the notebooks (out_dir: the `executed` run's folder); stopped at the end of the session,
     also when a test failed."""
@@ -95,7 +97,9 @@ def page(chromium: Any, browser_out: Path, request: pytest.FixtureRequest) -> It
     context.set_default_timeout(60_000)
     pg = context.new_page()
     console: list[str] = []
-    pg.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}") if msg.type in ("error", "warning") else None)
+    pg.on(
+        "console", lambda msg: console.append(f"{msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
+    )
     try:
         yield pg
     finally:

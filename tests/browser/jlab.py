@@ -25,7 +25,13 @@ from typing import Any
 import nbformat
 
 CHROMIUM = Path(os.environ.get("BDGF_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # User settings of the throwaway lab: every cell stays in the DOM (no virtual scrolling), no news
 # or update checks (nothing outside 127.0.0.1 is asked for).
@@ -47,7 +53,9 @@ def quick_copy(source: Path, target: Path, out_dir: Path, extra_cells: list[str]
     nb = nbformat.read(source, as_version=4)
     tagged = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
     assert tagged, f"{source.name}: no cell tagged 'parameters'"
-    tagged[0].source = tagged[0].source.rstrip("\n") + f"\nquick = True  # browser test\nout_dir = {str(out_dir)!r}  # browser test\n"
+    tagged[0].source = (
+        tagged[0].source.rstrip("\n") + f"\nquick = True  # browser test\nout_dir = {str(out_dir)!r}  # browser test\n"
+    )
     for code in extra_cells or []:
         nb.cells.append(nbformat.v4.new_code_cell(code))
     nbformat.write(nb, target)
@@ -106,11 +114,15 @@ class LabServer:
         if os.geteuid() == 0:  # CI containers run as root
             cmd.append("--allow-root")
         self.log = self.log_path.open("wb")
-        self.process = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            cmd, cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.process.returncode}; log: {self.log_path}\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"jupyter lab exited with {self.process.returncode}; log: {self.log_path}\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(self.url("api/status"), timeout=2) as reply:
                     if reply.status == 200:
@@ -118,7 +130,9 @@ class LabServer:
             except OSError:
                 time.sleep(0.5)
         self.stop()
-        raise RuntimeError(f"jupyter lab did not answer within {timeout:.0f} s; log: {self.log_path}\n{self.log_tail()}")
+        raise RuntimeError(
+            f"jupyter lab did not answer within {timeout:.0f} s; log: {self.log_path}\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         """Stop the server and its kernels (its whole process group), politely first."""
@@ -146,7 +160,9 @@ class LabServer:
 
     def contents(self, path: str) -> dict[str, Any]:
         """The notebook as the server has it on disk (REST contents API)."""
-        with urllib.request.urlopen(f"{self.base}/api/contents/{path}?content=1&token={self.token}", timeout=30) as reply:
+        with urllib.request.urlopen(
+            f"{self.base}/api/contents/{path}?content=1&token={self.token}", timeout=30
+        ) as reply:
             return dict(json.loads(reply.read())["content"])
 
 

@@ -69,7 +69,9 @@ def check_plotly_figures(page: Any, nb: dict[str, Any], stem: str, out: Path) ->
     assert expected >= 1, f"{stem}: the notebook showed no plotly figure (application/vnd.plotly.v1+json)"
     plots = page.locator(f"{CURRENT} .jp-OutputArea-output.jp-RenderedPlotly.js-plotly-plot")
     page.wait_for_function(
-        f"n => document.querySelectorAll('{CURRENT} .jp-RenderedPlotly.js-plotly-plot .main-svg').length >= n", arg=expected, timeout=60_000
+        f"n => document.querySelectorAll('{CURRENT} .jp-RenderedPlotly.js-plotly-plot .main-svg').length >= n",
+        arg=expected,
+        timeout=60_000,
     )
     assert plots.count() == expected, f"{stem}: {expected} plotly outputs but {plots.count()} plotly plots in the page"
     shot(plots.first, out / f"{stem}_plot_first.png")
@@ -107,7 +109,9 @@ def widget_panel(page: Any, label: str, without: str | None = None) -> tuple[Any
     return panel, image
 
 
-def drag_slider(page: Any, panel: Any, image: Any, label: str, out: Path, stem: str) -> tuple[np.ndarray, np.ndarray, str, str]:
+def drag_slider(
+    page: Any, panel: Any, image: Any, label: str, out: Path, stem: str
+) -> tuple[np.ndarray, np.ndarray, str, str]:
     """A person drags the handle of the panel's slider labelled `label` to the far end of its
     track; returns the image before and after (RGB arrays) and the readout before and after.
     Screenshots: <stem>_before.png / <stem>_after.png (panel) and <stem>_image_*.png (image)."""
@@ -124,9 +128,13 @@ def drag_slider(page: Any, panel: Any, image: Any, label: str, out: Path, stem: 
     page.mouse.move(far_end, hb["y"] + hb["height"] / 2, steps=12)
     page.mouse.up()
     after_value = readout.inner_text()
-    assert after_value != before_value, f"{stem}: the {label!r} readout stayed at {before_value}: the drag did not move the slider"
+    assert after_value != before_value, (
+        f"{stem}: the {label!r} readout stayed at {before_value}: the drag did not move the slider"
+    )
     try:  # the kernel answers with a new PNG (a new blob URL) unless the callback is broken
-        page.wait_for_function("([img, src]) => img.src !== src && img.complete", arg=[image.element_handle(), before_src], timeout=30_000)
+        page.wait_for_function(
+            "([img, src]) => img.src !== src && img.complete", arg=[image.element_handle(), before_src], timeout=30_000
+        )
     except Exception:
         pass
     time.sleep(0.5)
@@ -149,13 +157,18 @@ def assert_redraws(page: Any, label: str, slider: str, out: Path, stem: str, wit
     a, b, before, after = drag_slider(page, panel, image, slider, out, stem)
     changed = changed_share(a, b)
     print(f"[browser] {stem}: slider {slider!r} {before} -> {after}: {changed:.1%} of the image pixels changed")
-    assert changed > 0.01, f"{stem}: moving {slider!r} {before} -> {after} left the image unchanged ({changed:.2%} pixels)"
+    assert changed > 0.01, (
+        f"{stem}: moving {slider!r} {before} -> {after} left the image unchanged ({changed:.2%} pixels)"
+    )
 
 
 def test_notebook_01_runs_and_its_panels_react_to_their_sliders(page, lab, browser_out):
     nb = run_notebook(page, lab, NB01, browser_out)
     assert any(
-        "application/vnd.jupyter.widget-view+json" in o.get("data", {}) for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+        "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
     ), "notebook 01 displayed no widget"
     panel, image = widget_panel(page, r"^mask")
     shot(panel, browser_out / "01_panel_before.png")
@@ -163,7 +176,9 @@ def test_notebook_01_runs_and_its_panels_react_to_their_sliders(page, lab, brows
     for placeholder in PLACEHOLDERS:
         assert placeholder not in outputs_text, f"the widget panel shows the placeholder {placeholder!r}"
     sliders = panel.locator(".widget-slider")
-    assert sliders.count() >= 3 and all(sliders.nth(k).is_visible() for k in range(sliders.count())), "panel sliders not visible"
+    assert sliders.count() >= 3 and all(sliders.nth(k).is_visible() for k in range(sliders.count())), (
+        "panel sliders not visible"
+    )
 
     before_text = panel.locator(".widget-html").last.inner_text()
     a, b, before_value, after_value = drag_slider(page, panel, image, r"^mask", browser_out, "01_mask")
@@ -171,7 +186,9 @@ def test_notebook_01_runs_and_its_panels_react_to_their_sliders(page, lab, brows
     recon = slice(2 * a.shape[1] // 3, None)  # right column of the grid: the reconstructions
     changed = changed_share(a[:, recon], b[:, recon])
     print(f"[browser] mask slider {before_value} -> {after_value}: {changed:.1%} of the reconstruction pixels changed")
-    assert changed > 0.01, f"moving the mask slider {before_value} -> {after_value} left the reconstruction image unchanged ({changed:.2%} pixels)"
+    assert changed > 0.01, (
+        f"moving the mask slider {before_value} -> {after_value} left the reconstruction image unchanged ({changed:.2%} pixels)"
+    )
     assert panel.locator(".widget-html").last.inner_text() != before_text, "the MSE readout did not change"
 
     # exploration (a): the forward process (its sliders "timestep t" and "patch", no mask ratio)

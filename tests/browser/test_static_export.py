@@ -82,12 +82,19 @@ def check_widget_state(nb: Any) -> dict[str, Any]:
 def check_plotly_outputs(nb: Any) -> int:
     figures = [o for o in outputs(nb) if PLOTLY in o.get("data", {})]
     assert figures, "no plotly figure in the executed notebook"
-    assert all("text/html" in o.data for o in figures), "plotly outputs lack text/html: HTML exports would show no figure"
+    assert all("text/html" in o.data for o in figures), (
+        "plotly outputs lack text/html: HTML exports would show no figure"
+    )
     return len(figures)
 
 
 def export_html(notebook: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(notebook)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(notebook)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     html = notebook.with_suffix(".html")
     assert html.exists()
     return html
@@ -115,7 +122,9 @@ def test_tiny_executed_notebook_keeps_widget_state_and_exports_plotly_html(tmp_p
     executed = tmp_path / "out" / "00_tiny_panel.ipynb"
     nb = nbformat.read(executed, as_version=4)
     state = check_widget_state(nb)
-    sliders = {m["state"]["description"]: m["state"]["value"] for m in state.values() if m["model_name"] == "FloatSliderModel"}
+    sliders = {
+        m["state"]["description"]: m["state"]["value"] for m in state.values() if m["model_name"] == "FloatSliderModel"
+    }
     assert sliders == {"mask hsi": 1.0, "mask lidar": 0.5}, sliders
     n = check_plotly_outputs(nb)
     views = [o.data[WIDGET_VIEW]["model_id"] for o in outputs(nb) if WIDGET_VIEW in o.get("data", {})]
@@ -140,7 +149,9 @@ def test_real_notebooks_export_to_html_with_figures_and_widget_state(executed, c
             context.route(re.compile(r"^(?!file:).*"), lambda route: route.abort())
             page = context.new_page()
             page.goto(html.as_uri())
-            page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=n, timeout=60_000)
+            page.wait_for_function(
+                "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=n, timeout=60_000
+            )
             assert page.locator(".js-plotly-plot").count() == n
             first = page.locator(".js-plotly-plot").first
             first.scroll_into_view_if_needed()
