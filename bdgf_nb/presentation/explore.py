@@ -237,11 +237,8 @@ def simulate_masking(
 
     reliance: one vector held for all epochs, or one vector per epoch (the last repeats). It is
     an open loop: in training, hiding a modality changes the reliance measured next epoch."""
-    pairs = (
-        [list(map(float, reliance))]
-        if not isinstance(reliance[0], Sequence)
-        else [list(map(float, r)) for r in reliance]
-    )  # type: ignore[arg-type]
+    vectors = [reliance] if not isinstance(reliance[0], Sequence) else reliance
+    pairs = [[float(v) for v in vector] for vector in vectors]  # type: ignore[union-attr, arg-type]
     expect(
         epochs >= 1 and steps_per_epoch >= 1,
         ConfigError,
