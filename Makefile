@@ -5,8 +5,8 @@
 #               Debian's chromium (apt) and the `browser` extra when missing; screenshots: outputs/browser/
 # QUICK=0 for the full-size run; DATASET=name for another catalog scene (or DATASET=all);
 # JOBS: notebook 03's runs trained that many at a time in one-thread processes, then the notebooks
-# run that many at a time, one thread each (bdgf-run --jobs); default 2 where there are 2 cores or
-# more (about 100 s less of make run for the trainings, about 50 s for the notebooks, README), else 1.
+# run that many at a time, one thread each (bdgf-run --jobs; docs/BENCH.md, "Threads and
+# processes"); default 2 where there are 2 cores or more, else 1.
 VENV    ?= .venv
 PYTHON  ?= python3
 TORCH   ?= torch==2.13.0
@@ -43,8 +43,12 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/bdgf-run --dataset $(DATASET) --seed $(SEED) --jobs $(JOBS) --out $(OUT) $(if $(filter 1,$(QUICK)),--quick,)
 
+# the project's sources only: a run's outputs, wherever OUT puts them, are not linted
+SOURCES  = bdgf_nb tests notebooks docs scripts
+
 lint: $(STAMP)
-	$(BIN)/ruff check .
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -9,8 +9,41 @@ from pathlib import Path
 
 from bdgf_nb import LAYERS
 
-HEAD = "# Module contracts (for contributors)\n\nWho owns what inside `bdgf_nb/`, and the names the notebooks import. Layers, low to high (`bdgf_nb.LAYERS`):\nroot < data < ddpm < model < evaluate < train < analysis < presentation < pipeline < cli; a module imports only its own layer or lower ones (`tests/test_architecture.py`).\nShapes: b batch, C stacked channels, p patch side, H/W scene size, K guidance depths, l sequence\nlength. This table is regenerated from the modules' docstrings (`python docs/contracts.py`); `tests/test_architecture.py` fails when a module or a name a notebook\nimports is missing from it.\n\n"
-TAIL = '## Key interfaces\n\n- A run: `RunContext` (pipeline/context.py) made once per notebook by `pipeline.parameters.run_context`\n  from the papermill parameters; `pipeline.steps` and `pipeline.comparison` take it first. Checkpoints:\n  `RunContext.ddpm_checkpoint(scene, DDPMSource)`, `RunContext.classifier_checkpoint(scene,\n  variant, DDPMSource | None, seed)`.\n- Stacked input: `Scene.stacked()` (H, W, C) with channel groups `Scene.channels` (name -> n\n  channels, spectral first).\n- Diffusion features of a scene: `pipeline.steps.DiffusionFeatures` (K maps (G_k, H, W) float32 at\n  full scene resolution, and the `DDPMSource` they came from), cached on disk. Not to be confused\n  with a classifier\'s *branch features* f_k (`evaluate.predict.predict(...)["branch_features"]`).\n- A classifier: `forward(x: (b, C, p, p), guides: list[(b, G_k, p, p)]) -> BDGFOutput` with\n  per-branch `logits: list[(b, n_classes)]`, `features: list[(b, d)]`; `loss(output, y,\n  progress)`.\n- Training: `train.loop.run_epochs(train_epoch, Parts, LoopConfig, checkpoint, record)`; the two\n  steps plugged into it are `train.pretrain.ddpm_step` and `train.classifier.classifier_step`\n  (bdgf-bench times the same two).\n- Errors: raise a project exception (errors.py) naming the file / key / field, what was expected\n  and what was found; `tests/test_robustness.py` holds the table of bad inputs. Checkpoints:\n  `save_checkpoint` / `resume_state` (checkpoint.py), never `torch.save` to the final path.\n  Bit-exactness: docs/REPRODUCIBILITY.md.\n'
+HEAD = (
+    "# Module contracts (for contributors)\n"
+    "\n"
+    "Who owns what inside `bdgf_nb/`, and the names the notebooks import. Layers, low to high (`bdgf_nb.LAYERS`):\n"
+    "root < data < ddpm < model < evaluate < train < analysis < presentation < pipeline < cli; a module imports only "
+    "its own layer or lower ones (`tests/test_architecture.py`).\n"
+    "Shapes: b batch, C stacked channels, p patch side, H/W scene size, K guidance depths, l sequence\n"
+    "length. This table is regenerated from the modules' docstrings (`python docs/contracts.py`); "
+    "`tests/test_architecture.py` fails when a module or a name a notebook\n"
+    "imports is missing from it.\n"
+    "\n"
+)
+TAIL = (
+    "## Key interfaces\n"
+    "\n"
+    "- A run: `RunContext` (pipeline/context.py) made once per notebook by `pipeline.parameters.run_context`\n"
+    "  from the papermill parameters; `pipeline.steps` and `pipeline.comparison` take it first. Checkpoints:\n"
+    "  `RunContext.ddpm_checkpoint(scene, DDPMSource)`, `RunContext.classifier_checkpoint(scene,\n"
+    "  variant, DDPMSource | None, seed)`.\n"
+    "- Stacked input: `Scene.stacked()` (H, W, C) with channel groups `Scene.channels` (name -> n\n"
+    "  channels, spectral first).\n"
+    "- Diffusion features of a scene: `pipeline.steps.DiffusionFeatures` (K maps (G_k, H, W) float32 at\n"
+    "  full scene resolution, and the `DDPMSource` they came from), cached on disk. Not to be confused\n"
+    '  with a classifier\'s *branch features* f_k (`evaluate.predict.predict(...)["branch_features"]`).\n'
+    "- A classifier: `forward(x: (b, C, p, p), guides: list[(b, G_k, p, p)]) -> BDGFOutput` with\n"
+    "  per-branch `logits: list[(b, n_classes)]`, `features: list[(b, d)]`; `loss(output, y,\n"
+    "  progress)`.\n"
+    "- Training: `train.loop.run_epochs(train_epoch, Parts, LoopConfig, checkpoint, record)`; the two\n"
+    "  steps plugged into it are `train.pretrain.ddpm_step` and `train.classifier.classifier_step`\n"
+    "  (bdgf-bench times the same two).\n"
+    "- Errors: raise a project exception (errors.py) naming the file / key / field, what was expected\n"
+    "  and what was found; `tests/test_robustness.py` holds the table of bad inputs. Checkpoints:\n"
+    "  `save_checkpoint` / `resume_state` (checkpoint.py), never `torch.save` to the final path.\n"
+    "  Bit-exactness: docs/REPRODUCIBILITY.md.\n"
+)
 
 
 def main() -> str:

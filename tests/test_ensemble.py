@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from test_mutual import logits
 
 from bdgf_nb.errors import ConfigError, DataError
 from bdgf_nb.model.ensemble import (
@@ -16,11 +17,6 @@ from bdgf_nb.model.ensemble import (
     entropy,
     fit_ensemble_weights,
 )
-
-
-def logits(K: int, b: int = 6, c: int = 4, seed: int = 0) -> list[torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(b, c, generator=g, requires_grad=True) for _ in range(K)]
 
 
 @pytest.mark.parametrize("mode", ["mean", "entropy"])

@@ -42,7 +42,8 @@ def inputs(
     [
         (
             {"branches": ("cnn", "rnn")},
-            r"BDGFConfig.branches must be a non-empty subset of \['cnn', 'mamba', 'transformer'\] without repeats, found \['cnn', 'rnn'\]",
+            r"BDGFConfig.branches must be a non-empty subset of "
+            r"\['cnn', 'mamba', 'transformer'\] without repeats, found \['cnn', 'rnn'\]",
         ),
         ({"branches": ()}, r"BDGFConfig.branches must be a non-empty subset"),
         ({"width": 30, "heads": 4}, r"BDGFConfig.width \(30\) must be divisible by heads \(4\)"),
@@ -173,7 +174,8 @@ def test_input_and_guide_checks() -> None:
     x, guides = inputs()
     with pytest.raises(
         DataError,
-        match=r"BDGF: expected x of shape \(b, C=11, p, p\) for channel groups \{'hsi': 10, 'lidar': 1\}, found \(3, 10, 5, 5\)",
+        match=r"BDGF: expected x of shape \(b, C=11, p, p\) "
+        r"for channel groups \{'hsi': 10, 'lidar': 1\}, found \(3, 10, 5, 5\)",
     ):
         model(x[:, :10], guides)
     with pytest.raises(DataError, match=r"expected 3 guides \(one per stage, channels \[4, 8, 8\]\), found 2"):

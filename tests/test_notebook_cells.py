@@ -40,7 +40,8 @@ def test_no_code_cell_holds_more_than_a_few_statements_of_logic(path: Path) -> N
         if c["cell_type"] == "code" and (n := logic_statements("".join(c["source"]))) > MAX_STATEMENTS
     }
     assert not heavy, (
-        f"{path.name}: cells {heavy} hold more than {MAX_STATEMENTS} statements; move the logic into bdgf_nb with a test"
+        f"{path.name}: cells {heavy} hold more than {MAX_STATEMENTS} statements; "
+        "move the logic into bdgf_nb with a test"
     )
 
 

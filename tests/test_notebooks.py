@@ -121,7 +121,8 @@ def test_runner_stops_on_a_failing_notebook_and_keeps_it(tmp_path):
     nbformat.write(nb, folder / "00_fails.ipynb")
     with pytest.raises(
         SystemExit,
-        match=r"00_fails.ipynb failed in the cell starting \"raise RuntimeError\('boom in cell'\)\": RuntimeError: boom in cell",
+        match=r"00_fails.ipynb failed in the cell starting \"raise "
+        r"RuntimeError\('boom in cell'\)\": RuntimeError: boom in cell",
     ):
         run_dataset(RunConfig(RunParameters(dataset="synthetic", quick=True), out=tmp_path / "out", folder=folder))
     assert (tmp_path / "out" / "00_fails.ipynb").exists()

@@ -21,7 +21,8 @@ def _fresh_process(env_extra: dict[str, str]) -> list[str]:
     entry point's `apply_shared_default`, the user's choice and the spin offered to a child."""
     env = _without_policy() | env_extra
     code = (
-        "import os, bdgf_nb.cli.run, bdgf_nb.openmp as o; print(os.environ.get('OMP_WAIT_POLICY')); o.apply_shared_default(); "
+        "import os, bdgf_nb.cli.run, bdgf_nb.openmp as o; "
+        "print(os.environ.get('OMP_WAIT_POLICY')); o.apply_shared_default(); "
         "print(os.environ.get('OMP_WAIT_POLICY')); print(sorted(o.user_choice())); print(o.exclusive_env())"
     )
     return subprocess.run(

@@ -811,7 +811,8 @@ CASES: list[tuple[str, Callable[[Path], Callable[[], Any]], type[BDGFError], str
         "weights of another architecture",
         architecture_mismatch,
         CheckpointError,
-        r"weights do not fit this TinyNet \(another architecture\?\): shape mismatch conv\.weight: checkpoint \(8, 4, 3, 3\), model \(6, 4, 3, 3\)",
+        r"weights do not fit this TinyNet \(another architecture\?\): "
+        r"shape mismatch conv\.weight: checkpoint \(8, 4, 3, 3\), model \(6, 4, 3, 3\)",
     ),
     (
         "resume with another train config",
@@ -913,7 +914,8 @@ def test_bdgf_run_help_lists_every_parameter_with_its_default(capsys: pytest.Cap
         (
             {"masking": "bogus"},
             "ConfigError",
-            r"RunParameters\.masking: expected one of \['none', 'random', 'random_matched', 'adaptive'\], found 'bogus'",
+            r"RunParameters\.masking: "
+            r"expected one of \['none', 'random', 'random_matched', 'adaptive'\], found 'bogus'",
         ),
     ],
     ids=["unknown dataset", "unknown masking mode"],

@@ -186,7 +186,8 @@ def test_fused_scan_keeps_torchs_thread_count_in_a_fresh_process() -> None:
         "from bdgf_nb.model.scan import selective_scan\n"
         "g = torch.Generator().manual_seed(0)\n"
         "u, delta = torch.randn(4, 8, 6, generator=g, requires_grad=True), torch.randn(4, 8, 6, generator=g)\n"
-        "A, B, C = -torch.rand(8, 16, generator=g), torch.randn(4, 16, 6, generator=g), torch.randn(4, 16, 6, generator=g)\n"
+        "A, B, C = -torch.rand(8, 16, generator=g), "
+        "torch.randn(4, 16, 6, generator=g), torch.randn(4, 16, 6, generator=g)\n"
         "selective_scan(u, delta, A, B, C, backend='fused').sum().backward()\n"
         "print(torch.get_num_threads())\n"
     )

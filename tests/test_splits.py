@@ -127,7 +127,8 @@ def test_unmeasurable_split_is_refused_with_counts_or_warned_when_allowed():
     split = Split("halves", train & (labels > 0), ~train & (labels > 0))
     with pytest.raises(
         DataError,
-        match=r"'a' has no test pixel, 'c' has no test pixel.*Per-class train/val/test pixels: a: 775/0/0; b: 200/0/600; c: 25/0/0.*smaller blocks",
+        match=r"'a' has no test pixel, 'c' has no test pixel.*Per-class train/val/test pixels: "
+        r"a: 775/0/0; b: 200/0/600; c: 25/0/0.*smaller blocks",
     ):
         check_measurable(split, labels, ("a", "b", "c"))
     allowed = check_measurable(split, labels, ("a", "b", "c"), allow_unmeasurable=True)

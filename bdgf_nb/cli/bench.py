@@ -1,6 +1,7 @@
 """`bdgf-bench`: how fast each part of BDGF runs, and how close training gets to the machine's limit.
 
-    bdgf-bench [--quick] [--out outputs/bench.json] [--threads N] [--device cpu|cuda] [--preset quick|full|paper] [--profile]
+    bdgf-bench [--quick] [--out outputs/bench.json] [--threads N] [--device cpu|cuda] [--preset quick|full|paper]
+               [--profile]
 
 Figures that are compared are measured side by side in one run: the timed calls alternate
 (a, b, a, b, ...) and medians are reported, so a busy shared machine slows both sides alike.
@@ -690,22 +691,27 @@ def _table(report: dict[str, Any]) -> str:
     m = report["machine"]
     wait = " ".join(f"{k}={v}" for k, v in m.get("openmp", {}).items() if v is not None) or "libgomp default"
     lines = [
-        f"preset {report.get('preset', '-')}  device {m['device']}  threads {m['threads']}  {wait}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"
+        f"preset {report.get('preset', '-')}  device {m['device']}  threads {m['threads']}  "
+        f"{wait}  fp32 matmul {m['matmul_flops'] / 1e9:.1f} GFLOP/s  torch {m['torch']}"
     ]
     if "scan" in report:
         lines.append("\nselective scan (b 256, d 64, n 16)   default vs reference")
         lines.append(
-            f"{'length':>8} {'path':>10} {'fwd x':>8} {'fwd+bwd x':>10} {'fwd+bwd s':>10} {'updates/s':>10} {'of bound':>9} {'max rel err':>12}"
+            f"{'length':>8} {'path':>10} {'fwd x':>8} {'fwd+bwd x':>10} "
+            f"{'fwd+bwd s':>10} {'updates/s':>10} {'of bound':>9} {'max rel err':>12}"
         )
         for r in report["scan"]:
             lines.append(
-                f"{r['length']:>8} {r['default_backend']:>10} {r['speedup_fwd']:>8.1f} {r['speedup_fwd_bwd']:>10.1f} {r['default_fwd_bwd_s']:>10.4f} "
-                f"{r['default_fwd_bwd_state_updates_per_s']:>10.3g} {r['default_fwd_bwd_fraction_of_bound']:>9.1%} {r['max_rel_err']:>12.1e}"
+                f"{r['length']:>8} {r['default_backend']:>10} {r['speedup_fwd']:>8.1f} "
+                f"{r['speedup_fwd_bwd']:>10.1f} {r['default_fwd_bwd_s']:>10.4f} "
+                f"{r['default_fwd_bwd_state_updates_per_s']:>10.3g} "
+                f"{r['default_fwd_bwd_fraction_of_bound']:>9.1%} {r['max_rel_err']:>12.1e}"
             )
     if "step_profile" in report:
         sp = report["step_profile"]
         lines.append(
-            f"\none BDGF training step ({sp['preset']} sizes, batch {sp['batch']}): parts {sp['step_s'] * 1e3:.1f} ms, classifier_step {sp['real_step_s'] * 1e3:.1f} ms"
+            f"\none BDGF training step ({sp['preset']} sizes, batch {sp['batch']}): "
+            f"parts {sp['step_s'] * 1e3:.1f} ms, classifier_step {sp['real_step_s'] * 1e3:.1f} ms"
         )
         lines.append(f"{'part':>22} {'ms':>8} {'share':>7}")
         for name, r in [*sp["parts"].items(), *(("(" + k + ")", v) for k, v in sp["included_in_branches"].items())]:
@@ -721,12 +727,14 @@ def _table(report: dict[str, Any]) -> str:
                 continue
             peak = "-" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:.0f}"
             lines.append(
-                f"{name:>18} {r['samples_per_s']:>10.1f} {r['flops_per_step'] / 1e9:>11.2f} {r['achieved_flops'] / 1e9:>8.1f} {r['fraction_of_matmul']:>10.1%} {peak:>8}"
+                f"{name:>18} {r['samples_per_s']:>10.1f} {r['flops_per_step'] / 1e9:>11.2f} "
+                f"{r['achieved_flops'] / 1e9:>8.1f} {r['fraction_of_matmul']:>10.1%} {peak:>8}"
             )
     if "features" in report:
         f = report["features"]
         lines.append(
-            f"\ndiffusion features {f['scene']}: uncached {f['uncached_s']:.2f} s ({f['uncached_pixels_per_s']:.0f} px/s), cached {f['cached_s']:.3f} s ({f['cache_speedup']:.0f}x)"
+            f"\ndiffusion features {f['scene']}: uncached {f['uncached_s']:.2f} s "
+            f"({f['uncached_pixels_per_s']:.0f} px/s), cached {f['cached_s']:.3f} s ({f['cache_speedup']:.0f}x)"
         )
     if "inference" in report:
         i = report["inference"]
@@ -769,7 +777,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="break one BDGF training step into its parts (step_profile) and profile the slowest pipeline stage (torch.profiler)",
+        help="break one BDGF training step into its parts (step_profile) "
+        "and profile the slowest pipeline stage (torch.profiler)",
     )
     args = parser.parse_args(argv)
     openmp.apply_shared_default()

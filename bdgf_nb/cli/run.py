@@ -157,7 +157,8 @@ def schedule_comparison(cfg: RunConfig, params: RunParameters) -> dict[str, Any]
     for key, error in report.failed.items():
         print(f"[bdgf-run] not trained ahead, notebook 03 trains it itself: {key}: {error}", flush=True)
     print(
-        f"[bdgf-run] {len(report.results)} tasks (DDPMs with their features, trainings, baselines) done in {report.seconds:.1f} s",
+        f"[bdgf-run] {len(report.results)} tasks (DDPMs with their features, "
+        f"trainings, baselines) done in {report.seconds:.1f} s",
         flush=True,
     )
     return {
@@ -323,7 +324,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--jobs",
         type=_jobs,
         default=1,
-        help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks, then run the notebooks this many at a time (2 on 2 cores: about 2x faster for the trainings)",
+        help="train notebook 03's runs this many at a time, in one-thread processes, before the notebooks, "
+        "then run the notebooks this many at a time (2 on 2 cores: about 2x faster for the trainings)",
     )
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
     parser.add_argument(

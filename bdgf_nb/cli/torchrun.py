@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.task == "pretrain":
             if is_main():
                 print(
-                    f"[{world_size()} process(es)] pretrained in {ddpm.seconds:.1f} s, final loss {ddpm.history[-1]['loss']:.4f}"
+                    f"[{world_size()} process(es)] pretrained in {ddpm.seconds:.1f} s, "
+                    f"final loss {ddpm.history[-1]['loss']:.4f}"
                 )
             return 0
         # rank 0 writes the feature cache first; the others read it after the barrier

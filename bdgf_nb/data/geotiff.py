@@ -118,7 +118,8 @@ def check_overlap(src: Grid, dst: Grid, where: str) -> float:
     another CRS without one side's CRS, and one that does not overlap at all."""
     check(
         (src.crs is None) == (dst.crs is None),
-        f"{where}: expected both rasters georeferenced or neither, found CRS {src.crs} against the reference's {dst.crs}",
+        f"{where}: expected both rasters georeferenced or neither, "
+        f"found CRS {src.crs} against the reference's {dst.crs}",
     )
     left, bottom, right, top = (
         transform_bounds(src.crs, dst.crs, *src.bounds) if src.crs and src.crs != dst.crs else src.bounds

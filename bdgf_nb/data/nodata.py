@@ -40,7 +40,8 @@ class NodataPolicy:
         check(self.mode in MODES, f"NodataPolicy.mode: expected one of {list(MODES)}, found {self.mode!r}")
         check(
             (self.mode == "fill") == (self.fill is not None) and self.fill in (None, *FILLS),
-            f"NodataPolicy.fill: expected one of {list(FILLS)} with mode 'fill' (none with 'mask'), found {self.fill!r}",
+            f"NodataPolicy.fill: expected one of {list(FILLS)} with "
+            f"mode 'fill' (none with 'mask'), found {self.fill!r}",
         )
 
     def __str__(self) -> str:

@@ -40,7 +40,8 @@ class Standardizer:
         flat = np.flatnonzero(std < 1e-8)
         check(
             flat.size == 0,
-            f"channels {flat.tolist()} have zero variance over the training pixels (expected varying values); drop them",
+            f"channels {flat.tolist()} have zero variance over the "
+            "training pixels (expected varying values); drop them",
         )
         return cls(mean.astype(np.float32), std.astype(np.float32))
 

@@ -45,7 +45,8 @@ class Scene:
         check(len(self.modalities) >= 1, f"{where}: expected at least one modality, found none")
         check(
             isinstance(self.gt, np.ndarray) and self.gt.ndim == 2,
-            f"{where}: gt must be a 2-D (H, W) numpy array, found {type(self.gt).__name__} of shape {np.shape(self.gt)}",
+            f"{where}: gt must be a 2-D (H, W) numpy array, "
+            f"found {type(self.gt).__name__} of shape {np.shape(self.gt)}",
         )
         check(len(self.class_names) >= 1, f"{where}: expected at least one class name, found none")
         validate_labels(self.gt, f"{where}, gt", n_classes=len(self.class_names))
@@ -53,7 +54,8 @@ class Scene:
             m_where = f"{where}, modality {key!r}"
             check(
                 isinstance(array, np.ndarray) and array.ndim == 3 and array.shape[:2] == self.gt.shape,
-                f"{m_where}: must be (H, W, C) with (H, W) = {self.gt.shape}, found {type(array).__name__} of shape {np.shape(array)}",
+                f"{m_where}: must be (H, W, C) with (H, W) = {self.gt.shape}, "
+                f"found {type(array).__name__} of shape {np.shape(array)}",
             )
             validate_values(array, m_where)
         for mask_name in ("train_mask", "test_mask"):
@@ -61,7 +63,8 @@ class Scene:
             if mask is not None:
                 check(
                     isinstance(mask, np.ndarray) and mask.shape == self.gt.shape and mask.dtype == bool,
-                    f"{where}: {mask_name} must be bool {self.gt.shape}, found {getattr(mask, 'dtype', type(mask).__name__)} {np.shape(mask)}",
+                    f"{where}: {mask_name} must be bool {self.gt.shape}, "
+                    f"found {getattr(mask, 'dtype', type(mask).__name__)} {np.shape(mask)}",
                 )
 
     @property
@@ -112,7 +115,8 @@ class PixelScene:
         where = f"pixel scene {self.name!r}"
         check(
             isinstance(self.labels, np.ndarray) and self.labels.ndim == 1,
-            f"{where}: labels must be a 1-D numpy array, found {type(self.labels).__name__} of shape {np.shape(self.labels)}",
+            f"{where}: labels must be a 1-D numpy array, "
+            f"found {type(self.labels).__name__} of shape {np.shape(self.labels)}",
         )
         n = self.labels.shape[0]
         check(
@@ -131,7 +135,8 @@ class PixelScene:
         for key, mask in self.splits.items():
             check(
                 isinstance(mask, np.ndarray) and mask.shape == (n,) and mask.dtype == bool,
-                f"{where}: split {key!r} must be bool ({n},), found {getattr(mask, 'dtype', type(mask).__name__)} {np.shape(mask)}",
+                f"{where}: split {key!r} must be bool ({n},), "
+                f"found {getattr(mask, 'dtype', type(mask).__name__)} {np.shape(mask)}",
             )
 
     @property

@@ -62,7 +62,8 @@ class Split:
             )
             check(
                 not np.any(self.val & ~self.train),
-                f"split {self.name!r}: {int(np.sum(self.val & ~self.train))} validation pixels lie outside the training mask",
+                f"split {self.name!r}: {int(np.sum(self.val & ~self.train))} "
+                "validation pixels lie outside the training mask",
             )
 
     @property
@@ -328,7 +329,8 @@ def with_validation(
     Whole cells go to validation: `block` x `block` tiles of the grid (default max(8, 2 * patch
     + 1)), or, with pixel `coords` (N, 2) (a 1 x N pixel scene), stripes of the column
     coordinate, or, with `groups` (the labels' shape, e.g. a tile scene's metadata["groups"]),
-    whole groups: validation plots are training plots, never part of one. Training pixels within Chebyshev `buffer` (default patch // 2) of a validation
+    whole groups: validation plots are training plots, never part of one. Training pixels within Chebyshev
+    `buffer` (default patch // 2) of a validation
     pixel are then dropped, so no validation patch of side `patch` contains a training pixel,
     as the test split's buffer keeps test patches off training pixels. The returned split's
     `train` is `fit | val` (buffer pixels leave it), `val` its validation part, `fit` the rest.
@@ -409,7 +411,8 @@ def with_validation(
         split,
         train=(fit | val).reshape(split.train.shape),
         val=val.reshape(split.train.shape),
-        description=f"{split.description}; validation: {where}, buffer {buffer}px ({int((train & ~fit & ~val).sum())} training pixels dropped)",
+        description=f"{split.description}; validation: {where}, "
+        f"buffer {buffer}px ({int((train & ~fit & ~val).sum())} training pixels dropped)",
         warnings=warnings,
     )
 
@@ -469,7 +472,8 @@ def check_measurable(
             f"a class in fewer groups than the {N_FOLDS} folds cannot be tested in every fold: raise the catalog's "
             "gt `min_groups` to the number of folds, or merge rare classes (`rare: other`)"
             if split.name.startswith("groups_fold")
-            else "Try smaller blocks (disjoint_block_split(block=...)), another split seed, or the scene's official masks"
+            else "Try smaller blocks (disjoint_block_split(block=...)), "
+            "another split seed, or the scene's official masks"
         )
         message = (
             f"split {split.name!r} cannot measure: {', '.join(errors)}. Per-class train/val/test pixels: {table}. "

@@ -78,7 +78,8 @@ class GaussianDiffusion(nn.Module):
         expect(
             tuple(channel_groups.values()) == denoiser.cfg.modality_channels,
             ConfigError,
-            f"channel_groups {dict(channel_groups)} do not match the denoiser's modality_channels {denoiser.cfg.modality_channels}",
+            f"channel_groups {dict(channel_groups)} do not match the "
+            f"denoiser's modality_channels {denoiser.cfg.modality_channels}",
         )
         self.denoiser, self.cfg, self.channel_groups = denoiser, cfg, dict(channel_groups)
         betas = beta_schedule(cfg.schedule, cfg.T)

@@ -95,7 +95,8 @@ class MaskingConfig:
         expect(
             self.mode != "random_matched" or self.matched_p is not None,
             ConfigError,
-            "matched_p must be set for mode 'random_matched' (the adaptive run's matched_rate(history, names)), found None",
+            "matched_p must be set for mode 'random_matched' "
+            "(the adaptive run's matched_rate(history, names)), found None",
         )
         expect(
             self.matched_p is None or 0.0 <= self.matched_p <= self.p_max,

@@ -72,7 +72,8 @@ class UNetConfig:
         expect(
             sum(self.modality_channels) == self.in_channels and min(self.modality_channels) >= 1,
             ConfigError,
-            f"modality_channels must be positive and sum to in_channels={self.in_channels}, found {self.modality_channels}",
+            f"modality_channels must be positive and sum to in_channels={self.in_channels}, "
+            f"found {self.modality_channels}",
         )
         if self.time_embed_dim == 0:
             self.time_embed_dim = 4 * self.base_width
@@ -178,7 +179,8 @@ class DenoiserUNet(nn.Module):
         expect(
             mask.ndim == 4 and mask.shape[1] == self.cfg.n_modalities,
             ConfigError,
-            f"modality_mask must be (b, {self.cfg.n_modalities}) or (b, {self.cfg.n_modalities}, h, w), found {tuple(modality_mask.shape)}",
+            f"modality_mask must be (b, {self.cfg.n_modalities}) "
+            f"or (b, {self.cfg.n_modalities}, h, w), found {tuple(modality_mask.shape)}",
         )
         hidden = mask[:, self.channel_modality]  # (b, C, h|1, w|1): each channel follows its modality
         return torch.where(hidden, self.mask_embedding.to(x.dtype)[None, :, None, None], x)

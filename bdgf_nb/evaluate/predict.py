@@ -22,7 +22,8 @@ def predict(
     model: torch.nn.Module, dataset: PatchDataset, batch_size: int = 256, progress: bool = False
 ) -> dict[str, np.ndarray]:
     """Ensemble probabilities (N, n_classes), per-branch probabilities (n_branches, N, n_classes)
-    and per-branch features f_k (`branch_features`, (n_branches, N, d)), in dataset order. Runs on the model's device."""
+    and per-branch features f_k (`branch_features`, (n_branches, N, d)), in dataset order.
+    Runs on the model's device."""
     model.eval()
     device = next(model.parameters()).device
     probs, branch_probs, feats = [], [], []

@@ -109,7 +109,8 @@ class BDGF(nn.Module):
         expect(
             len(guide_channels) in (0, cfg.stages),
             ConfigError,
-            f"guide_channels must list one channel count per stage ({cfg.stages}) or be empty (no diffusion features), found {list(guide_channels)}",
+            f"guide_channels must list one channel count per stage ({cfg.stages}) "
+            f"or be empty (no diffusion features), found {list(guide_channels)}",
         )
         self.cfg = cfg
         self.channel_groups = {str(k): int(v) for k, v in channel_groups.items()}
@@ -157,7 +158,8 @@ class BDGF(nn.Module):
         expect(
             x.ndim == 4 and x.shape[1] == self.in_channels,
             DataError,
-            f"BDGF: expected x of shape (b, C={self.in_channels}, p, p) for channel groups {self.channel_groups}, found {tuple(x.shape)}",
+            f"BDGF: expected x of shape (b, C={self.in_channels}, p, p) "
+            f"for channel groups {self.channel_groups}, found {tuple(x.shape)}",
         )
         features, logits = [], []
         for branch in self.branches.values():
@@ -189,7 +191,8 @@ class BDGF(nn.Module):
         expect(
             w.shape == (K,) and bool(torch.isfinite(w).all()) and bool((w >= 0).all()) and float(w.sum()) > 0,
             DataError,
-            f"ensemble weights must be {K} finite non-negative numbers (one per branch {list(self.cfg.branches)}) with a positive sum, found {w.tolist()}",
+            f"ensemble weights must be {K} finite non-negative numbers "
+            f"(one per branch {list(self.cfg.branches)}) with a positive sum, found {w.tolist()}",
         )
         assert self.ensemble_weights is not None
         self.ensemble_weights.copy_(w / w.sum())

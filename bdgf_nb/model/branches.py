@@ -53,7 +53,8 @@ class GuidedBranch(nn.Module):
         expect(
             len(guide_channels) in (0, stages),
             ConfigError,
-            f"{name}: guide_channels must list one channel count per stage ({stages}) or be empty, found {list(guide_channels)}",
+            f"{name}: guide_channels must list one channel count per stage ({stages}) "
+            f"or be empty, found {list(guide_channels)}",
         )
         expect(
             all(g >= 1 for g in guide_channels),

@@ -45,7 +45,8 @@ class BDGFConfig:
         expect(
             not unknown and len(self.branches) >= 1 and len(set(self.branches)) == len(self.branches),
             ConfigError,
-            f"BDGFConfig.branches must be a non-empty subset of {list(BRANCHES)} without repeats, found {list(self.branches)}",
+            f"BDGFConfig.branches must be a non-empty subset of {list(BRANCHES)} without repeats, "
+            f"found {list(self.branches)}",
         )
         for name in ("width", "stages", "mlp_ratio", "reduction", "attention_groups", "heads"):
             expect(

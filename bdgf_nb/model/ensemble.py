@@ -53,7 +53,8 @@ def ensemble_probabilities(
         expect(
             weights is not None and tuple(weights.shape) == (len(logits),),
             DataError,
-            f"ensemble mode 'fitted' needs weights of shape ({len(logits)},), found {None if weights is None else tuple(weights.shape)}",
+            f"ensemble mode 'fitted' needs weights of shape ({len(logits)},), "
+            f"found {None if weights is None else tuple(weights.shape)}",
         )
         assert weights is not None
         return torch.einsum("k,kbc->bc", weights.to(probs), probs)

@@ -50,7 +50,8 @@ def check_guides(guides: Sequence[torch.Tensor], guide_channels: Sequence[int], 
     expect(
         len(guides) == len(guide_channels),
         DataError,
-        f"{owner}: expected {len(guide_channels)} guides (one per stage, channels {list(guide_channels)}), found {len(guides)}",
+        f"{owner}: expected {len(guide_channels)} guides "
+        f"(one per stage, channels {list(guide_channels)}), found {len(guides)}",
     )
     b, p = x.shape[0], x.shape[-1]
     for k, (g, channels) in enumerate(zip(guides, guide_channels, strict=True)):

@@ -132,7 +132,8 @@ def resolve_backend(backend: str, u: torch.Tensor) -> str:
         expect(
             selective_scan_fn is not None and cuda,
             ConfigError,
-            f"backend='mamba_ssm' needs the mamba_ssm package and CUDA tensors, found {found} and tensors on {u.device}",
+            "backend='mamba_ssm' needs the mamba_ssm package and CUDA tensors, "
+            f"found {found} and tensors on {u.device}",
         )
     if backend == "fused":
         expect(scan_core_fused is not None, ConfigError, "backend='fused' needs numba, which did not import")

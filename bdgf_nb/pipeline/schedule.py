@@ -72,7 +72,8 @@ class Task:
         expect(
             (self.kind == "train") == (self.variant is not None),
             ConfigError,
-            f"Task: a variant for kind 'train' and none otherwise, found kind {self.kind!r} with variant {self.variant}",
+            "Task: a variant for kind 'train' and none otherwise, "
+            f"found kind {self.kind!r} with variant {self.variant}",
         )
 
     @property

@@ -105,7 +105,8 @@ def noise_level(alpha_bar: np.ndarray, t: int, schedule: str = "") -> str:
     snr = a / (1.0 - a)
     return (
         f"t = {t}: {100 * a:.2f} % of the variance of x_t is signal, {100 * (1 - a):.2g} % noise "
-        f"(SNR {snr:.3g} = {10 * math.log10(snr):+.1f} dB; {schedule + ' ' if schedule else ''}schedule, T = {len(alpha_bar)})"
+        f"(SNR {snr:.3g} = {10 * math.log10(snr):+.1f} dB; "
+        f"{schedule + ' ' if schedule else ''}schedule, T = {len(alpha_bar)})"
     )
 
 

@@ -118,11 +118,17 @@ def probe_vs_control(
     parts = [versus(name, score, control_name, control, digits) for name, score in features.items()]
     above = [n for n, v in features.items() if shown(v, digits) > shown(control, digits)]
     if len(above) == len(features):
-        verdict = "every diffusion feature set beats the raw-pixel control, so the probe shows information beyond local raw means"
+        verdict = (
+            "every diffusion feature set beats the raw-pixel control, "
+            "so the probe shows information beyond local raw means"
+        )
     elif above:
         verdict = f"only {', '.join(above)} beats the raw-pixel control, so the evidence for added information is mixed"
     else:
-        verdict = "no diffusion feature set beats the raw-pixel control, so this probe does not show that the diffusion features add information the raw pixels lack"
+        verdict = (
+            "no diffusion feature set beats the raw-pixel control, "
+            "so this probe does not show that the diffusion features add information the raw pixels lack"
+        )
     return f"Linear probe ({unit}): " + "; ".join(parts) + f". On this run {verdict}."
 
 
@@ -149,7 +155,10 @@ def guidance_effect(
     )
     sg, su = shown(guided, digits), shown(unguided, digits)
     if sg > su and extra > 0:
-        return f"{text} The guided {branch} also has {size}: part of the gain may be capacity; compare at equal parameter count to separate the two."
+        return (
+            f"{text} The guided {branch} also has {size}: part of the gain may be capacity; "
+            "compare at equal parameter count to separate the two."
+        )
     if sg < su and extra > 0:
         return f"{text} The guided {branch} is not better despite {size}."
     return f"{text} The guided {branch} has {size}."
@@ -188,7 +197,8 @@ def cka_reading(mean_cka: float, ensemble_gain: float, digits: int = 2) -> str:
         else "so this run shows no complementarity that the ensemble exploits"
     )
     return (
-        f"Mean linear CKA between branch features is {_fmt(mean_cka, digits)} (1 = the same representation up to rotation "
+        f"Mean linear CKA between branch features is {_fmt(mean_cka, digits)} "
+        "(1 = the same representation up to rotation "
         f"and scale; >= 0.8 we call largely similar, < 0.5 largely different): the branches learn {words} features, "
         f"and {ensemble}, {verdict}."
     )
@@ -254,7 +264,8 @@ def masking_reading(
     ignored = [m for m in modalities if all(float(r[f"reliance_{m}"]) < eps for r in arms.values())]
     if ignored:
         sentences.append(
-            f"In every arm the reliance on {', '.join(ignored)} stays below {eps:g}: the denoiser barely uses it, whatever the masking"
+            f"In every arm the reliance on {', '.join(ignored)} stays below {eps:g}: "
+            "the denoiser barely uses it, whatever the masking"
         )
     return " ".join(s[0].upper() + s[1:] + "." for s in sentences)
 

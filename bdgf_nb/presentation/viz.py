@@ -205,7 +205,8 @@ def pixel_scene_overview(scene: PixelScene) -> go.Figure:
     fig.update_yaxes(autorange="reversed", range=[scene.image_shape[0], 0], scaleanchor="x", title="row (pixels)")
     fig.update_xaxes(range=[0, scene.image_shape[1]], title="column (pixels)")
     fig.update_layout(
-        title=f"{scene.name}: labelled pixels ({len(scene.labels)}) in a {scene.image_shape[0]}x{scene.image_shape[1]} image",
+        title=f"{scene.name}: labelled pixels ({len(scene.labels)}) "
+        f"in a {scene.image_shape[0]}x{scene.image_shape[1]} image",
         height=380,
     )
     return fig

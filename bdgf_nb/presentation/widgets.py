@@ -304,7 +304,8 @@ def build_scan_panel(
         pixel, layer = sliders["pixel"].value, sliders["layer"].value
         image.value = png(scan_figure(traces, pixel, layer, labels))
         text.value = "<br>".join(
-            f"{name}: mean delta {tr[layer].delta[pixel].mean():.4f}, final state norm {tr[layer].state_norm[pixel, -1]:.3f}, "
+            f"{name}: mean delta {tr[layer].delta[pixel].mean():.4f}, "
+            f"final state norm {tr[layer].state_norm[pixel, -1]:.3f}, "
             f"mean gate {tr[layer].gate[pixel].mean():.3f}"
             for name, tr in traces.items()
         )

@@ -73,7 +73,8 @@ class PretrainConfig:
 @dataclass
 class PretrainResult:
     """diffusion: trained model in eval mode (EMA weights if used); history: one dict per epoch
-    {epoch, loss, loss_<m>, p_mask_<m> (mean over the epoch's steps), and when measured eval_loss_<m>, reliance_<m>, balance}."""
+    {epoch, loss, loss_<m>, p_mask_<m> (mean over the epoch's steps), and when measured eval_loss_<m>,
+    reliance_<m>, balance}."""
 
     diffusion: GaussianDiffusion
     history: list[dict[str, float]]

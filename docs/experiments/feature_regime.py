@@ -55,7 +55,8 @@ def run(dataset: str) -> None:
     on_test = linear_probe(sets, prepared.labels, fit, test, prepared.n_classes, seed=0)
     rows = []
     print(
-        f"{dataset}: probe fitted on {int(fit.sum())} fit pixels (at most 4000), validation {int(val.sum())}, test {int(test.sum())}"
+        f"{dataset}: probe fitted on {int(fit.sum())} fit pixels (at most 4000), "
+        f"validation {int(val.sum())}, test {int(test.sum())}"
     )
     print(
         f"{'features':40s} {'dims':>5s} {'val OA':>7s} {'val AA':>7s} {'val k':>7s} {'test OA':>8s} {'extract s':>9s}"
@@ -70,7 +71,8 @@ def run(dataset: str) -> None:
         }
         rows.append(row)
         print(
-            f"{v['features']:40s} {v['dims']:5d} {v['overall_accuracy']:7.2f} {v['average_accuracy']:7.2f} {v['kappa']:7.2f} "
+            f"{v['features']:40s} {v['dims']:5d} {v['overall_accuracy']:7.2f} "
+            f"{v['average_accuracy']:7.2f} {v['kappa']:7.2f} "
             f"{t['overall_accuracy']:8.2f} {seconds.get(v['features'], 0):9.2f}"
         )
     print(f"{dataset}: {time.time() - start:.0f} s")

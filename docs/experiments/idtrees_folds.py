@@ -97,7 +97,8 @@ def run_fold(fold: int, quick: bool, out_dir: Path) -> dict[str, np.ndarray]:
             )
     predictions["BDGF"] = bdgf_predictions(ctx, prepared, "adaptive", fold)
     print(
-        f"fold {fold}: {len(y)} test pixels, {int(split.fit.sum())} fit, {int(split.val.sum()) if split.val is not None else 0} val, "
+        f"fold {fold}: {len(y)} test pixels, {int(split.fit.sum())} fit, "
+        f"{int(split.val.sum()) if split.val is not None else 0} val, "
         f"{time.time() - start:.0f} s",
         flush=True,
     )

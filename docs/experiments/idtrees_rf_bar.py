@@ -19,7 +19,10 @@ from bdgf_nb.data.splits import group_folds
 
 
 def score(y, p):
-    return f"{100 * accuracy_score(y, p):.2f} / {100 * balanced_accuracy_score(y, p):.2f} / {100 * cohen_kappa_score(y, p):.2f}"
+    return (
+        f"{100 * accuracy_score(y, p):.2f} / {100 * balanced_accuracy_score(y, p):.2f} "
+        f"/ {100 * cohen_kappa_score(y, p):.2f}"
+    )
 
 
 def run(scene, sets, partition):
@@ -48,7 +51,8 @@ def run(scene, sets, partition):
             rf = RandomForestClassifier(300, n_jobs=1, random_state=0).fit(sc.transform(np.hstack(parts_tr)), y[tr])
             pred[te] = rf.predict(sc.transform(np.hstack(parts_te)))
         print(
-            f"{scene.n_classes} species, {partition}, RF {'+'.join(mods)}: OA/AA/kappa {score(y, pred)}  ({time.time() - t:.0f}s)",
+            f"{scene.n_classes} species, {partition}, RF {'+'.join(mods)}: "
+            f"OA/AA/kappa {score(y, pred)}  ({time.time() - t:.0f}s)",
             flush=True,
         )
 

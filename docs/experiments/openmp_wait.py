@@ -11,7 +11,8 @@ reports BDGF's samples/s of each: what a spinning policy costs when the cores ar
 `--then DIR` adds the code of an older checkout (a `git worktree` of the issue-era commit
 f9bb05b, whose bench is `bdgf_nb.bench`) under PASSIVE, its default, as one more arm, so "then"
 and "now" are timed in the same rounds; a second table then gives each arm's speed-up over it,
-paired by round (geometric mean of the per-round ratios, Student-t 95 % interval). docs/BENCH.md, "OpenMP wait policy". From the repo root:
+paired by round (geometric mean of the per-round ratios, Student-t 95 % interval). docs/BENCH.md,
+"OpenMP wait policy". From the repo root:
 
     python docs/experiments/openmp_wait.py [--rounds 3] [--pair] [--then /tmp/f9]
 """

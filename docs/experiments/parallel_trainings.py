@@ -49,7 +49,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    openmp.apply_shared_default()  # PASSIVE for the spawned workers, as when importing bdgf_nb set it (before 2026-12-06)
+    # PASSIVE for the spawned workers, as when importing bdgf_nb set it (before 2026-12-06)
+    openmp.apply_shared_default()
     sequential, parallel = ROOT / "sequential", ROOT / "parallel"
     shutil.rmtree(ROOT, ignore_errors=True)
     ctx = RunContext.create(args.dataset, quick=args.quick, seed=0, out_dir=str(sequential))

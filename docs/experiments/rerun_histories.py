@@ -49,7 +49,8 @@ def main() -> None:
         f"{replayed} stopped at the replayed epoch (patience {rule.patience}, min gain {rule.min_gain})"
     )
     print(
-        f"largest |val kappa difference| at the same epoch, per training: median {np.median(apart):.1f}, max {max(apart):.1f} points"
+        "largest |val kappa difference| at the same epoch, per training: "
+        f"median {np.median(apart):.1f}, max {max(apart):.1f} points"
     )
 
 

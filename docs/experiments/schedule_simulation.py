@@ -125,7 +125,8 @@ def main() -> None:
     for name, (comparison, notebooks) in variants().items():
         first, second = two_phases(comparison, notebooks)
         print(
-            f"{name}: two phases {first:.0f} + {second:.0f} = {first + second:.0f} s; one graph {one_graph(comparison, notebooks):.0f} s"
+            f"{name}: two phases {first:.0f} + {second:.0f} = {first + second:.0f} s; "
+            f"one graph {one_graph(comparison, notebooks):.0f} s"
         )
 
 

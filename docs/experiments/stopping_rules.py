@@ -96,11 +96,13 @@ def main() -> None:
         replayed = [e == len(h) for (e, _), h in zip(now, histories, strict=True)]
         if not all(replayed):
             raise SystemExit(
-                f"{run}: {replayed.count(False)} runs were not trained under patience 6 on val_kappa (not the full preset?)"
+                f"{run}: {replayed.count(False)} runs were not trained "
+                "under patience 6 on val_kappa (not the full preset?)"
             )
         timing = task_seconds(Path(log), run, paths, [len(h) for h in histories]) if log != "-" else None
         print(
-            f"\n{run}: {len(paths)} trainings, {sum(e for e, _ in now)} epochs under the rule they ran with (patience 6, any gain)"
+            f"\n{run}: {len(paths)} trainings, "
+            f"{sum(e for e, _ in now)} epochs under the rule they ran with (patience 6, any gain)"
         )
         print(
             "| patience | min gain (kappa points) | epochs | of those run | val kappa lost, mean | max |"
@@ -111,7 +113,10 @@ def main() -> None:
             rule = [replay(h, patience, min_gain) for h in histories]
             lost = np.array([b0 - b for (_, b0), (_, b) in zip(now, rule, strict=True)])
             epochs = sum(e for e, _ in rule)
-            row = f"| {patience} | {min_gain} | {epochs} | {epochs / sum(e for e, _ in now):.0%} | {lost.mean():.2f} | {lost.max():.2f} |"
+            row = (
+                f"| {patience} | {min_gain} | {epochs} | {epochs / sum(e for e, _ in now):.0%} "
+                f"| {lost.mean():.2f} | {lost.max():.2f} |"
+            )
             if timing:
                 per_epoch, ddpm, workers = timing
                 wall = (sum(c * e for c, (e, _) in zip(per_epoch, rule, strict=True)) + ddpm) / workers

@@ -187,25 +187,30 @@ def main() -> None:
 
     policy = ", ".join(f"{k}={v}" for k, v in openmp.current().items() if v is not None)
     print(
-        f"threads {args.threads}, rounds {args.rounds}, {policy}, torch {torch.__version__}; fp32 matmul {M / 1e9:.0f} GFLOP/s\n"
+        f"threads {args.threads}, rounds {args.rounds}, {policy}, "
+        f"torch {torch.__version__}; fp32 matmul {M / 1e9:.0f} GFLOP/s\n"
     )
     print("| training step (quick, batch 64) | ms | GFLOP | of matmul |\n|---|---|---|---|")
     for variant in BRANCH_MODELS:
         s = timed[variant]
         print(f"| {variant} | {s * 1e3:.1f} | {flops[variant] / 1e9:.2f} | {flops[variant] / s / M:.1%} |")
     print(
-        f"| CNN convolutions alone ({len(recorder.calls)} conv2d, fwd + bwd) | {timed['cnn convolutions'] * 1e3:.1f} | {conv_flops / 1e9:.2f} | {conv_flops / timed['cnn convolutions'] / M:.1%} |"
+        f"| CNN convolutions alone ({len(recorder.calls)} conv2d, fwd + bwd) | {timed['cnn convolutions'] * 1e3:.1f} "
+        f"| {conv_flops / 1e9:.2f} | {conv_flops / timed['cnn convolutions'] / M:.1%} |"
     )
     print(
-        f"| scan kernels alone (b {b}, d {mamba_cfg.d_inner}, l {length}, n {mamba_cfg.d_state}; {settings.model.stages} calls, fwd + bwd) | {timed['scan kernels'] * 1e3:.1f} | | |"
+        f"| scan kernels alone (b {b}, d {mamba_cfg.d_inner}, l {length}, n {mamba_cfg.d_state}; "
+        f"{settings.model.stages} calls, fwd + bwd) | {timed['scan kernels'] * 1e3:.1f} | | |"
     )
 
     step, conv_s = timed["bdgf"], timed["cnn convolutions"]
     allowed = flops["bdgf"] / (0.4 * M)  # the step time at which BDGF reaches 40 % of M
     rest_now, rest_allowed = step - conv_s, allowed - conv_s
     print(
-        f"\nBDGF at 40 % of the matmul: step <= {allowed * 1e3:.1f} ms (now {step * 1e3:.1f} ms). The CNN's convolutions "
-        f"take {conv_s * 1e3:.1f} ms at {conv_flops / conv_s / M:.0%} of the matmul; everything else takes {rest_now * 1e3:.1f} ms "
+        "\nBDGF at 40 % of the matmul: "
+        f"step <= {allowed * 1e3:.1f} ms (now {step * 1e3:.1f} ms). The CNN's convolutions "
+        f"take {conv_s * 1e3:.1f} ms at {conv_flops / conv_s / M:.0%} of the matmul; "
+        f"everything else takes {rest_now * 1e3:.1f} ms "
         + (
             f"and would have to take {rest_allowed * 1e3:.1f} ms ({rest_now / rest_allowed:.1f}x faster)."
             if rest_allowed > 0
@@ -215,20 +220,24 @@ def main() -> None:
     mamba, scan_s = timed["mamba_only"], timed["scan kernels"]
     print(
         f"Mamba step {mamba * 1e3:.1f} ms, of which the scan kernels {scan_s * 1e3:.1f} ms ({scan_s / mamba:.0%}); "
-        f"the other {(mamba - scan_s) * 1e3:.1f} ms are small torch ops on ({b}, {length}, {mamba_cfg.d_inner})-sized tensors."
+        f"the other {(mamba - scan_s) * 1e3:.1f} ms are small torch "
+        f"ops on ({b}, {length}, {mamba_cfg.d_inner})-sized tensors."
     )
 
     print(
-        "\n| inference forward (eval, batch 1024) | pixels/s | MFLOP/pixel | GFLOP/s | of matmul |\n|---|---|---|---|---|"
+        "\n| inference forward (eval, batch 1024) "
+        "| pixels/s | MFLOP/pixel | GFLOP/s | of matmul |\n|---|---|---|---|---|"
     )
     for name, s in inference.items():
         print(
-            f"| {name} | {nb / s:,.0f} | {per_pixel[name] / 1e6:.2f} | {per_pixel[name] * nb / s / 1e9:.1f} | {per_pixel[name] * nb / s / M:.1%} |"
+            f"| {name} | {nb / s:,.0f} | {per_pixel[name] / 1e6:.2f} | "
+            f"{per_pixel[name] * nb / s / 1e9:.1f} | {per_pixel[name] * nb / s / M:.1%} |"
         )
     for era in ISSUE_ERA_MAP_PIXELS_PER_S:
         need = 4 * era * per_pixel["bdgf"]
         print(
-            f"4x the issue's {era:,.0f} px/s = {4 * era:,.0f} px/s: the forward alone at {need / 1e9:.0f} GFLOP/s, {need / M:.0%} of the matmul"
+            f"4x the issue's {era:,.0f} px/s = {4 * era:,.0f} px/s: "
+            f"the forward alone at {need / 1e9:.0f} GFLOP/s, {need / M:.0%} of the matmul"
         )
     print(f"\n({time.perf_counter() - started:.0f} s)")
 

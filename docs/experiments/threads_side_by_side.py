@@ -78,7 +78,8 @@ def main() -> None:
     for mode in ("clobbered", "fixed"):
         alone, pair = side_by_side(mode, args.steps, 1), side_by_side(mode, args.steps, 2)
         print(
-            f"{mode:9s}  alone {alone[0] * 1e3:6.1f} ms/step   side by side {pair[0] * 1e3:6.1f} / {pair[1] * 1e3:6.1f} ms/step"
+            f"{mode:9s}  alone {alone[0] * 1e3:6.1f} ms/step   side by "
+            f"side {pair[0] * 1e3:6.1f} / {pair[1] * 1e3:6.1f} ms/step"
         )
 
 

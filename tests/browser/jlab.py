@@ -222,7 +222,8 @@ def save_and_read(page: Any, lab: LabServer, name: str) -> dict[str, Any]:
     page.locator(f"{CURRENT} .jp-Notebook").first.click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+s")
     page.wait_for_function(
-        "() => { const t = document.querySelector('.jp-mod-current .jp-mod-dirty, .lm-TabBar-tab.jp-mod-current.jp-mod-dirty'); return !t; }",
+        "() => { const t = document.querySelector('.jp-mod-current .jp-mod-dirty, "
+        ".lm-TabBar-tab.jp-mod-current.jp-mod-dirty'); return !t; }",
         timeout=30_000,
     )
     time.sleep(0.5)

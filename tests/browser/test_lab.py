@@ -187,7 +187,8 @@ def test_notebook_01_runs_and_its_panels_react_to_their_sliders(page, lab, brows
     changed = changed_share(a[:, recon], b[:, recon])
     print(f"[browser] mask slider {before_value} -> {after_value}: {changed:.1%} of the reconstruction pixels changed")
     assert changed > 0.01, (
-        f"moving the mask slider {before_value} -> {after_value} left the reconstruction image unchanged ({changed:.2%} pixels)"
+        f"moving the mask slider {before_value} -> {after_value} left "
+        f"the reconstruction image unchanged ({changed:.2%} pixels)"
     )
     assert panel.locator(".widget-html").last.inner_text() != before_text, "the MSE readout did not change"
 

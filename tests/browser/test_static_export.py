@@ -36,7 +36,8 @@ from bdgf_nb.presentation.widgets import build_mask_panel
 
 torch.manual_seed(seed)
 groups = {"hsi": 8, "lidar": 1}
-ddpm = GaussianDiffusion(DenoiserUNet(UNetConfig(in_channels=9, base_width=8, num_res_blocks=1, modality_channels=(8, 1))), DiffusionConfig(T=100), groups)
+ddpm = GaussianDiffusion(DenoiserUNet(UNetConfig(in_channels=9, base_width=8, \
+num_res_blocks=1, modality_channels=(8, 1))), DiffusionConfig(T=100), groups)
 patches = np.random.default_rng(seed).normal(size=(2, 9, 11, 11)).astype(np.float32)
 px.scatter(x=[1, 2, 3], y=[3, 1, 2], title="tiny plotly figure").show()
 panel = build_mask_panel(ddpm, patches, groups, seed=seed)
