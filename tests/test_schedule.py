@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from bdgf_nb.errors import ConfigError
+from bdgf_nb.metrics import METRICS
 from bdgf_nb.pipeline.comparison import compare
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.presets import preset
@@ -132,7 +133,7 @@ def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
         run = comparison.runs[(variant.name, 0)]
         scheduled = report.results[Task("train", variant.masking("adaptive"), 0, variant, 0).key]["row"]
         assert run.best_epoch == scheduled["best_epoch"], variant.name
-        for metric in ("overall_accuracy", "average_accuracy", "kappa"):
+        for metric in METRICS:
             assert run.row()[metric] == scheduled[metric], variant.name
     assert {r["method"] for r in comparison.rows if r["family"] == "baseline"} >= {"SVM (centre)", "RF (patch stats)"}
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bdgf_nb.analysis.probe import linear_probe, neighbourhood_mean
 from bdgf_nb.ddpm.features import FeatureConfig, extract_features
+from bdgf_nb.metrics import METRICS
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.steps import prepare, pretrain_ddpm
 
@@ -65,8 +66,8 @@ def run(dataset: str) -> None:
         row = {
             "features": v["features"],
             "dims": v["dims"],
-            "val": {k: v[k] for k in ("overall_accuracy", "average_accuracy", "kappa")},
-            "test": {k: t[k] for k in ("overall_accuracy", "average_accuracy", "kappa")},
+            "val": {k: v[k] for k in METRICS},
+            "test": {k: t[k] for k in METRICS},
             "extract_s": seconds.get(v["features"]),
         }
         rows.append(row)
