@@ -12,7 +12,7 @@ Layout (DDPM / guided-diffusion style, without attention: patches are 11 x 11)::
 Odd patches: with L levels the U-Net downsamples L - 1 times by 2, so inputs are reflect-padded
 at the bottom/right to a multiple of 2**(L-1) (11 -> 12 for L = 3) and outputs cropped back.
 
-Hidden modalities (docs/METHOD.md §1, "zeroed plus a learned mask embedding"): the hidden channels
+Hidden modalities (docs/METHOD.md §1, eq. (4)): the hidden channels
 of x_t are replaced by a learned per-channel value, so nothing of the hidden modality (signal or
 noise) reaches the network. We apply it to x_t (after noising) rather than to x0: either way the
 hidden modality carries no information, and this way the mask embedding is not scaled by noise.
