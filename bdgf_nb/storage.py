@@ -69,7 +69,15 @@ def _temporary(path: Path) -> Path:
     _remove_orphaned_temps(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make every result private to its writer
     return Path(tmp)
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it, then setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bdgf_nb.storage import array_digest, stored_array, stored_json
+from bdgf_nb.storage import array_digest, atomic_write_bytes, stored_array, stored_json
 
 
 def test_a_stored_value_is_read_back_only_under_its_own_key(tmp_path):
@@ -75,3 +75,10 @@ def test_a_stored_array_is_read_back_exactly_only_under_its_key_and_a_damaged_on
     elsewhere = tmp_path / "unwritten.npz"
     assert np.array_equal(stored_array(elsewhere, {"x": 1}, compute, write=False), labels) and not elsewhere.exists()
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_files_written_whole_get_the_permissions_open_would_give(tmp_path):
+    """mkstemp creates 0600 files; a stored result or exported map must not become private."""
+    atomic_write_bytes(b"x", tmp_path / "atomic.bin")
+    (tmp_path / "plain.bin").write_bytes(b"x")
+    assert (tmp_path / "atomic.bin").stat().st_mode == (tmp_path / "plain.bin").stat().st_mode
