@@ -1,4 +1,4 @@
-"""Mutual learning between the branches and their ensemble (docs/METHOD.md §4).
+"""Mutual learning between the branches (docs/METHOD.md §4); their ensemble is ensemble.py.
 
 Glossary: K branches, b batch size, c classes, e projection width (proj_dim).
 
