@@ -34,7 +34,8 @@ README = REPO / "README.md"
 def documents(results_dir: Path = RESULTS_DIR, readme: Path = README) -> dict[Path, str]:
     """What docs/RESULTS.md and README.md should hold, from the stored results."""
     results = load_stored_results(results_dir)
-    return {RESULTS_MD: results_document(results), readme: replace_headline(readme.read_text(), headline(results))}
+    protocol = [r for r in results if r.preset != "quick"] or results  # the README shows the full protocol's runs
+    return {RESULTS_MD: results_document(results), readme: replace_headline(readme.read_text(), headline(protocol))}
 
 
 def add(summary_path: Path, name: str | None, code: str) -> Path:
