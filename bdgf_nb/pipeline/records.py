@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from bdgf_nb.data.catalog import load_catalog
 from bdgf_nb.presentation.report import StoredResult
 from bdgf_nb.storage import atomic_write_json
 
@@ -147,5 +148,8 @@ def write_stored_result(result: StoredResult, folder: str | Path = RESULTS_DIR) 
 
 
 def load_stored_results(folder: str | Path = RESULTS_DIR) -> list[StoredResult]:
-    """Every `results/*.json`, in name order."""
-    return [StoredResult(**json.loads(p.read_text())) for p in sorted(Path(folder).glob("*.json"))]
+    """Every `results/*.json`, its datasets in the order of the repository's catalog (the
+    synthetic default first), then by name."""
+    results = [StoredResult(**json.loads(p.read_text())) for p in Path(folder).glob("*.json")]
+    order = {name: i for i, name in enumerate(load_catalog())}
+    return sorted(results, key=lambda r: (order.get(r.dataset, len(order)), r.name))
