@@ -24,27 +24,29 @@ import os
 VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 SPIN = {"GOMP_SPINCOUNT": "30000"}  # libgomp prefers it to OMP_WAIT_POLICY; ~0.3 ms at its 100,000 spins/ms
 PASSIVE = {"OMP_WAIT_POLICY": "PASSIVE"}
-MARK = "BDGF_OPENMP_DEFAULT"  # set beside a policy this module chose, so it is not taken for the user's
+MARK = "BDGF_OPENMP_DEFAULT"  # holds the OMP_WAIT_POLICY this module set, so it is not taken for the user's
 
 
 def user_choice() -> dict[str, str]:
-    """The wait-policy variables the user set (none when only this module set them)."""
-    if os.environ.get(MARK):
-        return {}
-    return {k: os.environ[k] for k in VARIABLES if k in os.environ}
+    """The wait-policy variables set in the environment, less the default this module set: the
+    user's choice, or the spin an entry point gave a child (which is then kept, never doubled)."""
+    chosen = {k: os.environ[k] for k in VARIABLES if k in os.environ}
+    if MARK in os.environ and chosen.get("OMP_WAIT_POLICY") == os.environ[MARK]:
+        del chosen["OMP_WAIT_POLICY"]
+    return chosen
 
 
 def apply_shared_default() -> None:
-    """PASSIVE for this process and everything it starts, unless the user chose a policy. Call it
+    """PASSIVE for this process and everything it starts, unless a policy was chosen. Call it
     first in an entry point: it reaches this process's own OpenMP pools only if torch (or
     numba's OpenMP layer) has not loaded yet, and every child started afterwards."""
     if not user_choice():
-        os.environ.update({**PASSIVE, MARK: "1"})
+        os.environ.update({**PASSIVE, MARK: PASSIVE["OMP_WAIT_POLICY"]})
 
 
 def exclusive_env() -> dict[str, str]:
     """Variables to add for a child process that will have the cores alone: the short spin, or
-    nothing when the user chose a policy (a shared machine: `OMP_WAIT_POLICY=PASSIVE`)."""
+    nothing when a policy was chosen (a shared machine: `OMP_WAIT_POLICY=PASSIVE`)."""
     return {} if user_choice() else dict(SPIN)
 
 

@@ -36,10 +36,18 @@ def test_import_sets_nothing_and_an_entry_point_sets_passive_and_offers_the_spin
 
 @pytest.mark.parametrize("choice", [{"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "0"}])
 def test_a_user_choice_is_kept_and_no_spin_is_added(choice: dict[str, str]) -> None:
+    """Also what a child started with the spin sees: a chosen policy, never a second restart."""
     imported, policy, chosen, added = _fresh_process(choice)
     assert (
         imported == policy == choice.get("OMP_WAIT_POLICY", "None") and chosen == str(sorted(choice)) and added == "{}"
     )
+
+
+def test_a_child_started_with_the_spin_keeps_it_and_is_offered_nothing_more() -> None:
+    """bdgf-bench restarts itself with the spin once: the restarted process, whose PASSIVE is the
+    entry point's default, sees the spin as chosen and does not restart again."""
+    env = {"OMP_WAIT_POLICY": "PASSIVE", openmp.MARK: "PASSIVE", **openmp.SPIN}
+    assert _fresh_process(env) == ["PASSIVE", "PASSIVE", "['GOMP_SPINCOUNT']", "{}"]
 
 
 def test_bdgf_run_kernels_get_the_spin_and_the_environment_is_restored(
@@ -54,7 +62,8 @@ def test_bdgf_run_kernels_get_the_spin_and_the_environment_is_restored(
         papermill, "execute_notebook", lambda *a, **k: seen.update(spin=os.environ.get("GOMP_SPINCOUNT"))
     )
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
-    monkeypatch.setenv(openmp.MARK, "1")  # the policy in the environment is bdgf-run's default, not the user's
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.setenv(openmp.MARK, "PASSIVE")  # the policy in the environment is bdgf-run's default, not the user's
     run.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {})
     assert seen["spin"] == openmp.SPIN["GOMP_SPINCOUNT"] and "GOMP_SPINCOUNT" not in os.environ
     monkeypatch.delenv(openmp.MARK)  # PASSIVE chosen by the user, as under pytest (conftest)
