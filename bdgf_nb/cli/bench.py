@@ -391,7 +391,8 @@ def inference_section(
 
     torch.manual_seed(0)
     model = BDGF(settings.model, channel_groups, [g.shape[0] for g in guides], n_classes).to(device)
-    predict_map(model, image[:, :8], settings.patch, [g[:, :8] for g in guides])  # warm-up
+    rows = 2 * settings.patch  # warm-up on a band of the scene, tall enough for a patch
+    predict_map(model, image[:, :rows], settings.patch, [g[:, :rows] for g in guides])
     seconds = interleaved_medians({"map": lambda: predict_map(model, image, settings.patch, guides)}, repeats, device)[
         "map"
     ]
