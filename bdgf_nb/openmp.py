@@ -10,7 +10,7 @@ slower (docs/BENCH.md, "OpenMP wait policy").
 No single setting is both safe and fast, and libgomp reads the variables once, when it loads. So
 importing `bdgf_nb` sets nothing; the entry points do, before they start work:
 - `apply_shared_default()`: OMP_WAIT_POLICY=PASSIVE for the process and the workers it spawns
-  (`bdgf-run`, `bdgf-bench`, `bdgf-predict`, the torchrun command line);
+  (`bdgf-run`, `bdgf-bench`, the torchrun command line);
 - `exclusive_env()`: the short spin added for a child that will have the cores alone (the
   notebook kernels `bdgf-run` starts one after another, and `bdgf-bench`, which restarts itself).
 A choice the user made in the environment (either variable) is never overridden. The number of

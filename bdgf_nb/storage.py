@@ -74,7 +74,13 @@ def _temporary(path: Path) -> Path:
 
 
 def _umask() -> int:
-    """The process's file-creation mask (read by setting it, then setting it back)."""
+    """The process's file-creation mask: from /proc (Linux), else by setting it and setting it back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -123,8 +129,25 @@ def atomic_write_text(text: str, path: str | Path) -> None:
 
 
 def atomic_write_json(data: Any, path: str | Path, indent: int | None = 2) -> None:
-    """`data` (JSON data; numpy scalars and arrays become numbers and lists) written atomically."""
-    atomic_write_text(json.dumps(data, indent=indent, default=_plain), path)
+    """`data` written atomically as strict JSON (`json_safe`: numpy values as Python numbers and
+    lists, NaN and infinities as null), for files other programs read (summary.json, bench.json)."""
+    atomic_write_text(json.dumps(json_safe(data), indent=indent), path)
+
+
+def json_safe(value: Any) -> Any:
+    """A copy that strict JSON can hold: numpy scalars and arrays to Python, NaN / inf to None,
+    tuples to lists, keys to strings."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -212,7 +235,7 @@ def stored_arrays(
     if path.exists():
         try:
             with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as stored:
-                if str(stored["key"]) == record:
+                if str(stored["key"]) == record and "n_arrays" in stored.files:  # else another key or format
                     arrays = [np.array(stored[f"array{k}"]) for k in range(int(stored["n_arrays"]))]
                     if check is not None:
                         check(arrays)
@@ -226,7 +249,7 @@ def stored_arrays(
         buffer = io.BytesIO()
         members: dict[str, np.ndarray] = {"key": np.array(record), "n_arrays": np.array(len(arrays))}
         members.update({f"array{k}": a for k, a in enumerate(arrays)})
-        np.savez(buffer, allow_pickle=False, **members)
+        np.savez(buffer, **members)  # type: ignore[arg-type]  # (numpy's stubs read **members as allow_pickle)
         _store(buffer.getvalue(), path)
     return arrays, False
 

@@ -1,4 +1,4 @@
-"""Runs before any test module imports torch: PASSIVE, the package default, chosen explicitly so
+"""Runs before any test module imports torch: PASSIVE, the entry points' default, chosen here so
 that no notebook kernel a test starts spins (bdgf_nb/openmp.py says why); and under pytest-xdist
 with N > 1 workers, one OpenMP thread per process (see below)."""
 

@@ -60,7 +60,7 @@ def test_quick_bench_writes_every_figure(tmp_path):
     features = report["features"]
     assert features["cache_speedup"] > 1 and features["uncached_s"] > features["cached_s"]
     inference = report["inference"]
-    assert inference["pixels"] == features["scene"][1] * features["scene"][2] and inference["pixels_per_s"] > 0
+    assert inference["pixels"] == features["scene"][1] * features["scene"][2] and inference["map_pixels_per_s"] > 0
     pipeline = report["pipeline"]
     assert set(pipeline["stages_s"]) == {"prepare", "pretrain_ddpm", "features", "train_bdgf", "scene_map"}
     assert pipeline["total_s"] == pytest.approx(sum(pipeline["stages_s"].values()), rel=1e-3)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bdgf_nb.cli import results as cli
-from bdgf_nb.pipeline.records import (
+from bdgf_nb.pipeline.stored_results import (
     load_stored_results,
     run_command,
     stored_result,
@@ -115,3 +115,22 @@ def test_adding_a_summary_without_notebook_03_is_a_clear_error(
     path.write_text(json.dumps({"dataset": "synthetic", "preset": "quick"}))
     assert cli.main(["add", str(path)]) == 2
     assert "expected notebook 03's rows" in capsys.readouterr().err
+
+
+def test_a_run_without_some_ideas_keeps_every_figure_in_its_own_column() -> None:
+    """A pixel table has no DDPM, so its run lacks the guidance rows: the other run's figures
+    must stay under their own title."""
+    full = stored_result(summary(), "a", "2026-01-01")
+    no_ddpm = [r for r in rows() if r["method"] not in ("no guidance", "no guidance, widened to BDGF's size")]
+    pixels = stored_result(
+        {
+            **summary(),
+            "dataset": "houston2013",
+            "03_mutual_learning": {"rows": no_ddpm, "settings": {"seeds": [0, 1, 2]}},
+        },
+        "b",
+        "2026-01-01",
+    )
+    table = headline([pixels, full]).split("\n")
+    guidance = next(line for line in table if line.startswith("| guidance vs none |"))
+    assert guidance == "| guidance vs none | not run | +4.00 [+4.00, +4.00], helps |"

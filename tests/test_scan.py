@@ -203,3 +203,11 @@ def test_fused_scan_keeps_torchs_thread_count_in_a_fresh_process() -> None:
     assert found.stdout.strip().splitlines()[-1] == "1", (
         f"expected torch to keep 1 thread after the fused scan, found {found.stdout!r}"
     )
+
+
+def test_auto_without_the_fused_path_warns_and_runs_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numba is a dependency: a broken install must not make every scan 20x slower in silence."""
+    monkeypatch.setattr(scan, "scan_core_fused", None)
+    monkeypatch.setattr(scan, "FUSED_UNAVAILABLE", "ImportError: no numba")
+    with pytest.warns(UserWarning, match=r"fused CPU scan did not import \(ImportError: no numba\)"):
+        assert resolve_backend("auto", torch.zeros(1, 1, 1)) == "reference"

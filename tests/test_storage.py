@@ -82,3 +82,18 @@ def test_files_written_whole_get_the_permissions_open_would_give(tmp_path):
     atomic_write_bytes(b"x", tmp_path / "atomic.bin")
     (tmp_path / "plain.bin").write_bytes(b"x")
     assert (tmp_path / "atomic.bin").stat().st_mode == (tmp_path / "plain.bin").stat().st_mode
+
+
+def test_a_file_of_the_former_layout_is_recomputed_without_a_warning(tmp_path, recwarn):
+    """A scene map stored before storage.py (members key and value) is another format, not damage."""
+    import io
+    import json
+
+    from bdgf_nb.storage import config_record
+
+    path = tmp_path / "old.map.npz"
+    buffer = io.BytesIO()
+    np.savez(buffer, key=np.array(json.dumps(config_record({"x": 1}), sort_keys=True)), value=np.zeros(3))
+    path.write_bytes(buffer.getvalue())
+    assert np.array_equal(stored_array(path, {"x": 1}, lambda: np.ones(3)), np.ones(3))
+    assert not [w for w in recwarn if "unusable" in str(w.message)]

@@ -62,7 +62,7 @@ from bdgf_nb import openmp
 from bdgf_nb.cli.bench_scan import interleaved_medians, measure_scan
 from bdgf_nb.device import adamw, pick_device
 from bdgf_nb.pipeline.presets import Preset
-from bdgf_nb.pipeline.records import write_json_atomic
+from bdgf_nb.storage import atomic_write_json
 
 if TYPE_CHECKING:
     from bdgf_nb.model.bdgf import BDGF
@@ -397,7 +397,7 @@ def inference_section(
         "map"
     ]
     pixels = int(image.shape[1] * image.shape[2])
-    return {"pixels": pixels, "seconds": seconds, "pixels_per_s": pixels / seconds}
+    return {"pixels": pixels, "map_seconds": seconds, "map_pixels_per_s": pixels / seconds}
 
 
 GUIDANCE_MODULES = ("FeatureFusion", "GroupChannelAttention", "CrossAttention")
@@ -744,7 +744,7 @@ def _table(report: dict[str, Any]) -> str:
             + (
                 f"unavailable: {i['unavailable']}"
                 if "unavailable" in i
-                else f"{i['pixels']} pixels, predict_map {i['pixels_per_s']:.0f} px/s"
+                else f"{i['pixels']} pixels, predict_map {i['map_pixels_per_s']:.0f} px/s"
             )
         )
     if "pipeline" in report:
@@ -795,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
         else ("scan", "training", "features", "inference", "pipeline")
     )
     report = run_bench(args.quick, pick_device(args.device), args.profile, sections, args.preset)
-    write_json_atomic(args.out, report)
+    atomic_write_json(report, args.out)
     print(_table(report))
     print(f"JSON: {args.out}")
     return 0

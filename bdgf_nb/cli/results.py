@@ -17,7 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from bdgf_nb.pipeline.records import (
+from bdgf_nb.pipeline.stored_results import (
     RESULTS_DIR,
     load_stored_results,
     stored_result,
@@ -43,9 +43,13 @@ def add(summary_path: Path, name: str | None, code: str) -> Path:
     summary = json.loads(summary_path.read_text())
     recorded = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime, datetime.UTC).date().isoformat()
     result = stored_result(summary, name or "", recorded, code)
-    return write_stored_result(
-        result if name else replace(result, name=f"{result.dataset}_{result.preset}_{len(result.seeds)}seeds")
-    )
+    if not name:
+        masking = result.settings["masking"]
+        suffix = "" if masking == "adaptive" else f"_{masking}"
+        result = replace(result, name=f"{result.dataset}_{result.preset}_{len(result.seeds)}seeds{suffix}")
+    if (RESULTS_DIR / f"{result.name}.json").exists():
+        print(f"replacing results/{result.name}.json (--name NAME keeps both)")
+    return write_stored_result(result)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,8 @@ from bdgf_nb import openmp
 from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import BDGFError, ConfigError, expect
 from bdgf_nb.pipeline.parameters import RunParameters, add_arguments, from_arguments
-from bdgf_nb.pipeline.records import load_results, write_json_atomic
+from bdgf_nb.pipeline.records import load_results
+from bdgf_nb.storage import atomic_write_json
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -84,7 +85,7 @@ STATIC_VIEW_ENV = {"PLOTLY_RENDERER": "plotly_mimetype+notebook"}
 
 # A kernel that shares the cores with another notebook's: one intra-op thread (torch, numba's scan
 # and the BLAS all read it) and no spinning (bdgf_nb.openmp: two spinning processes on two cores
-# run 7x slower). The package already sets OMP_WAIT_POLICY=PASSIVE for every process it starts.
+# run 7x slower). `main` has set OMP_WAIT_POLICY=PASSIVE for every process it starts.
 SHARED_KERNEL_ENV = {"OMP_NUM_THREADS": "1"}
 
 
@@ -295,13 +296,15 @@ def run_dataset(cfg: RunConfig) -> Path:
         "seeds": params.seeds,
         "class_balanced": params.class_balanced,
         "select_on": params.select_on,
+        "masking": params.masking,
+        "allow_unmeasurable": params.allow_unmeasurable,
         "jobs": cfg.jobs,
         "scheduled": scheduled,
         "catalog": catalog or None,
         "notebook_seconds": timings,
         **load_results(out),
     }
-    write_json_atomic(out / "summary.json", summary)
+    atomic_write_json(summary, out / "summary.json")
     print(f"[bdgf-run] summary: {out / 'summary.json'}", flush=True)
     return out / "summary.json"
 

@@ -1,1 +1,2 @@
-"""Scoring: metrics (OA, AA, kappa), predictions of a trained classifier, whole-scene maps."""
+"""Scoring a trained classifier: its predictions (`predict`), whole-scene maps (`maps`) and the
+maps written as GeoTIFF, PNG and area table (`export`). The metrics are `bdgf_nb.metrics`."""

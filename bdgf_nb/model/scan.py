@@ -29,6 +29,7 @@ The module reads top to bottom: the readable reference first, then the backend c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -40,10 +41,11 @@ from bdgf_nb.errors import ConfigError, DataError, expect
 Core = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 scan_core_fused: Core | None
+FUSED_UNAVAILABLE = ""  # why the fused path did not import, if it did not
 try:  # the fused CPU path: numba kernels, tested against the reference below
     from bdgf_nb.model.scan_numba import scan_core_fused
-except ImportError:
-    scan_core_fused = None
+except ImportError as err:
+    scan_core_fused, FUSED_UNAVAILABLE = None, f"{type(err).__name__}: {err}"
 
 try:
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
@@ -126,6 +128,11 @@ def resolve_backend(backend: str, u: torch.Tensor) -> str:
     if backend == "auto":
         if cuda:
             return "mamba_ssm" if selective_scan_fn is not None else "reference"
+        if u.device.type == "cpu" and scan_core_fused is None:  # numba is a dependency: a broken install
+            warnings.warn(
+                f"the fused CPU scan did not import ({FUSED_UNAVAILABLE}); the reference runs, ~20x slower",
+                stacklevel=3,
+            )
         return "fused" if u.device.type == "cpu" and scan_core_fused is not None else "reference"
     if backend == "mamba_ssm":
         found = "mamba_ssm not installed" if selective_scan_fn is None else "mamba_ssm installed"

@@ -17,8 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from bdgf_nb.config_checks import check_fields
@@ -30,8 +29,8 @@ from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.presets import PRESETS
 
 
-def _parameter(default: Any, help: str) -> Any:  # noqa: A002 (argparse's word)
-    return field(default=default, metadata={"help": help})
+def _parameter(default: Any, help: str, choices: Collection[str] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -43,17 +42,15 @@ class RunParameters:
     quick: bool = _parameter(True, "CI-size run: small models, few epochs, fewer pixels")
     seed: int = _parameter(0, "seed of the split and the DDPMs; model seeds are seed, seed+1, ...")
     seeds: int = _parameter(0, "paired model seeds in chapter 03; 0: the preset's (1 quick, 5 full)")
-    masking: str = _parameter("adaptive", "masking of BDGF's DDPM (chapter 01): 'adaptive', 'random' or 'none'")
+    masking: str = _parameter("adaptive", "masking of BDGF's DDPM (chapter 01)", MODES)
     out_dir: str = _parameter("../outputs/interactive", "checkpoints, caches and numbers of this run")
     catalog: str = _parameter("", "a catalog YAML of your own (empty: the repository's data_catalog.yaml)")
     allow_unmeasurable: bool = _parameter(
         False, "go on, with warnings, where the split leaves a class out of train or test"
     )
     class_balanced: bool = _parameter(False, "class-balanced batches (off: chosen on validation, docs/PROTOCOL.md)")
-    select_on: str = _parameter(
-        "kappa", "validation metric for early stopping and model selection: 'oa', 'aa' or 'kappa'"
-    )
-    preset: str = _parameter("", "run sizes by name, overriding quick ('paper': docs/METHOD.md §6, meant for a GPU)")
+    select_on: str = _parameter("kappa", "validation metric for early stopping and model selection", SELECTION_METRICS)
+    preset: str = _parameter("", "run sizes overriding quick (docs/METHOD.md §6; paper: for a GPU)", ("", *PRESETS))
 
     def __post_init__(self) -> None:
         check_fields(self)  # types, naming the field (a bool is no seed, "0" no int)
@@ -133,10 +130,12 @@ def parameters_cell(names: Collection[str]) -> str:
     def literal(value: Any) -> str:  # strings in double quotes, as ruff formats them
         return json.dumps(value) if isinstance(value, str) else repr(value)
 
+    def comment(f: Field[Any]) -> str:
+        choices = [repr(c) for c in f.metadata["choices"] or () if c]
+        return f.metadata["help"] + (f": {', '.join(choices)}" if choices else "")
+
     return "\n".join(
-        f"{f.name}: {f.type} = {literal(f.default)}  # {f.metadata['help']}"
-        for f in fields(RunParameters)
-        if f.name in names
+        f"{f.name}: {f.type} = {literal(f.default)}  # {comment(f)}" for f in fields(RunParameters) if f.name in names
     )
 
 
@@ -152,7 +151,8 @@ def add_arguments(
         if f.type == "bool":
             parser.add_argument(flag, action="store_true", help=text)
         else:
-            parser.add_argument(flag, type=_count if f.type == "int" else str, default=f.default, help=text)
+            kind = _count if f.type == "int" else str
+            parser.add_argument(flag, type=kind, default=f.default, choices=f.metadata["choices"], help=text)
 
 
 def _count(text: str) -> int:
@@ -165,6 +165,4 @@ def _count(text: str) -> int:
 def from_arguments(args: argparse.Namespace, **overrides: Any) -> RunParameters:
     """The parameters `add_arguments` parsed (`overrides`: fields the caller sets itself)."""
     values = {f.name: getattr(args, f.name) for f in fields(RunParameters) if hasattr(args, f.name)}
-    if isinstance(values.get("catalog"), Path):
-        values["catalog"] = str(values["catalog"])
     return RunParameters(**{**values, **overrides})

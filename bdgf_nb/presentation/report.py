@@ -38,7 +38,9 @@ class StoredResult:
     @property
     def title(self) -> str:
         n = len(self.seeds)
-        return f"{self.dataset}, {self.preset} preset, {n} paired model seed{'s' if n != 1 else ''}"
+        masking = self.settings.get("masking", "adaptive")
+        other = f", BDGF's DDPM with {masking} masking" if masking != "adaptive" else ""
+        return f"{self.dataset}, {self.preset} preset, {n} paired model seed{'s' if n != 1 else ''}{other}"
 
     @property
     def cost(self) -> str:
@@ -117,22 +119,21 @@ def headline(results: Sequence[StoredResult]) -> str:
     effect with its verdict; then one line per result naming what it resolves."""
     if not results:
         return "No stored results yet: `bdgf-results add OUT/<dataset>/summary.json` keeps one."
-    columns: list[str] = []
-    cells: dict[str, list[str]] = {}
+    cells: dict[str, dict[str, str]] = {}  # row name -> column title -> cell
     for result in results:
-        columns.append(result.title)
+        column = result.title
         best = bdgf_against_best_baseline(result)
         b = best["bdgf"]
-        cells.setdefault("BDGF OA [95 % CI]", []).append(
+        cells.setdefault("BDGF OA [95 % CI]", {})[column] = (
             f"{b['mean']:.2f} (1 seed)" if b["n"] == 1 else f"{b['mean']:.2f} [{b['low']:.2f}, {b['high']:.2f}]"
         )
-        cells.setdefault("best baseline: mean OA", []).append(f"{best['best']}: {best['best_oa']:.2f}")
-        cells.setdefault("BDGF minus best baseline, OA", []).append(best["difference"])
-        for idea, row in idea_effects(result.rows).iterrows():
+        cells.setdefault("best baseline: mean OA", {})[column] = f"{best['best']}: {best['best_oa']:.2f}"
+        cells.setdefault("BDGF minus best baseline, OA", {})[column] = best["difference"]
+        for idea, row in idea_effects(result.rows).iterrows():  # a pixel table has no DDPM ideas
             verdict = "" if row["verdict (OA)"] == "1 seed" else f", {row['verdict (OA)']}"
-            cells.setdefault(str(idea), []).append(f"{row['ΔOA [95 % CI]']}{verdict}")
-    width = len(columns)
-    rows = [[name, *(values + [""] * (width - len(values)))] for name, values in cells.items()]
+            cells.setdefault(str(idea), {})[column] = f"{row['ΔOA [95 % CI]']}{verdict}"
+    columns = [r.title for r in results]
+    rows = [[name, *(by_column.get(c, "not run") for c in columns)] for name, by_column in cells.items()]
     return markdown_table(["", *columns], rows) + "\n\n" + "\n".join(verdicts(r) for r in results)
 
 

@@ -18,13 +18,11 @@ from bdgf_nb.analysis.stats import Summary, paired_difference, summarize
 from bdgf_nb.errors import DataError, expect
 from bdgf_nb.metrics import LABELS
 
-METRICS = LABELS  # metric name -> table header
-
 
 def pivot_metrics(rows: Sequence[dict[str, Any]], index: list[str], columns: str) -> pd.DataFrame:
     """OA / AA / kappa (x100) with `columns` values side by side, one decimal."""
-    frame = pd.DataFrame(list(rows)).rename(columns=METRICS)
-    return frame.pivot_table(index=index, columns=columns, values=list(METRICS.values()), sort=False).round(1)
+    frame = pd.DataFrame(list(rows)).rename(columns=LABELS)
+    return frame.pivot_table(index=index, columns=columns, values=list(LABELS.values()), sort=False).round(1)
 
 
 def _key(keys: Any) -> tuple[Any, ...]:
@@ -71,7 +69,7 @@ def seed_statistics(
     for keys, group in per_group.items():
         named = dict(zip(by, keys, strict=True))
         ref = references.get(tuple(named[c] for c in within))
-        for metric, label in METRICS.items():
+        for metric, label in LABELS.items():
             s = summarize(group[metric].to_numpy(), confidence)
             d: Summary | None = None
             if ref is not None:
@@ -205,12 +203,12 @@ def idea_effects(
     and a verdict on OA: "helps" / "hurts" where the interval excludes 0, else "cannot tell"."""
     records = []
     for idea, with_it, without in ideas:
-        with_seeds = {m: _per_seed(rows, with_it, m) for m in METRICS}
-        without_seeds = {m: _per_seed(rows, without, m) for m in METRICS}
+        with_seeds = {m: _per_seed(rows, with_it, m) for m in LABELS}
+        without_seeds = {m: _per_seed(rows, without, m) for m in LABELS}
         if not (with_seeds["overall_accuracy"] and without_seeds["overall_accuracy"]):
             continue
         record: dict[str, Any] = {"idea": idea, "with": with_it, "without": without}
-        for metric, label in METRICS.items():
+        for metric, label in LABELS.items():
             s = paired_difference(with_seeds[metric], without_seeds[metric], confidence, name=idea)
             record[f"Δ{label} [{round(100 * confidence)} % CI]"] = _effect_text(s)
             record.update({f"{label} effect": s.mean, f"{label} low": s.low, f"{label} high": s.high})
