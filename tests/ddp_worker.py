@@ -68,6 +68,7 @@ def main(out: Path) -> None:
             ema_decay=0.9,
             unet=UNetConfig(base_width=8, num_res_blocks=1),
             diffusion=DiffusionConfig(T=100),
+            feature_timesteps=(5, 50),
             masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, start_window=2),
         )
         ddpm = pretrain(pretrain_data(), GROUPS, cfg, checkpoint_path=out / "ddpm.ckpt", progress=False)

@@ -39,6 +39,7 @@ PRETRAIN = PretrainConfig(
     seed=3,
     unet=UNetConfig(base_width=8, channel_mults=(1, 2), num_res_blocks=1, dropout=0.1),
     diffusion=DiffusionConfig(T=50),
+    feature_timesteps=(5, 20),
     masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, start_window=2),
 )
 PRETRAIN_STEPS_PER_EPOCH = 2  # 40 patches - 8 held out for the balance measure = 32, in batches of 16

@@ -10,7 +10,7 @@ from bdgf_nb.errors import ConfigError
 GROUPS = {"hsi": 8, "lidar": 1}
 
 
-def make(p_channels=GROUPS, T=100, seed=0, **unet):
+def make(p_channels=GROUPS, T=100, seed=0, hidden_target="x0", **unet):
     torch.manual_seed(seed)
     cfg = UNetConfig(
         in_channels=sum(p_channels.values()),
@@ -19,7 +19,7 @@ def make(p_channels=GROUPS, T=100, seed=0, **unet):
         modality_channels=tuple(p_channels.values()),
         **unet,
     )
-    return GaussianDiffusion(DenoiserUNet(cfg), DiffusionConfig(T=T), p_channels)
+    return GaussianDiffusion(DenoiserUNet(cfg), DiffusionConfig(T=T, hidden_target=hidden_target), p_channels)
 
 
 def randomize_output(d):
@@ -81,8 +81,8 @@ def test_mask_embedding_hides_the_modality():
         d.denoiser(x, t, torch.zeros(2, 3, dtype=torch.bool))
 
 
-def test_loss_counts_only_visible_modalities_and_weights_modalities_equally():
-    d = randomize_output(make())
+def test_former_loss_counts_only_visible_modalities_and_weights_modalities_equally():
+    d = randomize_output(make(hidden_target="none"))
     x0 = torch.randn(4, 9, 8, 8)
     t, noise = torch.tensor([1, 2, 3, 4]), torch.randn(4, 9, 8, 8)
     mask = torch.tensor([[False, False], [True, False], [False, True], [False, False]])
@@ -96,6 +96,79 @@ def test_loss_counts_only_visible_modalities_and_weights_modalities_equally():
     all_lidar_hidden = d(x0, torch.tensor([[False, True]] * 4), t=t, noise=noise)
     assert torch.isnan(all_lidar_hidden.per_modality[1])
     torch.testing.assert_close(all_lidar_hidden.total, all_lidar_hidden.per_modality[0])
+    assert torch.isnan(out.hidden_per_modality).all()
+
+
+def test_hidden_modality_is_scored_on_its_clean_signal():
+    """Eq. (5b): visible entries score the noise, hidden ones the clean signal; every sample of
+    every modality counts, so a hidden modality's term is in the loss."""
+    d = randomize_output(make())
+    x0 = torch.randn(4, 9, 8, 8)
+    t, noise = torch.tensor([1, 2, 3, 4]), torch.randn(4, 9, 8, 8)
+    mask = torch.tensor([[False, False], [True, False], [False, True], [False, False]])
+    out = d(x0, mask, t=t, noise=noise)
+    prediction = d.denoiser(d.q_sample(x0, t, noise), t, mask)
+    eps_err, x0_err = d.modality_errors(prediction, noise), d.modality_errors(prediction, x0)
+    per_sample = torch.where(mask, x0_err, eps_err)  # (b, M)
+    torch.testing.assert_close(out.total, per_sample.mean(dim=0).mean())
+    torch.testing.assert_close(
+        out.per_modality, torch.stack([eps_err[[0, 2, 3], 0].mean(), eps_err[[0, 1, 3], 1].mean()])
+    )
+    torch.testing.assert_close(out.hidden_per_modality, torch.stack([x0_err[1, 0], x0_err[2, 1]]))
+    assert out.visible.tolist() == [3, 3] and out.hidden.tolist() == [1, 1]
+    # the hidden DSM never reaches the network, yet the loss depends on it: it is the target
+    other = x0.clone()
+    other[2, 8:] += 3.0
+    assert not torch.allclose(d(other, mask, t=t, noise=noise).total, out.total)
+    assert torch.allclose(d(other, mask, t=t, noise=noise, generator=None).per_modality, out.per_modality)
+    # nothing hidden: the plain per-modality epsilon loss, as with the former loss
+    plain = make(hidden_target="none")
+    plain.load_state_dict(d.state_dict())
+    torch.testing.assert_close(d(x0, None, t=t, noise=noise).total, plain(x0, None, t=t, noise=noise).total)
+
+
+def test_hidden_modality_can_only_be_predicted_from_the_visible_one():
+    """Trained on a scene where the DSM is a function of the HSI, the loss of a hidden DSM falls
+    far below its variance, and only while the HSI it sees belongs to the same patch: the term
+    cannot be met by an output that ignores the visible modality."""
+    g = torch.Generator().manual_seed(0)
+    hsi = torch.randn(256, 8, 8, 8, generator=g)
+    dsm = hsi[:, :4].mean(dim=1, keepdim=True) * 2.0  # unit variance, carried by the HSI
+    x0 = torch.cat([hsi, dsm], dim=1)
+    d = make(T=100)
+    opt = torch.optim.Adam(d.parameters(), lr=3e-3)
+    hide_dsm = torch.tensor([[False, True]])
+    for _ in range(150):
+        rows = torch.randint(0, 256, (64,), generator=g)
+        loss = d(x0[rows], hide_dsm.expand(64, 2), generator=g).total
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    d.eval()
+    t, noise = torch.full((256,), 5), torch.randn(x0.shape, generator=g)
+    with torch.no_grad():
+        hidden_loss = d(x0, hide_dsm.expand(256, 2), t=t, noise=noise).hidden_per_modality[1].item()
+        shuffled = x0.clone()
+        shuffled[:, 8:] = x0.roll(1, dims=0)[:, 8:]  # each patch's DSM now belongs to another patch's HSI
+        shuffled_loss = d(shuffled, hide_dsm.expand(256, 2), t=t, noise=noise).hidden_per_modality[1].item()
+    assert hidden_loss < 0.5 * dsm.var().item()  # predicted from the HSI
+    assert shuffled_loss > 3 * hidden_loss  # and only from this patch's HSI
+
+
+def test_reconstruct_returns_the_predicted_signal_where_hidden():
+    d = randomize_output(make()).eval()
+    x0, noise = torch.randn(2, 9, 8, 8), torch.randn(2, 9, 8, 8)
+    mask = torch.tensor([[False, True], [False, False]])
+    t = torch.tensor([10, 10])
+    out = d.denoiser(d.noised_input(x0, t, mask, noise), t, mask)
+    rec = d.reconstruct(x0, 10, mask, noise)
+    torch.testing.assert_close(rec[0, 8:], out[0, 8:])
+    torch.testing.assert_close(rec[1], d.predict_x0(d.q_sample(x0, t, noise), t, out)[1])
+
+
+def test_config_rejects_unknown_hidden_target():
+    with pytest.raises(ConfigError, match=r"hidden_target must be one of \['x0', 'none'\], found 'eps'"):
+        DiffusionConfig(hidden_target="eps")
 
 
 def test_untrained_loss_is_one_and_gradients_flow():

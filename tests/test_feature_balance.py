@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from bdgf_nb.ddpm.feature_balance import feature_balance
+from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+from bdgf_nb.ddpm.feature_balance import feature_balance, patch_feature_r2
+from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.errors import DataError
 
 GROUPS = {"hsi": 6, "dsm": 1}
@@ -62,3 +65,20 @@ def test_shape_errors_name_what_was_expected() -> None:
         feature_balance([np.zeros((2, 32, 32))], image, GROUPS)
     with pytest.raises(DataError, match=r"sum to 8 channels, image has 7"):
         feature_balance([np.zeros((2, 64, 64))], image, {"hsi": 7, "dsm": 1})
+
+
+def test_patch_r2_sees_only_what_reaches_the_features() -> None:
+    """The measure the "feature" masking signal reads: a denoiser whose stem ignores the DSM
+    carries nothing of it (R^2 ~ 0) while it carries the HSI; the value is seeded."""
+    torch.manual_seed(0)
+    unet = UNetConfig(in_channels=7, base_width=8, channel_mults=(1, 2), num_res_blocks=1, modality_channels=(6, 1))
+    diffusion = GaussianDiffusion(DenoiserUNet(unet), DiffusionConfig(T=100), GROUPS).eval()
+    patches = torch.from_numpy(scene(size=128)).unfold(1, 11, 11).unfold(2, 11, 11)  # (7, 11, 11, 11, 11)
+    x0 = patches.permute(1, 2, 0, 3, 4).reshape(-1, 7, 11, 11).contiguous()
+    r2 = patch_feature_r2(diffusion, x0, timesteps=(5, 50), seed=0)
+    assert r2["hsi"] > 0.3 and r2["dsm"] > 0.3
+    with torch.no_grad():
+        diffusion.denoiser.stem.weight[:, 6] = 0.0  # the DSM no longer reaches the network
+    blind = patch_feature_r2(diffusion, x0, timesteps=(5, 50), seed=0)
+    assert blind["dsm"] < 0.05 and blind["hsi"] > 0.3
+    assert patch_feature_r2(diffusion, x0, timesteps=(5, 50), seed=0) == blind

@@ -105,7 +105,7 @@ def test_unusable_reliance_keeps_the_last_measurement():
     p = masker.probabilities
     run(masker, [float("nan"), 0.2], 1)
     assert masker.probabilities == p and masker.reliance == [0.3, 0.1]
-    with pytest.raises(ConfigError, match=r"signal must be one of \['reliance', 'loss'\], found 'grad'"):
+    with pytest.raises(ConfigError, match=r"signal must be one of \['reliance', 'loss', 'feature'\], found 'grad'"):
         MaskingConfig(signal="grad")
 
 
@@ -176,3 +176,24 @@ def test_state_dict_resumes_exactly():
         b.update(row)
     assert a.probabilities == b.probabilities and a.probabilities[0] > a.probabilities[1]
     assert b.reliance == [0.2, 0.1]
+
+
+def test_feature_signal_hides_the_over_carried_modality_and_turns_when_the_order_flips():
+    """Signal "feature": the modality the features carry better (higher R^2) is hidden more."""
+    masker = ModalityMasker(MaskingConfig(signal="feature", warmup_fraction=0.0, tau=0.0), 2, 100)
+    masker.update([1.0, 1.0])
+    assert masker.probabilities == [0.1, 0.1]  # nothing observed yet: the base rate
+    masker.observe_reliance([0.5, 0.0])  # reliance is a diagnostic here, not the signal
+    masker.observe_feature_r2([0.7, 0.9])  # the DSM is over-carried
+    masker.update([1.0, 1.0])
+    p_hsi, p_dsm = masker.probabilities
+    assert p_dsm > 0.1 > p_hsi
+    assert p_dsm == pytest.approx(0.1 + 0.8 * (0.9 / 1.6 - 0.5))  # eq. (8) with s_m = R^2_m / sum R^2
+    masker.observe_feature_r2([0.9, 0.6])  # flipped
+    masker.update([1.0, 1.0])
+    assert masker.probabilities[0] > 0.1 > masker.probabilities[1]
+    masker.observe_feature_r2([float("nan"), 0.9])  # unusable: the last measurement stays
+    assert masker.feature_r2 == [0.9, 0.6]
+    resumed = ModalityMasker(MaskingConfig(signal="feature", warmup_fraction=0.0, tau=0.0), 2, 100)
+    resumed.load_state_dict(masker.state_dict())
+    assert resumed.feature_r2 == [0.9, 0.6] and resumed.probabilities == masker.probabilities

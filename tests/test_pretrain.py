@@ -22,6 +22,7 @@ def tiny(**overrides):
         ema_decay=0.9,
         unet=UNetConfig(base_width=8, num_res_blocks=1, dropout=0.1),
         diffusion=DiffusionConfig(T=100),
+        feature_timesteps=(5, 50),
         masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, start_window=2),
     )
     base.update(overrides)
@@ -70,8 +71,12 @@ def test_history_records_every_modality_and_training_reduces_loss():
         "balance",
         "dominance_gap",
         "eval_loss_lidar",
+        "hidden_loss_hsi",
+        "patch_r2_hsi",
+        "patch_r2_lidar",
     ):
         assert key in hist[-1]
+    assert all(h["patch_r2_lidar"] <= 1.0 for h in hist)
     assert all(0.0 <= h[f"p_mask_{m}"] <= 0.5 for h in hist for m in GROUPS)
     assert hist[-1]["loss"] < hist[0]["loss"]
 

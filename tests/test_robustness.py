@@ -193,6 +193,7 @@ def tiny_pretrain(x0: torch.Tensor | None = None, groups: dict[str, int] | None 
         balance_samples=4,
         unet=UNetConfig(base_width=8, channel_mults=(1,), num_res_blocks=1),
         diffusion=DiffusionConfig(T=10),
+        feature_timesteps=(2, 5),
     )
     return lambda: pretrain(x0, groups or jobs.GROUPS, cfg, progress=False, device="cpu")
 

@@ -236,7 +236,9 @@ def ddpm_workload(
             mask = masker.sample(b, g)
             t = torch.randint(0, cfg.diffusion.T, (b,), generator=g)
             noise = torch.randn(x0.shape, generator=g)
-            ddpm_step(diffusion, diffusion, x0, mask, t, noise, (~mask).sum(dim=0), optimizer, cfg)  # pretrain()'s step
+            ddpm_step(
+                diffusion, diffusion, x0, mask, t, noise, ((~mask).sum(0), mask.sum(0)), optimizer, cfg
+            )  # pretrain()'s
 
         return diffusion, step
 

@@ -15,6 +15,11 @@ pick a penalty tuned to memorised neighbours).
 
 Balance = min_m max(R^2_m, 0) / max_m max(R^2_m, 0): 1 = every modality as well represented as
 the best one, 0 = one modality absent; NaN when no modality is represented at all.
+
+`patch_feature_r2` is the same measure on a batch of patches during pretraining, where the scene
+is not at hand: features read from the denoiser as `features.extract_features` reads them (fixed
+noise per timestep, mean over the timesteps, the central block of each patch), fitted on half the
+patches and scored on the other half. It feeds the "feature" masking signal (masking.py).
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import Ridge
+import torch
+from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from bdgf_nb.ddpm.diffusion import GaussianDiffusion
 from bdgf_nb.errors import ConfigError, DataError, expect
 
 
@@ -121,3 +128,56 @@ def feature_balance(
             f"R^2 of modality {name!r} is not finite (constant channels on the held-out pixels?)",
         )
     return FeatureBalance(r2, len(fit), len(test))
+
+
+@torch.no_grad()
+def patch_feature_r2(
+    diffusion: GaussianDiffusion,
+    x0: torch.Tensor,
+    timesteps: Sequence[int] = (5, 50, 200),
+    seed: int = 0,
+    alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0),
+    batch_size: int = 256,
+) -> dict[str, float]:
+    """Held-out R^2_m of each modality from the frozen features of patches x0 (n, C, p, p).
+
+    The features of a pixel are the decoder maps averaged over `timesteps` (one noise draw per t,
+    from `seed`), taken on the central block of each patch that `FeatureConfig.at_patch` keeps;
+    a ridge (penalty by efficient leave-one-out on the fitting half) is fitted on half the patches
+    and scored on the other half. Needs >= 4 patches."""
+    n, C, p, _ = x0.shape
+    expect(n >= 4, DataError, f"patch_feature_r2 needs >= 4 patches, found {n}")
+    was_training = diffusion.training
+    diffusion.eval()
+    crop = min(3, (p - 1) // 3)  # FeatureConfig.at_patch: the kept central block
+    generator = torch.Generator().manual_seed(seed)
+    noises = [torch.randn(x0.shape[1:], generator=generator) for _ in timesteps]
+    dev = next(diffusion.parameters()).device
+    chunks = []
+    for start in range(0, n, batch_size):
+        batch = x0[start : start + batch_size].to(dev)
+        summed: list[torch.Tensor] | None = None
+        for step, noise in zip(timesteps, noises, strict=True):
+            t = torch.full((batch.shape[0],), int(step), dtype=torch.long, device=dev)
+            maps = diffusion.denoiser.forward_features(diffusion.q_sample(batch, t, noise.to(dev)[None]), t)
+            summed = maps if summed is None else [a + b for a, b in zip(summed, maps, strict=True)]
+        assert summed is not None  # timesteps is non-empty
+        chunks.append(torch.cat(summed, dim=1).float().cpu() / len(timesteps))
+    diffusion.train(was_training)
+    centre = slice(crop, p - crop)
+    features = torch.cat(chunks)[:, :, centre, centre]  # (n, G, q, q)
+    targets = x0[:, :, centre, centre].float().cpu()
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))
+    fit, test = order[: n // 2], order[n // 2 :]
+
+    def pixels(a: torch.Tensor) -> np.ndarray:
+        return a.permute(0, 2, 3, 1).reshape(-1, a.shape[1]).double().numpy()
+
+    model = make_pipeline(StandardScaler(), RidgeCV(alphas=list(alphas)))
+    model.fit(pixels(features[fit]), pixels(targets[fit]))
+    truth, guess = pixels(targets[test]), model.predict(pixels(features[test])).reshape(-1, C)
+    bounds = np.cumsum([0, *diffusion.channel_groups.values()])
+    return {
+        name: float(r2_score(truth[:, bounds[m] : bounds[m + 1]], guess[:, bounds[m] : bounds[m + 1]]))
+        for m, name in enumerate(diffusion.channel_groups)
+    }

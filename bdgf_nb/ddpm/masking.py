@@ -6,6 +6,10 @@ changes the balance measured next: a feedback loop. Three pieces:
 1. A bounded imbalance signal e_m. From the dominance d_m of modality m (`signal`):
    - "reliance" (default): d_m = cross-modal reliance on m (balance.py: how much the denoiser uses
      m to denoise the others), measured once per epoch on a held-out batch;
+   - "feature": d_m = R^2_m, how well the frozen features, read as the branches will read them,
+     reconstruct m on the held-out batch (feature_balance.patch_feature_r2): the over-carried
+     modality is hidden more, so the denoiser must carry it from the others' inputs, and the
+     rule turns round when the R^2 order flips;
    - "loss": d_m = 1 / r_m with r_m = EMA(L_m) / L_m(start) (smaller r = learned faster =
      dominant; the OGM-GE-style learning-progress signal), L_m(start) the mean of the first
      `start_window` losses of m;
@@ -14,7 +18,7 @@ changes the balance measured next: a feedback loop. Three pieces:
        s_m = (max(d_m, 0) + eps) / sum_j (max(d_j, 0) + eps),     e_m = s_m - 1 / M,
 
    with eps = `reliance_eps` for reliance (a reliance below eps counts as "not relied on"; it keeps
-   s defined when every reliance is ~0) and 0 for the loss signal. e_m lies in [-1/M, 1 - 1/M]:
+   s defined when every reliance is ~0) and 0 for the loss and feature signals. e_m lies in [-1/M, 1 - 1/M]:
    no ratio that explodes when one modality's reliance is ~0, no saturating fallback.
 2. A set point: balanced shares, e_m = 0. The target probability is proportional to the error,
 
@@ -52,7 +56,7 @@ from bdgf_nb.config_checks import check_fields
 from bdgf_nb.errors import ConfigError, DataError, expect
 
 MODES = ("none", "random", "random_matched", "adaptive")
-SIGNALS = ("reliance", "loss")
+SIGNALS = ("reliance", "loss", "feature")
 
 
 @dataclass
@@ -70,7 +74,7 @@ class MaskingConfig:
     random_p: float = 0.25  # mode "random"
     matched_p: float | None = None  # mode "random_matched": the adaptive run's `matched_rate(history, names)`
     start_window: int = 10
-    signal: str = "reliance"  # "reliance" | "loss" (see module docstring)
+    signal: str = "reliance"  # "reliance" | "loss" | "feature" (see module docstring)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -148,6 +152,7 @@ class ModalityMasker:
         self.start_sum = [0.0] * n_modalities
         self.start_count = [0] * n_modalities
         self.reliance: list[float] | None = None
+        self.feature_r2: list[float] | None = None
         self.p = [cfg.p0] * n_modalities  # adaptive state: the current p_m
 
     @property
@@ -165,6 +170,8 @@ class ModalityMasker:
         """e_m > 0: modality m carries more than its share 1/M (0 while the signal is unknown)."""
         if self.cfg.signal == "reliance":
             return imbalance(self.reliance, self.cfg.reliance_eps) if self.reliance is not None else [0.0] * self.n
+        if self.cfg.signal == "feature":
+            return imbalance(self.feature_r2) if self.feature_r2 is not None else [0.0] * self.n
         return imbalance([1.0 / max(r, 1e-12) for r in self.ratios])
 
     @property
@@ -185,6 +192,13 @@ class ModalityMasker:
         expect(len(values) == self.n, ConfigError, f"expected {self.n} reliance values, found {len(values)}")
         if not any(math.isnan(v) for v in values):
             self.reliance = values
+
+    def observe_feature_r2(self, r2: Sequence[float]) -> None:
+        """Latest feature R^2 per modality (signal "feature"; NaN entries are ignored)."""
+        values = [float(v) for v in r2]
+        expect(len(values) == self.n, ConfigError, f"expected {self.n} feature R^2 values, found {len(values)}")
+        if not any(math.isnan(v) for v in values):
+            self.feature_r2 = values
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """(b, M) bool, True = hidden; at most one modality per sample."""
@@ -228,6 +242,7 @@ class ModalityMasker:
             "start_sum": list(self.start_sum),
             "start_count": list(self.start_count),
             "reliance": self.reliance,
+            "feature_r2": self.feature_r2,
             "p": list(self.p),
         }
 
@@ -242,4 +257,5 @@ class ModalityMasker:
         self.start_sum = list(state["start_sum"])
         self.start_count = list(state["start_count"])
         self.reliance = None if state.get("reliance") is None else list(state["reliance"])
+        self.feature_r2 = None if state.get("feature_r2") is None else list(state["feature_r2"])
         self.p = [float(v) for v in state.get("p", [self.cfg.p0] * self.n)]

@@ -173,6 +173,11 @@ class DenoiserUNet(nn.Module):
         """Replace hidden entries by the learned mask embedding: (b, C, h, w) -> (b, C, h, w)."""
         if modality_mask is None:
             return x
+        hidden = self.hidden_channels(modality_mask)
+        return torch.where(hidden, self.mask_embedding.to(x.dtype)[None, :, None, None], x)
+
+    def hidden_channels(self, modality_mask: torch.Tensor) -> torch.Tensor:
+        """A (b, M) or (b, M, h, w) modality mask spread over the channels: (b, C, 1|h, 1|w) bool."""
         mask = modality_mask.to(torch.bool)
         if mask.ndim == 2:
             mask = mask[:, :, None, None]
@@ -182,8 +187,7 @@ class DenoiserUNet(nn.Module):
             f"modality_mask must be (b, {self.cfg.n_modalities}) "
             f"or (b, {self.cfg.n_modalities}, h, w), found {tuple(modality_mask.shape)}",
         )
-        hidden = mask[:, self.channel_modality]  # (b, C, h|1, w|1): each channel follows its modality
-        return torch.where(hidden, self.mask_embedding.to(x.dtype)[None, :, None, None], x)
+        return mask[:, self.channel_modality]  # each channel follows its modality
 
     def _decode(
         self, x_t: torch.Tensor, t: torch.Tensor, modality_mask: torch.Tensor | None

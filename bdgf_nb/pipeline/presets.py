@@ -48,7 +48,10 @@ class Preset:
         """The DDPM of masking mode `masking` drawn with `seed`; `matched_p`: the rate of
         "random_matched" masking (the adaptive run's mean, `ddpm.masking.matched_rate`)."""
         return replace(
-            self.pretrain, seed=seed, masking=replace(self.pretrain.masking, mode=masking, matched_p=matched_p)
+            self.pretrain,
+            seed=seed,
+            masking=replace(self.pretrain.masking, mode=masking, matched_p=matched_p),
+            feature_timesteps=self.features.timesteps,
         )
 
     def train_config(self, seed: int) -> TrainConfig:

@@ -32,6 +32,7 @@ import torch
 from bdgf_nb.config_checks import check_fields
 from bdgf_nb.ddpm.balance import EvalBatch, measure_balance
 from bdgf_nb.ddpm.diffusion import DiffusionConfig, DiffusionLoss, GaussianDiffusion
+from bdgf_nb.ddpm.feature_balance import patch_feature_r2
 from bdgf_nb.ddpm.masking import MaskingConfig, ModalityMasker
 from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
 from bdgf_nb.device import adamw, autocast, pick_device
@@ -54,6 +55,7 @@ class PretrainConfig:
     seed: int = 0
     balance_samples: int = 256  # held-out patches for the balance measure (at most N // 5)
     log_every: int = 1  # epochs between balance measurements (the last epoch always measured)
+    feature_timesteps: tuple[int, ...] = (5, 50, 200)  # where the balance measure reads features (FeatureConfig)
     masking: MaskingConfig = field(default_factory=MaskingConfig)
     unet: UNetConfig = field(default_factory=UNetConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
@@ -68,13 +70,25 @@ class PretrainConfig:
         expect(0.0 <= self.ema_decay < 1.0, ConfigError, f"ema_decay must be in [0, 1), found {self.ema_decay}")
         expect(self.balance_samples >= 1, ConfigError, f"balance_samples must be >= 1, found {self.balance_samples}")
         expect(self.log_every >= 1, ConfigError, f"log_every must be >= 1, found {self.log_every}")
+        self.feature_timesteps = tuple(int(t) for t in self.feature_timesteps)
+        expect(
+            len(self.feature_timesteps) >= 1 and min(self.feature_timesteps) >= 0,
+            ConfigError,
+            f"feature_timesteps must be non-empty and >= 0, found {self.feature_timesteps}",
+        )
+        expect(
+            max(self.feature_timesteps) < self.diffusion.T,
+            ConfigError,
+            f"feature_timesteps must be < diffusion.T={self.diffusion.T}, found {self.feature_timesteps}",
+        )
 
 
 @dataclass
 class PretrainResult:
     """diffusion: trained model in eval mode (EMA weights if used); history: one dict per epoch
-    {epoch, loss, loss_<m>, p_mask_<m> (mean over the epoch's steps), and when measured eval_loss_<m>,
-    reliance_<m>, balance}."""
+    {epoch, loss, loss_<m>, hidden_loss_<m> (x0 loss where m was hidden), p_mask_<m> (mean over the
+    epoch's steps), and when measured eval_loss_<m>, reliance_<m>, balance, dominance_gap,
+    patch_r2_<m> (feature R^2 on the held-out patches)}."""
 
     diffusion: GaussianDiffusion
     history: list[dict[str, float]]
@@ -169,6 +183,7 @@ def pretrain(
     def train_epoch(epoch: int) -> dict[str, float]:
         diffusion.train()
         sums, counts, total_loss = torch.zeros(len(names), dtype=torch.float64), torch.zeros(len(names)), 0.0
+        hidden_sums, hidden_seen = torch.zeros(len(names), dtype=torch.float64), torch.zeros(len(names))
         prob_sums = [0.0] * len(names)  # mean over the epoch's steps of p_mask(m)
         for index in torch.randperm(train_x.shape[0], generator=generator).split(cfg.batch_size):
             b = index.shape[0]
@@ -179,30 +194,59 @@ def pretrain(
             noise = torch.randn((b, *train_x.shape[1:]), generator=generator)
             if not ddp.usable(b):
                 continue
-            visible = (~mask).sum(dim=0)
+            visible, hidden = (~mask).sum(dim=0), mask.sum(dim=0)
             out = ddpm_step(
-                net, diffusion, train_x[index[part]], mask[part], t[part], noise[part], visible, optimizer, cfg
+                net,
+                diffusion,
+                train_x[index[part]],
+                mask[part],
+                t[part],
+                noise[part],
+                (visible, hidden),
+                optimizer,
+                cfg,
             )
             if ema is not None:
                 _ema_update(ema, diffusion, cfg.ema_decay)
             # Each rank's per-modality loss is its share of the global batch's: sum the shares.
-            seen = visible > 0
-            shares = torch.cat([out.per_modality.float().nan_to_num(), out.total.detach().float()[None]])
+            seen, hid = visible > 0, hidden > 0
+            shares = torch.cat(
+                [
+                    out.per_modality.float().nan_to_num(),
+                    out.hidden_per_modality.float().nan_to_num(),
+                    out.total.detach().float()[None],
+                ]
+            )
             summed = ddp.all_reduce_sum(shares).cpu()
-            per_modality = torch.where(seen, summed[:-1], float("nan"))
+            M = len(names)
+            per_modality = torch.where(seen, summed[:M], float("nan"))
             masker.update(per_modality)
             sums[seen] += per_modality[seen].double() * visible[seen]
             counts += visible
+            hidden_sums[hid] += summed[M : 2 * M][hid].double() * hidden[hid]
+            hidden_seen += hidden
             total_loss += float(summed[-1]) * b
         row: dict[str, float] = {"epoch": epoch + 1, "loss": total_loss / train_x.shape[0]}
         row.update(
             {f"loss_{k}": float(sums[m] / counts[m]) if counts[m] else float("nan") for m, k in enumerate(names)}
         )
+        if cfg.diffusion.hidden_target == "x0":  # how well each hidden modality was predicted from the others
+            row.update(
+                {
+                    f"hidden_loss_{k}": float(hidden_sums[m] / hidden_seen[m]) if hidden_seen[m] else float("nan")
+                    for m, k in enumerate(names)
+                }
+            )
         row.update({f"p_mask_{k}": prob_sums[m] / steps_per_epoch for m, k in enumerate(names)})
         if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == cfg.epochs:
-            report = measure_balance(ema if ema is not None else diffusion, eval_batch)
+            model = ema if ema is not None else diffusion
+            report = measure_balance(model, eval_batch)
             masker.observe_reliance(list(report.reliance.values()))
             row.update(report.as_record())
+            if len(names) >= 2:  # what the features carry of each modality (the "feature" signal)
+                r2 = patch_feature_r2(model, eval_batch.x0, cfg.feature_timesteps, seed=cfg.seed + 3)
+                masker.observe_feature_r2(list(r2.values()))
+                row.update({f"patch_r2_{k}": v for k, v in r2.items()})
         return row
 
     extras: dict[str, Any] = {"masker": masker} | ({"ema": ema} if ema is not None else {})
@@ -229,15 +273,17 @@ def ddpm_step(
     mask: torch.Tensor,
     t: torch.Tensor,
     noise: torch.Tensor,
-    visible: torch.Tensor,
+    counts: tuple[torch.Tensor, torch.Tensor],
     optimizer: torch.optim.Optimizer,
     cfg: PretrainConfig,
 ) -> DiffusionLoss:
-    """One masked-DDPM update (the step `bdgf-bench` times): the epsilon loss of this rank's rows
-    (`net`: the DDP wrapper or the model) normalised by the global batch's visible counts, scaled
-    by the world size because DDP averages gradients over ranks, then the shared optimizer step."""
+    """One masked-DDPM update (the step `bdgf-bench` times): the loss of this rank's rows (`net`:
+    the DDP wrapper or the model) normalised by the global batch's (visible, hidden) counts per
+    modality, scaled by the world size because DDP averages gradients over ranks, then the shared
+    optimizer step."""
     dev = next(diffusion.parameters()).device
+    visible, hidden = counts
     with autocast(dev):
-        out = net(x0.to(dev), mask.to(dev), t=t.to(dev), noise=noise.to(dev), counts=visible)
+        out = net(x0.to(dev), mask.to(dev), t=t.to(dev), noise=noise.to(dev), counts=visible, hidden_counts=hidden)
     optimizer_step(out.total * ddp.world_size(), diffusion.parameters(), optimizer, cfg.grad_clip)
     return out
