@@ -70,3 +70,17 @@ def paired_difference(
     )
     diff = np.array([values[s] - reference[s] for s in shared], dtype=np.float64)
     return summarize(diff, confidence)
+
+
+def draw_means(values: Mapping[int, Sequence[float]], name: str = "arm") -> dict[int, float]:
+    """Nested runs, reduced to their unit: draw -> the mean of the values measured on that draw.
+
+    Where arms differ by their DDPM, the classifier seeds sharing one DDPM draw are not
+    independent replicates of the arm: averaging them within the draw and treating the draws as
+    the sample (n = number of draws) gives intervals that respect the nesting (docs/PROTOCOL.md,
+    "The DDPM draw as the unit"). Pass the result to `summarize(list(...values()))` or, draw by
+    draw, to `paired_difference`."""
+    expect(len(values) >= 1, DataError, f"{name}: expected at least one draw, found none")
+    empty = sorted(d for d, v in values.items() if len(v) == 0)
+    expect(not empty, DataError, f"{name}: draws {empty} hold no value")
+    return {int(d): float(np.mean(np.asarray(v, dtype=np.float64))) for d, v in values.items()}
