@@ -83,7 +83,7 @@ def aux_classes(prepared: Prepared, spectral: str, threshold: float = 0.10) -> l
     spectral_channels = prepared.channel_groups[spectral]
     fit, val = limit_mask(prepared.split.fit, prepared.labels, 4000, 0), prepared.split.val
     assert val is not None
-    recalls = []
+    recalls, predictions = [], []
     for maps in ([mean[:spectral_channels]], [mean]):
         x_fit, x_val = pixels_at(maps, fit), pixels_at(maps, val)
         scaler = StandardScaler().fit(x_fit)
@@ -92,11 +92,11 @@ def aux_classes(prepared: Prepared, spectral: str, threshold: float = 0.10) -> l
         )
         classes = list(range(1, prepared.n_classes + 1))
         predicted = probe.predict(scaler.transform(x_val))
-        spectral_only = predicted if not recalls else spectral_only
+        predictions.append(predicted)
         recalls.append(recall_score(prepared.labels[val], predicted, labels=classes, average=None, zero_division=0))
     gain = recalls[1] - recalls[0]
     gaining = [c + 1 for c in np.nonzero(gain >= threshold)[0].tolist()]
-    confusion = confusion_matrix(prepared.labels[val], spectral_only, labels=classes)
+    confusion = confusion_matrix(prepared.labels[val], predictions[0], labels=classes)
     np.fill_diagonal(confusion, 0)
     return sorted({*gaining, *(classes[int(np.argmax(confusion[c - 1]))] for c in gaining)})
 
