@@ -16,6 +16,7 @@ from bdgf_nb.model.branches import MambaBranch
 from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.model.mamba import MambaBlock, MambaConfig
 from bdgf_nb.presentation import explore
+from bdgf_nb.train.pretrain import PretrainConfig, pretrain
 
 GROUPS = {"hsi": 8, "lidar": 1}
 
@@ -173,3 +174,26 @@ def test_branch_trace_refuses_a_reimplementation_that_drifts(monkeypatch):
     monkeypatch.setattr(explore, "trace_mamba_block", drifting)
     with pytest.raises(DataError, match="scan tracer disagrees with the MambaBlock output"):
         explore.trace_mamba_branch(branch, torch.randn(2, 6, 3, 3))
+
+
+@pytest.mark.parametrize("signal", ["reliance", "feature"])
+def test_replay_of_a_pretraining_history_reproduces_its_recorded_masking(signal):
+    """The panel's replay: the rule fed the run's own measured signal gives, epoch by epoch, the
+    mean p_mask the run recorded (same config, same steps per epoch)."""
+    groups = {"hsi": 4, "lidar": 1}
+    x0 = torch.randn(80, 5, 8, 8, generator=torch.Generator().manual_seed(0))
+    cfg = PretrainConfig(
+        epochs=5,
+        batch_size=16,
+        balance_samples=16,
+        feature_timesteps=(2, 5),
+        unet=UNetConfig(base_width=8, channel_mults=(1,), num_res_blocks=1),
+        diffusion=DiffusionConfig(T=10),
+        masking=MaskingConfig(mode="adaptive", signal=signal, warmup_fraction=0.2, tau=0.1),
+    )
+    history = pretrain(x0, groups, cfg, progress=False).history
+    path = explore.replay_masking(cfg.masking, history, list(groups), steps_per_epoch=4)  # 64 patches / 16
+    recorded = np.array([[row[f"p_mask_{m}"] for m in groups] for row in history])
+    np.testing.assert_allclose(path.reshape(5, 4, 2).mean(axis=1), recorded, atol=1e-12)
+    assert np.ptp(recorded) > 0  # the rule moved: the check is not of a constant
+    assert explore.png(explore.masking_figure(cfg.masking, [0.5, 0.4], list(groups), history=history))[:4] == b"\x89PNG"

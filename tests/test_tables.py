@@ -174,3 +174,26 @@ def test_per_class_effects_skip_classes_without_test_pixels():
     table = per_class_effects(per_class, "BDGF", "no masking", [1, 2], ["a", "b", "c"])
     assert table["class"].tolist() == ["c"]  # class b has no test pixel in any run
     assert table.loc[0, "effect [95 % CI]"].startswith("+11.00 [") and table.loc[0, "seeds"] == 2
+
+
+def test_masking_ideas_pair_ddpm_draws_not_model_seeds():
+    """Masking arms differ by their DDPM: four model seeds guided by two draws are two units."""
+    rows = []
+    for method, values in (
+        ("BDGF", [80.0, 84.0, 81.0, 85.0]),
+        ("no masking (DDPM trained without)", [79.0, 82.0, 80.0, 83.0]),
+    ):
+        rows += [
+            {"method": method, "seed": s, "ddpm_seed": s % 2, "overall_accuracy": v, "average_accuracy": v, "kappa": v}
+            for s, v in enumerate(values)
+        ]
+    rows += [{**r, "method": "no guidance", "overall_accuracy": r["overall_accuracy"] - 1} for r in rows[:4]]
+    ideas = idea_effects(rows)
+    masking = ideas.loc["adaptive masking vs no masking"]
+    # draw 0: seeds 0, 2 -> 80.5 vs 79.5; draw 1: seeds 1, 3 -> 84.5 vs 82.5; differences 1.0 and 2.0
+    assert masking["seeds"] == "2 DDPM draws" and masking["OA effect"] == pytest.approx(1.5)
+    expected = stats.ttest_rel([80.5, 84.5], [79.5, 82.5]).confidence_interval(0.95)
+    assert (masking["OA low"], masking["OA high"]) == pytest.approx((expected.low, expected.high))
+    assert ideas.loc["guidance vs none"]["seeds"] == 4  # the same DDPM on both sides: model seeds stay the unit
+    one = idea_effects([r for r in rows if r["ddpm_seed"] == 0]).loc["adaptive masking vs no masking"]
+    assert one["verdict (OA)"] == "1 draw" and one["ΔOA [95 % CI]"] == "+1.00 (1 DDPM draw)"

@@ -104,14 +104,33 @@ def test_forward_panel_redraws_for_every_t(diffusion):
 
 def test_masking_panel_names_saturation_and_shows_invalid_settings():
     panel = build_masking_panel(MaskingConfig(p0=0.1, p_max=0.5, gain=0.8))
-    assert "lidar: share" in panel.text.value and "clipped to 0" in panel.text.value  # reliance 0.2 vs 0.01
+    assert (
+        "lidar: reliance 0.010, share 12 %" in panel.text.value and "clipped to 0" in panel.text.value
+    )  # reliance 0.2 vs 0.01
     first = panel.image.value
-    panel.sliders["reliance_lidar"].value = 0.2  # balanced: both at p0, nothing saturates
+    panel.sliders["signal_lidar"].value = 0.2  # balanced: both at p0, nothing saturates
     assert (
         "saturated" not in panel.text.value and "target p* = 0.100" in panel.text.value and panel.image.value != first
     )
     panel.sliders["p0"].value = 0.6  # above p_max
     assert "invalid setting" in panel.text.value and "p0 must be in [0, p_max=0.5], found 0.6" in panel.text.value
+
+
+def test_masking_panel_replays_a_runs_history_and_exposes_every_constant():
+    history = [
+        {"p_mask_hsi": 0.1, "p_mask_lidar": 0.1, "patch_r2_hsi": 0.70, "patch_r2_lidar": 0.90},
+        {"p_mask_hsi": 0.08, "p_mask_lidar": 0.12, "patch_r2_hsi": 0.75, "patch_r2_lidar": 0.85},
+    ]
+    panel = build_masking_panel(MaskingConfig(signal="feature"), history=history, steps_per_epoch=4)
+    assert {"p0", "p_max", "gain", "tau", "reliance_eps", "warmup_fraction", "epoch"} <= set(panel.sliders)
+    assert "the run's feature R² at epoch 2" in panel.text.value and "lidar: feature R² 0.850" in panel.text.value
+    panel.sliders["epoch"].value = 1
+    assert "lidar: feature R² 0.900" in panel.text.value
+    panel.sliders["epoch"].value = 0  # back to the sliders' pair
+    assert "from the sliders" in panel.text.value
+    first = panel.image.value
+    panel.sliders["warmup_fraction"].value = 0.5
+    assert panel.image.value != first
 
 
 def test_scan_panel_compares_guided_and_unguided():

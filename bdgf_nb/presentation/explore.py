@@ -195,10 +195,24 @@ class MaskingRule:
     saturated: tuple[str | None, ...]  # "p_max", "0" or None per modality
 
 
+PANEL_SIGNALS = ("reliance", "feature")  # the signals the rule's panel can replay (not the loss ratios)
+
+
+def signal_key(cfg: MaskingConfig) -> str:
+    """The history key prefix of the rule's signal: reliance_<m> or patch_r2_<m> (pretrain.py)."""
+    expect(
+        cfg.signal in PANEL_SIGNALS,
+        ConfigError,
+        f"the masking panel shows signals {list(PANEL_SIGNALS)}, found {cfg.signal!r}",
+    )
+    return "reliance_" if cfg.signal == "reliance" else "patch_r2_"
+
+
 def masking_rule(cfg: MaskingConfig, reliance: Sequence[float]) -> MaskingRule:
-    """The adaptive rule's set point for a reliance vector (masking.py docstring, 1.-2.)."""
+    """The adaptive rule's set point for a signal vector (masking.py docstring, 1.-2.): the
+    reliance d_m, or with `cfg.signal == "feature"` the feature R^2_m (eps = 0 then)."""
     expect(len(reliance) >= 2, DataError, f"reliance needs one value per modality (>= 2), found {len(reliance)}")
-    e = imbalance(reliance, cfg.reliance_eps)  # e_m = s_m - 1/M
+    e = imbalance(reliance, cfg.reliance_eps if cfg.signal == "reliance" else 0.0)  # e_m = s_m - 1/M
     shares = [v + 1.0 / len(e) for v in e]
     raw = [cfg.p0 + cfg.gain * v for v in e]  # p*_m = p0 + gain * e_m
     target = [min(max(v, 0.0), cfg.p_max) for v in raw]
@@ -234,10 +248,12 @@ def simulate_masking(
     epochs: int = 20,
     steps_per_epoch: int = 20,
 ) -> np.ndarray:
-    """p_m after every step of the real `ModalityMasker` (adaptive, reliance signal): (steps, M).
+    """p_m of every step of the real `ModalityMasker` (adaptive, `cfg.signal`: reliance or
+    feature R^2), as the step samples with it: (steps, M).
 
-    reliance: one vector held for all epochs, or one vector per epoch (the last repeats). It is
-    an open loop: in training, hiding a modality changes the reliance measured next epoch."""
+    reliance: one signal vector held for all epochs, or one per epoch (the last repeats). Fed a
+    recorded history's vectors it replays the run's rule; held fixed it is an open loop: in
+    training, hiding a modality changes the signal measured next epoch."""
     vectors = [reliance] if not isinstance(reliance[0], Sequence) else reliance
     pairs = [[float(v) for v in vector] for vector in vectors]  # type: ignore[union-attr, arg-type]
     expect(
@@ -245,14 +261,28 @@ def simulate_masking(
         ConfigError,
         f"epochs and steps_per_epoch must be >= 1, found {epochs} and {steps_per_epoch}",
     )
-    masker = ModalityMasker(replace(cfg, mode="adaptive", signal="reliance"), len(pairs[0]), epochs * steps_per_epoch)
+    signal_key(cfg)  # a signal the panel can show
+    masker = ModalityMasker(replace(cfg, mode="adaptive"), len(pairs[0]), epochs * steps_per_epoch)
+    observe = masker.observe_reliance if cfg.signal == "reliance" else masker.observe_feature_r2
     path = []
     for epoch in range(epochs):
-        masker.observe_reliance(pairs[min(epoch, len(pairs) - 1)])  # measured once per epoch
+        observe(pairs[min(epoch, len(pairs) - 1)])  # measured once per epoch
         for _ in range(steps_per_epoch):
+            path.append(masker.probabilities)  # what this step samples with (pretrain.py records the same)
             masker.update([1.0] * masker.n)  # losses only feed the "loss" signal
-            path.append(masker.probabilities)
     return np.asarray(path)
+
+
+def replay_masking(
+    cfg: MaskingConfig, history: Sequence[Mapping[str, float]], names: Sequence[str], steps_per_epoch: int = 20
+) -> np.ndarray:
+    """The rule `cfg` driven by a pretraining history's own measured signal: p_m of every step,
+    (epochs * steps_per_epoch, M). The signal measured at the end of epoch e steers epoch
+    e + 1, as in training; epoch 1 runs before any measurement. With the run's configuration and
+    steps per epoch, each epoch's mean equals the history's recorded p_mask_<m>."""
+    key = signal_key(cfg)
+    measured = [[float(row.get(f"{key}{n}", math.nan)) for n in names] for row in history]
+    return simulate_masking(cfg, [[math.nan] * len(names), *measured[:-1]], len(history), steps_per_epoch)
 
 
 def masking_figure(
@@ -261,9 +291,13 @@ def masking_figure(
     names: Sequence[str] = ("hsi", "lidar"),
     epochs: int = 20,
     steps_per_epoch: int = 20,
+    history: Sequence[Mapping[str, float]] | None = None,
 ) -> Figure:
     """Left: target p_mask of each modality against the share of modality 0, the saturation
-    points and the chosen reliance; right: the simulated trajectory towards that target."""
+    points and the chosen signal pair; right: the simulated trajectory towards that target, or
+    with a pretraining `history` the rule replayed on the run's own measured signal (the
+    run's signal of epoch e drives epoch e + 1, as in training) beside the run's recorded
+    per-epoch mean p_mask (dots)."""
     expect(
         len(reliance) == 2 == len(names),
         DataError,
@@ -271,7 +305,11 @@ def masking_figure(
     )
     rule = masking_rule(cfg, reliance)
     sweep = masking_sweep(cfg)
-    path = simulate_masking(cfg, reliance, epochs, steps_per_epoch)
+    if history:
+        epochs = len(history)
+        path = replay_masking(cfg, history, names, steps_per_epoch)
+    else:
+        path = simulate_masking(cfg, reliance, epochs, steps_per_epoch)
     fig = Figure(figsize=(9.0, 3.4))
     left, right = fig.subplots(1, 2)
     colours = ("tab:purple", "tab:orange")
@@ -279,7 +317,11 @@ def masking_figure(
         left.plot(sweep.share, sweep.target[:, m], color=colours[m], label=f"p_mask({names[m]})")
         left.plot([rule.shares[0]], [rule.target[m]], "o", color=colours[m])
         right.plot(np.arange(1, len(path) + 1) / steps_per_epoch, path[:, m], color=colours[m], label=names[m])
-        right.axhline(rule.target[m], color=colours[m], lw=0.6, ls=":")
+        if history:
+            recorded = [float(row.get(f"p_mask_{names[m]}", math.nan)) for row in history]
+            right.plot(np.arange(len(history)) + 0.5, recorded, "o", color=colours[m], ms=4, label=f"{names[m]}, run")
+        else:
+            right.axhline(rule.target[m], color=colours[m], lw=0.6, ls=":")
     for s, y, label in (
         (sweep.saturates_at_pmax, cfg.p_max, f"{names[0]} at p_max"),
         (sweep.saturates_at_zero, 0.0, f"{names[0]} at 0"),
@@ -288,13 +330,17 @@ def masking_figure(
             left.axvline(s, color="grey", lw=0.7, ls="--")
             left.annotate(label, (s, y), fontsize=7, xytext=(-2, 4), textcoords="offset points", ha="right")
     left.axvline(0.5, color="black", lw=0.5, ls=":")
-    left.set_xlabel(f"share s of {names[0]} in the reliance (0.5 = balanced)")
+    left.set_xlabel(
+        f"share s of {names[0]} in the {'reliance' if cfg.signal == 'reliance' else 'feature R²'} (0.5 = balanced)"
+    )
     left.set_ylabel("target masking probability p*")
     left.set_ylim(-0.02, max(cfg.p_max, 0.05) * 1.1)
     left.legend(fontsize=7, loc="upper center")
     left.set_title(f"p* = p0 + gain (s - 1/2), clipped to [0, {cfg.p_max:g}]", fontsize=9)
     right.axvspan(0, cfg.warmup_fraction * epochs, color="grey", alpha=0.15, label="warm-up (p = p0)")
-    right.set_xlabel("epoch (reliance held fixed: open loop)")
+    right.set_xlabel(
+        "epoch (the run's measured signal, replayed)" if history else "epoch (signal held fixed: open loop)"
+    )
     right.set_ylabel("masking probability p")
     right.set_ylim(-0.02, max(cfg.p_max, 0.05) * 1.1)
     right.legend(fontsize=7)

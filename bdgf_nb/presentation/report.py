@@ -130,7 +130,7 @@ def headline(results: Sequence[StoredResult]) -> str:
         cells.setdefault("best baseline: mean OA", {})[column] = f"{best['best']}: {best['best_oa']:.2f}"
         cells.setdefault("BDGF minus best baseline, OA", {})[column] = best["difference"]
         for idea, row in idea_effects(result.rows).iterrows():  # a pixel table has no DDPM ideas
-            verdict = "" if row["verdict (OA)"] == "1 seed" else f", {row['verdict (OA)']}"
+            verdict = "" if row["verdict (OA)"] in ("1 seed", "1 draw") else f", {row['verdict (OA)']}"
             cells.setdefault(str(idea), {})[column] = f"{row['ΔOA [95 % CI]']}{verdict}"
     columns = [r.title for r in results]
     rows = [[name, *(by_column.get(c, "not run") for c in columns)] for name, by_column in cells.items()]

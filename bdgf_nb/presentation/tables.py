@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from bdgf_nb.analysis.stats import Summary, paired_difference, summarize
+from bdgf_nb.analysis.stats import Summary, draw_means, paired_difference, summarize
 from bdgf_nb.errors import DataError, expect
 from bdgf_nb.metrics import LABELS
 
@@ -101,9 +101,9 @@ def _interval(n: int, low: float, high: float) -> str:
     return "1 seed" if n == 1 else f"[{low:.2f}, {high:.2f}]"
 
 
-def _signed_interval(n: int, mean: float, low: float, high: float) -> str:
+def _signed_interval(n: int, mean: float, low: float, high: float, unit: str = "seed") -> str:
     """A paired difference as text: "+1.23 [+0.40, +2.06]", or "+1.23 (1 seed)"."""
-    return f"{mean:+.2f} (1 seed)" if n == 1 else f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
+    return f"{mean:+.2f} (1 {unit})" if n == 1 else f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
 def _difference(row: pd.Series, is_reference: bool) -> str:
@@ -182,12 +182,27 @@ IDEAS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# Ideas whose two arms differ by their DDPM: their unit is the DDPM draw, not the model seed
+# (docs/PROTOCOL.md, "The DDPM draw as the unit").
+DRAW_IDEAS = frozenset({"adaptive masking vs no masking", "adaptive vs random masking at the same rate"})
+
+
 def _per_seed(rows: Sequence[dict[str, Any]], method: str, metric: str) -> dict[int, float]:
     return {
         int(r["seed"]): float(r[metric])
         for r in rows
         if r["method"] == method and r.get(metric) is not None and math.isfinite(float(r[metric]))
     }
+
+
+def _per_draw(rows: Sequence[dict[str, Any]], method: str, metric: str) -> dict[int, float]:
+    """The mean over the model seeds guided by each DDPM draw (`ddpm_seed`; a row without one
+    is its own draw, as rows stored before draws were recorded)."""
+    by_draw: dict[int, list[float]] = {}
+    for r in rows:
+        if r["method"] == method and r.get(metric) is not None and math.isfinite(float(r[metric])):
+            by_draw.setdefault(int(r.get("ddpm_seed", r["seed"])), []).append(float(r[metric]))
+    return draw_means(by_draw, name=method) if by_draw else {}
 
 
 def _effect_text(s: Summary) -> str:
@@ -200,22 +215,28 @@ def idea_effects(
     """One row per idea whose two methods are both in `rows`: the paired effect (with minus
     without, over the seeds both share; Student t, `stats.paired_difference`) on OA, AA and kappa,
     as "mean [95 % CI]" text, plus the numbers (`<metric> effect`, `<metric> low`, `<metric> high`)
-    and a verdict on OA: "helps" / "hurts" where the interval excludes 0, else "cannot tell"."""
+    and a verdict on OA: "helps" / "hurts" where the interval excludes 0, else "cannot tell".
+    The ideas of `DRAW_IDEAS` pair DDPM draws (each the mean of its model seeds) instead of
+    model seeds: "seeds" then reads "n DDPM draws" and one draw is "1 draw"."""
     records = []
     for idea, with_it, without in ideas:
-        with_seeds = {m: _per_seed(rows, with_it, m) for m in LABELS}
-        without_seeds = {m: _per_seed(rows, without, m) for m in LABELS}
+        per_unit = _per_draw if idea in DRAW_IDEAS else _per_seed
+        with_seeds = {m: per_unit(rows, with_it, m) for m in LABELS}
+        without_seeds = {m: per_unit(rows, without, m) for m in LABELS}
         if not (with_seeds["overall_accuracy"] and without_seeds["overall_accuracy"]):
             continue
         record: dict[str, Any] = {"idea": idea, "with": with_it, "without": without}
         for metric, label in LABELS.items():
             s = paired_difference(with_seeds[metric], without_seeds[metric], confidence, name=idea)
-            record[f"Δ{label} [{round(100 * confidence)} % CI]"] = _effect_text(s)
+            unit = "DDPM draw" if idea in DRAW_IDEAS else "seed"
+            record[f"Δ{label} [{round(100 * confidence)} % CI]"] = _signed_interval(s.n, s.mean, s.low, s.high, unit)
             record.update({f"{label} effect": s.mean, f"{label} low": s.low, f"{label} high": s.high})
             if label == "OA":
-                record["seeds"] = s.n
+                draws = idea in DRAW_IDEAS
+                record["seeds"] = f"{s.n} DDPM draw{'s' * (s.n > 1)}" if draws else s.n
+                one = "1 draw" if draws else "1 seed"
                 record["verdict (OA)"] = (
-                    "1 seed" if s.n == 1 else "helps" if s.low > 0 else "hurts" if s.high < 0 else "cannot tell"
+                    one if s.n == 1 else "helps" if s.low > 0 else "hurts" if s.high < 0 else "cannot tell"
                 )
         records.append(record)
     expect(

@@ -39,6 +39,7 @@ from bdgf_nb.presentation.explore import (
     rgb_bands,
     scan_figure,
     schedule_snr,
+    signal_key,
     stretch_like,
     token_labels,
     trace_mamba_branch,
@@ -227,57 +228,76 @@ def build_forward_panel(
 
 
 def build_masking_panel(
-    cfg: MaskingConfig | None = None, names: Sequence[str] = ("hsi", "lidar"), epochs: int = 20
+    cfg: MaskingConfig | None = None,
+    names: Sequence[str] = ("hsi", "lidar"),
+    epochs: int = 20,
+    history: Sequence[Mapping[str, float]] | None = None,
+    steps_per_epoch: int = 20,
 ) -> Any:
-    """Exploration (b): sliders for p0, p_max, gain, tau and a reliance pair; the target
-    p_mask of each modality over every share split, where it saturates, and a simulated
-    trajectory of the real ModalityMasker. An invalid setting (p0 > p_max) is shown, not raised."""
+    """Exploration (b): sliders for every constant of the rule (p0, p_max, gain, tau, eps,
+    warm-up) and a signal pair (reliance, or feature R^2 with `cfg.signal == "feature"`); the
+    target p_mask of each modality over every share split, where it saturates, and the real
+    ModalityMasker's trajectory. With a pretraining `history` the trajectory replays the run's own
+    measured signal beside its recorded p_mask, and an "epoch" slider (0 = the pair sliders)
+    shows the signal the run measured at that epoch. An invalid setting is shown, not raised."""
     import ipywidgets as widgets
 
     base = cfg or MaskingConfig()
     names = list(names)
+    key = signal_key(base)
+    label, top = ("reliance", 0.5) if base.signal == "reliance" else ("feature R²", 1.0)
+    start = (0.2, 0.01) if base.signal == "reliance" else (0.7, 0.9)
     sliders: dict[str, Any] = {
         "p0": widgets.FloatSlider(value=base.p0, min=0.0, max=1.0, step=0.01, description="p0"),
         "p_max": widgets.FloatSlider(value=base.p_max, min=0.0, max=1.0, step=0.01, description="p_max"),
         "gain": widgets.FloatSlider(value=base.gain, min=0.0, max=3.0, step=0.05, description="gain"),
         "tau": widgets.FloatSlider(value=base.tau, min=0.0, max=1.0, step=0.01, description="tau"),
+        "reliance_eps": widgets.FloatSlider(
+            value=base.reliance_eps, min=0.001, max=0.2, step=0.001, description="eps", readout_format=".3f"
+        ),
+        "warmup_fraction": widgets.FloatSlider(
+            value=base.warmup_fraction, min=0.0, max=1.0, step=0.05, description="warm-up"
+        ),
         **{
-            f"reliance_{n}": widgets.FloatSlider(
-                value=v, min=0.0, max=0.5, step=0.005, description=f"reliance {n}", readout_format=".3f"
+            f"signal_{n}": widgets.FloatSlider(
+                value=v, min=0.0, max=top, step=0.005, description=f"{label} {n}", readout_format=".3f"
             )
-            for n, v in zip(names, (0.2, 0.01), strict=True)
+            for n, v in zip(names, start, strict=True)
         },
     }
+    if history:
+        sliders["epoch"] = widgets.IntSlider(value=len(history), min=0, max=len(history), description="run epoch")
     image, text = widgets.Image(format="png"), widgets.HTML()
+    constants = ("p0", "p_max", "gain", "tau", "reliance_eps", "warmup_fraction")
 
     def refresh() -> None:
         try:
-            current = replace(base, **{k: sliders[k].value for k in ("p0", "p_max", "gain", "tau")})
+            current = replace(base, **{k: sliders[k].value for k in constants})
         except BDGFError as error:
             text.value = f"<b>invalid setting</b>: {error}"
             return
-        reliance = [sliders[f"reliance_{n}"].value for n in names]
-        rule = masking_rule(current, reliance)
-        image.value = png(masking_figure(current, reliance, names, epochs))
-        text.value = "<br>".join(
-            f"{n}: share {100 * s:.0f} %, imbalance e = {e:+.3f}, target p* = {raw:.3f}"
+        epoch = sliders["epoch"].value if history else 0
+        if epoch:
+            pair = [float(history[epoch - 1].get(f"{key}{n}", float("nan"))) for n in names]  # type: ignore[index]
+        else:
+            pair = [sliders[f"signal_{n}"].value for n in names]
+        rule = masking_rule(current, pair)
+        image.value = png(masking_figure(current, pair, names, epochs, steps_per_epoch, history=history))
+        source = f"the run's {label} at epoch {epoch}" if epoch else f"{label} from the sliders"
+        text.value = f"signal: {source}<br>" + "<br>".join(
+            f"{n}: {label} {v:.3f}, share {100 * s:.0f} %, imbalance e = {e:+.3f}, target p* = {raw:.3f}"
             + (f" -> clipped to {'p_max' if sat == 'p_max' else '0'} = {p:.3f} (saturated)" if sat else "")
-            for n, s, e, raw, p, sat in zip(
-                names, rule.shares, rule.imbalance, rule.raw_target, rule.target, rule.saturated, strict=True
+            for n, v, s, e, raw, p, sat in zip(
+                names, pair, rule.shares, rule.imbalance, rule.raw_target, rule.target, rule.saturated, strict=True
             )
         )
 
-    return _panel(
-        sliders,
-        image,
-        text,
-        refresh,
-        [
-            [sliders["p0"], sliders["p_max"]],
-            [sliders["gain"], sliders["tau"]],
-            [sliders[f"reliance_{n}"] for n in names],
-        ],
-    )
+    rows = [
+        [sliders["p0"], sliders["p_max"], sliders["gain"]],
+        [sliders["tau"], sliders["reliance_eps"], sliders["warmup_fraction"]],
+        [sliders[f"signal_{n}"] for n in names] + ([sliders["epoch"]] if history else []),
+    ]
+    return _panel(sliders, image, text, refresh, rows)
 
 
 def build_scan_panel(
