@@ -16,7 +16,7 @@ from bdgf_nb.model.branches import MambaBranch
 from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.model.mamba import MambaBlock, MambaConfig
 from bdgf_nb.presentation import explore
-from bdgf_nb.train.pretrain import PretrainConfig, pretrain
+from bdgf_nb.train.pretrain import PretrainConfig, pretrain, steps_per_epoch
 
 GROUPS = {"hsi": 8, "lidar": 1}
 
@@ -192,7 +192,8 @@ def test_replay_of_a_pretraining_history_reproduces_its_recorded_masking(signal)
         masking=MaskingConfig(mode="adaptive", signal=signal, warmup_fraction=0.2, tau=0.1),
     )
     history = pretrain(x0, groups, cfg, progress=False).history
-    path = explore.replay_masking(cfg.masking, history, list(groups), steps_per_epoch=4)  # 64 patches / 16
+    assert steps_per_epoch(80, cfg) == 4  # 64 patches / 16 after 16 held out
+    path = explore.replay_masking(cfg.masking, history, list(groups), steps_per_epoch=4)
     recorded = np.array([[row[f"p_mask_{m}"] for m in groups] for row in history])
     np.testing.assert_allclose(path.reshape(5, 4, 2).mean(axis=1), recorded, atol=1e-12)
     assert np.ptp(recorded) > 0  # the rule moved: the check is not of a constant

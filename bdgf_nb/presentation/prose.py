@@ -390,6 +390,33 @@ def feature_balance_reading(rows: Sequence[Mapping[str, Any]], reference: str = 
     return " ".join(s + "." for s in out)
 
 
+def under_carried_reading(rows: Sequence[Mapping[str, Any]], reference: str = "none", digits: int = 2) -> str:
+    """Notebook 01: which modality the features of the `reference` arm carry least (lowest held-out
+    R^2, `feature_r2_<m>`), and how every masking arm moves that modality's R^2 (the premise of
+    masking: it should raise it). rows: {"masking": arm, "feature_r2_<m>": value, ...}."""
+    by = {
+        str(r["masking"]): {k[len("feature_r2_") :]: float(v) for k, v in r.items() if k.startswith("feature_r2_")}
+        for r in rows
+    }
+    expect(
+        reference in by and len(by[reference]) >= 2,
+        DataError,
+        f"rows must hold the reference {reference!r} with >= 2 feature_r2_<m> values, found {by}",
+    )
+    r2 = by[reference]
+    _finite(**r2)
+    under = min(r2, key=lambda m: r2[m])
+    over = max(r2, key=lambda m: r2[m])
+    out = [
+        f"Without masking the features carry {under} least (R² {_fmt(r2[under], digits)} against "
+        f"{_fmt(r2[over], digits)} for {over}): {under} is the under-carried modality of this run"
+    ]
+    for arm, values in by.items():
+        if arm != reference and under in values:
+            out.append(change(f"under {arm} masking its R²", r2[under], values[under], digits))
+    return ". ".join(s[0].upper() + s[1:] for s in out) + "."
+
+
 def paired_readings(
     rows: Sequence[Mapping[str, Any]],
     reference: str = "BDGF",

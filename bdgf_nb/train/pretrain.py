@@ -103,6 +103,17 @@ def build_diffusion(cfg: PretrainConfig, channel_groups: dict[str, int]) -> Gaus
     return GaussianDiffusion(DenoiserUNet(unet_cfg), cfg.diffusion, channel_groups)
 
 
+def held_out_patches(n_patches: int, cfg: PretrainConfig) -> int:
+    """How many of the n patches `pretrain` holds out for the balance measures (at most N // 5)."""
+    return min(cfg.balance_samples, n_patches // 5)
+
+
+def steps_per_epoch(n_patches: int, cfg: PretrainConfig) -> int:
+    """Optimiser steps of one pretraining epoch on n patches (the held-out ones excluded): what
+    the masking panel needs to replay a run's schedule step by step."""
+    return math.ceil((n_patches - held_out_patches(n_patches, cfg)) / cfg.batch_size)
+
+
 def _data_fingerprint(x0: torch.Tensor) -> dict[str, Any]:
     return {"shape": list(x0.shape), "sha256": hashlib.sha256(x0.contiguous().numpy().tobytes()).hexdigest()[:16]}
 
@@ -144,7 +155,7 @@ def pretrain(
     )
     bad = int((~torch.isfinite(x0)).sum())
     expect(bad == 0, DataError, f"x0 must hold finite values, found {bad} NaN or inf of {x0.numel()}")
-    n_eval = min(cfg.balance_samples, x0.shape[0] // 5)
+    n_eval = held_out_patches(x0.shape[0], cfg)
     expect(
         n_eval >= 1 and x0.shape[0] - n_eval >= 1,
         DataError,
@@ -175,8 +186,8 @@ def pretrain(
     train_x = x0[split[n_eval:]]
     drawn = EvalBatch.draw(x0[split[:n_eval]], cfg.diffusion.T, seed=cfg.seed + 2)
     eval_batch = EvalBatch(drawn.x0.to(dev), drawn.t.to(dev), drawn.noise.to(dev))
-    steps_per_epoch = math.ceil(train_x.shape[0] / cfg.batch_size)
-    masker = ModalityMasker(cfg.masking, len(names), cfg.epochs * steps_per_epoch)
+    steps = steps_per_epoch(x0.shape[0], cfg)
+    masker = ModalityMasker(cfg.masking, len(names), cfg.epochs * steps)
     record = {"pretrain": asdict(cfg), "channel_groups": dict(channel_groups), "data": _data_fingerprint(x0)}
     net, part = ddp.wrap(diffusion), ddp.shard()
 
@@ -237,7 +248,7 @@ def pretrain(
                     for m, k in enumerate(names)
                 }
             )
-        row.update({f"p_mask_{k}": prob_sums[m] / steps_per_epoch for m, k in enumerate(names)})
+        row.update({f"p_mask_{k}": prob_sums[m] / steps for m, k in enumerate(names)})
         if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == cfg.epochs:
             model = ema if ema is not None else diffusion
             report = measure_balance(model, eval_batch)

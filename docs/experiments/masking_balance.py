@@ -1,4 +1,4 @@
-"""Does modality masking balance what the frozen diffusion features carry? Judged per DDPM draw.
+"""Does modality masking balance what the frozen diffusion features carry, judged per DDPM draw?
 
 Masking is meant to make the DDPM modality-balanced. What the branches receive are the frozen
 features, so the study judges the features, with the DDPM draw as the unit (every arm differs by
@@ -14,13 +14,16 @@ its DDPM; draw d of every arm shares its seed: the same patches, initial weights
    pixels, scored on the spatially separate validation blocks (where choices are made) and on
    the test blocks (recorded).
 
+3. with `--bdgf`, BDGF itself (quick preset, model seed = draw, guided by that arm's features):
+   test OA / AA / kappa, validation kappa, and the mean test accuracy of the aux classes.
+
 Arms (quick preset sizes; `hidden_target` "x0" = eq. (5b), "none" = the former loss):
 none; adaptive on reliance with the former loss (the rule as it shipped); adaptive on reliance;
 adaptive on the feature R^2 ("feature" signal); random masking at the feature arm's own mean
 rate (`random_matched`, the same budget spent blindly). Mean, sample std and 95 % t-interval over
 draws, and the paired difference draw by draw with its interval.
 
-    python docs/experiments/masking_balance.py [--dataset synthetic] [--draws 4] [--preset quick]
+    python docs/experiments/masking_balance.py [--dataset synthetic] [--draws 4] [--preset quick] [--bdgf]
 
 Writes outputs/experiments/masking_balance_<dataset>.json; DDPM checkpoints and features are kept
 under outputs/experiments/masking_balance/, so a rerun reloads them.
@@ -48,8 +51,10 @@ from bdgf_nb.data.synthetic import SPECTRAL_PARTNER
 from bdgf_nb.ddpm.feature_balance import feature_balance
 from bdgf_nb.ddpm.features import extract_features
 from bdgf_nb.ddpm.masking import matched_rate
-from bdgf_nb.pipeline.context import RunContext
-from bdgf_nb.pipeline.steps import Prepared, prepare
+from bdgf_nb.metrics import METRICS, SHORT_NAMES
+from bdgf_nb.pipeline.context import DDPMSource, RunContext
+from bdgf_nb.pipeline.steps import DiffusionFeatures, Prepared, prepare, train_variant
+from bdgf_nb.pipeline.variants import BDGF_VARIANT
 from bdgf_nb.train.pretrain import pretrain
 
 OUT = Path("outputs/experiments")
@@ -117,14 +122,31 @@ def measure(prepared: Prepared, maps: list[np.ndarray], aux: list[int]) -> dict[
     return out
 
 
-def run(dataset: str, draws: int, preset_name: str) -> dict[str, Any]:
+def bdgf_scores(
+    ctx: RunContext, prepared: Prepared, maps: list[np.ndarray], arm: Arm, slug: str, draw: int, aux: list[int]
+) -> dict[str, float]:
+    """BDGF (quick, model seed `draw`) guided by one arm's features; checkpoints per arm."""
+    arm_ctx = replace(ctx, out_dir=ctx.out_dir / "bdgf" / slug)
+    run = train_variant(
+        arm_ctx, prepared, DiffusionFeatures(maps, DDPMSource(arm.mode, draw)), BDGF_VARIANT, seed=draw, progress=False
+    )
+    row = run.row()
+    per_class = [run.report["per_class_accuracy"][c - 1] for c in aux]
+    return {
+        **{f"bdgf_{SHORT_NAMES[k]}": float(row[k]) for k in METRICS},
+        "bdgf_val_kappa": float(row["val_kappa"]),
+        **({"bdgf_aux_accuracy": float(np.mean([v for v in per_class if v is not None]))} if aux else {}),
+    }
+
+
+def run(dataset: str, draws: int, preset_name: str, with_bdgf: bool = False) -> dict[str, Any]:
     start = time.time()
-    ctx = RunContext.create(dataset, quick=preset_name == "quick", preset_name=preset_name, seed=0)
+    work = OUT / "masking_balance" / dataset / preset_name
+    ctx = RunContext.create(dataset, quick=preset_name == "quick", preset_name=preset_name, seed=0, out_dir=work)
     prepared = prepare(ctx)
     names = list(prepared.channel_groups)
     aux = aux_classes(prepared, names[0])
     print(f"{dataset}: classes that need {names[1:]}: {[prepared.scene.class_names[c - 1] for c in aux]}")
-    work = OUT / "masking_balance" / dataset / preset_name
     cfg_features = ctx.preset.features.at_patch(prepared.patch)
     rows: dict[str, dict[int, dict[str, float]]] = {arm: {} for arm in ARMS}
     histories: dict[str, dict[int, list[dict[str, float]]]] = {arm: {} for arm in ARMS}
@@ -146,6 +168,7 @@ def run(dataset: str, draws: int, preset_name: str) -> dict[str, Any]:
             last = result.history[-1]
             rows[name][draw] = {
                 **measure(prepared, maps, aux),
+                **(bdgf_scores(ctx, prepared, maps, arm, slug, draw, aux) if with_bdgf else {}),
                 **{f"p_mask_{k}": float(np.mean([h[f"p_mask_{k}"] for h in result.history])) for k in names},
                 **{f"reliance_{k}": last[f"reliance_{k}"] for k in names},
                 "seconds": time.time() - t0,
@@ -155,6 +178,8 @@ def run(dataset: str, draws: int, preset_name: str) -> dict[str, Any]:
     keys = [*(f"r2_{k}" for k in names), "probe_oa_val", "probe_oa_test", "probe_kappa_val", "probe_kappa_test"]
     if aux:
         keys += ["aux_probe_oa_val", "aux_probe_oa_test"]
+    if with_bdgf:
+        keys += ["bdgf_val_kappa", "bdgf_oa", "bdgf_aa", "bdgf_kappa", *(["bdgf_aux_accuracy"] if aux else [])]
     summary: dict[str, Any] = {}
     for name in ARMS:
         summary[name] = {}
@@ -170,6 +195,7 @@ def run(dataset: str, draws: int, preset_name: str) -> dict[str, Any]:
         "dataset": dataset,
         "preset": preset_name,
         "draws": draws,
+        "bdgf": with_bdgf,
         "aux_classes": aux,
         "under_carried": under,
         "arms": {k: vars(v) for k, v in ARMS.items()},
@@ -178,7 +204,7 @@ def run(dataset: str, draws: int, preset_name: str) -> dict[str, Any]:
         "minutes": (time.time() - start) / 60,
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"masking_balance_{dataset}.json"
+    path = OUT / f"masking_balance_{dataset}{'_bdgf' * with_bdgf}.json"
     path.write_text(json.dumps(result, indent=1))
     print_table(result, keys)
     print(f"{result['minutes']:.1f} min; wrote {path}")
@@ -206,8 +232,9 @@ def main() -> None:
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--draws", type=int, default=4, help="DDPM draws per arm (default 4)")
     parser.add_argument("--preset", default="quick", choices=["quick", "full"])
+    parser.add_argument("--bdgf", action="store_true", help="also train BDGF on each arm's features (one per draw)")
     args = parser.parse_args()
-    run(args.dataset, args.draws, args.preset)
+    run(args.dataset, args.draws, args.preset, args.bdgf)
 
 
 if __name__ == "__main__":
