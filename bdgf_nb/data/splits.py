@@ -114,6 +114,21 @@ def buffer_mask(train: np.ndarray, distance: int) -> np.ndarray:
     return maximum_filter(train.astype(np.uint8), size=2 * distance + 1, mode="constant") > 0
 
 
+def window_leakage(train: np.ndarray, test: np.ndarray, patch: int) -> float:
+    """Share of test pixels whose `patch` x `patch` window (centred) contains a training pixel:
+    how much of what a patch model sees at test time it has seen labelled. 0 on a leak-free
+    split; NaN without test pixels. Image masks only (H, W)."""
+    check(
+        train.ndim == 2 and train.shape == test.shape,
+        f"window_leakage: expected two (H, W) masks, found {train.shape}, {test.shape}",
+    )
+    expect(patch >= 1 and patch % 2 == 1, ConfigError, f"patch must be odd and >= 1, found {patch}")
+    n_test = int(test.sum())
+    if n_test == 0:
+        return float("nan")
+    return float((buffer_mask(train, patch // 2) & test).sum() / n_test)
+
+
 def disjoint_block_split(
     labels: np.ndarray,
     patch: int,
