@@ -80,7 +80,7 @@ class _Files:
                 raise DataError(f"{where}: not a readable MATLAB v5 file ({type(err).__name__}: {err})") from None
         contents = self.structs[path]
         check(ref.key in contents, f"{where}: key {ref.key!r} not found; keys: {sorted(contents)}")
-        node: Any = contents[ref.key]
+        node: Any = contents[str(ref.key)]
         assert ref.field is not None
         for token in ref.field.split("."):
             name, index = re.fullmatch(r"(\w+)(?:\[(\d+)\])?", token).groups()  # type: ignore[union-attr]

@@ -129,6 +129,17 @@ def window_leakage(train: np.ndarray, test: np.ndarray, patch: int) -> float:
     return float((buffer_mask(train, patch // 2) & test).sum() / n_test)
 
 
+def leakage_rows(splits: dict[str, Split], patch: int) -> list[dict[str, object]]:
+    """One row per split: its pixel counts and `window_leakage` at `patch` x `patch` (None for a
+    pixel table, whose (1, N) masks have no neighbourhood)."""
+    rows: list[dict[str, object]] = []
+    for name, split in splits.items():
+        image = split.train.ndim == 2 and split.train.shape[0] > 1
+        share = window_leakage(split.train, split.test, patch) if image else None
+        rows.append({"split": name, **split.counts(), "patch": patch, "test_share_window_has_train": share})
+    return rows
+
+
 def disjoint_block_split(
     labels: np.ndarray,
     patch: int,
