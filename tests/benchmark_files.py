@@ -48,6 +48,41 @@ def write_mat(path: Path, arrays: dict[str, object], v73: bool = False) -> None:
         handle.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02IM" + b"\x00" * (512 - 128))
 
 
+def write_roi_ascii(path: Path, labels: np.ndarray, names: tuple[str, ...], title: str) -> None:
+    """An ENVI ROI ASCII file as the DFC2013 ones (CRLF, 1-based X = column, Y = row, with
+    Lat / Lon columns): ROI k holds the pixels labelled k, in row-major order."""
+    h, w = labels.shape
+    lines = [f";{title}", "", "", f"; Number of ROIs: {len(names)}", f"; File Dimension: {w} x {h}"]
+    lines += ["; X=1\t, Y=1 \t-> Upper-Left Corner", f"; X={w}, Y={h} -> Lower-Right Corner", "", ""]
+    for k, name in enumerate(names, start=1):
+        rows, cols = np.nonzero(labels == k)
+        lines += [f"; ROI name: {name}", "; ROI rgb value: {0, 205, 0}", f"; ROI npts: {rows.size}"]
+        lines.append(";   ID     X    Y              Lat               Lon")
+        for i, (r, c) in enumerate(zip(rows, cols, strict=True), start=1):
+            lines.append(f"{i:6d}{c + 1:6d}{r + 1:5d}  {29.72 - r * 2e-5:15.12f}  {-95.36 + c * 2e-5:16.12f}")
+        lines += ["", ""]
+    path.write_bytes("\r\n".join(lines).encode())
+
+
+def write_geotiff(path: Path, array: np.ndarray) -> None:
+    """A GeoTIFF on a UTM 15N grid of 2.5 m pixels (as the DFC2013 rasters), (H, W[, C])."""
+    import rasterio
+    from affine import Affine
+
+    bands = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+    profile = {
+        "driver": "GTiff",
+        "height": bands.shape[1],
+        "width": bands.shape[2],
+        "count": bands.shape[0],
+        "dtype": str(bands.dtype),
+        "crs": "EPSG:26915",
+        "transform": Affine(2.5, 0.0, 270795.0, 0.0, -2.5, 3290640.0),  # upper-left corner, 2.5 m
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(bands)
+
+
 def standin_labels(shape: tuple[int, int], n_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) label images: every class in both, about a quarter of the labels train,
     some pixels unlabelled."""
@@ -118,7 +153,17 @@ def write_standin(
         put(labels.train, np.argwhere(train > 0) + index_base)
         put(labels.test, np.argwhere(test > 0) + index_base)
         put(Ref(labels.train.file, labels.train.key.replace("_train", "_all")), np.argwhere(train + test > 0))
-    if spec.name == "muufl":
+    if labels.kind == "roi":
+        assert labels.train is not None and labels.test is not None and labels.roi_names is not None
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, ref in layout.modalities.items():
+            write_geotiff(folder / ref.file, modal[name])
+            hdr = f"ENVI\ndescription = {{stand-in}}\nsamples = {shape[1]}\nlines = {shape[0]}\nbands = {bands[name]}\n"
+            (folder / ref.file.replace(".tif", ".hdr")).write_bytes(hdr.replace("\n", "\r\n").encode())
+        write_roi_ascii(folder / labels.train.file, train, labels.roi_names, "Samples_TR")
+        write_roi_ascii(folder / labels.test.file, test, labels.roi_names, "Samples_VA")
+        (folder / "copyright.txt").write_bytes(b"stand-in: scientific use only\r\n")
+    elif spec.name == "muufl":
         gt = (train + test).astype(np.float64)
         gt[gt == 0] = -1  # MUUFL: -1 unlabelled
         cell = np.empty((1, 2), dtype=object)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmark_files import standin_labels, write_mat, write_standin
+from benchmark_files import standin_labels, write_geotiff, write_mat, write_roi_ascii, write_standin
 
 from bdgf_nb.cli import data as data_cli
 from bdgf_nb.data.benchmark_load import index_base, load_benchmark
@@ -46,7 +46,8 @@ CASES = [
     (spec.name, layout.name, v73)
     for spec in BENCHMARKS.values()
     for layout in spec.layouts
-    for v73 in ((False,) if spec.name == "muufl" else (False, True))  # MUUFL ships one v5 struct file
+    # v7.3 where a layout ships .mat files other than MUUFL's v5 struct
+    for v73 in ((False, True) if spec.name != "muufl" and layout.members[0].path.endswith(".mat") else (False,))
 ]
 
 
@@ -234,6 +235,43 @@ def test_real_houston2013_masks_pass_the_recipe_and_leak_15_percent_at_11(tmp_pa
         load_benchmark(_only("houston2013_full", layout), tmp_path)
 
 
+@pytest.mark.realdata
+@pytest.mark.skipif(not HOUSTON.is_file(), reason="../shared/data/houston2013 not present")
+def test_real_houston2013_masks_as_the_official_roi_files(tmp_path: Path) -> None:
+    """The official masks written as the contest's ENVI ROI ASCII files (1-based X, Y), the DSM
+    as its GeoTIFF: the recipe reads them back to the same pixels with the sheet's counts."""
+    real = np.load(HOUSTON)
+    gt = real["gt"].astype(np.int64)
+    layout = replace(HOUSTON2013.layout("dfc2013"), bands={"hsi": 2, "lidar": 1})
+    names = layout.labels.roi_names
+    assert names is not None
+    write_roi_ascii(tmp_path / "2013_IEEE_GRSS_DF_Contest_Samples_TR.txt", gt * real["train_mask"], names, "TR")
+    write_roi_ascii(tmp_path / "2013_IEEE_GRSS_DF_Contest_Samples_VA.txt", gt * real["test_mask"], names, "VA")
+    write_geotiff(tmp_path / "2013_IEEE_GRSS_DF_Contest_LiDAR.tif", real["lidar"][:, :, 0])
+    write_geotiff(tmp_path / "2013_IEEE_GRSS_DF_Contest_CASI.tif", np.ones((*gt.shape, 2), np.float32))
+    for name in ("2013_IEEE_GRSS_DF_Contest_CASI.hdr", "2013_IEEE_GRSS_DF_Contest_LiDAR.hdr", "copyright.txt"):
+        (tmp_path / name).write_bytes(b"stand-in\r\n")
+    scene = load_benchmark(_only("houston2013_full", layout), tmp_path)
+    np.testing.assert_array_equal(scene.train_mask, real["train_mask"])
+    np.testing.assert_array_equal(scene.test_mask, real["test_mask"])
+    np.testing.assert_array_equal(scene.gt, gt)
+    np.testing.assert_allclose(scene.modalities["lidar"][:, :, 0], real["lidar"][:, :, 0])
+
+
+def test_roi_files_that_disagree_with_the_recipe_name_what_differs(tmp_path: Path) -> None:
+    layout = write_standin(benchmark("houston2013_full"), "dfc2013", tmp_path)
+    train = tmp_path / "2013_IEEE_GRSS_DF_Contest_Samples_TR.txt"
+    text = train.read_bytes()
+    train.write_bytes(text.replace(b"; ROI name: tree\r\n", b"; ROI name: trees\r\n"))
+    with pytest.raises(DataError, match=r"expected ROIs \[.*'tree'.*\], found \[.*'trees'"):
+        load_benchmark(_only("houston2013_full", layout), tmp_path)
+    train.write_bytes(text.replace(b"; ROI npts: ", b"; ROI npts: 1", 1))
+    with pytest.raises(DataError, match=r"ROI 'grass_healthy': header says npts 1\d+, found \d+ rows"):
+        load_benchmark(_only("houston2013_full", layout), tmp_path)
+    train.write_bytes(text)
+    assert load_benchmark(_only("houston2013_full", layout), tmp_path).shape == (12, 20)
+
+
 # --- bdgf-data -------------------------------------------------------------------------------
 
 
@@ -308,6 +346,33 @@ def test_fetch_downloads_verifies_and_places_the_members(served, tmp_path: Path,
     assert load_benchmark(_only("muufl", layout), tmp_path / "data" / "muufl").shape == (12, 20)
 
 
+def test_fetch_takes_a_zip_and_a_single_file_and_hashes_text_as_crlf(served, tmp_path: Path) -> None:
+    """Houston 2013's official layout: the contest zip plus the test ROI as its own file; the
+    zip's text members pinned by their CRLF form although served here with LF endings."""
+    url, www = served
+    src = tmp_path / "src"
+    layout = write_standin(benchmark("houston2013_full"), "dfc2013", src)
+    layout = _pinned(layout, src)
+    with zipfile.ZipFile(www / "2013_DFTC.zip", "w") as archive:
+        for m in layout.members:
+            if "Samples_VA" not in m.name:
+                data = (src / m.path).read_bytes()
+                archive.writestr(f"2013_DFTC/{m.path}", data.replace(b"\r\n", b"\n") if m.crlf else data)
+    (www / "2013_IEEE_GRSS_DF_Contest_Samples_VA.txt").write_bytes(
+        (src / "2013_IEEE_GRSS_DF_Contest_Samples_VA.txt").read_bytes()
+    )
+    downloads = (
+        Download("zip", f"{url}/2013_DFTC.zip", sha256_file(www / "2013_DFTC.zip")),
+        Download("VA", f"{url}/2013_IEEE_GRSS_DF_Contest_Samples_VA.txt"),
+    )
+    layout = replace(layout, downloads=downloads)
+    target = tmp_path / "data" / "houston2013_full"
+    paths = fetch(_only("houston2013_full", layout), target, progress=False)
+    assert sorted(p.name for p in paths) == sorted(p.name for p in target.iterdir())
+    assert b"\r\n" not in (target / "2013_IEEE_GRSS_DF_Contest_Samples_TR.txt").read_bytes()  # as served
+    assert load_benchmark(_only("houston2013_full", layout), target).shape == (12, 20)
+
+
 @pytest.mark.parametrize("wrong", ["archive", "member"])
 def test_fetch_writes_nothing_when_a_checksum_differs(served, tmp_path: Path, wrong: str) -> None:
     url, www = served
@@ -346,3 +411,45 @@ def test_every_recipe_is_complete() -> None:
             assert isinstance(layout.counts, Counts) and list(layout.modalities)[0] == "hsi"
             for m in layout.members:
                 assert isinstance(m, Member) and (m.sha256 is None or len(bytes.fromhex(m.sha256)) == 32)
+
+
+# --- notebook 00 on a benchmark by name --------------------------------------------------------
+
+
+@pytest.mark.slow(seconds=60)
+def test_notebook_00_runs_on_a_trento_standin_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bdgf-run --dataset trento --data-dir DIR --notebooks 00 --quick` on a full-size stand-in
+    (the kernel sees the recipe unchanged): both splits side by side, their window leakage in
+    summary.json."""
+    import json
+
+    from benchmark_files import write_trento_full_size
+
+    from bdgf_nb.cli import run
+
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    write_trento_full_size(tmp_path / "data" / "trento")
+    out = tmp_path / "out"
+    assert (
+        run.main(
+            [
+                "--dataset",
+                "trento",
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--quick",
+                "--notebooks",
+                "00",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    summary = json.loads((out / "trento" / "summary.json").read_text())
+    assert summary["dataset"] == "trento" and summary["data_dir"] == str((tmp_path / "data" / "trento").resolve())
+    rows = {r["split"]: r for r in summary["00_data"]["split_leakage"]}
+    assert rows["official"]["train"] == 819 and rows["official"]["test"] == 29395  # spec sheet §2
+    assert rows["official"]["test_share_window_has_train"] > 0.1  # scattered official pixels leak
+    leak_free = next(r for name, r in rows.items() if name.startswith("leak-free"))
+    assert leak_free["test_share_window_has_train"] == 0.0 and rows["official"]["patch"] == 11

@@ -25,6 +25,7 @@ import scipy.io
 
 from bdgf_nb.data.benchmarks import Benchmark, Layout, Ref, find_member, present_layout
 from bdgf_nb.data.checks import as_integers, check, validate_disjoint, validate_labels, validate_modality
+from bdgf_nb.data.envi_roi import read_roi_ascii, roi_label_image
 from bdgf_nb.data.readers import ArrayRef, Reader
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.errors import DataError
@@ -154,6 +155,20 @@ def _labels(files: _Files, notes: list[str]) -> tuple[np.ndarray, np.ndarray | N
         where = f"benchmark {files.spec.name!r}, {spec.train.file} and {spec.test.file}"
         validate_disjoint(train > 0, test > 0, where)
         return train + test, train > 0, test > 0, None
+    if spec.kind == "roi":
+        assert spec.train is not None and spec.test is not None
+        images = []
+        for ref in (spec.train, spec.test):
+            path = files.path(ref)
+            where = f"benchmark {files.spec.name!r} ({files.layout.name}), {path}"
+            dimension, rois = read_roi_ascii(path, where)
+            check(
+                dimension in (None, files.layout.shape),
+                f"{where}: expected File Dimension (H, W) = {files.layout.shape}, found {dimension}",
+            )
+            images.append(roi_label_image(rois, files.layout.shape, spec.roi_names, where))
+        validate_disjoint(images[0] > 0, images[1] > 0, f"benchmark {files.spec.name!r}, {spec.train.file}")
+        return images[0] + images[1], images[0] > 0, images[1] > 0, None
     assert spec.gt is not None
     gt = _label_image(files, spec.gt, "gt", notes)
     if spec.kind == "all":

@@ -86,6 +86,8 @@ class Labels:
     - "index": a `gt` image and `train` / `test` (N, 2) (row, col) index arrays; 0- or 1-based
       is decided on load (every index must hit a labelled gt pixel).
     - "all": one `gt` image of every labelled pixel and no official split.
+    - "roi": `train` and `test` ENVI ROI ASCII files (envi_roi.py: 1-based X, Y), ROI k -> class
+      k, the ROIs named `roi_names` in that order.
     `unlabelled`: the value that means unlabelled in the file (MUUFL: -1), mapped to 0."""
 
     kind: str
@@ -93,6 +95,7 @@ class Labels:
     train: Ref | None = None
     test: Ref | None = None
     unlabelled: int = 0
+    roi_names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -187,11 +190,71 @@ _HOUSTON_NAMES = (
 _HOUSTON_TRAIN = (198, 190, 192, 188, 186, 182, 196, 191, 193, 191, 181, 192, 184, 181, 187)
 _HOUSTON_TEST = (1053, 1064, 505, 1056, 1056, 143, 1072, 1053, 1059, 1036, 1054, 1041, 285, 247, 473)
 
+# §1 "Classes and official split": the ROI names of the official TR.txt, class order
+_HOUSTON_ROIS = (
+    "grass_healthy",
+    "grass_stressed",
+    "grass_synthetic",
+    "tree",
+    "soil",
+    "water",
+    "residential",
+    "commercial",
+    "road",
+    "highway",
+    "railway",
+    "parking_lot1",
+    "parking_lot2",
+    "tennis_court",
+    "running_track",
+)
+_DFC = "2013_IEEE_GRSS_DF_Contest"
+
 HOUSTON2013 = Benchmark(
     name="houston2013_full",
     title="Houston 2013 (IEEE GRSS DFC 2013): HSI 144 bands + LiDAR DSM, 349 x 1905, 2.5 m",
     class_names=_HOUSTON_NAMES,
     layouts=(
+        Layout(
+            name="dfc2013",
+            # §1 "Zip members and their sha256" (RF fetch_houston2013.py; text pins after CRLF, [M])
+            members=(
+                Member(f"{_DFC}_CASI.tif", "1440f38594e8e82cc1944c084fc138ef55a70af54122828e999c4fb438574c14"),
+                Member(f"{_DFC}_CASI.hdr", "869be3459978b535b873bca98b1cf05066c7acca9c160b486a86efd775005e8d", True),
+                Member(f"{_DFC}_LiDAR.tif", "9f4facce8876ee84642d9cb03536baf0389506de97ddc01b73366fe4521de981"),
+                Member(f"{_DFC}_LiDAR.hdr", "053c083de1cb0d9ad51c56964b29669733ef2c7db05997d4f4e0779ab2f6aade", True),
+                Member(
+                    f"{_DFC}_Samples_TR.txt", "16c69cf216535d7b4df2045b05d49c50a078609aa6d011a5e23e54f4cd08abda", True
+                ),
+                # RF's text export of the test ROI (the zip has it only as binary .roi); hashed as is
+                Member(f"{_DFC}_Samples_VA.txt", "768bb02193d04c8020b45f1f31a49926a5b914040f77f71a81df756d6e8b8dcb"),
+                Member("copyright.txt", "63d908383566b1ff6fd259aa202e31dab9a629808919d87d94970df7ad25180d", True),
+            ),
+            modalities={"hsi": Ref(f"{_DFC}_CASI.tif"), "lidar": Ref(f"{_DFC}_LiDAR.tif")},
+            labels=Labels(
+                "roi",
+                train=Ref(f"{_DFC}_Samples_TR.txt"),
+                test=Ref(f"{_DFC}_Samples_VA.txt"),
+                roi_names=_HOUSTON_ROIS,
+            ),
+            shape=(349, 1905),
+            bands={"hsi": 144, "lidar": 1},
+            counts=Counts(train=_HOUSTON_TRAIN, test=_HOUSTON_TEST, source="spec sheet §1 (S2FL TIFFs, MFT Fig. 4)"),
+            downloads=(
+                Download(
+                    "2013_DFTC.zip, the official contest zip (University of Houston)",
+                    "https://machinelearning.ee.uh.edu/2egf4tg8hial13gt/2013_DFTC.zip",
+                    "f4d619d5cbcb09d0301038f1b8fe83def6c2d484334b7b8127740a00ecf7e245",
+                ),
+                Download(
+                    "the test ROI as ENVI ASCII (RF's export; mirror pastebin.com/raw/FJyu5SQX)",
+                    "https://github.com/songyz2019/rs-fusion-datasets-dist/releases/download/v1.0.0/"
+                    "2013_IEEE_GRSS_DF_Contest_Samples_VA.txt",
+                    "768bb02193d04c8020b45f1f31a49926a5b914040f77f71a81df756d6e8b8dcb",
+                ),
+            ),
+            note="the official contest files: CASI and LiDAR GeoTIFFs, ROIs as ENVI ASCII with 1-based X, Y",
+        ),
         Layout(
             name="mmr",
             # §1 zip members, MMR variant (RF fetch_houston2013_mmr.py pins)

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from tqdm.auto import tqdm
 
-from bdgf_nb.data.benchmarks import Benchmark, Download, Layout, Member, find_member
+from bdgf_nb.data.benchmarks import Benchmark, Layout, Member, find_member
 from bdgf_nb.errors import DataError
 from bdgf_nb.storage import atomic_files
 
@@ -110,23 +110,22 @@ def _download(url: str, target: IO[bytes], opener: Opener, progress: bool, timeo
     return digest.hexdigest()
 
 
-def _zip_member(archive: zipfile.ZipFile, member: Member) -> zipfile.ZipInfo:
+def _zip_member(archive: zipfile.ZipFile, member: Member) -> zipfile.ZipInfo | None:
     """The archive entry of `member`: its distributed path at the end of the entry's name (a
     GitHub archive adds a `<repo>-<ref>/` folder), else the one entry with its file name."""
     infos = [i for i in archive.infolist() if not i.is_dir()]
     found = [i for i in infos if i.filename == member.path or i.filename.endswith("/" + member.path)]
     found = found or [i for i in infos if Path(i.filename).name == member.name]
-    if len(found) != 1:
+    if len(found) > 1:
         raise DataError(f"download: expected one archive entry for {member.path}, found {[i.filename for i in found]}")
-    return found[0]
+    return found[0] if found else None
 
 
-def fetchable_layout(spec: Benchmark) -> tuple[Layout, Download] | None:
-    """The first layout with a download URL, and that download."""
+def fetchable_layout(spec: Benchmark) -> Layout | None:
+    """The first layout whose downloads all have a URL."""
     for layout in spec.layouts:
-        for download in layout.downloads:
-            if download.url:
-                return layout, download
+        if layout.downloads and all(d.url for d in layout.downloads):
+            return layout
     return None
 
 
@@ -137,42 +136,54 @@ def fetch(
     progress: bool = True,
     timeout: float = 30.0,
 ) -> list[Path]:
-    """Download `spec`'s first layout that has a URL into `folder`, verify, place atomically.
-    -> the members' paths. DataError (files untouched) when offline, on a checksum mismatch or
-    a member missing from the download."""
-    chosen = fetchable_layout(spec)
-    if chosen is None:
+    """Download `spec`'s first fully downloadable layout into `folder`, verify, place atomically.
+
+    Each download is checked against its pin where it has one; a `.zip` gives the layout's
+    members it holds, any other download is the member of its file name. Every member is checked
+    against its pin before any is placed, and all are placed together. -> the members' paths.
+    DataError (nothing written) when offline, on a checksum mismatch or a member missing."""
+    layout = fetchable_layout(spec)
+    if layout is None:
         raise DataError(f"{spec.name}: no layout has a download URL.\n{manual_instructions(spec, folder)}")
-    layout, download = chosen
-    assert download.url is not None
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as tmp:
-        archive_path = Path(tmp) / Path(download.url).name
-        try:
-            with open(archive_path, "wb") as target:
-                found = _download(download.url, target, opener, progress, timeout)
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
-            raise DataError(
-                f"{spec.name}: could not download {download.url} ({type(err).__name__}: {err}); "
-                f"nothing was written.\n{manual_instructions(spec, folder)}"
-            ) from None
-        if download.sha256 is not None and found != download.sha256:
-            raise DataError(
-                f"{spec.name}: {download.url}: expected sha256 {download.sha256}, found {found}; "
-                "nothing was written (a changed or corrupt download)"
-            )
-        paths = []
-        with atomic_files() as place, zipfile.ZipFile(archive_path) as archive:
-            for member in layout.members:
-                final = folder / member.path
-                temporary = place(final)
-                with archive.open(_zip_member(archive, member)) as src, open(temporary, "wb") as dst:
-                    shutil.copyfileobj(src, dst, CHUNK)
-                got = sha256_file(temporary, member.crlf)
-                if member.sha256 is not None and got != member.sha256:
-                    raise DataError(
-                        f"{spec.name}: {member.path} from {download.url}: expected sha256 {member.sha256}, "
-                        f"found {got}; nothing was written"
-                    )
-                paths.append(final)
-    return paths
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as tmp, atomic_files() as place:
+        placed: dict[str, Path] = {}
+        for download in layout.downloads:
+            assert download.url is not None
+            got_path = Path(tmp) / Path(download.url).name
+            try:
+                with open(got_path, "wb") as target:
+                    found = _download(download.url, target, opener, progress, timeout)
+            except (urllib.error.URLError, OSError, TimeoutError) as err:
+                raise DataError(
+                    f"{spec.name}: could not download {download.url} ({type(err).__name__}: {err}); "
+                    f"nothing was written.\n{manual_instructions(spec, folder)}"
+                ) from None
+            if download.sha256 is not None and found != download.sha256:
+                raise DataError(
+                    f"{spec.name}: {download.url}: expected sha256 {download.sha256}, found {found}; "
+                    "nothing was written (a changed or corrupt download)"
+                )
+            if zipfile.is_zipfile(got_path):
+                with zipfile.ZipFile(got_path) as archive:
+                    for member in layout.members:
+                        info = None if member.path in placed else _zip_member(archive, member)
+                        if info is not None:
+                            with archive.open(info) as src, open(place(folder / member.path), "wb") as dst:
+                                shutil.copyfileobj(src, dst, CHUNK)
+                            placed[member.path] = folder / member.path
+            else:
+                single = next((m for m in layout.members if m.name == got_path.name), None)
+                if single is None:
+                    raise DataError(f"{spec.name}: {download.url} is no zip and no member of layout {layout.name!r}")
+                shutil.copyfile(got_path, place(folder / single.path))
+                placed[single.path] = folder / single.path
+        for member in layout.members:
+            if member.path not in placed:
+                raise DataError(f"{spec.name}: the downloads hold no {member.path}; nothing was written")
+            got = sha256_file(place(placed[member.path]), member.crlf)
+            if member.sha256 is not None and got != member.sha256:
+                raise DataError(
+                    f"{spec.name}: {member.path}: expected sha256 {member.sha256}, found {got}; nothing was written"
+                )
+    return [placed[m.path] for m in layout.members]
