@@ -350,13 +350,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     openmp.apply_shared_default()  # for the `--jobs` workers and side-by-side kernels (bdgf_nb.openmp)
     args = parse_args(argv)
-    from bdgf_nb.data.catalog import available_datasets, load_catalog
+    from bdgf_nb.data.catalog import available_datasets, load_catalog, with_benchmarks
 
     if args.data_dir:  # the notebooks' kernels inherit it
         os.environ[DATA_DIR_ENV] = str(data_dir(args.data_dir))
 
     try:  # every argument is checked before the first notebook runs
-        catalog = load_catalog(args.catalog or None)
+        catalog = with_benchmarks(load_catalog(args.catalog or None))
         if args.dataset != "all":
             expect(
                 args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}"

@@ -135,8 +135,9 @@ class Layout:
 
 @dataclass(frozen=True)
 class PaperDefaults:
-    """What the `paper` preset should use on this benchmark (docs/BENCHMARKS.md): the patch side
-    the published peers use, which bands, and the split their tables report."""
+    """The `paper` preset on this benchmark (docs/BENCHMARKS.md): the patch side (the preset's
+    own, pipeline/presets.py), which bands, and the split published tables report. Reported
+    numbers still use the leak-free split; notebook 00 shows the official one beside it."""
 
     patch: int = 11
     bands: str = "all bands of every modality"

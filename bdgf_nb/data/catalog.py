@@ -393,8 +393,7 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
 def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
     """Read and schema-check a catalog (default: data_catalog.yaml at the repo root, the parent
     of the bdgf_nb package). Relative paths in entries resolve against the catalog's folder.
-    The standard benchmarks (benchmarks.BENCHMARKS) follow as entries of kind "benchmark"
-    unless the catalog defines those names itself."""
+    The file's entries only; `with_benchmarks` adds the standard benchmarks' names."""
     path = Path(path) if path is not None else CATALOG_PATH
     check(path.is_file(), f"catalog not found: {path}")
     try:
@@ -405,7 +404,12 @@ def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
         isinstance(raw, dict) and len(raw) > 0,
         f"catalog {path}: expected a mapping of dataset name -> entry, found {_found(raw)}",
     )
-    entries = {str(name): parse_entry(str(name), entry, path.parent) for name, entry in raw.items()}
+    return {str(name): parse_entry(str(name), entry, path.parent) for name, entry in raw.items()}
+
+
+def with_benchmarks(entries: dict[str, CatalogEntry]) -> dict[str, CatalogEntry]:
+    """The catalog's entries, then an entry of kind "benchmark" for each standard benchmark
+    (benchmarks.BENCHMARKS) the catalog does not define itself: the names every catalog knows."""
     return {**entries, **{name: builtin_benchmark(name) for name in BENCHMARKS if name not in entries}}
 
 
@@ -423,12 +427,15 @@ def as_catalog(catalog: dict[str, CatalogEntry] | str | Path | None) -> dict[str
 
 
 def catalog_entry(name: str, catalog: dict[str, CatalogEntry] | str | Path | None = None) -> CatalogEntry:
-    """One dataset's entry; DataError naming the known datasets when `name` is not one."""
-    entries = as_catalog(catalog)
-    check(name in entries, f"unknown dataset {name!r}; known: {sorted(entries)}")
+    """One dataset's entry (a standard benchmark's name included); DataError naming the known
+    datasets when `name` is not one."""
+    own = as_catalog(catalog)
+    entries = with_benchmarks(own)
+    check(name in entries, f"unknown dataset {name!r}; known: {sorted(own)}; standard benchmarks: {sorted(BENCHMARKS)}")
     return entries[name]
 
 
 def available_datasets(catalog: dict[str, CatalogEntry] | str | Path | None = None) -> list[str]:
-    """Names of the synthetic datasets and of those whose files are all present, catalog order."""
-    return [name for name, entry in as_catalog(catalog).items() if entry.available]
+    """Names of the synthetic datasets and of those whose files are all present, catalog order,
+    then the standard benchmarks whose files are present in the data directory."""
+    return [name for name, entry in with_benchmarks(as_catalog(catalog)).items() if entry.available]
