@@ -191,6 +191,17 @@ def test_a_recipe_name_works_where_a_catalog_name_works(tmp_path: Path, monkeypa
     assert "trento" in with_benchmarks(load_catalog(own)) and "trento" in available_datasets(own)
 
 
+def test_bdgf_run_names_the_missing_files_before_any_notebook(tmp_path: Path, capsys, monkeypatch) -> None:
+    from bdgf_nb.cli import run
+
+    monkeypatch.setenv(DATA_DIR_ENV, "")  # restored afterwards: --data-dir sets it for the notebooks' kernels
+
+    assert run.main(["--dataset", "muufl", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"no complete layout of its files under {tmp_path.resolve() / 'muufl'}" in err
+    assert "bdgf-data fetch muufl" in err and not (tmp_path / "out").exists()
+
+
 def test_default_data_dir_is_the_per_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -431,7 +442,7 @@ def test_notebook_00_runs_on_a_trento_standin_by_name(tmp_path: Path, monkeypatc
 
     from bdgf_nb.cli import run
 
-    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)  # restored afterwards: --data-dir sets it
     write_trento_full_size(tmp_path / "data" / "trento")
     out = tmp_path / "out"
     assert (

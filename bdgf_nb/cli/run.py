@@ -28,9 +28,9 @@ from typing import Any
 
 from bdgf_nb import openmp
 from bdgf_nb.config_checks import check_fields
-from bdgf_nb.data.benchmarks import DATA_DIR_ENV, data_dir
+from bdgf_nb.data.benchmarks import DATA_DIR_ENV, benchmark, data_dir
 from bdgf_nb.data.catalog import catalog_entry
-from bdgf_nb.errors import BDGFError, ConfigError, expect
+from bdgf_nb.errors import BDGFError, ConfigError, DataError, expect
 from bdgf_nb.pipeline.parameters import RunParameters, add_arguments, from_arguments
 from bdgf_nb.pipeline.records import load_results
 from bdgf_nb.storage import atomic_write_json
@@ -350,6 +350,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     openmp.apply_shared_default()  # for the `--jobs` workers and side-by-side kernels (bdgf_nb.openmp)
     args = parse_args(argv)
+    from bdgf_nb.data.benchmark_load import missing_files_message
     from bdgf_nb.data.catalog import available_datasets, load_catalog, with_benchmarks
 
     if args.data_dir:  # the notebooks' kernels inherit it
@@ -361,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
             expect(
                 args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}"
             )
+            entry = catalog[args.dataset]
+            if entry.kind == "benchmark" and not entry.available:  # say where to get it before any notebook
+                raise DataError(missing_files_message(benchmark(entry.recipe), entry.benchmark_folder()))
         names = available_datasets(catalog) if args.dataset == "all" else [args.dataset]
         configs = [
             RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs)

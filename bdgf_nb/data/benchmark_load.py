@@ -29,6 +29,7 @@ from bdgf_nb.data.envi_roi import read_roi_ascii, roi_label_image
 from bdgf_nb.data.readers import ArrayRef, Reader
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.errors import DataError
+from bdgf_nb.memory import check_memory, scene_bytes
 
 
 def missing_files_message(spec: Benchmark, folder: Path) -> str:
@@ -245,6 +246,13 @@ def load_benchmark(spec: Benchmark, folder: str | Path | None = None, layout: La
     files = _Files(spec, layout, root)
     where = f"benchmark {spec.name!r} ({layout.name} layout, {root})"
 
+    height, width = layout.shape
+    channels = sum(layout.bands.values())
+    check_memory(  # before reading: Berlin (1723 x 476 x 248) needs about 3 GiB on its way to patches
+        scene_bytes(height, width, channels),
+        f"benchmark {spec.name!r}: a {height} x {width} scene of {channels} channels",
+        hint="use a machine with more memory, or crop the scene into a catalog entry of your own",
+    )
     modalities = {}
     for i, (name, ref) in enumerate(layout.modalities.items()):
         array, m_where = files.read(ref, name)
