@@ -152,6 +152,9 @@ def test_index_base_is_the_one_where_every_index_hits_a_label() -> None:
     gt1 = np.zeros((4, 5), np.int64)
     gt1[1, 1] = gt1[2, 3] = 1
     assert index_base(gt1, np.array([[2, 2], [3, 4]]), "x") == 1
+    both = np.ones((4, 5), np.int64)
+    notes: list[str] = []
+    assert index_base(both, np.array([[1, 1], [2, 2]]), "x", notes) == 0 and "0- and 1-based alike" in notes[0]
     with pytest.raises(DataError, match="0 of 2 hits 0-based and 1 1-based"):
         index_base(gt1, np.array([[0, 0], [2, 2]]), "x")
 
@@ -431,7 +434,7 @@ def test_every_recipe_is_complete() -> None:
 # --- notebook 00 on a benchmark by name --------------------------------------------------------
 
 
-@pytest.mark.slow(seconds=60)
+@pytest.mark.slow(seconds=29)
 def test_notebook_00_runs_on_a_trento_standin_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`bdgf-run --dataset trento --data-dir DIR --notebooks 00 --quick` on a full-size stand-in
     (the kernel sees the recipe unchanged): both splits side by side, their window leakage in

@@ -128,9 +128,10 @@ def _label_image(files: _Files, ref: Ref, what: str, notes: list[str]) -> np.nda
     return labels
 
 
-def index_base(gt: np.ndarray, index: np.ndarray, where: str) -> int:
+def index_base(gt: np.ndarray, index: np.ndarray, where: str, notes: list[str] | None = None) -> int:
     """0 or 1: the base under which every (row, col) index hits a labelled gt pixel (OUC index
-    files are read as 0-based by some loaders and 1-based by others). DataError if neither does."""
+    files are read as 0-based by some loaders and 1-based by others). DataError if neither does;
+    when both do, 0 (as MSF, DCM and RF read them) with a note in `notes`."""
     check(index.ndim == 2 and index.shape[1] == 2, f"{where}: expected (N, 2) (row, col) pairs, found {index.shape}")
     hits = {}
     for base in (0, 1):
@@ -143,6 +144,8 @@ def index_base(gt: np.ndarray, index: np.ndarray, where: str) -> int:
         f"{where}: expected every index to hit a labelled gt pixel under a 0- or 1-based reading, found "
         f"{hits[0]} of {index.shape[0]} hits 0-based and {hits[1]} 1-based",
     )
+    if len(full) == 2 and notes is not None:
+        notes.append(f"{where}: every index hits a labelled pixel read 0- and 1-based alike; read 0-based")
     return full[0]
 
 
@@ -179,7 +182,7 @@ def _labels(files: _Files, notes: list[str]) -> tuple[np.ndarray, np.ndarray | N
     for ref, what in ((spec.train, "train index"), (spec.test, "test index")):
         array, where = files.read(ref, what)
         index = as_integers(array, where)
-        base = index_base(gt, index, where)
+        base = index_base(gt, index, where, notes)
         mask = np.zeros(gt.shape, dtype=bool)
         mask[index[:, 0] - base, index[:, 1] - base] = True
         masks.append(mask)
