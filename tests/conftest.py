@@ -16,6 +16,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# The standard benchmarks' data folder (bdgf_nb/data/benchmarks.py): an empty one of the test
+# session's own that does not exist, so a user's downloaded benchmarks never enter a test (the
+# tests write stand-ins and name their folders).
+import tempfile  # noqa: E402
+
+os.environ["BDGF_DATA_DIR"] = os.path.join(tempfile.gettempdir(), f"bdgf-test-no-data-{os.getpid()}")
+
 from collections.abc import Iterator  # noqa: E402
 
 import pytest  # noqa: E402

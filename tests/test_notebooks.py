@@ -185,6 +185,9 @@ def test_all_notebooks_run_in_quick_mode(tmp_path):
         "adaptive",
     }
     assert "warnings" in summary["00_data"]["split"] and summary["00_data"]["modality_information"]
+    leakage = {r["split"]: r["test_share_window_has_train"] for r in summary["00_data"]["split_leakage"]}
+    assert leakage == {"leak-free (disjoint)": 0.0, "random (leaky twin)": leakage["random (leaky twin)"]}
+    assert leakage["random (leaky twin)"] > 0.5  # a random split's test pixels sit among training pixels
     assert {r["features"] for r in summary["01_pretraining"]["linear_probe"]} >= {"raw pixel", "diffusion (adaptive)"}
     assert len(summary["02_branches"]["rows"]) == 6
     methods = {r["method"] for r in summary["03_mutual_learning"]["rows"]}

@@ -289,7 +289,7 @@ CASES: list[tuple[str, Callable[[Path], Callable[[], Any]], type[BDGFError], str
         "catalog unknown kind",
         write_catalog_text("s: {kind: tiff}\n"),
         DataError,
-        r"catalog entry 's', field 'kind': expected one of \['synthetic', 'scene', 'pixel', 'tiles'\], found 'tiff'",
+        r"catalog entry 's', field 'kind': expected one of \[.*'tiles', 'benchmark'\], found 'tiff'",
     ),
     (
         "catalog unknown field",

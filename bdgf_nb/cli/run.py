@@ -28,7 +28,9 @@ from typing import Any
 
 from bdgf_nb import openmp
 from bdgf_nb.config_checks import check_fields
-from bdgf_nb.errors import BDGFError, ConfigError, expect
+from bdgf_nb.data.benchmarks import DATA_DIR_ENV, benchmark, data_dir
+from bdgf_nb.data.catalog import catalog_entry
+from bdgf_nb.errors import BDGFError, ConfigError, DataError, expect
 from bdgf_nb.pipeline.parameters import RunParameters, add_arguments, from_arguments
 from bdgf_nb.pipeline.records import load_results
 from bdgf_nb.storage import atomic_write_json
@@ -281,6 +283,7 @@ def run_dataset(cfg: RunConfig) -> Path:
     catalog = str(Path(cfg.params.catalog).resolve()) if cfg.params.catalog else ""  # notebooks run in their own folder
     params = dataclasses.replace(cfg.params, out_dir=str(out), catalog=catalog)
     paths = select_notebooks(cfg.notebooks, cfg.folder)
+    entry = catalog_entry(params.dataset, catalog or None)
     scheduled = None
     if cfg.jobs > 1 and any(p.name.startswith("03_") for p in paths):
         scheduled = schedule_comparison(cfg, params)
@@ -301,6 +304,7 @@ def run_dataset(cfg: RunConfig) -> Path:
         "jobs": cfg.jobs,
         "scheduled": scheduled,
         "catalog": catalog or None,
+        "data_dir": str(entry.benchmark_folder()) if entry.kind == "benchmark" else None,
         "notebook_seconds": timings,
         **load_results(out),
     }
@@ -332,6 +336,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (per dataset: OUT/<dataset>)")
     parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder of the standard benchmarks' files (bdgf-data list), one sub-folder each; "
+        f"default: ${DATA_DIR_ENV}, else ~/.cache/bdgf-data",
+    )
+    parser.add_argument(
         "--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all"
     )
     return parser.parse_args(argv)
@@ -340,14 +350,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     openmp.apply_shared_default()  # for the `--jobs` workers and side-by-side kernels (bdgf_nb.openmp)
     args = parse_args(argv)
-    from bdgf_nb.data.catalog import available_datasets, load_catalog
+    from bdgf_nb.data.benchmark_load import missing_files_message
+    from bdgf_nb.data.catalog import available_datasets, load_catalog, with_benchmarks
+
+    if args.data_dir:  # the notebooks' kernels inherit it
+        os.environ[DATA_DIR_ENV] = str(data_dir(args.data_dir))
 
     try:  # every argument is checked before the first notebook runs
-        catalog = load_catalog(args.catalog or None)
+        catalog = with_benchmarks(load_catalog(args.catalog or None))
         if args.dataset != "all":
             expect(
                 args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}"
             )
+            entry = catalog[args.dataset]
+            if entry.kind == "benchmark" and not entry.available:  # say where to get it before any notebook
+                raise DataError(missing_files_message(benchmark(entry.recipe), entry.benchmark_folder()))
         names = available_datasets(catalog) if args.dataset == "all" else [args.dataset]
         configs = [
             RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs)

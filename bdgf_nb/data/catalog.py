@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from bdgf_nb.data.benchmarks import BENCHMARKS, benchmark, find_member, present_layout
 from bdgf_nb.data.checks import check
 from bdgf_nb.data.nodata import NodataPolicy, parse_policy
 from bdgf_nb.data.readers import ArrayRef
@@ -25,19 +26,21 @@ from bdgf_nb.data.vector import VectorLabels
 from bdgf_nb.errors import DataError
 
 CATALOG_PATH = Path(__file__).resolve().parents[2] / "data_catalog.yaml"
-KINDS = ("synthetic", "scene", "pixel", "tiles")
+KINDS = ("synthetic", "scene", "pixel", "tiles", "benchmark")
 _COMMON = {"kind", "description", "citation", "licence", "metadata"}
 _FIELDS = {
     "synthetic": _COMMON | {"params"},
     "scene": _COMMON | {"path", "modalities", "gt", "train_mask", "test_mask", "class_names", "n_classes", "nodata"},
     "pixel": _COMMON | {"path", "modalities", "parts", "image_shape", "class_names", "n_classes"},
     "tiles": _COMMON | {"tiles", "modalities", "gt", "pad", "class_names", "n_classes", "nodata"},
+    "benchmark": _COMMON | {"recipe", "path"},
 }
 _REQUIRED = {
     "synthetic": (),
     "scene": ("modalities", "gt"),
     "pixel": ("parts", "modalities"),
     "tiles": ("tiles", "modalities", "gt", "pad"),
+    "benchmark": ("recipe",),
 }
 _VECTOR_FIELDS = {"vector", "class_field", "join", "min_pixels", "min_groups", "rare"}
 
@@ -70,7 +73,9 @@ class CatalogEntry:
     kind "synthetic" uses `params`; "scene" uses `modalities`, `gt` (an array or polygons),
     `nodata` and the masks; "tiles" the same per tile plus `tiles` and `pad`; "pixel" uses
     `parts`, `pixel_modalities` and `image_shape`; `class_names` / `n_classes` serve every file
-    kind. `metadata` is copied into the scene's metadata.
+    kind; "benchmark" names a standard benchmark's `recipe` (benchmarks.py) and reads its files
+    from `folder` (None: the data directory's sub-folder of that name, resolved when used).
+    `metadata` is copied into the scene's metadata.
     """
 
     name: str
@@ -92,9 +97,19 @@ class CatalogEntry:
     image_shape: tuple[int, int] | ArrayRef | None = None
     class_names: tuple[str, ...] | ArrayRef | None = None
     n_classes: int | None = None
+    recipe: str = ""  # kind "benchmark"
+    folder: Path | None = None  # kind "benchmark": where its files are (None: data_dir() / recipe)
+
+    def benchmark_folder(self) -> Path:
+        return self.folder if self.folder is not None else benchmark(self.recipe).folder()
 
     def files(self) -> list[Path]:
-        """Every file the entry reads, without repeats (every tile's, for kind "tiles")."""
+        """Every file the entry reads, without repeats (every tile's, for kind "tiles"; for a
+        benchmark, the members of its layout present, else of its first layout)."""
+        if self.kind == "benchmark":
+            spec, folder = benchmark(self.recipe), self.benchmark_folder()
+            layout = present_layout(spec, folder) or spec.layouts[0]
+            return [find_member(folder, m) or folder / m.path for m in layout.members]
         refs: list[ArrayRef | None] = [*self.modalities.values(), self.train_mask, self.test_mask]
         for part in self.parts:
             refs += [part.labels, part.coords]
@@ -110,6 +125,8 @@ class CatalogEntry:
     @property
     def available(self) -> bool:
         """Synthetic, or every file present."""
+        if self.kind == "benchmark":
+            return present_layout(benchmark(self.recipe), self.benchmark_folder()) is not None
         return self.kind == "synthetic" or all(p.is_file() for p in self.files())
 
 
@@ -292,6 +309,14 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
     common["metadata"] = _parse_mapping(raw, "metadata", where)
     if kind == "synthetic":
         return CatalogEntry(name, kind, params=_parse_mapping(raw, "params", where), **common)
+    if kind == "benchmark":
+        recipe, folder = raw["recipe"], raw.get("path")
+        check(recipe in BENCHMARKS, f"{where}, field 'recipe': expected one of {sorted(BENCHMARKS)}, found {recipe!r}")
+        check(
+            folder is None or isinstance(folder, str),
+            f"{where}, field 'path': expected a folder, found {_found(folder)}",
+        )
+        return CatalogEntry(name, kind, recipe=recipe, folder=(root / folder).resolve() if folder else None, **common)
 
     path = raw.get("path")
     check(path is None or isinstance(path, str), f"{where}, field 'path': expected a string, found {_found(path)}")
@@ -367,7 +392,8 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
 
 def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
     """Read and schema-check a catalog (default: data_catalog.yaml at the repo root, the parent
-    of the bdgf_nb package). Relative paths in entries resolve against the catalog's folder."""
+    of the bdgf_nb package). Relative paths in entries resolve against the catalog's folder.
+    The file's entries only; `with_benchmarks` adds the standard benchmarks' names."""
     path = Path(path) if path is not None else CATALOG_PATH
     check(path.is_file(), f"catalog not found: {path}")
     try:
@@ -381,17 +407,35 @@ def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
     return {str(name): parse_entry(str(name), entry, path.parent) for name, entry in raw.items()}
 
 
+def with_benchmarks(entries: dict[str, CatalogEntry]) -> dict[str, CatalogEntry]:
+    """The catalog's entries, then an entry of kind "benchmark" for each standard benchmark
+    (benchmarks.BENCHMARKS) the catalog does not define itself: the names every catalog knows."""
+    return {**entries, **{name: builtin_benchmark(name) for name in BENCHMARKS if name not in entries}}
+
+
+def builtin_benchmark(name: str) -> CatalogEntry:
+    """The entry every catalog has for a standard benchmark it does not define itself: its
+    files under the data directory (benchmarks.data_dir)."""
+    spec = benchmark(name)
+    return CatalogEntry(
+        name, "benchmark", description=spec.title, citation=spec.citation, licence=spec.licence, recipe=name
+    )
+
+
 def as_catalog(catalog: dict[str, CatalogEntry] | str | Path | None) -> dict[str, CatalogEntry]:
     return catalog if isinstance(catalog, dict) else load_catalog(catalog)
 
 
 def catalog_entry(name: str, catalog: dict[str, CatalogEntry] | str | Path | None = None) -> CatalogEntry:
-    """One dataset's entry; DataError naming the known datasets when `name` is not one."""
-    entries = as_catalog(catalog)
-    check(name in entries, f"unknown dataset {name!r}; known: {sorted(entries)}")
+    """One dataset's entry (a standard benchmark's name included); DataError naming the known
+    datasets when `name` is not one."""
+    own = as_catalog(catalog)
+    entries = with_benchmarks(own)
+    check(name in entries, f"unknown dataset {name!r}; known: {sorted(own)}; standard benchmarks: {sorted(BENCHMARKS)}")
     return entries[name]
 
 
 def available_datasets(catalog: dict[str, CatalogEntry] | str | Path | None = None) -> list[str]:
-    """Names of the synthetic datasets and of those whose files are all present, catalog order."""
-    return [name for name, entry in as_catalog(catalog).items() if entry.available]
+    """Names of the synthetic datasets and of those whose files are all present, catalog order,
+    then the standard benchmarks whose files are present in the data directory."""
+    return [name for name, entry in with_benchmarks(as_catalog(catalog)).items() if entry.available]

@@ -1,18 +1,22 @@
 """Every scene enters the pipeline here: `load_scene(name)` turns a catalog entry (catalog.py)
 into a validated `Scene` (a full (H, W) grid) or `PixelScene` (one row per labelled pixel), by
-its kind: `synthetic` (synthetic.py), `scene` (raster_scene.py), `tiles` (tiles.py) or `pixel`
-(pixel_table.py). `write_catalog_entry` appends a validated entry for a user's files.
+its kind: `synthetic` (synthetic.py), `scene` (raster_scene.py), `tiles` (tiles.py), `pixel`
+(pixel_table.py) or `benchmark` (a standard benchmark's recipe, benchmark_load.py).
+`write_catalog_entry` appends a validated entry for a user's files.
 
 Every check raises `DataError` naming the dataset, file, key and what was expected and found.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bdgf_nb.data.benchmark_load import load_benchmark
+from bdgf_nb.data.benchmarks import benchmark
 from bdgf_nb.data.catalog import CatalogEntry, catalog_entry, load_catalog, parse_entry
 from bdgf_nb.data.checks import check
 from bdgf_nb.data.pixel_table import load_pixel_scene
@@ -37,6 +41,9 @@ def load_scene(
 
         return load_synthetic_scene(entry, overrides)
     check(not overrides, f"dataset {name!r} is read from files and takes no overrides, found {sorted(overrides)}")
+    if entry.kind == "benchmark":
+        scene = load_benchmark(benchmark(entry.recipe), entry.benchmark_folder())
+        return replace(scene, name=name) if name != entry.recipe else scene
     if entry.kind == "tiles":
         return load_tile_scene(entry)
     reader = Reader()

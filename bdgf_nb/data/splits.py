@@ -114,6 +114,32 @@ def buffer_mask(train: np.ndarray, distance: int) -> np.ndarray:
     return maximum_filter(train.astype(np.uint8), size=2 * distance + 1, mode="constant") > 0
 
 
+def window_leakage(train: np.ndarray, test: np.ndarray, patch: int) -> float:
+    """Share of test pixels whose `patch` x `patch` window (centred) contains a training pixel:
+    how much of what a patch model sees at test time it has seen labelled. 0 on a leak-free
+    split; NaN without test pixels. Image masks only (H, W)."""
+    check(
+        train.ndim == 2 and train.shape == test.shape,
+        f"window_leakage: expected two (H, W) masks, found {train.shape}, {test.shape}",
+    )
+    expect(patch >= 1 and patch % 2 == 1, ConfigError, f"patch must be odd and >= 1, found {patch}")
+    n_test = int(test.sum())
+    if n_test == 0:
+        return float("nan")
+    return float((buffer_mask(train, patch // 2) & test).sum() / n_test)
+
+
+def leakage_rows(splits: dict[str, Split], patch: int) -> list[dict[str, object]]:
+    """One row per split: its pixel counts and `window_leakage` at `patch` x `patch` (None for a
+    pixel table, whose (1, N) masks have no neighbourhood)."""
+    rows: list[dict[str, object]] = []
+    for name, split in splits.items():
+        image = split.train.ndim == 2 and split.train.shape[0] > 1
+        share = window_leakage(split.train, split.test, patch) if image else None
+        rows.append({"split": name, **split.counts(), "patch": patch, "test_share_window_has_train": share})
+    return rows
+
+
 def disjoint_block_split(
     labels: np.ndarray,
     patch: int,

@@ -21,7 +21,7 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from bdgf_nb.config_checks import check_fields
-from bdgf_nb.data.catalog import load_catalog
+from bdgf_nb.data.catalog import load_catalog, with_benchmarks
 from bdgf_nb.ddpm.masking import MODES
 from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.metrics import SELECTION_METRICS
@@ -76,7 +76,7 @@ class RunParameters:
             f"RunParameters.preset: expected '' or one of {list(PRESETS)}, found {self.preset!r}",
         )
         try:
-            catalog = load_catalog(self.catalog or None)
+            catalog = with_benchmarks(load_catalog(self.catalog or None))
         except DataError as err:
             raise ConfigError(f"RunParameters.catalog: {err}") from None
         expect(
