@@ -85,7 +85,7 @@ def test_forward_process_rejects_bad_inputs(diffusion):
     gain=st.floats(0.0, 2.0),
 )
 def test_rule_target_is_where_the_real_masker_settles(r0, r1, p0, p_max, gain):
-    cfg = MaskingConfig(p0=p0, p_max=p_max, gain=gain, tau=0.0, warmup_fraction=0.0)
+    cfg = MaskingConfig(signal="reliance", p0=p0, p_max=p_max, gain=gain, tau=0.0, warmup_fraction=0.0)
     rule = explore.masking_rule(cfg, [r0, r1])
     masker = ModalityMasker(cfg, 2, total_steps=10)
     masker.observe_reliance([r0, r1])
@@ -112,7 +112,7 @@ def test_sweep_saturation_points_are_where_the_targets_hit_the_bounds():
 
 
 def test_simulated_trajectory_holds_p0_in_warmup_then_approaches_the_target():
-    cfg = MaskingConfig(p0=0.1, p_max=0.5, gain=0.8, tau=0.1, warmup_fraction=0.1)
+    cfg = MaskingConfig(signal="reliance", p0=0.1, p_max=0.5, gain=0.8, tau=0.1, warmup_fraction=0.1)
     path = explore.simulate_masking(cfg, [0.3, 0.0], epochs=20, steps_per_epoch=10)
     target = explore.masking_rule(cfg, [0.3, 0.0]).target
     assert path.shape == (200, 2)

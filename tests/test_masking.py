@@ -27,7 +27,7 @@ def test_modes_and_warmup():
     assert ModalityMasker(MaskingConfig(mode="random", random_p=0.3), 2, 100).probabilities == [0.3, 0.3]
     assert ModalityMasker(MaskingConfig(mode="random_matched", matched_p=0.17), 2, 100).probabilities == [0.17, 0.17]
     assert ModalityMasker(MaskingConfig(mode="random"), 1, 100).probabilities == [0.0]  # never hide the only modality
-    masker = ModalityMasker(MaskingConfig(warmup_fraction=0.1), 2, 100)
+    masker = ModalityMasker(MaskingConfig(signal="reliance", warmup_fraction=0.1), 2, 100)
     masker.observe_reliance([0.5, 0.0])
     for _ in range(10):
         assert masker.probabilities == [0.1, 0.1]  # warm-up: p0 whatever the signal
@@ -59,7 +59,7 @@ def run(masker: ModalityMasker, reliance: list[float], steps: int) -> list[list[
 def test_p_rises_for_a_dominant_modality_and_falls_when_the_imbalance_goes():
     """The closed loop: p follows the measured balance up AND down. Fails if `update` stops
     moving p (p would sit at p0) or if p can only grow (the old saturating rule)."""
-    masker = ModalityMasker(MaskingConfig(warmup_fraction=0.0, tau=0.1), 2, 100)
+    masker = ModalityMasker(MaskingConfig(signal="reliance", warmup_fraction=0.0, tau=0.1), 2, 100)
     up = run(masker, [0.3, 0.0], 40)  # the others lean on modality 0 only
     p_up = [p[0] for p in up]
     assert all(b >= a for a, b in zip(p_up, p_up[1:], strict=False)) and p_up[-1] > 0.35
@@ -73,7 +73,7 @@ def test_p_rises_for_a_dominant_modality_and_falls_when_the_imbalance_goes():
 def test_loop_settles_inside_the_range_on_a_plant_that_responds():
     """A toy denoiser whose reliance on modality 0 drops as it is hidden more: the loop finds an
     interior equilibrium instead of pinning p at p_max (what the old open-loop rule did)."""
-    masker = ModalityMasker(MaskingConfig(warmup_fraction=0.0), 2, 200)
+    masker = ModalityMasker(MaskingConfig(signal="reliance", warmup_fraction=0.0), 2, 200)
     trajectory = []
     for _ in range(20):  # 20 "epochs" of 10 steps, reliance measured after each
         p = masker.probabilities[0]
@@ -100,7 +100,7 @@ def test_loss_signal_masks_the_faster_learner_more():
 
 
 def test_unusable_reliance_keeps_the_last_measurement():
-    masker = ModalityMasker(MaskingConfig(warmup_fraction=0.0, tau=0.0), 2, 100)
+    masker = ModalityMasker(MaskingConfig(signal="reliance", warmup_fraction=0.0, tau=0.0), 2, 100)
     run(masker, [0.3, 0.1], 1)
     p = masker.probabilities
     run(masker, [float("nan"), 0.2], 1)
@@ -151,7 +151,7 @@ def test_sampling_frequencies_and_at_most_one_hidden():
     alpha=st.floats(0.0, 5.0),
 )
 def test_probabilities_stay_in_range_and_never_mask_all(n, losses, alpha):
-    cfg = MaskingConfig(gain=alpha, warmup_fraction=0.05, start_window=3)
+    cfg = MaskingConfig(signal="reliance", gain=alpha, warmup_fraction=0.05, start_window=3)
     masker = ModalityMasker(cfg, n, 40)
     for i, row in enumerate(losses):
         masker.update(row[:n])

@@ -137,7 +137,12 @@ def test_adaptive_masking_follows_the_measured_reliance_and_random_matched_spend
     run's matched_rate hides at exactly that rate every epoch."""
     from bdgf_nb.ddpm.masking import matched_rate
 
-    cfg = tiny(epochs=6, lr=3e-3, ema_decay=0.0, masking=MaskingConfig(mode="adaptive", warmup_fraction=0.2, tau=0.05))
+    cfg = tiny(
+        epochs=6,
+        lr=3e-3,
+        ema_decay=0.0,
+        masking=MaskingConfig(signal="reliance", mode="adaptive", warmup_fraction=0.2, tau=0.05),
+    )
     hist = pretrain(
         data(n=200), GROUPS, cfg, progress=False
     ).history  # lidar = 2 * mean(hsi): the denoiser learns to lean on hsi

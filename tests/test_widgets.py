@@ -103,7 +103,7 @@ def test_forward_panel_redraws_for_every_t(diffusion):
 
 
 def test_masking_panel_names_saturation_and_shows_invalid_settings():
-    panel = build_masking_panel(MaskingConfig(p0=0.1, p_max=0.5, gain=0.8))
+    panel = build_masking_panel(MaskingConfig(signal="reliance", p0=0.1, p_max=0.5, gain=0.8))
     assert (
         "lidar: reliance 0.010, share 12 %" in panel.text.value and "clipped to 0" in panel.text.value
     )  # reliance 0.2 vs 0.01

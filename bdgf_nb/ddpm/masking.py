@@ -4,9 +4,9 @@ The denoiser's measured balance sets how often each modality is hidden, and hidi
 changes the balance measured next: a feedback loop. Three pieces:
 
 1. A bounded imbalance signal e_m. From the dominance d_m of modality m (`signal`):
-   - "reliance" (default): d_m = cross-modal reliance on m (balance.py: how much the denoiser uses
+   - "reliance": d_m = cross-modal reliance on m (balance.py: how much the denoiser uses
      m to denoise the others), measured once per epoch on a held-out batch;
-   - "feature": d_m = R^2_m, how well the frozen features, read as the branches will read them,
+   - "feature" (default): d_m = R^2_m, how well the frozen features, read as the branches will read them,
      reconstruct m on the held-out batch (feature_balance.patch_feature_r2): the over-carried
      modality is hidden more, so the denoiser must carry it from the others' inputs, and the
      rule turns round when the R^2 order flips;
@@ -74,7 +74,7 @@ class MaskingConfig:
     random_p: float = 0.25  # mode "random"
     matched_p: float | None = None  # mode "random_matched": the adaptive run's `matched_rate(history, names)`
     start_window: int = 10
-    signal: str = "reliance"  # "reliance" | "loss" | "feature" (see module docstring)
+    signal: str = "feature"  # "feature" | "reliance" | "loss" (module docstring; docs/METHOD.md §1, why "feature")
 
     def __post_init__(self) -> None:
         check_fields(self)

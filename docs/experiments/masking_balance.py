@@ -23,7 +23,9 @@ adaptive on the feature R^2 ("feature" signal); random masking at the feature ar
 rate (`random_matched`, the same budget spent blindly). Mean, sample std and 95 % t-interval over
 draws, and the paired difference draw by draw with its interval.
 
-    python docs/experiments/masking_balance.py [--dataset synthetic] [--draws 4] [--preset quick] [--bdgf]
+    OMP_WAIT_POLICY=PASSIVE python docs/experiments/masking_balance.py [--dataset synthetic] [--draws 4] [--bdgf]
+
+(PASSIVE: on cores shared with other work, the default spin-waiting made one DDPM epoch 30x slower.)
 
 Writes outputs/experiments/masking_balance_<dataset>.json; DDPM checkpoints and features are kept
 under outputs/experiments/masking_balance/, so a rerun reloads them.
