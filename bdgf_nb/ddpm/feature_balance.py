@@ -37,6 +37,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bdgf_nb.ddpm.diffusion import GaussianDiffusion
+from bdgf_nb.ddpm.features import FeatureConfig
 from bdgf_nb.errors import ConfigError, DataError, expect
 
 
@@ -149,7 +150,7 @@ def patch_feature_r2(
     expect(n >= 4, DataError, f"patch_feature_r2 needs >= 4 patches, found {n}")
     was_training = diffusion.training
     diffusion.eval()
-    crop = min(3, (p - 1) // 3)  # FeatureConfig.at_patch: the kept central block
+    crop = FeatureConfig(timesteps=tuple(timesteps)).at_patch(p).overlap  # the block extract_features keeps
     generator = torch.Generator().manual_seed(seed)
     noises = [torch.randn(x0.shape[1:], generator=generator) for _ in timesteps]
     dev = next(diffusion.parameters()).device

@@ -195,17 +195,27 @@ class MaskingRule:
     saturated: tuple[str | None, ...]  # "p_max", "0" or None per modality
 
 
-PANEL_SIGNALS = ("reliance", "feature")  # the signals the rule's panel can replay (not the loss ratios)
+# The signals the rule's panel can replay (not the loss ratios): history key prefix (pretrain.py), label.
+PANEL_SIGNALS = {"reliance": ("reliance_", "reliance"), "feature": ("patch_r2_", "feature R²")}
 
 
-def signal_key(cfg: MaskingConfig) -> str:
-    """The history key prefix of the rule's signal: reliance_<m> or patch_r2_<m> (pretrain.py)."""
+def _panel_signal(cfg: MaskingConfig) -> tuple[str, str]:
     expect(
         cfg.signal in PANEL_SIGNALS,
         ConfigError,
         f"the masking panel shows signals {list(PANEL_SIGNALS)}, found {cfg.signal!r}",
     )
-    return "reliance_" if cfg.signal == "reliance" else "patch_r2_"
+    return PANEL_SIGNALS[cfg.signal]
+
+
+def signal_key(cfg: MaskingConfig) -> str:
+    """The history key prefix of the rule's signal: reliance_<m> or patch_r2_<m> (pretrain.py)."""
+    return _panel_signal(cfg)[0]
+
+
+def signal_label(cfg: MaskingConfig) -> str:
+    """How the panel names the rule's signal: "reliance" or "feature R²"."""
+    return _panel_signal(cfg)[1]
 
 
 def masking_rule(cfg: MaskingConfig, reliance: Sequence[float]) -> MaskingRule:
@@ -330,9 +340,7 @@ def masking_figure(
             left.axvline(s, color="grey", lw=0.7, ls="--")
             left.annotate(label, (s, y), fontsize=7, xytext=(-2, 4), textcoords="offset points", ha="right")
     left.axvline(0.5, color="black", lw=0.5, ls=":")
-    left.set_xlabel(
-        f"share s of {names[0]} in the {'reliance' if cfg.signal == 'reliance' else 'feature R²'} (0.5 = balanced)"
-    )
+    left.set_xlabel(f"share s of {names[0]} in the {signal_label(cfg)} (0.5 = balanced)")
     left.set_ylabel("target masking probability p*")
     left.set_ylim(-0.02, max(cfg.p_max, 0.05) * 1.1)
     left.legend(fontsize=7, loc="upper center")

@@ -220,7 +220,8 @@ def idea_effects(
     model seeds: "seeds" then reads "n DDPM draws" and one draw is "1 draw"."""
     records = []
     for idea, with_it, without in ideas:
-        per_unit = _per_draw if idea in DRAW_IDEAS else _per_seed
+        draws = idea in DRAW_IDEAS
+        per_unit, unit, one = (_per_draw, "DDPM draw", "1 draw") if draws else (_per_seed, "seed", "1 seed")
         with_seeds = {m: per_unit(rows, with_it, m) for m in LABELS}
         without_seeds = {m: per_unit(rows, without, m) for m in LABELS}
         if not (with_seeds["overall_accuracy"] and without_seeds["overall_accuracy"]):
@@ -228,13 +229,10 @@ def idea_effects(
         record: dict[str, Any] = {"idea": idea, "with": with_it, "without": without}
         for metric, label in LABELS.items():
             s = paired_difference(with_seeds[metric], without_seeds[metric], confidence, name=idea)
-            unit = "DDPM draw" if idea in DRAW_IDEAS else "seed"
             record[f"Δ{label} [{round(100 * confidence)} % CI]"] = _signed_interval(s.n, s.mean, s.low, s.high, unit)
             record.update({f"{label} effect": s.mean, f"{label} low": s.low, f"{label} high": s.high})
             if label == "OA":
-                draws = idea in DRAW_IDEAS
                 record["seeds"] = f"{s.n} DDPM draw{'s' * (s.n > 1)}" if draws else s.n
-                one = "1 draw" if draws else "1 seed"
                 record["verdict (OA)"] = (
                     one if s.n == 1 else "helps" if s.low > 0 else "hurts" if s.high < 0 else "cannot tell"
                 )

@@ -40,6 +40,7 @@ from bdgf_nb.presentation.explore import (
     scan_figure,
     schedule_snr,
     signal_key,
+    signal_label,
     stretch_like,
     token_labels,
     trace_mamba_branch,
@@ -244,9 +245,8 @@ def build_masking_panel(
 
     base = cfg or MaskingConfig()
     names = list(names)
-    key = signal_key(base)
-    label, top = ("reliance", 0.5) if base.signal == "reliance" else ("feature R²", 1.0)
-    start = (0.2, 0.01) if base.signal == "reliance" else (0.7, 0.9)
+    key, label = signal_key(base), signal_label(base)
+    top, start = (0.5, (0.2, 0.01)) if base.signal == "reliance" else (1.0, (0.7, 0.9))
     sliders: dict[str, Any] = {
         "p0": widgets.FloatSlider(value=base.p0, min=0.0, max=1.0, step=0.01, description="p0"),
         "p_max": widgets.FloatSlider(value=base.p_max, min=0.0, max=1.0, step=0.01, description="p_max"),

@@ -224,7 +224,6 @@ def print_table(result: dict[str, Any], keys: list[str]) -> None:
                 f"{ref[6:]} {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
                 for ref, d in s.items()
                 if ref.startswith("minus_")
-                for d in [d]
             )
             print(f"  {name:<32} {s['mean']:.3f} (sd {s['std']:.3f})  {diffs}")
 
