@@ -300,6 +300,7 @@ def run_dataset(cfg: RunConfig) -> Path:
         "class_balanced": params.class_balanced,
         "select_on": params.select_on,
         "masking": params.masking,
+        "labels_per_class": params.labels_per_class or None,  # a label budget; None: every training pixel
         "allow_unmeasurable": params.allow_unmeasurable,
         "jobs": cfg.jobs,
         "scheduled": scheduled,

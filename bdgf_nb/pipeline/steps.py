@@ -19,7 +19,7 @@ import torch
 from bdgf_nb.checkpoint import state_dict_hash
 from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
-from bdgf_nb.data.sampling import limit_mask
+from bdgf_nb.data.sampling import limit_mask, per_class_mask
 from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.data.splits import (
     Split,
@@ -43,7 +43,7 @@ from bdgf_nb.pipeline.variants import Variant
 from bdgf_nb.storage import array_digest, stored_array, stored_json
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.classifier import train_classifier
-from bdgf_nb.train.pretrain import pretrain
+from bdgf_nb.train.pretrain import PretrainConfig, pretrain, steps_per_epoch
 
 
 @dataclass
@@ -99,6 +99,15 @@ class PretrainedDDPM:
     diffusion: GaussianDiffusion  # eval mode, on the CPU
     history: list[dict[str, float]]
     seconds: float
+    config: PretrainConfig | None = None  # how it was trained (epochs derived from the scene's patches)
+    n_patches: int = 0  # unlabelled patches it was trained on (the held-out balance ones included)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps of one of its epochs (what the masking panel replays step by step)."""
+        expect(self.config is not None, ConfigError, "steps_per_epoch: this DDPM records no config")
+        assert self.config is not None
+        return steps_per_epoch(self.n_patches, self.config)
 
 
 def split_channels(channels_last: np.ndarray, channel_groups: dict[str, int]) -> dict[str, np.ndarray]:
@@ -209,14 +218,10 @@ def pretrain_ddpm(
         matched_p = matched_rate(adaptive.history, list(prepared.channel_groups))
     valid = prepared.scene.metadata.get("valid")  # tiles: padding and nodata holes are no pretraining data
     x0 = unlabelled_patches(prepared.image, settings.ddpm_patches, prepared.patch, seed=source.seed, mask=valid)
-    result = pretrain(
-        x0,
-        prepared.channel_groups,
-        settings.pretrain_config(masking, source.seed, matched_p),
-        checkpoint_path=ctx.ddpm_checkpoint(prepared.scene.name, source),
-        progress=progress,
-    )
-    return PretrainedDDPM(source, result.diffusion, result.history, result.seconds)
+    cfg = settings.pretrain_config(masking, source.seed, matched_p, n_patches=x0.shape[0])
+    checkpoint = ctx.ddpm_checkpoint(prepared.scene.name, source)
+    result = pretrain(x0, prepared.channel_groups, cfg, checkpoint_path=checkpoint, progress=progress)
+    return PretrainedDDPM(source, result.diffusion, result.history, result.seconds, cfg, x0.shape[0])
 
 
 def extract_diffusion_features(
@@ -287,13 +292,32 @@ class ClassifierRun:
 def training_pixels(ctx: RunContext, prepared: Prepared, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit, val) masks a classifier of model seed `seed` trains and selects on: the same for
     every variant of that seed (paired comparisons); capped, class-stratified, where the preset
-    caps them (quick mode)."""
-    settings = ctx.preset
+    caps them (quick mode).
+
+    Under a label budget (`ctx.labels_per_class`), fit holds that many pixels per class drawn
+    inside the spatially disjoint fit region with `seed` (`data.sampling.per_class_mask`), and
+    val as many per class inside the validation blocks: a validation set larger than the
+    training set would spend labels the budget does not have. The classifier then trains for a
+    fixed length (`Preset.train_config`), so validation only records."""
+    settings, budget = ctx.preset, ctx.labels_per_class
+    val_region = prepared.split.val if prepared.split.val is not None else prepared.split.fit
+    if budget is not None:
+        fit = per_class_mask(prepared.split.fit, prepared.labels, budget, seed)
+        return fit, per_class_mask(val_region, prepared.labels, budget, seed)
     fit = limit_mask(prepared.split.fit, prepared.labels, settings.max_train_pixels, seed)
     val = limit_mask(
-        prepared.split.val if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed
+        val_region if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed
     )
     return fit, val
+
+
+def labelled_pixels(ctx: RunContext, prepared: Prepared, seed: int) -> np.ndarray:
+    """The labelled pixels a baseline (SVM, RF, probe) of model seed `seed` may learn from: the
+    whole training region, or under a label budget exactly the pixels the classifiers of that
+    seed train on (the budget is the same for every method)."""
+    if ctx.labels_per_class is None:
+        return prepared.split.train
+    return training_pixels(ctx, prepared, seed)[0]
 
 
 def train_variant(
@@ -332,7 +356,7 @@ def train_variant(
         prepared.dataset(fit, guides),
         val_set,
         prepared.n_classes,
-        settings.train_config(seed),
+        settings.train_config(seed, budget=ctx.labels_per_class is not None),
         checkpoint_path=checkpoint,
         progress=progress,
     )
@@ -437,6 +461,7 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
     pair with the classifiers of the same model seed."""
     seed = ctx.seed if seed is None else seed
     labels, split = prepared.labels, prepared.split
+    train = labelled_pixels(ctx, prepared, seed)  # under a label budget: the classifiers' pixels
     configs = [
         ctx.preset.baseline_config(seed, kind)
         for kind in (("centre",) if prepared.is_pixel_scene else ("centre", "patch_stats"))
@@ -447,7 +472,7 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
     def fit_all() -> list[dict[str, Any]]:
         rows = []
         for cfg in configs:
-            for row in run_baselines(fused, labels, split.train, split.test, prepared.n_classes, cfg):
+            for row in run_baselines(fused, labels, train, split.test, prepared.n_classes, cfg):
                 rows.append({**row, "method": f"{row['method']} ({cfg.features.replace('_', ' ')})"})
         return rows
 
@@ -460,7 +485,7 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
         "channels": prepared.channel_groups,
         "image": array_digest(prepared.image),
         "labels": array_digest(labels),
-        "train": array_digest(split.train),
+        "train": array_digest(train),
         "test": array_digest(split.test),
         "n_classes": prepared.n_classes,
         "sklearn": sklearn.__version__,
@@ -480,12 +505,12 @@ def baseline_scene_map(
     scikit-learn's version) so notebooks 03 and 04 fit and predict it once. Bump
     "baseline_map" when fit_predict or pixel_features change what they compute."""
     cfg = ctx.preset.baseline_config(ctx.seed, features, (model,))
-    split = prepared.split
+    train = labelled_pixels(ctx, prepared, ctx.seed)
 
     def compute() -> np.ndarray:
         stacked = pixel_features(np.moveaxis(prepared.image, 0, -1), features, prepared.patch)
         predicted = fit_predict(
-            model, stacked[split.train], prepared.labels[split.train], stacked.reshape(-1, stacked.shape[-1]), cfg
+            model, stacked[train], prepared.labels[train], stacked.reshape(-1, stacked.shape[-1]), cfg
         )
         return predicted.reshape(prepared.labels.shape)
 
@@ -494,7 +519,7 @@ def baseline_scene_map(
         "config": asdict(cfg),
         "image": array_digest(prepared.image),
         "labels": array_digest(prepared.labels),
-        "train": array_digest(split.train),
+        "train": array_digest(train),
         "patch": prepared.patch,
         "sklearn": sklearn.__version__,
     }
