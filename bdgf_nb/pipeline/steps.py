@@ -118,9 +118,9 @@ def _grid(scene: Scene | PixelScene) -> tuple[np.ndarray, np.ndarray]:
 def prepare(
     ctx: RunContext, scene: Scene | PixelScene | None = None, split: Split | None = None, val_fraction: float = 0.1
 ) -> Prepared:
-    """Split (unless given: the preset's protocol, the leak-free split by default and the scene's
-    official one under the paper preset, splits.default_split), carve a spatially separate validation set out
-    of the training region, standardise on the fit pixels, lay out (C, H, W).
+    """Split (unless given, by the preset's protocol: the leak-free split, or the scene's
+    official one under the paper preset; splits.default_split), carve a spatially separate
+    validation set out of the training region, standardise on the fit pixels, lay out (C, H, W).
 
     `scene`: None loads `ctx.dataset` from the run's catalog. A split that cannot measure (a
     class missing from train or test, too few test pixels) is refused unless
@@ -172,7 +172,7 @@ def leaky_twin(prepared: Prepared, seed: int = 0, split: Split | None = None) ->
     `prepared.split`): the accuracy gap to the leak-free split measures what spatial leakage
     inflates."""
     labelled = int((prepared.labels > 0).sum())
-    share = float((split or prepared.split).train.sum()) / labelled
+    share = float((prepared.split if split is None else split).train.sum()) / labelled
     return random_per_class_split(prepared.labels, share, seed=seed)
 
 
