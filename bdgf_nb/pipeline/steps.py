@@ -26,6 +26,7 @@ from bdgf_nb.data.splits import (
     check_measurable,
     default_split,
     random_per_class_split,
+    scene_official_split,
     with_validation,
 )
 from bdgf_nb.ddpm.diffusion import GaussianDiffusion
@@ -126,8 +127,9 @@ def _grid(scene: Scene | PixelScene) -> tuple[np.ndarray, np.ndarray]:
 def prepare(
     ctx: RunContext, scene: Scene | PixelScene | None = None, split: Split | None = None, val_fraction: float = 0.1
 ) -> Prepared:
-    """Split (the leak-free default unless given), carve a spatially separate validation set out
-    of the training region, standardise on the fit pixels, lay out (C, H, W).
+    """Split (unless given, by the preset's protocol: the leak-free split, or the scene's
+    official one under the paper preset; splits.default_split), carve a spatially separate
+    validation set out of the training region, standardise on the fit pixels, lay out (C, H, W).
 
     `scene`: None loads `ctx.dataset` from the run's catalog. A split that cannot measure (a
     class missing from train or test, too few test pixels) is refused unless
@@ -140,7 +142,9 @@ def prepare(
     stacked, labels = _grid(scene)
     patch = 1 if isinstance(scene, PixelScene) else scene_patch(scene, ctx.preset.patch)
     if split is None:
-        split = default_split(scene, patch=patch, seed=ctx.seed, allow_unmeasurable=ctx.allow_unmeasurable)
+        split = default_split(
+            scene, patch=patch, seed=ctx.seed, allow_unmeasurable=ctx.allow_unmeasurable, protocol=ctx.preset.split
+        )
     else:
         split = check_measurable(split, labels.reshape(split.train.shape), scene.class_names, ctx.allow_unmeasurable)
     if split.train.ndim == 1:
@@ -172,21 +176,58 @@ def scene_patch(scene: Scene, wanted: int) -> int:
     return wanted if pad is None else min(wanted, 2 * int(pad) + 1)
 
 
-def leaky_twin(prepared: Prepared, seed: int = 0) -> Split:
-    """A random per-class split with the same training share as `prepared.split`: the accuracy
-    gap to the leak-free split measures what spatial leakage inflates."""
+def leaky_twin(prepared: Prepared, seed: int = 0, split: Split | None = None) -> Split:
+    """A random per-class split with the same training share as `split` (default
+    `prepared.split`): the accuracy gap to the leak-free split measures what spatial leakage
+    inflates."""
     labelled = int((prepared.labels > 0).sum())
-    share = float(prepared.split.train.sum()) / labelled
+    share = float((prepared.split if split is None else split).train.sum()) / labelled
     return random_per_class_split(prepared.labels, share, seed=seed)
 
 
-def baseline_table(ctx: RunContext, prepared: Prepared) -> list[dict[str, Any]]:
-    """SVM and RF on each modality alone and fused, on the leak-free split and on its leaky
-    random twin (same training share). Standardisation is refitted per split."""
+@dataclass(frozen=True)
+class SplitComparison:
+    """Notebook 00's splits side by side: the leak-free split, the scene's official one (None
+    where it ships none, or where its leak-free protocol is its official split) and the random
+    twin of the leak-free split. `used`: the name of the one chapters 01-04 score on."""
+
+    leak_free: Split
+    official: Split | None
+    random: Split
+    used: str
+
+    def named(self) -> dict[str, Split]:
+        """The splits by the names notebook 00's tables and summary.json show."""
+        official = {} if self.official is None else {"official": self.official}
+        return {**official, f"leak-free ({self.leak_free.name})": self.leak_free, "random (leaky twin)": self.random}
+
+
+def compared_splits(ctx: RunContext, prepared: Prepared) -> SplitComparison:
+    """The leak-free split, the official split where the scene ships one (what published tables
+    report) and a random split with the leak-free split's training share. The run's own split
+    (`prepared.split`, validation hold-out included in its training pixels) is one of them: the
+    leak-free one, or the official one under the paper preset; the other is drawn here (a
+    leak-free split that cannot measure every class is kept, with its warnings)."""
+    own, scene = prepared.split, prepared.scene
+    if own.name == "official":
+        leak_free = default_split(scene, prepared.patch, seed=ctx.seed, allow_unmeasurable=True)
+    else:
+        leak_free = own
+    official = None
+    if leak_free.name != "official" and not prepared.is_pixel_scene:  # pixel tables: no windows to compare
+        official = own if own.name == "official" else scene_official_split(scene)
+    return SplitComparison(leak_free, official, leaky_twin(prepared, ctx.seed, leak_free), own.name)
+
+
+def baseline_table(ctx: RunContext, prepared: Prepared, splits: SplitComparison | None = None) -> list[dict[str, Any]]:
+    """SVM and RF on each modality alone and fused, on each split of `splits` (default
+    `compared_splits`): the leak-free split, the official one where the scene ships one, and
+    the random twin (same training share as the leak-free split). Standardisation is refitted
+    per split."""
     cfg = ctx.preset.baseline_config(ctx.seed)
     rows = []
     stacked, labels = _grid(prepared.scene)
-    for split in (prepared.split, leaky_twin(prepared, ctx.seed)):
+    for split in (splits or compared_splits(ctx, prepared)).named().values():
         image = Standardizer.fit(stacked, split.train).transform(stacked)
         for row in run_baselines(
             split_channels(image, prepared.channel_groups), labels, split.train, split.test, prepared.n_classes, cfg
