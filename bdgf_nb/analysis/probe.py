@@ -49,18 +49,35 @@ def linear_probe(
     """One logistic-regression probe per feature set; rows of {features, dims, OA, AA, kappa}.
 
     feature_sets: name -> list of (G, H, W) maps (a raw image is a one-item list)."""
+    rows = probe_scores(feature_sets, labels, train, {"test": test}, n_classes, max_train, seed)
+    return [{k: v for k, v in row.items() if k != "where"} for row in rows]
+
+
+def probe_scores(
+    feature_sets: dict[str, list[np.ndarray]],
+    labels: np.ndarray,
+    train: np.ndarray,
+    scored: dict[str, np.ndarray],
+    n_classes: int,
+    max_train: int = 4000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """`linear_probe` fitted once per feature set and scored on every mask of `scored` (e.g.
+    validation and test): rows of {where, features, dims, OA, AA, kappa}."""
     train = limit_mask(train, labels, max_train, seed)  # stratified: the same pixels for every feature set
     rows = []
     for name, maps in feature_sets.items():
-        x_train, x_test = pixels_at(maps, train), pixels_at(maps, test)
+        x_train = pixels_at(maps, train)
         scaler = StandardScaler().fit(x_train)
         # class-balanced: on scenes with one dominant class (Houston 2018: 72 %) an unweighted
         # probe predicts that class and every feature set scores alike.
         probe = LogisticRegression(max_iter=2000, C=1.0, class_weight="balanced")
         probe.fit(scaler.transform(x_train), labels[train])
-        predicted = probe.predict(scaler.transform(x_test))
-        report = classification_report(labels[test], predicted, n_classes).to_dict()
-        rows.append({"features": name, "dims": int(x_train.shape[1]), **{k: report[k] for k in METRICS}})
+        for where, mask in scored.items():
+            predicted = probe.predict(scaler.transform(pixels_at(maps, mask)))
+            report = classification_report(labels[mask], predicted, n_classes).to_dict()
+            row = {"where": where, "features": name, "dims": int(x_train.shape[1])}
+            rows.append(row | {k: report[k] for k in METRICS})
     return rows
 
 
@@ -89,9 +106,8 @@ def budget_probe(
     for budget in budgets:
         for draw in range(draws):
             train = per_class_mask(fit, labels, budget, seed=draw)
-            for where, mask in scored.items():
-                for row in linear_probe(feature_sets, labels, train, mask, n_classes, max_train, seed=draw):
-                    rows.append({"budget": budget_label(budget), "draw": draw, "where": where, **row})
+            for row in probe_scores(feature_sets, labels, train, scored, n_classes, max_train, seed=draw):
+                rows.append({"budget": budget_label(budget), "draw": draw, **row})
     return rows
 
 

@@ -45,7 +45,7 @@ class Preset:
     max_train_pixels: int | None  # classifiers train on at most this many pixels (class-stratified); None: all
     max_val_pixels: int | None  # and select epochs on at most this many validation pixels; None: all
     ddpm_steps: int | None = None  # pretraining length in optimiser steps (epochs derived per scene); None: epochs
-    budget_steps: int = 600  # optimiser steps at least, under a label budget (fixed length: pipeline.steps)
+    budget_steps: int = 200  # optimiser steps at least, under a label budget (fixed length: pipeline.steps)
     model_seeds: int = 1  # classifier seeds of a comparison (notebook 03); bdgf-run --seeds overrides
     ddpm_seeds: int = 1  # DDPM draws per masking arm; model seed i uses DDPM draw i % ddpm_seeds
     split: str = "leak-free"  # "official": the scene's official masks where it has them (splits.SPLIT_PROTOCOLS)
@@ -149,6 +149,15 @@ def _paper() -> Preset:
         max_val_pixels=None,
         split="official",  # the protocol of the published tables it is meant to be compared with
     )
+
+
+def whole_scene(base: Preset, steps: int = 4000, ema_decay: float = 0.999) -> Preset:
+    """`base` with a DDPM that learns the whole scene: a patch at every pixel, about `steps`
+    optimiser steps whatever the scene's size, warm-up + cosine learning rate and an EMA of the
+    weights (docs/experiments/scene_pretraining.py measures what it buys). Named apart
+    ("<base>-scene"), so its checkpoints never mix with `base`'s."""
+    pretrain = replace(base.pretrain, lr_schedule="cosine", ema_decay=ema_decay)
+    return replace(base, name=f"{base.name}-scene", ddpm_patches=None, ddpm_steps=steps, pretrain=pretrain)
 
 
 PRESETS = {"quick": _quick, "full": _full, "paper": _paper}

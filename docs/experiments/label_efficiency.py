@@ -8,7 +8,8 @@ disjoint fit region (`pipeline.steps.training_pixels`, seed s), and are scored o
   kept: a budget leaves no labels for early stopping);
 - a linear probe on the diffusion features, on the raw 3 x 3 mean, and on both;
 - SVM and RF on patch statistics (`fused_baselines`, the published peers' spatial baseline).
-One DDPM (adaptive masking, the preset's, seed 0) guides every run: the seeds vary the labels,
+One DDPM (adaptive masking, the preset's, or with `--scene` one that learns the whole scene:
+`pipeline.presets.whole_scene`; seed 0) guides every run: the seeds vary the labels,
 weights and batches, not the DDPM. Mean, sample std and 95 % t-interval over seeds, and each
 method's paired difference to BDGF.
 
@@ -39,6 +40,7 @@ from bdgf_nb.analysis.stats import paired_difference, summarize
 from bdgf_nb.evaluate.predict import score
 from bdgf_nb.metrics import METRICS, SHORT_NAMES
 from bdgf_nb.pipeline.context import RunContext
+from bdgf_nb.pipeline.presets import whole_scene
 from bdgf_nb.pipeline.steps import diffusion_features, fused_baselines, prepare, train_variant, training_pixels
 from bdgf_nb.pipeline.stored_results import LABEL_EFFICIENCY_DIR
 from bdgf_nb.pipeline.variants import BDGF_VARIANT, COMPARISON
@@ -118,15 +120,23 @@ def pilot(dataset: str, quick: bool) -> dict[str, Any]:
     return result
 
 
-def run(dataset: str, budgets: list[int | None], n_seeds: int, quick: bool, store: bool = False) -> dict[str, Any]:
+def run(
+    dataset: str, budgets: list[int | None], n_seeds: int, quick: bool, store: bool = False, scene: bool = False
+) -> dict[str, Any]:
     start = time.time()
     work = OUT / "label_efficiency" / dataset
     seeds = list(range(n_seeds))
-    result: dict[str, Any] = {"dataset": dataset, "preset": "quick" if quick else "full", "seeds": seeds, "budgets": {}}
+    base = RunContext.create(dataset, quick=quick, out_dir=work)
+    preset = whole_scene(base.preset) if scene else base.preset
+    result: dict[str, Any] = {"dataset": dataset, "preset": preset.name, "seeds": seeds, "budgets": {}}
+    result["ddpm"] = {"patches": preset.ddpm_patches or "every pixel", "steps": preset.ddpm_steps}
+    result["ddpm"] |= {"epochs": preset.pretrain.epochs, "lr_schedule": preset.pretrain.lr_schedule}
+    result["ddpm"] |= {"ema_decay": preset.pretrain.ema_decay}
+    result["budget_steps"] = preset.budget_steps
     for budget in budgets:
         t0 = time.time()
         print(f"{dataset}: {budget or 'all'} labelled pixels per class", flush=True)
-        ctx = RunContext.create(dataset, quick=quick, out_dir=work, labels_per_class=budget)
+        ctx = replace(base, preset=preset, labels_per_class=budget)
         rows = budget_rows(ctx, seeds, work)
         result["budgets"][str(budget or "all")] = {
             "rows": {m: {str(s): r for s, r in v.items()} for m, v in rows.items()},
@@ -136,7 +146,7 @@ def run(dataset: str, budgets: list[int | None], n_seeds: int, quick: bool, stor
         print_budget(str(budget or "all"), result["budgets"][str(budget or "all")]["summary"])
     result["minutes"] = (time.time() - start) / 60
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"label_efficiency_{dataset}.json"
+    path = OUT / f"label_efficiency_{dataset}{'_scene' * scene}.json"
     path.write_text(json.dumps(result, indent=1))
     print(f"{result['minutes']:.1f} min; wrote {path}")
     if store:  # what chapter 05 and the README read (pipeline.stored_results.label_efficiency_studies)
@@ -148,7 +158,7 @@ def run(dataset: str, budgets: list[int | None], n_seeds: int, quick: bool, stor
             "code": revision.strip(),
         }
         LABEL_EFFICIENCY_DIR.mkdir(parents=True, exist_ok=True)
-        (LABEL_EFFICIENCY_DIR / f"{dataset}.json").write_text(json.dumps(stored, indent=1) + "\n")
+        (LABEL_EFFICIENCY_DIR / f"{dataset}{'_scene' * scene}.json").write_text(json.dumps(stored, indent=1) + "\n")
     return result
 
 
@@ -168,6 +178,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="the quick preset (default: full)")
     parser.add_argument("--pilot", action="store_true", help="only the steps pilot (validation)")
+    parser.add_argument("--scene", action="store_true", help="a DDPM that learns the whole scene (presets.whole_scene)")
     parser.add_argument("--store", action="store_true", help="also keep it in results/label_efficiency/ (chapter 05)")
     args = parser.parse_args()
     if args.pilot:
@@ -175,7 +186,7 @@ def main() -> None:
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / f"label_efficiency_{args.dataset}_pilot.json").write_text(json.dumps(result, indent=1))
         return
-    run(args.dataset, parse_budgets(args.budgets), args.seeds, args.quick, args.store)
+    run(args.dataset, parse_budgets(args.budgets), args.seeds, args.quick, args.store, args.scene)
 
 
 if __name__ == "__main__":

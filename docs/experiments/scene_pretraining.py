@@ -84,7 +84,9 @@ def arm_features(
     return maps
 
 
-def run(dataset: str, steps: int, draws: int, arms: tuple[str, ...] | None) -> dict[str, Any] | None:
+def run(
+    dataset: str, steps: int, draws: int, arms: tuple[str, ...] | None, probed: tuple[str, ...] = ARMS
+) -> dict[str, Any] | None:
     start = time.time()
     work = OUT / "scene_pretraining" / dataset
     ctx = RunContext.create(dataset, quick=False, seed=0, out_dir=work)
@@ -95,7 +97,7 @@ def run(dataset: str, steps: int, draws: int, arms: tuple[str, ...] | None) -> d
         return None
     mean3 = neighbourhood_mean(prepared.image)
     sets: dict[str, list[np.ndarray]] = {"raw 3x3 mean": [mean3]}
-    readings = [(arm, 1) for arm in ARMS] + [("scene-cosine-ema", 4)]
+    readings = [(arm, 1) for arm in probed] + [("scene-cosine-ema", 4)] * ("scene-cosine-ema" in probed)
     for arm, noise_draws in readings:
         maps = arm_features(ctx, prepared, arm, steps, work, noise_draws)
         name = arm + ("" if noise_draws == 1 else f", {noise_draws} noise draws")
@@ -115,6 +117,7 @@ def run(dataset: str, steps: int, draws: int, arms: tuple[str, ...] | None) -> d
     result = {
         "dataset": dataset,
         "steps": steps,
+        "arms": list(probed),
         "label_draws": draws,
         "fit_pixels_per_class": np.bincount(prepared.labels[split.fit], minlength=prepared.n_classes + 1)[1:].tolist(),
         "summary": {where: budget_summary(rows, "raw 3x3 mean", where=where) for where in ("val", "test")},
@@ -139,8 +142,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4000, help="optimiser steps of the scene arms (default 4000)")
     parser.add_argument("--draws", type=int, default=5, help="label draws per budget (default 5)")
     parser.add_argument("--arms", nargs="+", choices=ARMS[:3], help="only train these DDPMs, then stop")
+    parser.add_argument("--probe", nargs="+", choices=ARMS, default=list(ARMS), help="the arms to probe (default all)")
     args = parser.parse_args()
-    run(args.dataset, args.steps, args.draws, tuple(args.arms) if args.arms else None)
+    run(args.dataset, args.steps, args.draws, tuple(args.arms) if args.arms else None, tuple(args.probe))
 
 
 if __name__ == "__main__":
