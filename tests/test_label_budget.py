@@ -83,7 +83,7 @@ def test_budget_training_runs_a_fixed_length_and_keeps_the_last_weights(tiny, tm
     cfg = ctx.preset.train_config(0, budget=True)
     assert cfg.fixed_length and cfg.min_steps == ctx.preset.budget_steps
     n_fit = int(training_pixels(ctx, tiny, 0)[0].sum())
-    small = type(ctx.preset)(**{**vars(ctx.preset), "budget_steps": 24})
+    small = type(ctx.preset)(**{**vars(ctx.preset), "budget_steps": 60})
     run = train_variant_step(
         type(ctx)(ctx.dataset, small, ctx.seed, tmp_path, labels_per_class=4),
         tiny,
@@ -92,11 +92,13 @@ def test_budget_training_runs_a_fixed_length_and_keeps_the_last_weights(tiny, tm
         progress=False,
     )
     expected = epochs_to_run(n_fit, small.train_config(0, budget=True))
-    assert len(run.history) == expected == max(small.train.epochs, math.ceil(24 / math.ceil(n_fit / 64)))
+    assert len(run.history) == expected == max(small.train.epochs, math.ceil(60 / math.ceil(n_fit / 64)))
     assert run.best_epoch == expected  # the last epoch, whatever validation said
     scored = [h["epoch"] for h in run.history if not math.isnan(h["val_oa"])]
-    assert scored[-1] == expected and len(scored) <= 21  # about 20 validation points, the last one always
-    assert run.row()["val_oa"] == run.history[-1]["val_oa"]
+    every = max(1, expected // 20)
+    assert scored == [e for e in range(1, expected + 1) if e % every == 0 or e == expected]  # ~20, the last always
+    assert expected >= 40 and len(scored) <= 21
+    assert run.row()["val_overall_accuracy"] == run.history[-1]["val_oa"]
 
 
 def test_epochs_to_run_and_the_warm_up_follow_the_steps_actually_run():
@@ -196,10 +198,11 @@ def test_budget_probe_pairs_draws_and_summarises_against_the_reference():
     rows = budget_probe(
         {"noise": [noise], "informative": [informative]}, labels, fit, {"test": ~fit}, 3, budgets=(5, None), draws=3
     )
-    assert len(rows) == 2 * 3 * 2 and {r["budget"] for r in rows} == {"5 / class", "all"}
+    assert len(rows) == (3 + 1) * 2 and {r["budget"] for r in rows} == {"5 / class", "all"}  # "all": one draw
     table = budget_summary(rows, "noise")
     informative_rows = [r for r in table if r["features"] == "informative"]
-    assert all(r["draws"] == 3 and r["diff_low"] > 0 for r in informative_rows)
+    assert [r["draws"] for r in informative_rows] == [3, 1]
+    assert informative_rows[0]["diff_low"] > 0 and math.isnan(informative_rows[1]["diff_low"])  # one draw: no interval
     assert all("diff" not in r for r in table if r["features"] == "noise")
 
 

@@ -99,12 +99,15 @@ def budget_probe(
     """The linear probe where labels are scarce: for each budget (labelled pixels per class,
     None: all) and each draw d, `per_class_mask(fit, labels, budget, seed=d)` labels the probe's
     training pixels (the same pixels for every feature set of that draw: paired), and every
-    feature set is scored on each mask of `scored` (e.g. {"val": ..., "test": ...}).
+    feature set is scored on each mask of `scored` (e.g. {"val": ..., "test": ...}). "All"
+    labels within `max_train` is one draw (the others would repeat it).
     Rows of {budget, draw, where, features, dims, OA, AA, kappa}; `budget_summary` reduces them."""
     expect(draws >= 1, DataError, f"draws must be >= 1, found {draws}")
     rows = []
     for budget in budgets:
-        for draw in range(draws):
+        # all labels within the probe's cap: every draw would be the same pixels, so one is run
+        repeats = 1 if budget is None and int((fit & (labels > 0)).sum()) <= max_train else draws
+        for draw in range(repeats):
             train = per_class_mask(fit, labels, budget, seed=draw)
             for row in probe_scores(feature_sets, labels, train, scored, n_classes, max_train, seed=draw):
                 rows.append({"budget": budget_label(budget), "draw": draw, **row})
