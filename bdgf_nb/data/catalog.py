@@ -30,9 +30,13 @@ KINDS = ("synthetic", "scene", "pixel", "tiles", "benchmark")
 _COMMON = {"kind", "description", "citation", "licence", "metadata"}
 _FIELDS = {
     "synthetic": _COMMON | {"params"},
-    "scene": _COMMON | {"path", "modalities", "gt", "train_mask", "test_mask", "class_names", "n_classes", "nodata"},
-    "pixel": _COMMON | {"path", "modalities", "parts", "image_shape", "class_names", "n_classes"},
-    "tiles": _COMMON | {"tiles", "modalities", "gt", "pad", "class_names", "n_classes", "nodata"},
+    "scene": _COMMON
+    | {"path", "modalities", "gt", "train_mask", "test_mask", "class_names", "n_classes", "nodata", "split"}
+    | {"bands", "drop_bands", "remap", "ignore"},
+    "pixel": _COMMON | {"path", "modalities", "parts", "image_shape", "class_names", "n_classes", "split"},
+    "tiles": _COMMON
+    | {"tiles", "modalities", "gt", "pad", "class_names", "n_classes", "nodata", "split"}
+    | {"bands", "drop_bands"},
     "benchmark": _COMMON | {"recipe", "path"},
 }
 _REQUIRED = {
@@ -99,6 +103,9 @@ class CatalogEntry:
     n_classes: int | None = None
     recipe: str = ""  # kind "benchmark"
     folder: Path | None = None  # kind "benchmark": where its files are (None: data_dir() / recipe)
+    bands: dict[str, BandSelection] = field(default_factory=dict)  # kinds "scene", "tiles": per modality
+    remap: dict[int, int] = field(default_factory=dict)  # kind "scene", array labels: code -> code (0: unlabelled)
+    split: dict[str, int] = field(default_factory=dict)  # the default split's `block` / `stripes` (splits.py)
 
     def benchmark_folder(self) -> Path:
         return self.folder if self.folder is not None else benchmark(self.recipe).folder()
@@ -128,6 +135,92 @@ class CatalogEntry:
         if self.kind == "benchmark":
             return present_layout(benchmark(self.recipe), self.benchmark_folder()) is not None
         return self.kind == "synthetic" or all(p.is_file() for p in self.files())
+
+
+@dataclass(frozen=True)
+class BandSelection:
+    """Which bands of a modality to keep: `keep` (0-based indices, in file order) or `drop`."""
+
+    keep: tuple[int, ...] | None = None
+    drop: tuple[int, ...] = ()
+
+    @property
+    def rule(self) -> str:
+        return f"bands: {list(self.keep)}" if self.keep is not None else f"drop_bands: {list(self.drop)}"
+
+    def indices(self, n_bands: int, where: str) -> list[int]:
+        """The kept band indices of an n-band modality; DataError for an index the file lacks."""
+        listed = self.keep if self.keep is not None else self.drop
+        outside = [b for b in listed if not 0 <= b < n_bands]
+        check(
+            not outside,
+            f"{where}: {self.rule} names band(s) {outside}, but the file has {n_bands} band(s) "
+            f"(0-based indices 0..{n_bands - 1})",
+        )
+        kept = list(self.keep) if self.keep is not None else [b for b in range(n_bands) if b not in self.drop]
+        check(len(kept) > 0, f"{where}: {self.rule} leaves none of the {n_bands} band(s); keep at least one")
+        return kept
+
+
+def _parse_indices(value: object, where: str) -> tuple[int, ...]:
+    check(
+        isinstance(value, list) and len(value) > 0 and all(type(v) is int and v >= 0 for v in value),
+        f"{where}: expected a non-empty list of 0-based band indices, found {_found(value)}",
+    )
+    assert isinstance(value, list)
+    check(len(set(value)) == len(value), f"{where}: band indices repeat, found {value}")
+    return tuple(value)
+
+
+def _parse_bands(raw: dict[str, Any], where: str, modalities: dict[str, Any]) -> dict[str, BandSelection]:
+    """`bands: {hsi: [0, 2, 5]}` (keep these) and `drop_bands: {dsm: [1]}` (leave these out)."""
+    out: dict[str, BandSelection] = {}
+    for key in ("bands", "drop_bands"):
+        for m, value in _parse_mapping(raw, key, where).items():
+            f_where = f"{where}, field {key!r}, modality {m!r}"
+            check(
+                m in modalities,
+                f"{where}, field {key!r}: expected a modality name of {sorted(modalities)}, found {m!r}",
+            )
+            check(m not in out, f"{f_where}: give `bands` or `drop_bands` for a modality, not both")
+            indices = _parse_indices(value, f_where)
+            out[m] = BandSelection(keep=indices) if key == "bands" else BandSelection(drop=indices)
+    return out
+
+
+def _parse_remap(raw: dict[str, Any], where: str) -> dict[int, int]:
+    """`remap: {255: 0, 7: 2}` (label code -> code; 0 = unlabelled) and `ignore: [255]` (= remap
+    to 0): labels as the file stores them -> the 0 / 1..n the pipeline expects."""
+    remap = raw.get("remap", {})
+    check(
+        isinstance(remap, dict) and all(type(k) is int and type(v) is int and v >= 0 for k, v in remap.items()),
+        f"{where}, field 'remap': expected a mapping of integer label -> integer label >= 0 (0 = unlabelled), "
+        f"e.g. {{255: 0}}, found {_found(remap)}",
+    )
+    ignore = raw.get("ignore", [])
+    ignore = [ignore] if type(ignore) is int else ignore
+    check(
+        isinstance(ignore, list) and all(type(v) is int for v in ignore),
+        f"{where}, field 'ignore': expected an integer label or a list of them (unlabelled pixels), "
+        f"found {_found(raw.get('ignore'))}",
+    )
+    clash = sorted(set(ignore) & {k for k, v in remap.items() if v != 0})
+    check(not clash, f"{where}: label(s) {clash} are both ignored and remapped to a class; choose one")
+    return {**remap, **dict.fromkeys(ignore, 0)}
+
+
+def _parse_split(raw: dict[str, Any], where: str) -> dict[str, int]:
+    """`split: {block: 24}` (the disjoint split's block side, pixels) and / or `stripes: 8` (a
+    pixel scene's column stripes)."""
+    value = _parse_mapping(raw, "split", where)
+    unknown = sorted(set(value) - {"block", "stripes"})
+    check(not unknown, f"{where}, field 'split': unknown field(s) {unknown}; expected block, stripes")
+    for key, v in value.items():
+        check(
+            type(v) is int and v >= (4 if key == "block" else 2),
+            f"{where}, field 'split', {key!r}: expected an integer >= {4 if key == 'block' else 2}, found {_found(v)}",
+        )
+    return value
 
 
 def tile_ref(ref: ArrayRef, tile: str) -> ArrayRef:
@@ -336,6 +429,7 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
     elif names is not None:
         common["class_names"] = _parse_ref(names, f"{where}, field 'class_names'", root, default)
     common["n_classes"] = n_classes
+    common["split"] = _parse_split(raw, where)
     if kind == "pixel":
         return CatalogEntry(name, kind, **_parse_pixel(raw, where, root, default), **common)
 
@@ -358,6 +452,7 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
         )
         nodata[m] = parse_policy(policy, f"{where}, field 'nodata', modality {m!r}")
     common["nodata"] = nodata
+    common["bands"] = _parse_bands(raw, where, modalities)
     gt_raw = raw["gt"]
     gt = (
         _parse_vector(gt_raw, f"{where}, field 'gt'", root)
@@ -387,7 +482,14 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
         _parse_ref(raw[k], f"{where}, field {k!r}", root, default) if k in raw else None
         for k in ("train_mask", "test_mask")
     )
-    return CatalogEntry(name, kind, modalities=modalities, gt=gt, train_mask=train, test_mask=test, **common)
+    remap = _parse_remap(raw, where)
+    check(
+        not remap or not isinstance(gt, VectorLabels),
+        f"{where}, field 'remap' / 'ignore': polygons carry class names, not codes; expected an array `gt`",
+    )
+    return CatalogEntry(
+        name, kind, modalities=modalities, gt=gt, train_mask=train, test_mask=test, remap=remap, **common
+    )
 
 
 def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:

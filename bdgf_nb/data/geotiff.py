@@ -96,6 +96,7 @@ def read_geotiff(path: Path, where: str) -> Raster:
         raise DataError(
             f"{where}: cannot read {path} as GeoTIFF ({type(err).__name__}: {err}); is the file truncated or corrupt?"
         ) from None
+    check_crs_fits(grid, path, where)
     n_nodata = 0
     if nodata is not None:
         hole = np.isnan(data) if np.isnan(nodata) else data == nodata
@@ -105,6 +106,21 @@ def read_geotiff(path: Path, where: str) -> Raster:
             data[hole] = np.nan
     array = np.moveaxis(data, 0, -1)
     return Raster(array[:, :, 0] if array.shape[2] == 1 else array, grid, dtype, nodata, n_nodata)
+
+
+def check_crs_fits(grid: Grid, path: Path, where: str) -> None:
+    """A geographic CRS (degrees) whose coordinates are not longitudes / latitudes: projected
+    coordinates (UTM metres) declared as EPSG:4326, which no reprojection can place."""
+    if grid.crs is None or not grid.crs.is_geographic:
+        return
+    left, bottom, right, top = grid.bounds
+    check(
+        -180.0 - 1e-6 <= left and right <= 360.0 + 1e-6 and -90.0 - 1e-6 <= bottom and top <= 90.0 + 1e-6,
+        f"{where}: {path} declares the geographic CRS {grid.crs} (degrees), but its bounds "
+        f"({left:.1f}, {bottom:.1f}, {right:.1f}, {top:.1f}) are no longitudes / latitudes (expected within "
+        "-180..360, -90..90); the coordinates look projected (e.g. UTM metres). Set the file's real CRS, "
+        "e.g. `gdal_edit.py -a_srs EPSG:32617 file.tif` (the UTM zone of the scene)",
+    )
 
 
 def geotiff_shape(path: Path) -> tuple[int, ...]:
@@ -123,6 +139,11 @@ def check_overlap(src: Grid, dst: Grid, where: str) -> float:
     )
     left, bottom, right, top = (
         transform_bounds(src.crs, dst.crs, *src.bounds) if src.crs and src.crs != dst.crs else src.bounds
+    )
+    check(
+        bool(np.isfinite([left, bottom, right, top]).all()),
+        f"{where}: its bounds {src.bounds} in {src.crs} cannot be placed in the reference grid's {dst.crs} "
+        "(the transformation gives no finite coordinates); expected each file's CRS to fit its coordinates",
     )
     d_left, d_bottom, d_right, d_top = dst.bounds
     width, height = min(right, d_right) - max(left, d_left), min(top, d_top) - max(bottom, d_bottom)
