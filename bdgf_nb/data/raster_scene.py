@@ -118,7 +118,18 @@ def load_raster_scene(entry: CatalogEntry, reader: Reader) -> Scene:
         names, declared = vector_names, len(vector_names)
     lost = int((stack.unlabel & (gt > 0)).sum())
     gt_before_mask = gt
-    gt = np.where(stack.unlabel, 0, gt)  # nodata `mask`: neither trained on nor tested
+    gt = np.where(stack.unlabel, 0, gt)
+    vanished = sorted(set(np.unique(gt_before_mask[gt_before_mask > 0]).tolist()) - set(np.unique(gt).tolist()))
+    check(
+        not vanished,
+        f"{where}: class(es) {vanished} lose every labelled pixel "
+        f"({int(np.isin(gt_before_mask, vanished).sum())} in all) to "
+        + " / ".join(f"`nodata: {{{m}: mask}}`" for m in stack.masked)
+        + " (pixels without data"
+        + "".join(f"; {r['cause']}" for r in stack.report["nodata"].values() if r.get("cause"))
+        + "); expected every class to keep pixels with data in every modality: use `{fill: nearest}` instead, "
+        "or crop the scene to where every modality has data",
+    )  # nodata `mask`: neither trained on nor tested
     gt, n_classes = validate_labels(gt, f"{where}, gt ({entry.gt})", declared)
 
     masks: dict[str, np.ndarray | None] = {"train_mask": None, "test_mask": None}

@@ -1,0 +1,247 @@
+"""Nothing lost in silence (issue 42): the load report counts every pixel, polygon, class and band
+a rule drops, masks, fills, resamples or relabels; the catalog can select bands and remap labels;
+inputs a user meets fail at load with a message naming the file, the modality and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_formats import (
+    X0,
+    Y0,
+    H,
+    W,
+    box,
+    crowns,
+    geo_entry,
+    gt,
+    hsi,
+    load_geo,
+    write_catalog,
+    write_polygons,
+    write_tif,
+)
+
+from bdgf_nb.data.catalog import load_catalog
+from bdgf_nb.data.load import load_scene
+from bdgf_nb.data.load_report import WARN_SHARE, load_report
+from bdgf_nb.errors import DataError
+
+
+def ones() -> np.ndarray:
+    return np.random.default_rng(3).random((H, W)).astype(np.float32) + 1
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def test_nothing_happened_is_one_honest_row(tmp_path: Path) -> None:
+    report = load_report(load_geo(tmp_path, ones()))
+    assert report.events == () and report.warnings == []
+    assert report.labelled_read == report.labelled_kept == int((gt() > 0).sum())
+    assert report.rows()[0]["rule"] == "nothing dropped, masked, filled, resampled or relabelled"
+    assert "labelled pixels: 24 read, 24 kept (100.0 %)" in report.table()
+
+
+def test_partly_covering_dsm_masked_is_counted_and_warned(tmp_path: Path) -> None:
+    """A DSM missing the 2 west columns, `nodata: mask`: 6 of the 24 labelled pixels go, the
+    report says which rule took them, and warns (more than WARN_SHARE)."""
+    write_tif(tmp_path / "hsi.tif", hsi())
+    write_tif(tmp_path / "gt.tif", gt())
+    write_tif(tmp_path / "dsm.tif", np.ones((H, W - 2), np.float32), x0=X0 + 2)
+    scene = load_scene("s", write_catalog(tmp_path, {"s": geo_entry(nodata={"dsm": "mask"})}))
+    report = load_report(scene)
+    masked = [e for e in report.events if e.action == "masked"]
+    assert len(masked) == 1 and masked[0].subject == "dsm" and masked[0].count == H * 2
+    lost = int((gt()[:, :2] > 0).sum())
+    assert masked[0].labelled_removed == lost == 6 and masked[0].rule == "nodata: {dsm: mask}"
+    assert "partial coverage: dsm.tif covers 75.0 % of the reference grid" in masked[0].detail
+    assert report.labelled_read == int((gt() > 0).sum()) and report.labelled_kept == report.labelled_read - lost
+    assert lost / report.labelled_read > WARN_SHARE
+    assert len(report.warnings) == 1
+    assert "nodata: {dsm: mask} (dsm) removed 6 of 24 labelled pixels (25.0 %" in report.warnings[0]
+    assert report.to_dict()["events"][0]["subject"] == "dsm"
+
+
+def test_a_class_the_mask_removes_whole_is_named(tmp_path: Path) -> None:
+    """A DSM over the east half: every pixel of class 1 lies in the west half."""
+    write_tif(tmp_path / "hsi.tif", hsi())
+    write_tif(tmp_path / "gt.tif", gt())
+    write_tif(tmp_path / "dsm.tif", np.ones((H, W // 2), np.float32), x0=X0 + W // 2)
+    with pytest.raises(
+        DataError, match=r"class\(es\) \[1\] lose every labelled pixel \(12 in all\) to `nodata: \{dsm: mask\}`"
+    ):
+        load_scene("s", write_catalog(tmp_path, {"s": geo_entry(nodata={"dsm": "mask"})}))
+
+
+def test_polygon_rules_add_up(tmp_path: Path) -> None:
+    """crowns(): one polygon without a class, 4 overlap pixels, birch (1 px) dropped by min_pixels;
+    one more polygon far outside the grid. read = kept + every removal."""
+    write_tif(tmp_path / "hsi.tif", hsi())
+    write_tif(tmp_path / "dsm.tif", ones())
+    labels = {**crowns(tmp_path), "min_pixels": 2}
+    write_polygons(
+        tmp_path / "crowns.shp",
+        [box(0, 0, 4, 3), box(2, 1, 6, 4), box(6, 4, 8, 6), box(0, 5, 1, 6), box(7, 0, 8, 1), box(500, 500, 501, 501)],
+        ["t1", "t2", "t3", "t4", "t5", "t3"],
+    )
+    report = load_report(load_scene("s", write_catalog(tmp_path, {"s": geo_entry(gt=labels)})))
+    by_rule = {e.rule.split(" (")[0]: e for e in report.events}
+    assert by_rule["empty class field"].count == 1 and by_rule["empty class field"].unit == "polygons"
+    assert by_rule["outside the grid"].count == 1
+    assert by_rule["overlap of polygons of different classes"].labelled_removed == 4
+    rare = by_rule["rare classes"]
+    assert (rare.action, rare.count, rare.labelled_removed) == ("dropped", 1, 1) and "birch" in rare.detail
+    assert report.labelled_read == report.labelled_kept + 4 + 1
+
+
+def test_filled_and_resampled_rows(tmp_path: Path) -> None:
+    rgb = np.random.default_rng(1).random((H * 2, W * 2, 3)).astype(np.float32)
+    write_tif(tmp_path / "rgb.tif", rgb, res=0.5)
+    dsm = ones()
+    dsm[0, 0] = np.nan
+    scene = load_geo(
+        tmp_path,
+        dsm,
+        modalities={"hsi": {"path": "hsi.tif"}, "dsm": {"path": "dsm.tif"}, "rgb": {"path": "rgb.tif"}},
+        nodata={"dsm": {"fill": "nearest"}},
+    )
+    rows = {(r["subject"], r["action"]): r for r in load_report(scene).rows()}
+    assert rows[("dsm", "filled")]["count"] == 1 and rows[("dsm", "filled")]["labelled removed"] == 0
+    assert rows[("rgb", "resampled")]["rule"] == "area mean of the finer raster"
+
+
+# --- catalog options ----------------------------------------------------------------------------
+
+
+def test_bands_and_drop_bands(tmp_path: Path) -> None:
+    cube = np.random.default_rng(0).random((H, W, 5)).astype(np.float32)
+    write_tif(tmp_path / "hsi.tif", cube)
+    write_tif(tmp_path / "gt.tif", gt())
+    write_tif(tmp_path / "dsm.tif", ones())
+    keep = load_scene("s", write_catalog(tmp_path, {"s": geo_entry(bands={"hsi": [0, 2]})}))
+    assert np.array_equal(keep.modalities["hsi"], cube[:, :, [0, 2]])
+    drop = load_scene("s", write_catalog(tmp_path, {"s": geo_entry(drop_bands={"hsi": [1, 4]})}))
+    assert np.array_equal(drop.modalities["hsi"], cube[:, :, [0, 2, 3]])
+    event = load_report(drop).events[0]
+    assert (event.subject, event.action, event.count, event.unit) == ("hsi", "dropped", 2, "bands")
+    assert event.detail == "bands [1, 4] of 5" and "drop_bands: [1, 4]" in event.rule
+    with pytest.raises(DataError, match=r"modality 'hsi'.*bands: \[7\] names band\(s\) \[7\], but the file has 5"):
+        load_scene("s", write_catalog(tmp_path, {"s": geo_entry(bands={"hsi": [7]})}))
+    with pytest.raises(DataError, match=r"field 'bands': expected a modality name of \['dsm', 'hsi'\], found 'sar'"):
+        load_catalog(write_catalog(tmp_path, {"s": geo_entry(bands={"sar": [0]})}))
+
+
+def test_all_nodata_band_is_named_with_its_fix(tmp_path: Path) -> None:
+    """One dead band used to make every pixel a hole, and `mask` then failed ("every pixel is
+    nodata"): now the band is named, with `drop_bands`, which then loads."""
+    cube = np.random.default_rng(0).random((H, W, 4)).astype(np.float32)
+    cube[:, :, 2] = -9999
+    write_tif(tmp_path / "hsi.tif", cube, nodata=-9999)
+    write_tif(tmp_path / "gt.tif", gt())
+    write_tif(tmp_path / "dsm.tif", ones())
+    with pytest.raises(
+        DataError,
+        match=r"modality 'hsi' \(.*hsi\.tif\): band\(s\) \[2\] \(0-based, of 4\) are nodata in every pixel.*"
+        r"`drop_bands: \{hsi: \[2\]\}`",
+    ):
+        load_scene("s", write_catalog(tmp_path, {"s": geo_entry(nodata={"hsi": "mask"})}))
+    scene = load_scene("s", write_catalog(tmp_path, {"s": geo_entry(drop_bands={"hsi": [2]})}))
+    assert scene.channels["hsi"] == 3
+
+
+def test_remap_and_ignore(tmp_path: Path) -> None:
+    labels = np.where(gt() == 1, 7, np.where(gt() == 2, 42, 255)).astype(np.uint8)
+    write_tif(tmp_path / "hsi.tif", hsi())
+    write_tif(tmp_path / "dsm.tif", ones())
+    write_tif(tmp_path / "gt.tif", labels)
+    with pytest.raises(DataError, match=r"the labels hold 3 codes \[7, 42, 255\].*`remap: \{7: 1, 42: 2, 255: 0\}`"):
+        load_scene("s", write_catalog(tmp_path, {"s": geo_entry()}))
+    scene = load_scene("s", write_catalog(tmp_path, {"s": geo_entry(remap={7: 1, 42: 2}, ignore=255)}))
+    assert np.array_equal(scene.gt, gt())
+    events = {e.rule: e for e in load_report(scene).events}
+    assert events["remap: {255: 0} (catalog)"].action == "unlabelled"
+    assert events["remap: {7: 1} (catalog)"].count == int((gt() == 1).sum())
+    with pytest.raises(DataError, match=r"field 'remap': expected a mapping of integer label"):
+        load_catalog(write_catalog(tmp_path, {"s": geo_entry(remap={"a": 1})}))
+
+
+def test_sparse_label_ids_suggest_the_remap_not_the_missing_ids(tmp_path: Path) -> None:
+    labels = np.where(gt() == 1, 1, np.where(gt() == 2, 7, 0)).astype(np.uint8)
+    labels[0, 7] = 42
+    np.savez(tmp_path / "s.npz", hsi=hsi(), gt=labels)
+    entry = {"kind": "scene", "path": "s.npz", "modalities": {"hsi": "hsi"}, "gt": "gt"}
+    with pytest.raises(DataError) as err:
+        load_scene("s", write_catalog(tmp_path, {"s": entry}))
+    message = str(err.value)
+    assert "(39 in all)" in message and "`remap: {7: 2, 42: 3}`" in message and "[8, 9, 10" not in message
+
+
+def test_bands_first_cube_gets_an_axis_hint(tmp_path: Path) -> None:
+    np.savez(tmp_path / "s.npz", hsi=np.moveaxis(hsi(), -1, 0), gt=gt())
+    entry = {"kind": "scene", "path": "s.npz", "modalities": {"hsi": "hsi"}, "gt": "gt"}
+    with pytest.raises(DataError, match=r"looks bands-first, \(C, H, W\) = \(3, 6, 8\).*np\.moveaxis"):
+        load_scene("s", write_catalog(tmp_path, {"s": entry}))
+
+
+# --- errors at load ---------------------------------------------------------------------------
+
+
+def test_one_class_is_refused_at_load(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"dataset 's': expected at least 2 classes with labelled pixels, found 1"):
+        write_tif(tmp_path / "hsi.tif", hsi())
+        write_tif(tmp_path / "dsm.tif", ones())
+        write_tif(tmp_path / "gt.tif", (gt() > 0).astype(np.uint8))
+        load_scene("s", write_catalog(tmp_path, {"s": geo_entry()}))
+
+
+def test_partial_coverage_is_named_with_its_share(tmp_path: Path) -> None:
+    write_tif(tmp_path / "hsi.tif", hsi())
+    write_tif(tmp_path / "gt.tif", gt())
+    write_tif(tmp_path / "dsm.tif", np.ones((H, W // 2), np.float32), x0=X0 + W // 2)
+    with pytest.raises(DataError) as err:
+        load_scene("s", write_catalog(tmp_path, {"s": geo_entry()}))
+    message = str(err.value)
+    assert "modality 'dsm'" in message and "partial coverage: dsm.tif covers 50.0 % of the reference grid" in message
+    assert "`nodata: {dsm: mask}`" in message and "NaN" not in message
+
+
+def test_projected_coordinates_declared_as_degrees(tmp_path: Path) -> None:
+    import rasterio
+    from affine import Affine
+
+    write_tif(tmp_path / "hsi.tif", hsi())
+    write_tif(tmp_path / "gt.tif", gt())
+    with rasterio.open(
+        tmp_path / "dsm.tif", "w", driver="GTiff", height=H, width=W, count=1, dtype="float32",
+        crs="EPSG:4326", transform=Affine(1, 0, X0, 0, -1, Y0),
+    ) as dst:  # fmt: skip
+        dst.write(ones()[None])
+    with pytest.raises(
+        DataError, match=r"modality 'dsm'.*dsm\.tif declares the geographic CRS EPSG:4326.*look projected.*gdal_edit"
+    ):
+        load_scene("s", write_catalog(tmp_path, {"s": geo_entry()}))
+
+
+def test_polygons_all_outside_or_all_without_class(tmp_path: Path) -> None:
+    write_tif(tmp_path / "hsi.tif", hsi())
+    write_tif(tmp_path / "dsm.tif", ones())
+    far = [box(50000, 0, 50004, 3), box(50000, 4, 50004, 6)]
+    write_polygons(tmp_path / "far.shp", far, ["a", "b"])
+    entry = geo_entry(gt={"vector": "far.shp", "class_field": "indvdID"})
+    with pytest.raises(DataError, match=r"all 2 polygons with a class lie outside the grid: polygon bounds.*same CRS"):
+        load_scene("s", write_catalog(tmp_path, {"s": entry}))
+    write_polygons(tmp_path / "blank.shp", [box(0, 0, 4, 3), box(4, 3, 8, 6)], ["", ""])
+    entry = geo_entry(gt={"vector": "blank.shp", "class_field": "indvdID"})
+    with pytest.raises(DataError, match=r"field 'class_field': every one of the 2 polygons has an empty 'indvdID'"):
+        load_scene("s", write_catalog(tmp_path, {"s": entry}))
+
+
+def test_directory_where_a_file_is_expected(tmp_path: Path) -> None:
+    write_tif(tmp_path / "hsi.tif", hsi())
+    write_tif(tmp_path / "gt.tif", gt())
+    (tmp_path / "dsm.tif").mkdir()
+    with pytest.raises(DataError, match=r"modality 'dsm'.*dsm\.tif is a directory; expected a file \(\.npz"):
+        load_scene("s", write_catalog(tmp_path, {"s": geo_entry()}))
