@@ -245,3 +245,42 @@ def test_directory_where_a_file_is_expected(tmp_path: Path) -> None:
     (tmp_path / "dsm.tif").mkdir()
     with pytest.raises(DataError, match=r"modality 'dsm'.*dsm\.tif is a directory; expected a file \(\.npz"):
         load_scene("s", write_catalog(tmp_path, {"s": geo_entry()}))
+
+
+def test_constant_band_is_named_before_any_split(tmp_path: Path) -> None:
+    """Today's "channels [0, 32] have zero variance" came after the split, with a stacked index:
+    now prepare() refuses first, naming modality, file and band, with the catalog fix."""
+    from bdgf_nb.data.checks import check_informative_bands
+
+    scene = load_geo(tmp_path, np.full((H, W), 3.0, np.float32))
+    with pytest.raises(
+        DataError,
+        match=r"dataset 's': expected every band to vary.*modality 'dsm' \(.*dsm\.tif\): band\(s\) \[0\] \(0-based, "
+        r"of 1\) hold one value each over the whole scene \(\[3\.0\]\); leave them out: `drop_bands: \{dsm: \[0\]\}` "
+        r"\(or the modality itself\)",
+    ):
+        check_informative_bands(scene.modalities, scene.metadata["modality_files"], "dataset 's'")
+
+
+def test_split_block_and_stripes_are_run_parameters_and_catalog_fields(tmp_path: Path) -> None:
+    from bdgf_nb.cli.run import parse_args
+    from bdgf_nb.data.splits import check_measurable, default_split
+    from bdgf_nb.pipeline.parameters import RunParameters, from_arguments
+
+    labels = np.zeros((32, 32), dtype=np.int64)
+    labels[:, :16], labels[:, 16:] = 1, 2
+    np.savez(tmp_path / "s.npz", hsi=np.random.default_rng(0).random((32, 32, 3)), gt=labels)
+    entry = {"kind": "scene", "path": "s.npz", "modalities": {"hsi": "hsi"}, "gt": "gt", "split": {"block": 8}}
+    catalog = write_catalog(tmp_path, {"s": entry})
+    scene = load_scene("s", catalog)
+    assert default_split(scene, patch=3, allow_unmeasurable=True).description.startswith("blocks of 8px")
+    assert default_split(scene, patch=3, allow_unmeasurable=True, block=4).description.startswith("blocks of 4px")
+    params = from_arguments(parse_args(["--dataset", "s", "--catalog", str(catalog), "--split-block", "4"]))
+    assert params.split_block == 4 and params.context().split_block == 4
+    assert RunParameters().split_block == 0 and RunParameters().split_stripes == 0
+    with pytest.raises(DataError, match=r"field 'split', 'block': expected an integer >= 4, found int 2"):
+        load_catalog(write_catalog(tmp_path, {"s": {**entry, "split": {"block": 2}}}))
+    split = default_split(scene, patch=3, allow_unmeasurable=True)
+    one_class_test = split.__class__("disjoint", labels == 1, np.zeros_like(labels, dtype=bool))
+    with pytest.raises(DataError, match=r"`bdgf-run --split-block N`, `split_block = N`.*`split: \{block: N\}`"):
+        check_measurable(one_class_test, labels)

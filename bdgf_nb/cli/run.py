@@ -301,6 +301,8 @@ def run_dataset(cfg: RunConfig) -> Path:
         "select_on": params.select_on,
         "masking": params.masking,
         "allow_unmeasurable": params.allow_unmeasurable,
+        "split_block": params.split_block,
+        "split_stripes": params.split_stripes,
         "jobs": cfg.jobs,
         "scheduled": scheduled,
         "catalog": catalog or None,

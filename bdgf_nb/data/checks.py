@@ -176,3 +176,26 @@ def validate_coords(coords: np.ndarray, image_shape: tuple[int, int], where: str
         f"{where}: expected 0-based (row, col) inside image_shape {image_shape}, found {outside} rows outside",
     )
     return coords
+
+
+def check_informative_bands(modalities: dict[str, np.ndarray], files: dict[str, str], where: str) -> None:
+    """No band constant over the whole scene: it carries nothing and cannot be standardised (its
+    std is 0), so refuse it before any split or training, naming the modality, the file and the
+    0-based band index, with the catalog line that leaves it out. modalities: name -> (..., C)."""
+    problems = []
+    for name, array in modalities.items():
+        flat = array.reshape(-1, array.shape[-1])
+        constant = np.flatnonzero(flat.min(axis=0) == flat.max(axis=0)).tolist() if flat.size else []
+        if constant:
+            values = [float(flat[0, b]) for b in constant[:5]]
+            problems.append(
+                f"modality {name!r} ({files.get(name, 'in memory')}): band(s) {constant} (0-based, of "
+                f"{array.shape[-1]}) hold one value each over the whole scene ({values}"
+                f"{'...' if len(constant) > 5 else ''}); leave them out: `drop_bands: {{{name}: {constant}}}`"
+                + (" (or the modality itself)" if len(constant) == array.shape[-1] else "")
+            )
+    check(
+        not problems,
+        f"{where}: expected every band to vary, found constant bands (nothing to learn, zero variance): "
+        + "; ".join(problems),
+    )

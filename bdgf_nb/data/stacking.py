@@ -27,6 +27,8 @@ def entry_metadata(entry: CatalogEntry) -> dict[str, Any]:
         "citation": entry.citation,
         "licence": entry.licence,
         "files": [str(p) for p in entry.files()],
+        "modality_files": {m: str(ref) for m, ref in entry.modalities.items()},
+        **({"split_settings": entry.split} if entry.split else {}),
         **entry.metadata,
     }
 

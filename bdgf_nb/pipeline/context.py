@@ -40,6 +40,8 @@ class RunContext:
     out_dir: Path = Path("outputs/interactive")
     catalog: Path | None = None  # a catalog YAML of one's own; None: the repo's data_catalog.yaml
     allow_unmeasurable: bool = False  # go on (with Split.warnings) where a split cannot measure
+    split_block: int = 0  # the disjoint split's block side (0: the catalog's or the default; data.splits)
+    split_stripes: int = 0  # a pixel table's column stripes (0: the catalog's or the default)
 
     def __post_init__(self) -> None:
         expect(
@@ -63,6 +65,8 @@ class RunContext:
         class_balanced: bool = False,
         select_on: str = "kappa",
         preset_name: str = "",
+        split_block: int = 0,
+        split_stripes: int = 0,
     ) -> RunContext:
         """The context a notebook builds from its papermill parameters. `catalog` "" or None:
         the repo's catalog. `class_balanced` / `select_on`: the classifiers' sampling and
@@ -70,7 +74,16 @@ class RunContext:
         `preset_name` (e.g. "paper", sized for a GPU) overrides `quick` when given."""
         settings = preset(preset_name or ("quick" if quick else "full"))
         settings = replace(settings, train=replace(settings.train, class_balanced=class_balanced, select_on=select_on))
-        return cls(dataset, settings, seed, Path(out_dir), Path(catalog) if catalog else None, allow_unmeasurable)
+        return cls(
+            dataset,
+            settings,
+            seed,
+            Path(out_dir),
+            Path(catalog) if catalog else None,
+            allow_unmeasurable,
+            split_block,
+            split_stripes,
+        )
 
     @property
     def mode(self) -> str:

@@ -51,10 +51,14 @@ class RunParameters:
     class_balanced: bool = _parameter(False, "class-balanced batches (off: chosen on validation, docs/PROTOCOL.md)")
     select_on: str = _parameter("kappa", "validation metric for early stopping and model selection", SELECTION_METRICS)
     preset: str = _parameter("", "run sizes overriding quick (docs/METHOD.md §6; paper: for a GPU)", ("", *PRESETS))
+    split_block: int = _parameter(
+        0, "block side of the disjoint split, pixels (0: the catalog's or max(16, min(H, W) // 4))"
+    )
+    split_stripes: int = _parameter(0, "a pixel table's column stripes (0: the catalog's or the fewest that measure)")
 
     def __post_init__(self) -> None:
         check_fields(self)  # types, naming the field (a bool is no seed, "0" no int)
-        for name in ("seed", "seeds"):
+        for name in ("seed", "seeds", "split_block", "split_stripes"):
             expect(
                 getattr(self, name) >= 0,
                 ConfigError,
@@ -103,6 +107,8 @@ class RunParameters:
             class_balanced=self.class_balanced,
             select_on=self.select_on,
             preset_name=self.preset,
+            split_block=self.split_block,
+            split_stripes=self.split_stripes,
         )
 
     def for_notebook(self, declared: Collection[str]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import sklearn
 import torch
 
 from bdgf_nb.checkpoint import state_dict_hash
+from bdgf_nb.data.checks import check_informative_bands
 from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
 from bdgf_nb.data.sampling import limit_mask
@@ -128,10 +129,18 @@ def prepare(
     the same spatial shift as the test."""
     if scene is None:
         scene = load_scene(ctx.dataset, ctx.catalog)
+    check_informative_bands(scene.modalities, scene.metadata.get("modality_files", {}), f"dataset {scene.name!r}")
     stacked, labels = _grid(scene)
     patch = 1 if isinstance(scene, PixelScene) else scene_patch(scene, ctx.preset.patch)
     if split is None:
-        split = default_split(scene, patch=patch, seed=ctx.seed, allow_unmeasurable=ctx.allow_unmeasurable)
+        split = default_split(
+            scene,
+            patch=patch,
+            seed=ctx.seed,
+            allow_unmeasurable=ctx.allow_unmeasurable,
+            block=ctx.split_block,
+            stripes=ctx.split_stripes,
+        )
     else:
         split = check_measurable(split, labels.reshape(split.train.shape), scene.class_names, ctx.allow_unmeasurable)
     if split.train.ndim == 1:
