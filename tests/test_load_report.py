@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
+from affine import Affine
 from test_formats import (
+    CRS,
     X0,
     Y0,
     H,
@@ -284,3 +287,35 @@ def test_split_block_and_stripes_are_run_parameters_and_catalog_fields(tmp_path:
     one_class_test = split.__class__("disjoint", labels == 1, np.zeros_like(labels, dtype=bool))
     with pytest.raises(DataError, match=r"`bdgf-run --split-block N`, `split_block = N`.*`split: \{block: N\}`"):
         check_measurable(one_class_test, labels)
+
+
+@pytest.mark.parametrize("res", [0.1, 3.0])
+def test_resampling_in_another_crs_follows_the_docs(tmp_path: Path, res: float) -> None:
+    """A raster in Web Mercator over the UTM grid: finer (0.1 unit pixels) is area-averaged, as
+    docs and geotiff.py promise (it was nearest whenever the CRS differed); coarser is nearest.
+    Noise averaged over ~100 fine pixels per 1 m pixel loses most of its spread; nearest keeps it."""
+    from rasterio.warp import transform_bounds
+
+    left, bottom, right, top = transform_bounds(CRS, "EPSG:3857", X0 - 3, Y0 - H - 3, X0 + W + 3, Y0 + 3)
+    rows, cols = int((top - bottom) / res), int((right - left) / res)
+    noise = np.random.default_rng(0).random((rows, cols)).astype(np.float32)
+    with rasterio.open(
+        tmp_path / "dsm3857.tif", "w", driver="GTiff", height=rows, width=cols, count=1, dtype="float32",
+        crs="EPSG:3857", transform=Affine(res, 0, left, 0, -res, top),
+    ) as dst:  # fmt: skip
+        dst.write(noise[None])
+    write_tif(tmp_path / "hsi.tif", hsi())
+    write_tif(tmp_path / "gt.tif", gt())
+    scene = load_scene(
+        "s",
+        write_catalog(
+            tmp_path, {"s": geo_entry(modalities={"hsi": {"path": "hsi.tif"}, "dsm": {"path": "dsm3857.tif"}})}
+        ),
+    )
+    rule = scene.metadata["resampled"]["dsm"]
+    spread = float(scene.modalities["dsm"].std()) / float(noise.std())
+    print(f"res {res}: rule {rule}, std ratio {spread:.3f}")
+    if res < 1:
+        assert rule == "average" and spread < 0.3
+    else:
+        assert rule == "nearest" and spread > 0.5

@@ -155,9 +155,20 @@ def check_overlap(src: Grid, dst: Grid, where: str) -> float:
     return width * height / ((d_right - d_left) * (d_top - d_bottom))
 
 
+def pixel_area_in(grid: Grid, crs: CRS | None) -> float:
+    """The mean area of one of `grid`'s pixels measured in `crs` (its own CRS when equal or
+    either is None): its bounds transformed into `crs`, divided by its pixel count."""
+    if grid.crs is None or crs is None or grid.crs == crs:
+        return grid.pixel_area
+    left, bottom, right, top = transform_bounds(grid.crs, crs, *grid.bounds)
+    return (right - left) * (top - bottom) / (grid.shape[0] * grid.shape[1])
+
+
 def resample_rule(src: Grid, dst: Grid, labels: bool) -> Resampling:
-    """The stated rule (module docstring): average for a finer raster, nearest otherwise."""
-    finer = src.pixel_area < dst.pixel_area * (1 - 1e-9) and src.crs == dst.crs
+    """The stated rule (module docstring): average for a finer raster, nearest otherwise. Pixel
+    sizes are compared in the reference grid's CRS, so a finer raster in another CRS is
+    area-averaged too."""
+    finer = pixel_area_in(src, dst.crs) < dst.pixel_area * (1 - 1e-6)
     return Resampling.average if finer and not labels else Resampling.nearest
 
 

@@ -417,11 +417,13 @@ def predict_scene(
     With `ctx`, the map is stored beside the run's checkpoint, keyed by the weights, the image,
     the guide maps, the patch size, the device type and torch's version: notebook 04 draws the
     map notebook 03 made instead of predicting the whole scene again. Bump "scene_map" when
-    predict_map changes what it computes."""
+    predict_map changes what it computes. Pixels without data in some modality (metadata
+    "valid" False: a nodata `mask`, a tile's padding) stay 0, unclassified."""
     guides = run.guides(features)
+    valid = prepared.scene.metadata.get("valid")
 
     def compute() -> np.ndarray:
-        return predict_map(run.model, prepared.image, prepared.patch, guides)
+        return predict_map(run.model, prepared.image, prepared.patch, guides, mask=valid)
 
     if ctx is None:
         return compute()
@@ -434,6 +436,7 @@ def predict_scene(
         "patch": prepared.patch,
         "device": next(run.model.parameters()).device.type,
         "torch": torch.__version__,
+        **({"valid": array_digest(valid)} if valid is not None else {}),
     }
     path = ctx.classifier_checkpoint(prepared.scene.name, run.variant, run.ddpm, run.seed).with_suffix(".map.npz")
     return stored_array(path, key, compute, write=ddp.is_main())
@@ -487,16 +490,18 @@ def baseline_scene_map(
 
     Stored (keyed by the config, the image, the labels, the split, the patch size and
     scikit-learn's version) so notebooks 03 and 04 fit and predict it once. Bump
-    "baseline_map" when fit_predict or pixel_features change what they compute."""
+    "baseline_map" when fit_predict or pixel_features change what they compute. Pixels without
+    data (metadata "valid" False) stay 0, as in predict_scene."""
     cfg = ctx.preset.baseline_config(ctx.seed, features, (model,))
     split = prepared.split
+    valid = prepared.scene.metadata.get("valid")
 
     def compute() -> np.ndarray:
         stacked = pixel_features(np.moveaxis(prepared.image, 0, -1), features, prepared.patch)
         predicted = fit_predict(
             model, stacked[split.train], prepared.labels[split.train], stacked.reshape(-1, stacked.shape[-1]), cfg
-        )
-        return predicted.reshape(prepared.labels.shape)
+        ).reshape(prepared.labels.shape)
+        return predicted if valid is None else np.where(valid, predicted, 0)
 
     key = {
         "baseline_map": 1,
@@ -506,6 +511,7 @@ def baseline_scene_map(
         "train": array_digest(split.train),
         "patch": prepared.patch,
         "sklearn": sklearn.__version__,
+        **({"valid": array_digest(valid)} if valid is not None else {}),
     }
     return stored_array(
         ctx.baseline_map(prepared.scene.name, ctx.seed, model, features), key, compute, write=ddp.is_main()
