@@ -319,3 +319,61 @@ def test_resampling_in_another_crs_follows_the_docs(tmp_path: Path, res: float) 
         assert rule == "average" and spread < 0.3
     else:
         assert rule == "nearest" and spread > 0.5
+
+
+# --- listing ----------------------------------------------------------------------------------
+
+
+def listing_catalog(tmp_path: Path) -> Path:
+    np.savez(tmp_path / "s.npz", hsi=hsi(), gt=gt())
+    (tmp_path / "empty.npz").write_bytes(b"")
+    scene = {"kind": "scene", "path": "s.npz", "modalities": {"hsi": "hsi"}, "gt": "gt"}
+    return write_catalog(
+        tmp_path,
+        {
+            "syn": {"kind": "synthetic"},
+            "here": scene,
+            "zero": {**scene, "path": "empty.npz"},
+            "gone": {**scene, "path": "nowhere/s.npz"},
+            "bad": {**scene, "modalities": "hsi"},
+        },
+    )
+
+
+def test_dataset_status_lists_every_entry_and_survives_a_broken_one(tmp_path: Path) -> None:
+    from bdgf_nb.data.catalog import available_datasets, dataset_status, status_table
+
+    statuses = {s.name: s for s in dataset_status(listing_catalog(tmp_path))}
+    assert statuses["syn"].state == statuses["here"].state == "available"
+    assert statuses["zero"].state == "missing" and "empty.npz (empty (0 bytes))" in statuses["zero"].detail
+    assert statuses["gone"].state == "missing" and "nowhere/s.npz (absent)" in statuses["gone"].detail
+    assert statuses["bad"].state == "broken" and "field 'modalities': expected a mapping" in statuses["bad"].detail
+    assert statuses["trento"].kind == "benchmark"  # the standard benchmarks follow the catalog's own entries
+    assert available_datasets(listing_catalog(tmp_path))[:2] == ["syn", "here"]
+    table = status_table(list(statuses.values()))
+    assert "zero" in table and "missing: " in table and "error: catalog entry 'bad'" in table
+    assert load_scene("here", listing_catalog(tmp_path)).n_classes == 2  # a broken neighbour blocks no load
+
+
+def test_bdgf_run_list_and_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bdgf_nb.cli import run
+
+    catalog = listing_catalog(tmp_path)
+    assert run.main(["--list", "--catalog", str(catalog)]) == 0
+    out = capsys.readouterr().out
+    assert "here" in out and "broken" in out and "missing: " in out
+    ran: list[str] = []
+    monkeypatch.setattr(run, "run_dataset", lambda cfg: ran.append(cfg.params.dataset))
+    assert run.main(["--dataset", "all", "--catalog", str(catalog), "--quick", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert ran[:2] == ["syn", "here"] and "bad" not in ran
+    assert "[bdgf-run] skipped zero (missing)" in out and "[bdgf-run] skipped bad (broken): catalog entry 'bad'" in out
+
+
+def test_docs_name_write_catalog_entry_where_it_lives() -> None:
+    from test_formats import REPO
+
+    text = (REPO / "data_catalog.yaml").read_text()
+    assert "bdgf_nb.data.catalog.write_catalog_entry" not in text and "bdgf_nb.data.load.write_catalog_entry" in text

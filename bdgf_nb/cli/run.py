@@ -28,7 +28,7 @@ from typing import Any
 
 from bdgf_nb import openmp
 from bdgf_nb.config_checks import check_fields
-from bdgf_nb.data.benchmarks import DATA_DIR_ENV, benchmark, data_dir
+from bdgf_nb.data.benchmarks import BENCHMARKS, DATA_DIR_ENV, benchmark, data_dir
 from bdgf_nb.data.catalog import catalog_entry
 from bdgf_nb.errors import BDGFError, ConfigError, DataError, expect
 from bdgf_nb.pipeline.parameters import RunParameters, add_arguments, from_arguments
@@ -328,7 +328,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "Every notebook parameter is an option (pipeline.parameters.RunParameters).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_arguments(parser, more_help={"dataset": "; 'all': every dataset whose files are present"})
+    add_arguments(
+        parser,
+        more_help={"dataset": "; 'all': every dataset whose files are present (the others are named, with why)"},
+    )
     parser.add_argument(
         "--jobs",
         type=_jobs,
@@ -346,6 +349,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all"
     )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list the catalog's datasets (with --catalog: that one's) as available / missing (which files) / "
+        "broken (the error), and exit",
+    )
     return parser.parse_args(argv)
 
 
@@ -353,25 +362,39 @@ def main(argv: list[str] | None = None) -> int:
     openmp.apply_shared_default()  # for the `--jobs` workers and side-by-side kernels (bdgf_nb.openmp)
     args = parse_args(argv)
     from bdgf_nb.data.benchmark_load import missing_files_message
-    from bdgf_nb.data.catalog import available_datasets, load_catalog, with_benchmarks
+    from bdgf_nb.data.catalog import dataset_status, read_catalog, status_table
 
     if args.data_dir:  # the notebooks' kernels inherit it
         os.environ[DATA_DIR_ENV] = str(data_dir(args.data_dir))
 
     try:  # every argument is checked before the first notebook runs
-        catalog = with_benchmarks(load_catalog(args.catalog or None))
-        if args.dataset != "all":
-            expect(
-                args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}"
-            )
-            entry = catalog[args.dataset]
+        if args.list:
+            print(status_table(dataset_status(args.catalog or None)))
+            return 0
+        if args.dataset == "all":
+            statuses = dataset_status(args.catalog or None)
+            names = [s.name for s in statuses if s.state == "available"]
+            for s in statuses:
+                if s.state != "available":
+                    print(f"[bdgf-run] skipped {s.name} ({s.state}): {s.detail}", flush=True)
+        else:
+            _, raw = read_catalog(args.catalog or None)
+            known = sorted({*raw, *BENCHMARKS})
+            expect(args.dataset in known, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {known}")
+            entry = catalog_entry(args.dataset, args.catalog or None)
             if entry.kind == "benchmark" and not entry.available:  # say where to get it before any notebook
                 raise DataError(missing_files_message(benchmark(entry.recipe), entry.benchmark_folder()))
-        names = available_datasets(catalog) if args.dataset == "all" else [args.dataset]
-        configs = [
-            RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs)
-            for name in names
-        ]
+            names = [args.dataset]
+        configs = []
+        for name in names:
+            try:
+                configs.append(
+                    RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs)
+                )
+            except BDGFError as err:
+                if args.dataset != "all":
+                    raise
+                print(f"[bdgf-run] skipped {name} (broken): {err}", flush=True)
     except BDGFError as err:
         print(f"bdgf-run: error: {err}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -129,12 +129,23 @@ class CatalogEntry:
         paths += self.gt.files() if isinstance(self.gt, VectorLabels) else []
         return list(dict.fromkeys(paths))
 
+    def missing(self) -> list[str]:
+        """The files the entry lacks, each with why: absent, a directory, or empty (a zero-byte
+        file is an interrupted download or copy, not data). A benchmark: its first layout's
+        absent members, when no layout is complete."""
+        if self.kind == "synthetic":
+            return []
+        if self.kind == "benchmark":
+            spec, folder = benchmark(self.recipe), self.benchmark_folder()
+            if present_layout(spec, folder) is not None:
+                return []
+            return [f"{folder / m.path} (absent)" for m in spec.layouts[0].members if find_member(folder, m) is None]
+        return [f"{p} ({why})" for p in self.files() if (why := file_problem(p))]
+
     @property
     def available(self) -> bool:
-        """Synthetic, or every file present."""
-        if self.kind == "benchmark":
-            return present_layout(benchmark(self.recipe), self.benchmark_folder()) is not None
-        return self.kind == "synthetic" or all(p.is_file() for p in self.files())
+        """Synthetic, or every file present (and not empty)."""
+        return not self.missing()
 
 
 @dataclass(frozen=True)
@@ -221,6 +232,15 @@ def _parse_split(raw: dict[str, Any], where: str) -> dict[str, int]:
             f"{where}, field 'split', {key!r}: expected an integer >= {4 if key == 'block' else 2}, found {_found(v)}",
         )
     return value
+
+
+def file_problem(path: Path) -> str | None:
+    """Why `path` is not a usable file: "absent", "a directory", "empty (0 bytes)"; None if fine."""
+    if path.is_dir():
+        return "a directory, expected a file"
+    if not path.is_file():
+        return "absent"
+    return "empty (0 bytes)" if path.stat().st_size == 0 else None
 
 
 def tile_ref(ref: ArrayRef, tile: str) -> ArrayRef:
@@ -496,6 +516,13 @@ def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
     """Read and schema-check a catalog (default: data_catalog.yaml at the repo root, the parent
     of the bdgf_nb package). Relative paths in entries resolve against the catalog's folder.
     The file's entries only; `with_benchmarks` adds the standard benchmarks' names."""
+    path, raw = read_catalog(path)
+    return {name: parse_entry(name, entry, path.parent) for name, entry in raw.items()}
+
+
+def read_catalog(path: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """-> (the catalog's path, its entries as YAML left them, unchecked): the file must be a
+    YAML mapping of dataset name -> entry."""
     path = Path(path) if path is not None else CATALOG_PATH
     check(path.is_file(), f"catalog not found: {path}")
     try:
@@ -506,7 +533,7 @@ def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
         isinstance(raw, dict) and len(raw) > 0,
         f"catalog {path}: expected a mapping of dataset name -> entry, found {_found(raw)}",
     )
-    return {str(name): parse_entry(str(name), entry, path.parent) for name, entry in raw.items()}
+    return path, {str(name): entry for name, entry in raw.items()}
 
 
 def with_benchmarks(entries: dict[str, CatalogEntry]) -> dict[str, CatalogEntry]:
@@ -531,13 +558,73 @@ def as_catalog(catalog: dict[str, CatalogEntry] | str | Path | None) -> dict[str
 def catalog_entry(name: str, catalog: dict[str, CatalogEntry] | str | Path | None = None) -> CatalogEntry:
     """One dataset's entry (a standard benchmark's name included); DataError naming the known
     datasets when `name` is not one."""
-    own = as_catalog(catalog)
-    entries = with_benchmarks(own)
-    check(name in entries, f"unknown dataset {name!r}; known: {sorted(own)}; standard benchmarks: {sorted(BENCHMARKS)}")
-    return entries[name]
+    if isinstance(catalog, dict):
+        entries = with_benchmarks(catalog)
+        check(
+            name in entries,
+            f"unknown dataset {name!r}; known: {sorted(catalog)}; standard benchmarks: {sorted(BENCHMARKS)}",
+        )
+        return entries[name]
+    path, raw = read_catalog(catalog)  # only this entry is checked: a broken neighbour does not block it
+    if name in raw:
+        return parse_entry(name, raw[name], path.parent)
+    check(
+        name in BENCHMARKS, f"unknown dataset {name!r}; known: {sorted(raw)}; standard benchmarks: {sorted(BENCHMARKS)}"
+    )
+    return builtin_benchmark(name)
 
 
 def available_datasets(catalog: dict[str, CatalogEntry] | str | Path | None = None) -> list[str]:
-    """Names of the synthetic datasets and of those whose files are all present, catalog order,
-    then the standard benchmarks whose files are present in the data directory."""
-    return [name for name, entry in with_benchmarks(as_catalog(catalog)).items() if entry.available]
+    """Names of the synthetic datasets and of those whose files are all present (and not empty),
+    catalog order, then the standard benchmarks whose files are present in the data directory. A
+    malformed entry is left out (`dataset_status` says why)."""
+    if isinstance(catalog, dict):
+        return [name for name, entry in with_benchmarks(catalog).items() if entry.available]
+    return [s.name for s in dataset_status(catalog) if s.state == "available"]
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """One catalog dataset as a listing shows it: `state` "available", "missing" (`detail`:
+    which files, and why) or "broken" (`detail`: the entry's error)."""
+
+    name: str
+    kind: str
+    state: Literal["available", "missing", "broken"]
+    detail: str = ""
+    description: str = ""
+
+
+def dataset_status(catalog: str | Path | None = None) -> list[DatasetStatus]:
+    """Every dataset of a catalog (its entries, then the standard benchmarks it does not define),
+    each available / missing / broken; a malformed entry is listed as broken, never stops the
+    listing (a catalog that is not YAML at all still raises DataError)."""
+    path, raw = read_catalog(catalog)
+    statuses = []
+    for name, value in raw.items():
+        kind = str(value.get("kind", "?")) if isinstance(value, dict) else "?"
+        try:
+            entry = parse_entry(name, value, path.parent)
+        except DataError as err:
+            statuses.append(DatasetStatus(name, kind, "broken", str(err)))
+            continue
+        statuses.append(_status(entry))
+    return statuses + [_status(builtin_benchmark(n)) for n in BENCHMARKS if n not in raw]
+
+
+def _status(entry: CatalogEntry) -> DatasetStatus:
+    missing = entry.missing()
+    shown = "; ".join(missing[:3]) + (f"; ... ({len(missing)} in all)" if len(missing) > 3 else "")
+    state: Literal["available", "missing"] = "missing" if missing else "available"
+    return DatasetStatus(entry.name, entry.kind, state, shown, entry.description.split("\n")[0][:80])
+
+
+def status_table(statuses: list[DatasetStatus]) -> str:
+    """The listing as plain text: one line per dataset, its state, then what is missing or wrong."""
+    width = max((len(s.name) for s in statuses), default=4)
+    lines = []
+    for s in statuses:
+        lines.append(f"{s.name:<{width}}  {s.state:<9}  {s.kind:<9}  {s.description}".rstrip())
+        if s.detail:
+            lines.append(f"{'':<{width}}    {'missing: ' if s.state == 'missing' else 'error: '}{s.detail}")
+    return "\n".join(lines)

@@ -21,7 +21,8 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from bdgf_nb.config_checks import check_fields
-from bdgf_nb.data.catalog import load_catalog, with_benchmarks
+from bdgf_nb.data.benchmarks import BENCHMARKS
+from bdgf_nb.data.catalog import catalog_entry, read_catalog
 from bdgf_nb.ddpm.masking import MODES
 from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.metrics import SELECTION_METRICS
@@ -80,14 +81,15 @@ class RunParameters:
             f"RunParameters.preset: expected '' or one of {list(PRESETS)}, found {self.preset!r}",
         )
         try:
-            catalog = with_benchmarks(load_catalog(self.catalog or None))
+            _, raw = read_catalog(self.catalog or None)
         except DataError as err:
             raise ConfigError(f"RunParameters.catalog: {err}") from None
-        expect(
-            self.dataset in catalog,
-            ConfigError,
-            f"RunParameters.dataset: unknown {self.dataset!r}; known: {sorted(catalog)}",
-        )
+        known = sorted({*raw, *BENCHMARKS})
+        expect(self.dataset in known, ConfigError, f"RunParameters.dataset: unknown {self.dataset!r}; known: {known}")
+        try:  # this dataset's entry only: a broken neighbour in the catalog does not stop this run
+            catalog_entry(self.dataset, self.catalog or None)
+        except DataError as err:
+            raise ConfigError(f"RunParameters.catalog: {err}") from None
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> RunParameters:
