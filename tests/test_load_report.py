@@ -377,3 +377,48 @@ def test_docs_name_write_catalog_entry_where_it_lives() -> None:
 
     text = (REPO / "data_catalog.yaml").read_text()
     assert "bdgf_nb.data.catalog.write_catalog_entry" not in text and "bdgf_nb.data.load.write_catalog_entry" in text
+
+
+# --- lint and tests read the sources only -------------------------------------------------------
+
+
+def test_a_run_folder_anywhere_in_the_checkout_is_neither_linted_nor_collected(tmp_path: Path) -> None:
+    """`make run OUT=notebooks/mine` (or results/, or tests/out) then `make test`: ruff over the
+    Makefile's SOURCES skips the executed notebooks (the run folder's ignore files), and pytest
+    collects from tests/ only (testpaths), never a run folder inside it (conftest.py). Checked in
+    a copy: pyproject, Makefile, conftest, one good test, and run folders holding bad code."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    from test_formats import REPO
+
+    from bdgf_nb.cli.run import mark_run_folder
+
+    (tmp_path / "tests").mkdir()
+    for name in ("pyproject.toml", "Makefile", "tests/conftest.py"):
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "tests" / "test_ok.py").write_text("def test_ok() -> None:\n    assert True\n")
+    bad = "import os\nx=1\n\n\ndef test_bad() -> None:\n    assert False\n"
+    for folder in ("notebooks/mine/synthetic", "results/synthetic", "tests/out/synthetic"):
+        run = tmp_path / folder
+        run.mkdir(parents=True)
+        shutil.copy(REPO / "notebooks" / "00_data_and_modality_imbalance.ipynb", run / "00.ipynb")
+        (run / "test_run.py").write_text(bad)  # what a careless output could hold
+        mark_run_folder(run)
+    sources = re.search(r"^SOURCES\s*=\s*(.+)$", (REPO / "Makefile").read_text(), re.M)
+    assert sources is not None
+    folders = [f for f in sources.group(1).split() if (tmp_path / f).exists()]
+    ruff = Path(sys.executable).parent / "ruff"
+    lint = subprocess.run([str(ruff), "check", *folders], cwd=tmp_path, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    (tmp_path / "notebooks" / "mine" / "synthetic" / ".ignore").unlink()  # the check can fail
+    assert subprocess.run([str(ruff), "check", *folders], cwd=tmp_path, capture_output=True).returncode == 1
+    collect = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert "tests/test_ok.py::test_ok" in collect.stdout and "test_run.py" not in collect.stdout, collect.stdout

@@ -276,10 +276,26 @@ def run_notebooks_in_turn(cfg: RunConfig, tasks: list[NotebookTask]) -> dict[str
     return timings
 
 
+# A run folder is output, never source: `*` in its .gitignore (git, and ruff inside a git checkout)
+# and in its .ignore (ruff and other ripgrep-style tools anywhere), so `make lint` and `git status`
+# skip the executed notebooks wherever `--out` puts them, inside the checkout included. pytest
+# collects from tests/ only (pyproject's testpaths). tests/test_load_report.py checks both.
+RUN_FOLDER_IGNORES = (".gitignore", ".ignore")
+
+
+def mark_run_folder(out: Path) -> None:
+    """Write the ignore files of a run folder (kept if present: a user may have edited them)."""
+    for name in RUN_FOLDER_IGNORES:
+        path = out / name
+        if not path.exists():
+            path.write_text("# written by bdgf-run: a run's outputs, never linted nor committed\n*\n")
+
+
 def run_dataset(cfg: RunConfig) -> Path:
     """Run the chosen notebooks on one dataset; returns the path of summary.json."""
     out = cfg.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    mark_run_folder(out)
     catalog = str(Path(cfg.params.catalog).resolve()) if cfg.params.catalog else ""  # notebooks run in their own folder
     params = dataclasses.replace(cfg.params, out_dir=str(out), catalog=catalog)
     paths = select_notebooks(cfg.notebooks, cfg.folder)
