@@ -422,3 +422,17 @@ def test_a_run_folder_anywhere_in_the_checkout_is_neither_linted_nor_collected(t
         text=True,
     )
     assert "tests/test_ok.py::test_ok" in collect.stdout and "test_run.py" not in collect.stdout, collect.stdout
+
+
+def test_a_band_constant_on_the_training_pixels_is_named_by_modality() -> None:
+    from bdgf_nb.data.patches import Standardizer
+
+    stacked = np.random.default_rng(0).random((4, 4, 5)).astype(np.float32)
+    stacked[:2, :, 3] = 1.0  # varies over the scene, constant where it trains
+    train = np.zeros((4, 4), dtype=bool)
+    train[:2] = True
+    with pytest.raises(
+        DataError,
+        match=r"channels \[3\] have zero variance.*\(modality 'dsm' band\(s\) \[0\]\).*`drop_bands: \{dsm: \[0\]\}`",
+    ):
+        Standardizer.fit(stacked, train, {"hsi": 3, "dsm": 2})

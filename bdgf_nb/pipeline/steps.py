@@ -160,7 +160,7 @@ def prepare(
             buffer=patch - 1,
             groups=groups,
         )
-    standardizer = Standardizer.fit(stacked, split.fit)
+    standardizer = Standardizer.fit(stacked, split.fit, scene.channels)
     image = np.ascontiguousarray(np.moveaxis(standardizer.transform(stacked), -1, 0))
     return Prepared(scene, split, standardizer, image, labels, scene.channels, patch)
 

@@ -14,8 +14,9 @@ busy in turn within each round, and prints each policy's slowdown busy / alone p
 a run that loses half the cores should run about 2x slower, not 5-10x. `--then DIR` adds the
 code of an older checkout (a `git worktree` of the issue-era commit f9bb05b, whose bench is
 `bdgf_nb.bench`) under PASSIVE, its default, as one more arm, so "then" and "now" are timed in
-the same rounds; a second table then gives each arm's speed-up over it, paired by round (geometric mean of the per-round ratios, Student-t 95 % interval). docs/BENCH.md,
-"OpenMP wait policy". From the repo root:
+the same rounds; a second table then gives each arm's speed-up over it, paired by round
+(geometric mean of the per-round ratios, Student-t 95 % interval). docs/BENCH.md, "OpenMP wait
+policy". From the repo root:
 
     python docs/experiments/openmp_wait.py [--rounds 3] [--pair | --busy] [--then /tmp/f9]
 """
