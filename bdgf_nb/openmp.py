@@ -20,6 +20,7 @@ threads, and so every result, is the same either way: only the waiting differs.
 from __future__ import annotations
 
 import os
+import sys
 
 VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 SPIN = {"GOMP_SPINCOUNT": "30000"}  # libgomp prefers it to OMP_WAIT_POLICY; ~0.3 ms at its 100,000 spins/ms
@@ -42,6 +43,17 @@ def apply_shared_default() -> None:
     numba's OpenMP layer) has not loaded yet, and every child started afterwards."""
     if not user_choice():
         os.environ.update({**PASSIVE, MARK: PASSIVE["OMP_WAIT_POLICY"]})
+
+
+def apply_kernel_default() -> None:
+    """On `import bdgf_nb` inside a Jupyter kernel (ipykernel loaded): PASSIVE, as the entry
+    points set it, unless the user chose a policy or torch has loaded already (libgomp read the
+    environment then, so setting it would change nothing and only misreport). JupyterLab users
+    run several kernels at once, and a kernel left with libgomp's default 300,000-iteration spin
+    slows every other process on the cores (docs/BENCH.md, "OpenMP wait policy"). A plain
+    `python` or IPython process is left as it is."""
+    if "ipykernel" in sys.modules and "torch" not in sys.modules:
+        apply_shared_default()
 
 
 def exclusive_env() -> dict[str, str]:

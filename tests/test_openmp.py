@@ -1,6 +1,6 @@
-"""The OpenMP wait policy: nothing on import; PASSIVE set by the entry points, a short spin only
-for processes that own the cores (bdgf-run's notebook kernels, bdgf-bench), and never over a
-choice the user made."""
+"""The OpenMP wait policy: nothing on import, except PASSIVE in a Jupyter kernel that has not
+loaded torch; PASSIVE set by the entry points, a short spin only for processes that own the cores
+(bdgf-bench), and never over a choice the user made."""
 
 import os
 import subprocess
@@ -32,6 +32,26 @@ def _fresh_process(env_extra: dict[str, str]) -> list[str]:
 
 def test_import_sets_nothing_and_an_entry_point_sets_passive_and_offers_the_spin() -> None:
     assert _fresh_process({}) == ["None", "PASSIVE", "[]", str(openmp.SPIN)]
+
+
+_KERNEL = "import sys, types; sys.modules['ipykernel'] = types.ModuleType('ipykernel'); "
+
+
+@pytest.mark.parametrize(
+    ("before", "env", "expected"),
+    [
+        (_KERNEL, {}, "PASSIVE"),  # a JupyterLab kernel importing bdgf_nb first
+        ("", {}, "None"),  # a plain python process: nothing
+        (_KERNEL + "import torch; ", {}, "None"),  # torch loaded first: too late, so left alone
+        (_KERNEL, {"GOMP_SPINCOUNT": "0"}, "None"),  # the user's choice
+    ],
+)
+def test_importing_bdgf_nb_in_a_jupyter_kernel_sets_passive(before: str, env: dict[str, str], expected: str) -> None:
+    code = before + "import os, bdgf_nb; print(os.environ.get('OMP_WAIT_POLICY'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_without_policy() | env, check=True, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == expected
 
 
 @pytest.mark.parametrize("choice", [{"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "0"}])

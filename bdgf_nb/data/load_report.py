@@ -118,30 +118,15 @@ def _nodata_events(nodata: dict[str, Any], labelled: dict[str, int]) -> list[Loa
         if not isinstance(r, dict) or not r.get("holes"):
             continue
         cause = f"; {r['cause']}" if r.get("cause") else ""
-        if r.get("masked"):
-            events.append(
-                LoadEvent(
-                    modality,
-                    "masked",
-                    int(r["masked"]),
-                    "pixels",
-                    f"nodata: {{{modality}: mask}}",
-                    labelled.get(modality, 0),
-                    f"pixels without data{cause}",
+        rules: tuple[tuple[Action, str, int], ...] = (
+            ("masked", f"nodata: {{{modality}: mask}}", labelled.get(modality, 0)),
+            ("filled", f"nodata: {{{modality}: {{{r['policy']}}}}}", 0),
+        )
+        for action, rule, removed in rules:
+            if r.get(action):
+                events.append(
+                    LoadEvent(modality, action, int(r[action]), "pixels", rule, removed, f"pixels without data{cause}")
                 )
-            )
-        if r.get("filled"):
-            events.append(
-                LoadEvent(
-                    modality,
-                    "filled",
-                    int(r["filled"]),
-                    "pixels",
-                    f"nodata: {{{modality}: {{{r['policy']}}}}}",
-                    0,
-                    f"pixels without data{cause}",
-                )
-            )
     return events
 
 
@@ -157,31 +142,14 @@ def _summed_nodata(per_tile: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
 
 def _label_events(labels: dict[str, Any]) -> list[LoadEvent]:
     """Polygons without a class or outside the grid, overlaps, rare classes (vector.py's report)."""
-    events = []
-    if labels.get("polygons_without_class"):
-        events.append(
-            LoadEvent(
-                "labels",
-                "dropped",
-                int(labels["polygons_without_class"]),
-                "polygons",
-                "empty class field (or no joined row)",
-                0,
-                f"of {labels.get('polygons')} polygons",
-            )
+    events = [
+        LoadEvent("labels", "dropped", int(labels[key]), "polygons", rule, 0, f"of {labels.get('polygons')} polygons")
+        for key, rule in (
+            ("polygons_without_class", "empty class field (or no joined row)"),
+            ("polygons_outside", "outside the grid (no pixel centre inside)"),
         )
-    if labels.get("polygons_outside"):
-        events.append(
-            LoadEvent(
-                "labels",
-                "dropped",
-                int(labels["polygons_outside"]),
-                "polygons",
-                "outside the grid (no pixel centre inside)",
-                0,
-                f"of {labels.get('polygons')} polygons",
-            )
-        )
+        if labels.get(key)
+    ]
     if labels.get("overlap_pixels"):
         events.append(
             LoadEvent(
