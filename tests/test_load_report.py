@@ -12,6 +12,7 @@ import rasterio
 from affine import Affine
 from test_formats import (
     CRS,
+    SHARED_DATA,
     X0,
     Y0,
     H,
@@ -436,3 +437,23 @@ def test_a_band_constant_on_the_training_pixels_is_named_by_modality() -> None:
         match=r"channels \[3\] have zero variance.*\(modality 'dsm' band\(s\) \[0\]\).*`drop_bands: \{dsm: \[0\]\}`",
     ):
         Standardizer.fit(stacked, train, {"hsi": 3, "dsm": 2})
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(
+    not (SHARED_DATA / "idtrees_mlbs" / "ITC" / "train_MLBS.shp").is_file(),
+    reason=f"real data absent: {SHARED_DATA / 'idtrees_mlbs'}",
+)
+def test_idtrees_mlbs_report_names_what_the_tile_rules_removed() -> None:
+    """The repo's entry keeps species in >= 5 plots: the report names the rare species dropped,
+    the overlap pixels, the resampled RGB, and read = kept + removed."""
+    report = load_report(load_scene("idtrees_mlbs"))
+    by_rule = {e.rule.split(" (")[0]: e for e in report.events}
+    assert report.labelled_kept == 11245
+    assert by_rule["overlap of polygons of different classes"].labelled_removed == 2439
+    rare = by_rule["rare classes"]
+    assert rare.action == "dropped" and rare.unit == "classes" and rare.count > 0
+    assert by_rule["area mean of the finer raster"].subject == "rgb"
+    removed = sum(e.labelled_removed for e in report.events)
+    assert report.labelled_read == report.labelled_kept + removed
+    print(report.table())

@@ -70,25 +70,27 @@ def test_a_child_started_with_the_spin_keeps_it_and_is_offered_nothing_more() ->
     assert _fresh_process(env) == ["PASSIVE", "PASSIVE", "['GOMP_SPINCOUNT']", "{}"]
 
 
-def test_bdgf_run_kernels_get_the_spin_and_the_environment_is_restored(
-    monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
+def test_bdgf_run_kernels_sleep_and_the_environment_is_restored(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A kernel run one after another may still share the machine with work outside the run:
+    no spin is added (PASSIVE from bdgf-run's default); side by side it also runs on one thread."""
     import papermill
 
     from bdgf_nb.cli import run
 
     seen: dict[str, str | None] = {}
     monkeypatch.setattr(
-        papermill, "execute_notebook", lambda *a, **k: seen.update(spin=os.environ.get("GOMP_SPINCOUNT"))
+        papermill,
+        "execute_notebook",
+        lambda *a, **k: seen.update(spin=os.environ.get("GOMP_SPINCOUNT"), threads=os.environ.get("OMP_NUM_THREADS")),
     )
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     monkeypatch.setenv(openmp.MARK, "PASSIVE")  # the policy in the environment is bdgf-run's default, not the user's
     run.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {})
-    assert seen["spin"] == openmp.SPIN["GOMP_SPINCOUNT"] and "GOMP_SPINCOUNT" not in os.environ
-    monkeypatch.delenv(openmp.MARK)  # PASSIVE chosen by the user, as under pytest (conftest)
-    run.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {})
-    assert seen["spin"] is None
+    assert seen == {"spin": None, "threads": None} and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    run.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {}, exclusive=False)
+    assert seen == {"spin": None, "threads": "1"} and "OMP_NUM_THREADS" not in os.environ
 
 
 _STEPS = """

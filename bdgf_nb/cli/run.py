@@ -94,14 +94,15 @@ SHARED_KERNEL_ENV = {"OMP_NUM_THREADS": "1"}
 def execute_notebook(path: Path, target: Path, parameters: dict[str, Any], exclusive: bool = True) -> None:
     """Run one notebook with papermill (kernel `python3`, cwd = its folder) into `target`.
 
-    `exclusive`: the kernel has the cores to itself (notebooks one after another, after any
-    `--jobs` workers have finished), so its OpenMP threads spin briefly instead of sleeping at
-    once (bdgf_nb.openmp: training steps 1.2-1.5x faster here, docs/BENCH.md) unless the user
-    chose a policy. Otherwise (notebooks side by side) it runs on one thread, without the spin;
-    a thread count the user set (OMP_NUM_THREADS) is kept either way."""
+    `exclusive`: the kernel is the run's only one (notebooks one after another, after any
+    `--jobs` workers have finished) and keeps torch's thread count; otherwise (notebooks side by
+    side) it runs on one thread. Either way its OpenMP threads sleep when idle (PASSIVE, set by
+    `main`): it may still share the cores with work outside this run, beside which a spinning
+    kernel ran 5-10x slower (docs/BENCH.md, "OpenMP wait policy"). A thread count or wait policy
+    the user set is kept."""
     import papermill
 
-    threads = openmp.exclusive_env() if exclusive else SHARED_KERNEL_ENV
+    threads = {} if exclusive else SHARED_KERNEL_ENV
     added = {k: v for k, v in {**STATIC_VIEW_ENV, **threads}.items() if k not in os.environ}
     os.environ.update(added)  # the kernel inherits this process's environment
     try:

@@ -198,7 +198,7 @@ def load_report(scene: Scene | PixelScene) -> LoadReport:
     if total_masked and not labelled_masked and len(nodata) == 1:
         labelled_masked = dict.fromkeys(nodata, total_masked)
     events += _nodata_events(nodata, labelled_masked)
-    notes = []
+    notes = list(meta.get("benchmark", {}).get("warnings", []))  # a standard benchmark's own checks
     if total_masked and total_masked < sum(labelled_masked.values()):
         notes.append(
             f"{total_masked} labelled pixels masked in all: a pixel without data in several modalities counts in each"
