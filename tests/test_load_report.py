@@ -457,3 +457,56 @@ def test_idtrees_mlbs_report_names_what_the_tile_rules_removed() -> None:
     removed = sum(e.labelled_removed for e in report.events)
     assert report.labelled_read == report.labelled_kept + removed
     print(report.table())
+
+
+def test_prepare_refuses_a_one_class_scene_built_in_memory(tmp_path: Path) -> None:
+    """Today scikit-learn's "The number of classes has to be greater than one" came from deep in a
+    baseline; prepare() now says it first."""
+    from bdgf_nb.data.scene import Scene
+    from bdgf_nb.pipeline.context import RunContext
+    from bdgf_nb.pipeline.presets import preset
+    from bdgf_nb.pipeline.steps import prepare
+
+    scene = Scene("one", {"hsi": hsi()}, (gt() > 0).astype(np.int64), ("grass",))
+    with pytest.raises(DataError, match=r"dataset 'one': expected at least 2 classes.*found 1 \('grass': 24 pixels\)"):
+        prepare(RunContext("synthetic", preset("quick"), out_dir=tmp_path), scene=scene)
+
+
+def test_tile_scene_report_sums_over_tiles(tmp_path: Path) -> None:
+    """Two plots 1 km apart: a CHM hole under a crown in each (masked), a crown outside both
+    plots, the second HSI band dropped by the catalog: one row per rule, counts over all tiles."""
+    import shapely
+
+    for k in (1, 2):
+        x0 = X0 + 1000 * k
+        for folder in ("HSI", "CHM"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+        cube = np.random.default_rng(k).random((4, 4, 2)).astype(np.float32)
+        chm = np.random.default_rng(k + 5).random((4, 4)).astype(np.float32)
+        chm[0, 0] = np.nan
+        write_tif(tmp_path / "HSI" / f"P{k}.tif", cube, x0=x0)
+        write_tif(tmp_path / "CHM" / f"P{k}.tif", chm, x0=x0)
+    crowns_ = [shapely.box(X0 + 1000 * k, Y0 - 2, X0 + 1000 * k + 4, Y0) for k in (1, 2)]
+    write_polygons(tmp_path / "crowns.shp", [*crowns_, shapely.box(X0 + 9000, Y0 - 2, X0 + 9002, Y0)], ["a", "b", "c"])
+    (tmp_path / "field.csv").write_text("indvdID,taxonID\na,oak\nb,maple\nc,birch\n")
+    entry = {
+        "kind": "tiles",
+        "tiles": {"glob": "HSI/P*.tif"},
+        "pad": 1,
+        "modalities": {"hsi": "HSI/{tile}.tif", "chm": "CHM/{tile}.tif"},
+        "gt": {"vector": "crowns.shp", "class_field": "taxonID", "join": {"csv": "field.csv", "key": "indvdID"}},
+        "nodata": {"chm": "mask"},
+        "drop_bands": {"hsi": [1]},
+    }
+    scene = load_scene("t", write_catalog(tmp_path, {"t": entry}))
+    assert scene.channels == {"hsi": 1, "chm": 1}
+    rows = {(r["subject"], r["action"], r["unit"]): r for r in load_report(scene).rows()}
+    assert (
+        rows[("chm", "masked", "pixels")]["count"] == 2 and rows[("chm", "masked", "pixels")]["labelled removed"] == 2
+    )
+    assert rows[("labels", "dropped", "polygons")]["rule"].startswith("outside the grid")
+    assert rows[("labels", "dropped", "polygons")]["count"] == 1
+    assert rows[("hsi", "dropped", "bands")]["count"] == 1
+    assert rows[("labels", "dropped", "classes")]["rule"] == "no pixel centre inside its polygons (birch)"
+    report = load_report(scene)
+    assert report.labelled_read == 16 and report.labelled_kept == 14

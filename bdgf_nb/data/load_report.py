@@ -161,6 +161,13 @@ def _label_events(labels: dict[str, Any]) -> list[LoadEvent]:
                 int(labels["overlap_pixels"]),
             )
         )
+    empty = labels.get("classes_without_pixels", [])
+    if empty:  # polygons outside the grid, or too small to hold a pixel centre
+        events.append(
+            LoadEvent(
+                "labels", "dropped", len(empty), "classes", "no pixel centre inside its polygons", 0, ", ".join(empty)
+            )
+        )
     before, rare, rule = labels.get("pixels_per_class_before", {}), labels.get("rare", {}), labels.get("rare_rule", {})
     for action in ("dropped", "merged"):
         classes = sorted(c for c, what in rare.items() if what.startswith(action))

@@ -18,7 +18,7 @@ import torch
 
 from bdgf_nb.checkpoint import state_dict_hash
 from bdgf_nb.data.checks import check_informative_bands
-from bdgf_nb.data.load import load_scene
+from bdgf_nb.data.load import check_classes, load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
 from bdgf_nb.data.sampling import limit_mask
 from bdgf_nb.data.scene import PixelScene, Scene
@@ -129,6 +129,7 @@ def prepare(
     the same spatial shift as the test."""
     if scene is None:
         scene = load_scene(ctx.dataset, ctx.catalog)
+    check_classes(scene)  # a scene built in memory too: two classes at least, before any model
     check_informative_bands(scene.modalities, scene.metadata.get("modality_files", {}), f"dataset {scene.name!r}")
     stacked, labels = _grid(scene)
     patch = 1 if isinstance(scene, PixelScene) else scene_patch(scene, ctx.preset.patch)
