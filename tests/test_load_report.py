@@ -5,6 +5,7 @@ inputs a user meets fail at load with a message naming the file, the modality an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -371,6 +372,17 @@ def test_bdgf_run_list_and_all(
     out = capsys.readouterr().out
     assert ran[:2] == ["syn", "here"] and "bad" not in ran
     assert "[bdgf-run] skipped zero (missing)" in out and "[bdgf-run] skipped bad (broken): catalog entry 'bad'" in out
+
+    def fail_on_syn(cfg: Any) -> None:
+        if cfg.params.dataset == "syn":
+            raise SystemExit("[bdgf-run] 00_x.ipynb failed in the cell ...")
+        ran.append(cfg.params.dataset)
+
+    ran.clear()
+    monkeypatch.setattr(run, "run_dataset", fail_on_syn)
+    assert run.main(["--dataset", "all", "--catalog", str(catalog), "--quick", "--out", str(tmp_path / "o")]) == 1
+    out = capsys.readouterr().out
+    assert "here" in ran and "[bdgf-run] syn failed, going on with the others" in out and "1 of" in out
 
 
 def test_docs_name_write_catalog_entry_where_it_lives() -> None:

@@ -415,9 +415,19 @@ def main(argv: list[str] | None = None) -> int:
     except BDGFError as err:
         print(f"bdgf-run: error: {err}", file=sys.stderr)
         return 2
-    for cfg in configs:
-        run_dataset(cfg)
-    return 0
+    if args.dataset != "all":
+        run_dataset(configs[0])
+        return 0
+    failed = []
+    for cfg in configs:  # one dataset's failure (a file that does not load, a notebook) ends only its run
+        try:
+            run_dataset(cfg)
+        except (SystemExit, BDGFError) as err:
+            print(f"[bdgf-run] {cfg.params.dataset} failed, going on with the others: {err}", flush=True)
+            failed.append(cfg.params.dataset)
+    if failed:
+        print(f"[bdgf-run] --dataset all: {len(failed)} of {len(configs)} dataset(s) failed: {failed}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
