@@ -522,3 +522,32 @@ def test_tile_scene_report_sums_over_tiles(tmp_path: Path) -> None:
     assert rows[("labels", "dropped", "classes")]["rule"] == "no pixel centre inside its polygons (birch)"
     report = load_report(scene)
     assert report.labelled_read == 16 and report.labelled_kept == 14
+
+
+def test_resampling_without_any_crs_regrids_by_the_same_rule(tmp_path: Path) -> None:
+    """Two GeoTIFFs with transforms but no CRS (a pure regrid): a finer one is area-averaged too.
+    The reference grid has a pixel-coordinate transform, corner (0, 0) and 1-unit pixels, which
+    GDAL took for no geotransform at all: every resampled pixel came out NaN before."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    def plain(path: Path, array: np.ndarray, res: float) -> None:
+        bands = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(
+                path, "w", driver="GTiff", height=bands.shape[1], width=bands.shape[2], count=bands.shape[0],
+                dtype=bands.dtype, transform=Affine(res, 0, 0, 0, -res, 0),
+            ) as dst:  # fmt: skip
+                dst.write(bands)
+
+    fine = np.random.default_rng(2).random((H * 4, W * 4)).astype(np.float32)
+    plain(tmp_path / "hsi.tif", hsi(), 1.0)
+    plain(tmp_path / "gt.tif", gt(), 1.0)
+    plain(tmp_path / "dsm.tif", fine, 0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        scene = load_scene("s", write_catalog(tmp_path, {"s": geo_entry()}))
+    assert scene.metadata["resampled"] == {"dsm": "average"}
+    assert np.allclose(scene.modalities["dsm"][:, :, 0], fine.reshape(H, 4, W, 4).mean(axis=(1, 3)), atol=1e-5)

@@ -187,13 +187,16 @@ def resample(array: np.ndarray, src: Grid, dst: Grid, where: str, labels: bool =
         out = np.full((bands.shape[0], *dst.shape), np.nan, dtype=np.float32)
     # Different CRS pairs reproject; equal CRS pairs only regrid. GDAL skips src nodata in averages.
     local = CRS.from_epsg(3857)  # stand-in when neither grid has a CRS: a pure regrid
+    # ... moved away from the origin together: GDAL takes a grid whose corner is (0, 0) with 1-unit
+    # pixels, a pixel-coordinate file's usual transform, for one without a geotransform (all NaN out)
+    shift = Affine.translation(1e6, 1e6) if src.crs is None and dst.crs is None else Affine.identity()
     reproject(
         source,
         out,
-        src_transform=src.transform,
+        src_transform=shift * src.transform,
         src_crs=src.crs or local,
         src_nodata=fill,
-        dst_transform=dst.transform,
+        dst_transform=shift * dst.transform,
         dst_crs=dst.crs or local,
         dst_nodata=fill,
         resampling=rule,
