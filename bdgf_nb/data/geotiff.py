@@ -193,10 +193,10 @@ def resample(array: np.ndarray, src: Grid, dst: Grid, where: str, labels: bool =
     reproject(
         source,
         out,
-        src_transform=shift * src.transform,
+        src_transform=shift @ src.transform,
         src_crs=src.crs or local,
         src_nodata=fill,
-        dst_transform=shift * dst.transform,
+        dst_transform=shift @ dst.transform,
         dst_crs=dst.crs or local,
         dst_nodata=fill,
         resampling=rule,
