@@ -174,6 +174,7 @@ def _label_events(labels: dict[str, Any]) -> list[LoadEvent]:
         if not classes:
             continue
         pixels = sum(int(before.get(c, 0)) for c in classes)
+        shapes = sum(int(labels.get("polygons_per_class", {}).get(c, 0)) for c in classes)
         events.append(
             LoadEvent(
                 "labels",
@@ -182,7 +183,7 @@ def _label_events(labels: dict[str, Any]) -> list[LoadEvent]:
                 "classes",
                 f"rare classes (min_pixels {rule.get('min_pixels', 0)}, min_groups {rule.get('min_groups', 0)})",
                 pixels if action == "dropped" else 0,
-                f"{', '.join(classes)}: {pixels} pixels",
+                f"{', '.join(classes)}: {pixels} pixels, {shapes} polygons",
             )
         )
     return events

@@ -239,6 +239,7 @@ def vector_labels(
         "rare": rare,
         "rare_rule": {"min_pixels": spec.min_pixels, "min_groups": spec.min_groups, "action": spec.rare},
         "classes_without_pixels": sorted(n for n, c in counts.items() if c == 0 and n not in rare),
+        "polygons_per_class": {n: int((polygons.classes == n).sum()) for n in names},
         "pixels_per_class": final,
     }
     return maps, tuple(kept), report
