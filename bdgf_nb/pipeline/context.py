@@ -40,6 +40,7 @@ class RunContext:
     out_dir: Path = Path("outputs/interactive")
     catalog: Path | None = None  # a catalog YAML of one's own; None: the repo's data_catalog.yaml
     allow_unmeasurable: bool = False  # go on (with Split.warnings) where a split cannot measure
+    labels_per_class: int | None = None  # a label budget: classifiers see this many labelled pixels per class
     split_block: int = 0  # the disjoint split's block side (0: the catalog's or the default; data.splits)
     split_stripes: int = 0  # a pixel table's column stripes (0: the catalog's or the default)
 
@@ -48,6 +49,13 @@ class RunContext:
             isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
             ConfigError,
             f"RunContext.seed: expected an integer >= 0, found {self.seed!r}",
+        )
+        expect(
+            self.labels_per_class is None
+            or (isinstance(self.labels_per_class, int) and not isinstance(self.labels_per_class, bool))
+            and self.labels_per_class >= 1,
+            ConfigError,
+            f"RunContext.labels_per_class: expected an integer >= 1 or None (all), found {self.labels_per_class!r}",
         )
         object.__setattr__(self, "out_dir", Path(self.out_dir))
         if self.catalog is not None:
@@ -65,13 +73,15 @@ class RunContext:
         class_balanced: bool = False,
         select_on: str = "kappa",
         preset_name: str = "",
+        labels_per_class: int | None = None,
         split_block: int = 0,
         split_stripes: int = 0,
     ) -> RunContext:
         """The context a notebook builds from its papermill parameters. `catalog` "" or None:
         the repo's catalog. `class_balanced` / `select_on`: the classifiers' sampling and
         validation metric (train.classifier.TrainConfig), recorded in every checkpoint.
-        `preset_name` (e.g. "paper", sized for a GPU) overrides `quick` when given."""
+        `preset_name` (e.g. "paper", sized for a GPU) overrides `quick` when given.
+        `labels_per_class`: a label budget (None or 0: every training pixel; pipeline.steps.training_pixels)."""
         settings = preset(preset_name or ("quick" if quick else "full"))
         settings = replace(settings, train=replace(settings.train, class_balanced=class_balanced, select_on=select_on))
         return cls(
@@ -81,6 +91,7 @@ class RunContext:
             Path(out_dir),
             Path(catalog) if catalog else None,
             allow_unmeasurable,
+            labels_per_class or None,
             split_block,
             split_stripes,
         )
@@ -88,6 +99,12 @@ class RunContext:
     @property
     def mode(self) -> str:
         return self.preset.name
+
+    @property
+    def budget_tag(self) -> str:
+        """What names the files of a label-budget run ("" without a budget), so the runs of
+        different budgets never share a checkpoint; the DDPMs (unlabelled) are shared."""
+        return "" if self.labels_per_class is None else f"_lpc{self.labels_per_class}"
 
     @property
     def cache_dir(self) -> Path:
@@ -103,11 +120,12 @@ class RunContext:
 
     def baseline_results(self, scene: str, seed: int) -> Path:
         """The fused baselines of model seed `seed` (pipeline.steps.fused_baselines), stored as JSON."""
-        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}_seed{seed}.json"
+        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}{self.budget_tag}_seed{seed}.json"
 
     def baseline_map(self, scene: str, seed: int, model: str, features: str) -> Path:
         """A fused baseline's whole-scene map (pipeline.steps.baseline_scene_map), stored as .npz."""
-        return self.out_dir / "artifacts" / f"map_{model}-{features}_{scene}_{self.mode}_seed{seed}.npz"
+        name = f"map_{model}-{features}_{scene}_{self.mode}{self.budget_tag}_seed{seed}.npz"
+        return self.out_dir / "artifacts" / name
 
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
         """One file per (variant, DDPM it was guided by, training choices, model seed); the DDPM's
@@ -119,4 +137,5 @@ class RunContext:
         options = ("_balanced" if train.class_balanced else "") + (
             "" if train.select_on == "kappa" else f"_select-{train.select_on}"
         )
-        return self.out_dir / "artifacts" / f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}_seed{seed}.pt"
+        name = f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}{self.budget_tag}_seed{seed}.pt"
+        return self.out_dir / "artifacts" / name

@@ -52,6 +52,9 @@ class RunParameters:
     class_balanced: bool = _parameter(False, "class-balanced batches (off: chosen on validation, docs/PROTOCOL.md)")
     select_on: str = _parameter("kappa", "validation metric for early stopping and model selection", SELECTION_METRICS)
     preset: str = _parameter("", "run sizes overriding quick (docs/METHOD.md §6; paper: for a GPU)", ("", *PRESETS))
+    labels_per_class: int = _parameter(
+        0, "label budget: labelled pixels per class the classifiers and baselines learn from; 0: all"
+    )
     split_block: int = _parameter(
         0, "block side of the disjoint split, pixels (0: the catalog's or max(16, min(H, W) // 4))"
     )
@@ -59,7 +62,7 @@ class RunParameters:
 
     def __post_init__(self) -> None:
         check_fields(self)  # types, naming the field (a bool is no seed, "0" no int)
-        for name in ("seed", "seeds", "split_block", "split_stripes"):
+        for name in ("seed", "seeds", "labels_per_class", "split_block", "split_stripes"):
             expect(
                 getattr(self, name) >= 0,
                 ConfigError,
@@ -109,6 +112,7 @@ class RunParameters:
             class_balanced=self.class_balanced,
             select_on=self.select_on,
             preset_name=self.preset,
+            labels_per_class=self.labels_per_class or None,
             split_block=self.split_block,
             split_stripes=self.split_stripes,
         )
