@@ -283,6 +283,8 @@ def test_split_block_and_stripes_are_run_parameters_and_catalog_fields(tmp_path:
     assert default_split(scene, patch=3, allow_unmeasurable=True, block=4).description.startswith("blocks of 4px")
     params = from_arguments(parse_args(["--dataset", "s", "--catalog", str(catalog), "--split-block", "4"]))
     assert params.split_block == 4 and params.context().split_block == 4
+    assert params.context().classifier_checkpoint("s", "bdgf", None, 0).name == "clf_s_bdgf_full_block4_seed0.pt"
+    assert RunParameters().context().classifier_checkpoint("s", "bdgf", None, 0).name == "clf_s_bdgf_quick_seed0.pt"
     assert RunParameters().split_block == 0 and RunParameters().split_stripes == 0
     with pytest.raises(DataError, match=r"field 'split', 'block': expected an integer >= 4, found int 2"):
         load_catalog(write_catalog(tmp_path, {"s": {**entry, "split": {"block": 2}}}))

@@ -107,6 +107,14 @@ class RunContext:
         return "" if self.labels_per_class is None else f"_lpc{self.labels_per_class}"
 
     @property
+    def run_tag(self) -> str:
+        """The budget tag, then the split's block / stripes when the run sets them (a run of another
+        split in the same folder gets files of its own instead of a checkpoint that refuses to load);
+        "" for the default run, whose file names stay as they were."""
+        block = f"_block{self.split_block}" if self.split_block else ""
+        return self.budget_tag + block + (f"_stripes{self.split_stripes}" if self.split_stripes else "")
+
+    @property
     def cache_dir(self) -> Path:
         return self.out_dir / "cache"
 
@@ -120,11 +128,11 @@ class RunContext:
 
     def baseline_results(self, scene: str, seed: int) -> Path:
         """The fused baselines of model seed `seed` (pipeline.steps.fused_baselines), stored as JSON."""
-        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}{self.budget_tag}_seed{seed}.json"
+        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}{self.run_tag}_seed{seed}.json"
 
     def baseline_map(self, scene: str, seed: int, model: str, features: str) -> Path:
         """A fused baseline's whole-scene map (pipeline.steps.baseline_scene_map), stored as .npz."""
-        name = f"map_{model}-{features}_{scene}_{self.mode}{self.budget_tag}_seed{seed}.npz"
+        name = f"map_{model}-{features}_{scene}_{self.mode}{self.run_tag}_seed{seed}.npz"
         return self.out_dir / "artifacts" / name
 
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
@@ -137,5 +145,5 @@ class RunContext:
         options = ("_balanced" if train.class_balanced else "") + (
             "" if train.select_on == "kappa" else f"_select-{train.select_on}"
         )
-        name = f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}{self.budget_tag}_seed{seed}.pt"
+        name = f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}{self.run_tag}_seed{seed}.pt"
         return self.out_dir / "artifacts" / name
