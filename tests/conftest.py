@@ -58,3 +58,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     fast = [item for item in items if seconds(item) == 0]
     pairs = list(zip(slow[:workers], fast, strict=False))
     items[:] = [*(item for pair in pairs for item in pair), *slow[len(pairs) :], *fast[len(pairs) :]]
+
+
+def pytest_ignore_collect(collection_path: object) -> bool | None:
+    """A bdgf-run output folder (its `.ignore` names bdgf-run, cli/run.py's mark_run_folder) is
+    never collected, even when `--out` puts it under tests/: a run's outputs are not tests."""
+    from pathlib import Path
+
+    marker = Path(str(collection_path)) / ".ignore"
+    return True if marker.is_file() and "bdgf-run" in marker.read_text(errors="replace") else None

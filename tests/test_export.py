@@ -150,3 +150,48 @@ def test_bdgf_predict_refuses_a_map_of_another_shape(tmp_path: Path, capsys: pyt
         predict_maps(tmp_path, "mine", catalog, tmp_path / "wrong.npy")
     assert main([str(tmp_path), "--dataset", "mine", "--catalog", str(catalog)]) == 2
     assert "class map not found" in capsys.readouterr().err
+
+
+def test_bdgf_predict_refuses_another_dataset_than_the_runs(tmp_path: Path) -> None:
+    """A run of `other` on the same grid would get `mine`'s class names: refused, naming both."""
+    catalog = _geo_scene(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    np.save(run / "class_map.npy", class_map())
+    (run / "summary.json").write_text(json.dumps({"dataset": "other"}))
+    with pytest.raises(
+        DataError, match=r"was made on dataset 'other' \(its summary says so\), not 'mine'.*--dataset other"
+    ):
+        predict_maps(run, "mine", catalog)
+    (run / "summary.json").unlink()
+    (run / "results").mkdir()
+    (run / "results" / "00_data.json").write_text(json.dumps({"dataset": {"name": "other"}}))
+    with pytest.raises(DataError, match=r"made on dataset 'other'"):
+        predict_maps(run, "mine", catalog)
+    (run / "results" / "00_data.json").write_text(json.dumps({"dataset": {"name": "mine"}}))
+    assert "tif" in predict_maps(run, "mine", catalog)
+
+
+def test_pixels_without_data_stay_unclassified_in_the_exported_map(tmp_path: Path) -> None:
+    from bdgf_nb.data.scene import Scene
+    from bdgf_nb.evaluate.export import write_scene_map
+
+    valid = np.ones((6, 8), dtype=bool)
+    valid[:, :2] = False  # a DSM that does not cover the two west columns, `nodata: mask`
+    labels = np.zeros((6, 8), dtype=np.int64)
+    labels[0, 2:], labels[1, 2:] = 1, 2
+    scene = Scene(
+        "s",
+        {"hsi": np.random.default_rng(0).random((6, 8, 2)).astype(np.float32)},
+        labels,
+        NAMES[:2],
+        metadata={**GRID.metadata(), "valid": valid},
+    )
+    predicted = np.ones((6, 8), dtype=np.int64)  # the model classifies every pixel
+    written = write_scene_map(tmp_path, predicted, scene)
+    with rasterio.open(written["tif"]) as src:
+        band = src.read(1)
+        assert src.nodata == 0
+    assert (band[:, :2] == 0).all() and (band[:, 2:] == 1).all()
+    with open(written["csv"]) as handle:
+        assert int(next(csv.DictReader(handle))["pixels"]) == 6 * 6

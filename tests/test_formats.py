@@ -161,7 +161,11 @@ def test_partial_overlap_needs_a_nodata_policy(tmp_path: Path) -> None:
     write_tif(tmp_path / "hsi.tif", hsi())
     write_tif(tmp_path / "gt.tif", gt())
     write_tif(tmp_path / "dsm.tif", np.ones((H, W), np.float32), x0=X0 + 2)
-    with pytest.raises(DataError, match=r"modality 'dsm'.*12 pixels.*add to the catalog entry `nodata: \{dsm: mask\}`"):
+    with pytest.raises(
+        DataError,
+        match=r"modality 'dsm'.*partial coverage: dsm\.tif covers 75\.0 % of the reference grid.*"
+        r"12 of the grid's 48 pixels have no dsm data.*Add to the catalog entry `nodata: \{dsm: mask\}`",
+    ):
         load_scene("s", write_catalog(tmp_path, {"s": geo_entry()}))
     scene = load_scene("s", write_catalog(tmp_path, {"s": geo_entry(nodata={"dsm": "mask"})}))
     assert (scene.gt[:, :2] == 0).all() and np.array_equal(scene.gt[:, 2:], gt()[:, 2:])

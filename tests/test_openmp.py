@@ -1,6 +1,6 @@
-"""The OpenMP wait policy: nothing on import; PASSIVE set by the entry points, a short spin only
-for processes that own the cores (bdgf-run's notebook kernels, bdgf-bench), and never over a
-choice the user made."""
+"""The OpenMP wait policy: nothing on import, except PASSIVE in a Jupyter kernel that has not
+loaded torch; PASSIVE set by the entry points, a short spin only for processes that own the cores
+(bdgf-bench), and never over a choice the user made."""
 
 import os
 import subprocess
@@ -34,6 +34,26 @@ def test_import_sets_nothing_and_an_entry_point_sets_passive_and_offers_the_spin
     assert _fresh_process({}) == ["None", "PASSIVE", "[]", str(openmp.SPIN)]
 
 
+_KERNEL = "import sys, types; sys.modules['ipykernel'] = types.ModuleType('ipykernel'); "
+
+
+@pytest.mark.parametrize(
+    ("before", "env", "expected"),
+    [
+        (_KERNEL, {}, "PASSIVE"),  # a JupyterLab kernel importing bdgf_nb first
+        ("", {}, "None"),  # a plain python process: nothing
+        (_KERNEL + "import torch; ", {}, "None"),  # torch loaded first: too late, so left alone
+        (_KERNEL, {"GOMP_SPINCOUNT": "0"}, "None"),  # the user's choice
+    ],
+)
+def test_importing_bdgf_nb_in_a_jupyter_kernel_sets_passive(before: str, env: dict[str, str], expected: str) -> None:
+    code = before + "import os, bdgf_nb; print(os.environ.get('OMP_WAIT_POLICY'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_without_policy() | env, check=True, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == expected
+
+
 @pytest.mark.parametrize("choice", [{"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "0"}])
 def test_a_user_choice_is_kept_and_no_spin_is_added(choice: dict[str, str]) -> None:
     """Also what a child started with the spin sees: a chosen policy, never a second restart."""
@@ -50,25 +70,27 @@ def test_a_child_started_with_the_spin_keeps_it_and_is_offered_nothing_more() ->
     assert _fresh_process(env) == ["PASSIVE", "PASSIVE", "['GOMP_SPINCOUNT']", "{}"]
 
 
-def test_bdgf_run_kernels_get_the_spin_and_the_environment_is_restored(
-    monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
+def test_bdgf_run_kernels_sleep_and_the_environment_is_restored(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A kernel run one after another may still share the machine with work outside the run:
+    no spin is added (PASSIVE from bdgf-run's default); side by side it also runs on one thread."""
     import papermill
 
     from bdgf_nb.cli import run
 
     seen: dict[str, str | None] = {}
     monkeypatch.setattr(
-        papermill, "execute_notebook", lambda *a, **k: seen.update(spin=os.environ.get("GOMP_SPINCOUNT"))
+        papermill,
+        "execute_notebook",
+        lambda *a, **k: seen.update(spin=os.environ.get("GOMP_SPINCOUNT"), threads=os.environ.get("OMP_NUM_THREADS")),
     )
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     monkeypatch.setenv(openmp.MARK, "PASSIVE")  # the policy in the environment is bdgf-run's default, not the user's
     run.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {})
-    assert seen["spin"] == openmp.SPIN["GOMP_SPINCOUNT"] and "GOMP_SPINCOUNT" not in os.environ
-    monkeypatch.delenv(openmp.MARK)  # PASSIVE chosen by the user, as under pytest (conftest)
-    run.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {})
-    assert seen["spin"] is None
+    assert seen == {"spin": None, "threads": None} and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    run.execute_notebook(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {}, exclusive=False)
+    assert seen == {"spin": None, "threads": "1"} and "OMP_NUM_THREADS" not in os.environ
 
 
 _STEPS = """

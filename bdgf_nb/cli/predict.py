@@ -12,6 +12,7 @@ _area.csv.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.errors import BDGFError, DataError, expect
 from bdgf_nb.evaluate.export import write_scene_map
+from bdgf_nb.pipeline.records import RECORDS
 
 
 def predict_maps(
@@ -33,6 +35,13 @@ def predict_maps(
     """Write the maps of one run; -> the written paths (see evaluate.export.write_class_map)."""
     run = Path(run_dir)
     expect(run.is_dir(), DataError, f"run folder not found: {run}")
+    ran_on = run_dataset_name(run)
+    expect(
+        ran_on in (None, dataset),
+        DataError,
+        f"run {run} was made on dataset {ran_on!r} (its summary says so), not {dataset!r}: its map would be "
+        f"written with {dataset!r}'s grid and class names; expected --dataset {ran_on}",
+    )
     source = Path(map_path) if map_path is not None else run / "class_map.npy"
     expect(
         source.is_file(),
@@ -51,6 +60,23 @@ def predict_maps(
     )
     assert isinstance(scene, Scene)
     return write_scene_map(Path(out_dir) if out_dir is not None else run / "maps", class_map, scene, stem=source.stem)
+
+
+def run_dataset_name(run: Path) -> str | None:
+    """The dataset a run folder was made on: summary.json's "dataset" (bdgf-run), else notebook
+    00's record (a run of the notebooks by hand); None when the folder holds neither."""
+    for path, read in (
+        (run / "summary.json", lambda d: d.get("dataset")),
+        (run / "results" / f"{RECORDS.data}.json", lambda d: d.get("dataset", {}).get("name")),
+    ):
+        if path.is_file():
+            try:
+                name = read(json.loads(path.read_text()))
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(name, str):
+                return name
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from typing import Any
 
 from bdgf_nb import openmp
 from bdgf_nb.config_checks import check_fields
-from bdgf_nb.data.benchmarks import DATA_DIR_ENV, benchmark, data_dir
+from bdgf_nb.data.benchmarks import BENCHMARKS, DATA_DIR_ENV, benchmark, data_dir
 from bdgf_nb.data.catalog import catalog_entry
 from bdgf_nb.errors import BDGFError, ConfigError, DataError, expect
 from bdgf_nb.pipeline.parameters import RunParameters, add_arguments, from_arguments
@@ -95,14 +95,15 @@ SHARED_KERNEL_ENV = {"OMP_NUM_THREADS": "1"}
 def execute_notebook(path: Path, target: Path, parameters: dict[str, Any], exclusive: bool = True) -> None:
     """Run one notebook with papermill (kernel `python3`, cwd = its folder) into `target`.
 
-    `exclusive`: the kernel has the cores to itself (notebooks one after another, after any
-    `--jobs` workers have finished), so its OpenMP threads spin briefly instead of sleeping at
-    once (bdgf_nb.openmp: training steps 1.2-1.5x faster here, docs/BENCH.md) unless the user
-    chose a policy. Otherwise (notebooks side by side) it runs on one thread, without the spin;
-    a thread count the user set (OMP_NUM_THREADS) is kept either way."""
+    `exclusive`: the kernel is the run's only one (notebooks one after another, after any
+    `--jobs` workers have finished) and keeps torch's thread count; otherwise (notebooks side by
+    side) it runs on one thread. Either way its OpenMP threads sleep when idle (PASSIVE, set by
+    `main`): it may still share the cores with work outside this run, beside which a spinning
+    kernel ran 5-10x slower (docs/BENCH.md, "OpenMP wait policy"). A thread count or wait policy
+    the user set is kept."""
     import papermill
 
-    threads = openmp.exclusive_env() if exclusive else SHARED_KERNEL_ENV
+    threads = {} if exclusive else SHARED_KERNEL_ENV
     added = {k: v for k, v in {**STATIC_VIEW_ENV, **threads}.items() if k not in os.environ}
     os.environ.update(added)  # the kernel inherits this process's environment
     try:
@@ -277,10 +278,26 @@ def run_notebooks_in_turn(cfg: RunConfig, tasks: list[NotebookTask]) -> dict[str
     return timings
 
 
+# A run folder is output, never source: `*` in its .gitignore (git, and ruff inside a git checkout)
+# and in its .ignore (ruff and other ripgrep-style tools anywhere), so `make lint` and `git status`
+# skip the executed notebooks wherever `--out` puts them, inside the checkout included. pytest
+# collects from tests/ only (pyproject's testpaths). tests/test_load_report.py checks both.
+RUN_FOLDER_IGNORES = (".gitignore", ".ignore")
+
+
+def mark_run_folder(out: Path) -> None:
+    """Write the ignore files of a run folder (kept if present: a user may have edited them)."""
+    for name in RUN_FOLDER_IGNORES:
+        path = out / name
+        if not path.exists():
+            path.write_text("# written by bdgf-run: a run's outputs, never linted nor committed\n*\n")
+
+
 def run_dataset(cfg: RunConfig) -> Path:
     """Run the chosen notebooks on one dataset; returns the path of summary.json."""
     out = cfg.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    mark_run_folder(out)
     catalog = str(Path(cfg.params.catalog).resolve()) if cfg.params.catalog else ""  # notebooks run in their own folder
     params = dataclasses.replace(cfg.params, out_dir=str(out), catalog=catalog)
     paths = select_notebooks(cfg.notebooks, cfg.folder)
@@ -306,6 +323,8 @@ def run_dataset(cfg: RunConfig) -> Path:
         "masking": params.masking,
         "labels_per_class": params.labels_per_class or None,  # a label budget; None: every training pixel
         "allow_unmeasurable": params.allow_unmeasurable,
+        "split_block": params.split_block,
+        "split_stripes": params.split_stripes,
         "jobs": cfg.jobs,
         "scheduled": scheduled,
         "catalog": catalog or None,
@@ -334,7 +353,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_arguments(
         parser,
         more_help={
-            "dataset": "; 'all': every dataset whose files are present",
+            "dataset": "; 'all': every dataset whose files are present (the others are named, with why)",
             "preset": "; paper scores on the scene's official split where it ships one (what published tables "
             "report), quick and full on the leak-free split",
         },
@@ -356,6 +375,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--notebooks", default=None, help="comma-separated notebook numbers, e.g. 00,01; None runs them all"
     )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list the catalog's datasets (with --catalog: that one's) as available / missing (which files) / "
+        "broken (the error), and exit",
+    )
     return parser.parse_args(argv)
 
 
@@ -363,31 +388,55 @@ def main(argv: list[str] | None = None) -> int:
     openmp.apply_shared_default()  # for the `--jobs` workers and side-by-side kernels (bdgf_nb.openmp)
     args = parse_args(argv)
     from bdgf_nb.data.benchmark_load import missing_files_message
-    from bdgf_nb.data.catalog import available_datasets, load_catalog, with_benchmarks
+    from bdgf_nb.data.catalog import dataset_status, read_catalog, status_table
 
     if args.data_dir:  # the notebooks' kernels inherit it
         os.environ[DATA_DIR_ENV] = str(data_dir(args.data_dir))
 
     try:  # every argument is checked before the first notebook runs
-        catalog = with_benchmarks(load_catalog(args.catalog or None))
-        if args.dataset != "all":
-            expect(
-                args.dataset in catalog, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {sorted(catalog)}"
-            )
-            entry = catalog[args.dataset]
+        if args.list:
+            print(status_table(dataset_status(args.catalog or None)))
+            return 0
+        if args.dataset == "all":
+            statuses = dataset_status(args.catalog or None)
+            names = [s.name for s in statuses if s.state == "available"]
+            for s in statuses:
+                if s.state != "available":
+                    print(f"[bdgf-run] skipped {s.name} ({s.state}): {s.detail}", flush=True)
+        else:
+            _, raw = read_catalog(args.catalog or None)
+            known = sorted({*raw, *BENCHMARKS})
+            expect(args.dataset in known, ConfigError, f"--dataset: unknown {args.dataset!r}; known: {known}")
+            entry = catalog_entry(args.dataset, args.catalog or None)
             if entry.kind == "benchmark" and not entry.available:  # say where to get it before any notebook
                 raise DataError(missing_files_message(benchmark(entry.recipe), entry.benchmark_folder()))
-        names = available_datasets(catalog) if args.dataset == "all" else [args.dataset]
-        configs = [
-            RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs)
-            for name in names
-        ]
+            names = [args.dataset]
+        configs = []
+        for name in names:
+            try:
+                configs.append(
+                    RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs)
+                )
+            except BDGFError as err:
+                if args.dataset != "all":
+                    raise
+                print(f"[bdgf-run] skipped {name} (broken): {err}", flush=True)
     except BDGFError as err:
         print(f"bdgf-run: error: {err}", file=sys.stderr)
         return 2
-    for cfg in configs:
-        run_dataset(cfg)
-    return 0
+    if args.dataset != "all":
+        run_dataset(configs[0])
+        return 0
+    failed = []
+    for cfg in configs:  # one dataset's failure (a file that does not load, a notebook) ends only its run
+        try:
+            run_dataset(cfg)
+        except (SystemExit, BDGFError) as err:
+            print(f"[bdgf-run] {cfg.params.dataset} failed, going on with the others: {err}", flush=True)
+            failed.append(cfg.params.dataset)
+    if failed:
+        print(f"[bdgf-run] --dataset all: {len(failed)} of {len(configs)} dataset(s) failed: {failed}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

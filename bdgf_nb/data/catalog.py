@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -30,9 +30,13 @@ KINDS = ("synthetic", "scene", "pixel", "tiles", "benchmark")
 _COMMON = {"kind", "description", "citation", "licence", "metadata"}
 _FIELDS = {
     "synthetic": _COMMON | {"params"},
-    "scene": _COMMON | {"path", "modalities", "gt", "train_mask", "test_mask", "class_names", "n_classes", "nodata"},
-    "pixel": _COMMON | {"path", "modalities", "parts", "image_shape", "class_names", "n_classes"},
-    "tiles": _COMMON | {"tiles", "modalities", "gt", "pad", "class_names", "n_classes", "nodata"},
+    "scene": _COMMON
+    | {"path", "modalities", "gt", "train_mask", "test_mask", "class_names", "n_classes", "nodata", "split"}
+    | {"bands", "drop_bands", "remap", "ignore"},
+    "pixel": _COMMON | {"path", "modalities", "parts", "image_shape", "class_names", "n_classes", "split"},
+    "tiles": _COMMON
+    | {"tiles", "modalities", "gt", "pad", "class_names", "n_classes", "nodata", "split"}
+    | {"bands", "drop_bands"},
     "benchmark": _COMMON | {"recipe", "path", "reduced"},
 }
 _REQUIRED = {
@@ -101,6 +105,9 @@ class CatalogEntry:
     recipe: str = ""  # kind "benchmark"
     folder: Path | None = None  # kind "benchmark": where its files are (None: data_dir() / recipe)
     reduced: ReducedCopy | None = None  # kind "benchmark": the files are a reduced copy of this shape and counts
+    bands: dict[str, BandSelection] = field(default_factory=dict)  # kinds "scene", "tiles": per modality
+    remap: dict[int, int] = field(default_factory=dict)  # kind "scene", array labels: code -> code (0: unlabelled)
+    split: dict[str, int] = field(default_factory=dict)  # the default split's `block` / `stripes` (splits.py)
 
     def benchmark_folder(self) -> Path:
         return self.folder if self.folder is not None else benchmark(self.recipe).folder()
@@ -124,12 +131,118 @@ class CatalogEntry:
         paths += self.gt.files() if isinstance(self.gt, VectorLabels) else []
         return list(dict.fromkeys(paths))
 
+    def missing(self) -> list[str]:
+        """The files the entry lacks, each with why: absent, a directory, or empty (a zero-byte
+        file is an interrupted download or copy, not data). A benchmark: its first layout's
+        absent members, when no layout is complete."""
+        if self.kind == "synthetic":
+            return []
+        if self.kind == "benchmark":
+            spec, folder = benchmark(self.recipe), self.benchmark_folder()
+            if present_layout(spec, folder) is not None:
+                return []
+            return [f"{folder / m.path} (absent)" for m in spec.layouts[0].members if find_member(folder, m) is None]
+        return [f"{p} ({why})" for p in self.files() if (why := file_problem(p))]
+
     @property
     def available(self) -> bool:
-        """Synthetic, or every file present."""
-        if self.kind == "benchmark":
-            return present_layout(benchmark(self.recipe), self.benchmark_folder()) is not None
-        return self.kind == "synthetic" or all(p.is_file() for p in self.files())
+        """Synthetic, or every file present (and not empty)."""
+        return not self.missing()
+
+
+@dataclass(frozen=True)
+class BandSelection:
+    """Which bands of a modality to keep: `keep` (0-based indices, in file order) or `drop`."""
+
+    keep: tuple[int, ...] | None = None
+    drop: tuple[int, ...] = ()
+
+    @property
+    def rule(self) -> str:
+        return f"bands: {list(self.keep)}" if self.keep is not None else f"drop_bands: {list(self.drop)}"
+
+    def indices(self, n_bands: int, where: str) -> list[int]:
+        """The kept band indices of an n-band modality; DataError for an index the file lacks."""
+        listed = self.keep if self.keep is not None else self.drop
+        outside = [b for b in listed if not 0 <= b < n_bands]
+        check(
+            not outside,
+            f"{where}: {self.rule} names band(s) {outside}, but the file has {n_bands} band(s) "
+            f"(0-based indices 0..{n_bands - 1})",
+        )
+        kept = list(self.keep) if self.keep is not None else [b for b in range(n_bands) if b not in self.drop]
+        check(len(kept) > 0, f"{where}: {self.rule} leaves none of the {n_bands} band(s); keep at least one")
+        return kept
+
+
+def _parse_indices(value: object, where: str) -> tuple[int, ...]:
+    check(
+        isinstance(value, list) and len(value) > 0 and all(type(v) is int and v >= 0 for v in value),
+        f"{where}: expected a non-empty list of 0-based band indices, found {_found(value)}",
+    )
+    assert isinstance(value, list)
+    check(len(set(value)) == len(value), f"{where}: band indices repeat, found {value}")
+    return tuple(value)
+
+
+def _parse_bands(raw: dict[str, Any], where: str, modalities: dict[str, Any]) -> dict[str, BandSelection]:
+    """`bands: {hsi: [0, 2, 5]}` (keep these) and `drop_bands: {dsm: [1]}` (leave these out)."""
+    out: dict[str, BandSelection] = {}
+    for key in ("bands", "drop_bands"):
+        for m, value in _parse_mapping(raw, key, where).items():
+            f_where = f"{where}, field {key!r}, modality {m!r}"
+            check(
+                m in modalities,
+                f"{where}, field {key!r}: expected a modality name of {sorted(modalities)}, found {m!r}",
+            )
+            check(m not in out, f"{f_where}: give `bands` or `drop_bands` for a modality, not both")
+            indices = _parse_indices(value, f_where)
+            out[m] = BandSelection(keep=indices) if key == "bands" else BandSelection(drop=indices)
+    return out
+
+
+def _parse_remap(raw: dict[str, Any], where: str) -> dict[int, int]:
+    """`remap: {255: 0, 7: 2}` (label code -> code; 0 = unlabelled) and `ignore: [255]` (= remap
+    to 0): labels as the file stores them -> the 0 / 1..n the pipeline expects."""
+    remap = raw.get("remap", {})
+    check(
+        isinstance(remap, dict) and all(type(k) is int and type(v) is int and v >= 0 for k, v in remap.items()),
+        f"{where}, field 'remap': expected a mapping of integer label -> integer label >= 0 (0 = unlabelled), "
+        f"e.g. {{255: 0}}, found {_found(remap)}",
+    )
+    ignore = raw.get("ignore", [])
+    ignore = [ignore] if type(ignore) is int else ignore
+    check(
+        isinstance(ignore, list) and all(type(v) is int for v in ignore),
+        f"{where}, field 'ignore': expected an integer label or a list of them (unlabelled pixels), "
+        f"found {_found(raw.get('ignore'))}",
+    )
+    clash = sorted(set(ignore) & {k for k, v in remap.items() if v != 0})
+    check(not clash, f"{where}: label(s) {clash} are both ignored and remapped to a class; choose one")
+    return {**remap, **dict.fromkeys(ignore, 0)}
+
+
+def _parse_split(raw: dict[str, Any], where: str) -> dict[str, int]:
+    """`split: {block: 24}` (the disjoint split's block side, pixels) and / or `stripes: 8` (a
+    pixel scene's column stripes)."""
+    value = _parse_mapping(raw, "split", where)
+    unknown = sorted(set(value) - {"block", "stripes"})
+    check(not unknown, f"{where}, field 'split': unknown field(s) {unknown}; expected block, stripes")
+    for key, v in value.items():
+        check(
+            type(v) is int and v >= (4 if key == "block" else 2),
+            f"{where}, field 'split', {key!r}: expected an integer >= {4 if key == 'block' else 2}, found {_found(v)}",
+        )
+    return value
+
+
+def file_problem(path: Path) -> str | None:
+    """Why `path` is not a usable file: "absent", "a directory", "empty (0 bytes)"; None if fine."""
+    if path.is_dir():
+        return "a directory, expected a file"
+    if not path.is_file():
+        return "absent"
+    return "empty (0 bytes)" if path.stat().st_size == 0 else None
 
 
 def tile_ref(ref: ArrayRef, tile: str) -> ArrayRef:
@@ -374,6 +487,7 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
     elif names is not None:
         common["class_names"] = _parse_ref(names, f"{where}, field 'class_names'", root, default)
     common["n_classes"] = n_classes
+    common["split"] = _parse_split(raw, where)
     if kind == "pixel":
         return CatalogEntry(name, kind, **_parse_pixel(raw, where, root, default), **common)
 
@@ -396,6 +510,7 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
         )
         nodata[m] = parse_policy(policy, f"{where}, field 'nodata', modality {m!r}")
     common["nodata"] = nodata
+    common["bands"] = _parse_bands(raw, where, modalities)
     gt_raw = raw["gt"]
     gt = (
         _parse_vector(gt_raw, f"{where}, field 'gt'", root)
@@ -425,13 +540,27 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
         _parse_ref(raw[k], f"{where}, field {k!r}", root, default) if k in raw else None
         for k in ("train_mask", "test_mask")
     )
-    return CatalogEntry(name, kind, modalities=modalities, gt=gt, train_mask=train, test_mask=test, **common)
+    remap = _parse_remap(raw, where)
+    check(
+        not remap or not isinstance(gt, VectorLabels),
+        f"{where}, field 'remap' / 'ignore': polygons carry class names, not codes; expected an array `gt`",
+    )
+    return CatalogEntry(
+        name, kind, modalities=modalities, gt=gt, train_mask=train, test_mask=test, remap=remap, **common
+    )
 
 
 def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
     """Read and schema-check a catalog (default: data_catalog.yaml at the repo root, the parent
     of the bdgf_nb package). Relative paths in entries resolve against the catalog's folder.
     The file's entries only; `with_benchmarks` adds the standard benchmarks' names."""
+    path, raw = read_catalog(path)
+    return {name: parse_entry(name, entry, path.parent) for name, entry in raw.items()}
+
+
+def read_catalog(path: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """-> (the catalog's path, its entries as YAML left them, unchecked): the file must be a
+    YAML mapping of dataset name -> entry."""
     path = Path(path) if path is not None else CATALOG_PATH
     check(path.is_file(), f"catalog not found: {path}")
     try:
@@ -442,7 +571,7 @@ def load_catalog(path: str | Path | None = None) -> dict[str, CatalogEntry]:
         isinstance(raw, dict) and len(raw) > 0,
         f"catalog {path}: expected a mapping of dataset name -> entry, found {_found(raw)}",
     )
-    return {str(name): parse_entry(str(name), entry, path.parent) for name, entry in raw.items()}
+    return path, {str(name): entry for name, entry in raw.items()}
 
 
 def with_benchmarks(entries: dict[str, CatalogEntry]) -> dict[str, CatalogEntry]:
@@ -467,13 +596,73 @@ def as_catalog(catalog: dict[str, CatalogEntry] | str | Path | None) -> dict[str
 def catalog_entry(name: str, catalog: dict[str, CatalogEntry] | str | Path | None = None) -> CatalogEntry:
     """One dataset's entry (a standard benchmark's name included); DataError naming the known
     datasets when `name` is not one."""
-    own = as_catalog(catalog)
-    entries = with_benchmarks(own)
-    check(name in entries, f"unknown dataset {name!r}; known: {sorted(own)}; standard benchmarks: {sorted(BENCHMARKS)}")
-    return entries[name]
+    if isinstance(catalog, dict):
+        entries = with_benchmarks(catalog)
+        check(
+            name in entries,
+            f"unknown dataset {name!r}; known: {sorted(catalog)}; standard benchmarks: {sorted(BENCHMARKS)}",
+        )
+        return entries[name]
+    path, raw = read_catalog(catalog)  # only this entry is checked: a broken neighbour does not block it
+    if name in raw:
+        return parse_entry(name, raw[name], path.parent)
+    check(
+        name in BENCHMARKS, f"unknown dataset {name!r}; known: {sorted(raw)}; standard benchmarks: {sorted(BENCHMARKS)}"
+    )
+    return builtin_benchmark(name)
 
 
 def available_datasets(catalog: dict[str, CatalogEntry] | str | Path | None = None) -> list[str]:
-    """Names of the synthetic datasets and of those whose files are all present, catalog order,
-    then the standard benchmarks whose files are present in the data directory."""
-    return [name for name, entry in with_benchmarks(as_catalog(catalog)).items() if entry.available]
+    """Names of the synthetic datasets and of those whose files are all present (and not empty),
+    catalog order, then the standard benchmarks whose files are present in the data directory. A
+    malformed entry is left out (`dataset_status` says why)."""
+    if isinstance(catalog, dict):
+        return [name for name, entry in with_benchmarks(catalog).items() if entry.available]
+    return [s.name for s in dataset_status(catalog) if s.state == "available"]
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """One catalog dataset as a listing shows it: `state` "available", "missing" (`detail`:
+    which files, and why) or "broken" (`detail`: the entry's error)."""
+
+    name: str
+    kind: str
+    state: Literal["available", "missing", "broken"]
+    detail: str = ""
+    description: str = ""
+
+
+def dataset_status(catalog: str | Path | None = None) -> list[DatasetStatus]:
+    """Every dataset of a catalog (its entries, then the standard benchmarks it does not define),
+    each available / missing / broken; a malformed entry is listed as broken, never stops the
+    listing (a catalog that is not YAML at all still raises DataError)."""
+    path, raw = read_catalog(catalog)
+    statuses = []
+    for name, value in raw.items():
+        kind = str(value.get("kind", "?")) if isinstance(value, dict) else "?"
+        try:
+            entry = parse_entry(name, value, path.parent)
+        except DataError as err:
+            statuses.append(DatasetStatus(name, kind, "broken", str(err)))
+            continue
+        statuses.append(_status(entry))
+    return statuses + [_status(builtin_benchmark(n)) for n in BENCHMARKS if n not in raw]
+
+
+def _status(entry: CatalogEntry) -> DatasetStatus:
+    missing = entry.missing()
+    shown = "; ".join(missing[:3]) + (f"; ... ({len(missing)} in all)" if len(missing) > 3 else "")
+    state: Literal["available", "missing"] = "missing" if missing else "available"
+    return DatasetStatus(entry.name, entry.kind, state, shown, entry.description.split("\n")[0][:80])
+
+
+def status_table(statuses: list[DatasetStatus]) -> str:
+    """The listing as plain text: one line per dataset, its state, then what is missing or wrong."""
+    width = max((len(s.name) for s in statuses), default=4)
+    lines = []
+    for s in statuses:
+        lines.append(f"{s.name:<{width}}  {s.state:<9}  {s.kind:<9}  {s.description}".rstrip())
+        if s.detail:
+            lines.append(f"{'':<{width}}    {'missing: ' if s.state == 'missing' else 'error: '}{s.detail}")
+    return "\n".join(lines)

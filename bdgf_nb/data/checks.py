@@ -7,6 +7,8 @@ Labels are 0 (unlabelled) / 1..n_classes; images are (H, W, C) channels-last.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from bdgf_nb.errors import DataError, expect
@@ -17,6 +19,15 @@ NUMERIC_KINDS = "biuf"  # bool, signed / unsigned int, float; not complex, objec
 def check(condition: bool, message: str) -> None:
     """DataError(message) unless `condition` holds: the one check every data module uses."""
     expect(condition, DataError, message)
+
+
+def check_file(path: Path, where: str, what: str = "file") -> None:
+    """`path` is a file: a folder or a missing path is named as such."""
+    check(
+        not path.is_dir(),
+        f"{where}: {path} is a directory; expected a {what} (name the file inside it in the catalog entry)",
+    )
+    check(path.is_file(), f"{where}: file not found: {path}")
 
 
 def validate_dtype(array: np.ndarray, where: str) -> None:
@@ -72,10 +83,39 @@ def validate_labels(
     check(top >= 1, f"{where}: expected labelled pixels (labels 1..n), found none")
     n = top if n_classes is None else n_classes
     n_high = int((labels > n).sum())
-    check(n_high == 0, f"{where}: expected labels <= {n} ({n} classes declared), found {n_high} above, maximum {top}")
+    check(
+        n_high == 0,
+        f"{where}: expected labels <= {n} ({n} classes declared), found {n_high} above, maximum {top}"
+        + remap_hint(labels),
+    )
     empty = (np.flatnonzero(np.bincount(labels.ravel(), minlength=n + 1)[1:] == 0) + 1).tolist()
-    check(not empty, f"{where}: declared class(es) {empty} of 1..{n} have no pixel")
+    shown = str(empty) if len(empty) <= 10 else f"{empty[:5]} ... {empty[-2:]} ({len(empty)} in all)"
+    check(not empty, f"{where}: declared class(es) {shown} of 1..{n} have no pixel" + remap_hint(labels))
     return labels, n
+
+
+NODATA_CODES = (255, 65535, 9999, 32767)  # codes files use for "no label"
+
+
+def remap_hint(labels: np.ndarray) -> str:
+    """For labels that are not 1..n consecutive: the codes present and the catalog `remap` that
+    makes them so (a code like 255 suggested as unlabelled); empty when they are consecutive."""
+    present = np.unique(labels[labels > 0]).tolist()
+    if not present or present == list(range(1, len(present) + 1)):
+        return ""
+    nodata = [c for c in present if c in NODATA_CODES and len(present) > 1]
+    classes = [c for c in present if c not in nodata]
+    mapping = {
+        k: v for k, v in {**{c: i + 1 for i, c in enumerate(classes)}, **dict.fromkeys(nodata, 0)}.items() if k != v
+    }
+    shown = (
+        mapping if len(mapping) <= 12 else f"{{{', '.join(f'{k}: {v}' for k, v in list(mapping.items())[:6])}, ...}}"
+    )
+    return (
+        f"; the labels hold {len(present)} codes {present if len(present) <= 12 else present[:12] + ['...']}, "
+        f"not 1..{len(present)}: map them in the catalog entry, `remap: {shown}`"
+        + (f" ({nodata} as unlabelled; or `ignore: {nodata}`)" if nodata else "")
+    )
 
 
 def validate_values(array: np.ndarray, where: str) -> None:
@@ -136,3 +176,26 @@ def validate_coords(coords: np.ndarray, image_shape: tuple[int, int], where: str
         f"{where}: expected 0-based (row, col) inside image_shape {image_shape}, found {outside} rows outside",
     )
     return coords
+
+
+def check_informative_bands(modalities: dict[str, np.ndarray], files: dict[str, str], where: str) -> None:
+    """No band constant over the whole scene: it carries nothing and cannot be standardised (its
+    std is 0), so refuse it before any split or training, naming the modality, the file and the
+    0-based band index, with the catalog line that leaves it out. modalities: name -> (..., C)."""
+    problems = []
+    for name, array in modalities.items():
+        flat = array.reshape(-1, array.shape[-1])
+        constant = np.flatnonzero(flat.min(axis=0) == flat.max(axis=0)).tolist() if flat.size else []
+        if constant:
+            values = [float(flat[0, b]) for b in constant[:5]]
+            problems.append(
+                f"modality {name!r} ({files.get(name, 'in memory')}): band(s) {constant} (0-based, of "
+                f"{array.shape[-1]}) hold one value each over the whole scene ({values}"
+                f"{'...' if len(constant) > 5 else ''}); leave them out: `drop_bands: {{{name}: {constant}}}`"
+                + (" (or the modality itself)" if len(constant) == array.shape[-1] else "")
+            )
+    check(
+        not problems,
+        f"{where}: expected every band to vary, found constant bands (nothing to learn, zero variance): "
+        + "; ".join(problems),
+    )

@@ -96,6 +96,7 @@ def read_geotiff(path: Path, where: str) -> Raster:
         raise DataError(
             f"{where}: cannot read {path} as GeoTIFF ({type(err).__name__}: {err}); is the file truncated or corrupt?"
         ) from None
+    check_crs_fits(grid, path, where)
     n_nodata = 0
     if nodata is not None:
         hole = np.isnan(data) if np.isnan(nodata) else data == nodata
@@ -105,6 +106,21 @@ def read_geotiff(path: Path, where: str) -> Raster:
             data[hole] = np.nan
     array = np.moveaxis(data, 0, -1)
     return Raster(array[:, :, 0] if array.shape[2] == 1 else array, grid, dtype, nodata, n_nodata)
+
+
+def check_crs_fits(grid: Grid, path: Path, where: str) -> None:
+    """A geographic CRS (degrees) whose coordinates are not longitudes / latitudes: projected
+    coordinates (UTM metres) declared as EPSG:4326, which no reprojection can place."""
+    if grid.crs is None or not grid.crs.is_geographic:
+        return
+    left, bottom, right, top = grid.bounds
+    check(
+        -180.0 - 1e-6 <= left and right <= 360.0 + 1e-6 and -90.0 - 1e-6 <= bottom and top <= 90.0 + 1e-6,
+        f"{where}: {path} declares the geographic CRS {grid.crs} (degrees), but its bounds "
+        f"({left:.1f}, {bottom:.1f}, {right:.1f}, {top:.1f}) are no longitudes / latitudes (expected within "
+        "-180..360, -90..90); the coordinates look projected (e.g. UTM metres). Set the file's real CRS, "
+        "e.g. `gdal_edit.py -a_srs EPSG:32617 file.tif` (the UTM zone of the scene)",
+    )
 
 
 def geotiff_shape(path: Path) -> tuple[int, ...]:
@@ -124,6 +140,11 @@ def check_overlap(src: Grid, dst: Grid, where: str) -> float:
     left, bottom, right, top = (
         transform_bounds(src.crs, dst.crs, *src.bounds) if src.crs and src.crs != dst.crs else src.bounds
     )
+    check(
+        bool(np.isfinite([left, bottom, right, top]).all()),
+        f"{where}: its bounds {src.bounds} in {src.crs} cannot be placed in the reference grid's {dst.crs} "
+        "(the transformation gives no finite coordinates); expected each file's CRS to fit its coordinates",
+    )
     d_left, d_bottom, d_right, d_top = dst.bounds
     width, height = min(right, d_right) - max(left, d_left), min(top, d_top) - max(bottom, d_bottom)
     check(
@@ -134,9 +155,20 @@ def check_overlap(src: Grid, dst: Grid, where: str) -> float:
     return width * height / ((d_right - d_left) * (d_top - d_bottom))
 
 
+def pixel_area_in(grid: Grid, crs: CRS | None) -> float:
+    """The mean area of one of `grid`'s pixels measured in `crs` (its own CRS when equal or
+    either is None): its bounds transformed into `crs`, divided by its pixel count."""
+    if grid.crs is None or crs is None or grid.crs == crs:
+        return grid.pixel_area
+    left, bottom, right, top = transform_bounds(grid.crs, crs, *grid.bounds)
+    return (right - left) * (top - bottom) / (grid.shape[0] * grid.shape[1])
+
+
 def resample_rule(src: Grid, dst: Grid, labels: bool) -> Resampling:
-    """The stated rule (module docstring): average for a finer raster, nearest otherwise."""
-    finer = src.pixel_area < dst.pixel_area * (1 - 1e-9) and src.crs == dst.crs
+    """The stated rule (module docstring): average for a finer raster, nearest otherwise. Pixel
+    sizes are compared in the reference grid's CRS, so a finer raster in another CRS is
+    area-averaged too."""
+    finer = pixel_area_in(src, dst.crs) < dst.pixel_area * (1 - 1e-6)
     return Resampling.average if finer and not labels else Resampling.nearest
 
 
@@ -155,13 +187,16 @@ def resample(array: np.ndarray, src: Grid, dst: Grid, where: str, labels: bool =
         out = np.full((bands.shape[0], *dst.shape), np.nan, dtype=np.float32)
     # Different CRS pairs reproject; equal CRS pairs only regrid. GDAL skips src nodata in averages.
     local = CRS.from_epsg(3857)  # stand-in when neither grid has a CRS: a pure regrid
+    # ... moved away from the origin together: GDAL takes a grid whose corner is (0, 0) with 1-unit
+    # pixels, a pixel-coordinate file's usual transform, for one without a geotransform (all NaN out)
+    shift = Affine.translation(1e6, 1e6) if src.crs is None and dst.crs is None else Affine.identity()
     reproject(
         source,
         out,
-        src_transform=src.transform,
+        src_transform=shift @ src.transform,
         src_crs=src.crs or local,
         src_nodata=fill,
-        dst_transform=dst.transform,
+        dst_transform=shift @ dst.transform,
         dst_crs=dst.crs or local,
         dst_nodata=fill,
         resampling=rule,

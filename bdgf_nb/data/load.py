@@ -24,6 +24,7 @@ from bdgf_nb.data.raster_scene import load_raster_scene
 from bdgf_nb.data.readers import Reader
 from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.data.tiles import load_tile_scene
+from bdgf_nb.errors import DataError
 from bdgf_nb.storage import atomic_write_text
 
 
@@ -45,9 +46,30 @@ def load_scene(
         scene = load_benchmark(benchmark(entry.recipe), entry.benchmark_folder(), reduced=entry.reduced)
         return replace(scene, name=name) if name != entry.recipe else scene
     if entry.kind == "tiles":
-        return load_tile_scene(entry)
+        return check_classes(load_tile_scene(entry))
     reader = Reader()
-    return load_raster_scene(entry, reader) if entry.kind == "scene" else load_pixel_scene(entry, reader)
+    loaded = load_raster_scene(entry, reader) if entry.kind == "scene" else load_pixel_scene(entry, reader)
+    return check_classes(loaded)
+
+
+def check_classes(scene: Scene | PixelScene) -> Scene | PixelScene:
+    """At least two classes with labelled pixels (a classifier, and every baseline, needs two);
+    the DataError names the class left and what loading removed (load_report)."""
+    from bdgf_nb.data.load_report import load_report
+
+    if scene.n_classes >= 2:
+        return scene
+    labels = scene.gt if isinstance(scene, Scene) else scene.labels
+    report = load_report(scene)
+    removed = [
+        f"{e.rule} ({e.subject}): {e.count} {e.unit} {e.action}" for e in report.events if e.action != "resampled"
+    ]
+    raise DataError(
+        f"dataset {scene.name!r}: expected at least 2 classes with labelled pixels, found {scene.n_classes} "
+        f"({', '.join(repr(n) for n in scene.class_names)}: {int((labels > 0).sum())} pixels); a classifier needs "
+        "two. Check the labels file (its codes, `class_field`, `remap`)"
+        + (f" and what loading removed: {'; '.join(removed)}" if removed else "")
+    )
 
 
 def write_catalog_entry(catalog: str | Path, name: str, entry: dict[str, Any], check_load: bool = True) -> CatalogEntry:

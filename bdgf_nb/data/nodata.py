@@ -63,16 +63,27 @@ def hole_pixels(array: np.ndarray) -> np.ndarray:
 
 
 def apply_policy(
-    array: np.ndarray, policy: NodataPolicy | None, where: str, modality: str
+    array: np.ndarray, policy: NodataPolicy | None, where: str, modality: str, cause: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(H, W, C) float32 with holes -> (finite (H, W, C) float32, (H, W) bool pixels to unlabel,
-    report {policy, holes, filled, masked}). No policy and a hole: DataError naming the fix."""
+    report {policy, holes, filled, masked[, cause]}). No policy and a hole: DataError naming the
+    fix. `cause`: why the holes are there when the file has none (a raster covering part of the
+    grid, stacking.coverage_cause); it replaces the NaN count in the message."""
     holes = hole_pixels(array)
     n_holes = int(holes.sum())
     unlabel = np.zeros(holes.shape, dtype=bool)
     report: dict[str, Any] = {"policy": str(policy) if policy else None, "holes": n_holes, "filled": 0, "masked": 0}
+    if cause is not None and n_holes:
+        report["cause"] = cause
     if n_holes == 0:
         return array, unlabel, report
+    if policy is None and cause is not None:
+        raise DataError(
+            f"{where}: {cause}, so {n_holes} of the grid's {holes.size} pixels have no {modality} data "
+            f"({100 * n_holes / holes.size:.1f} %); expected a raster covering the whole reference grid. "
+            f"Add to the catalog entry `nodata: {{{modality}: mask}}` (unlabel them) or "
+            f"`nodata: {{{modality}: {{fill: nearest}}}}`, or crop the other rasters to its extent"
+        )
     if policy is None:
         n_nan = int(np.isnan(array).sum())
         raise DataError(
@@ -81,7 +92,12 @@ def apply_policy(
             f"`nodata: {{{modality}: mask}}` (unlabel them) or `nodata: {{{modality}: {{fill: nearest}}}}` "
             "(or {fill: mean})"
         )
-    check(n_holes < holes.size, f"{where}: every one of the {holes.size} pixels is nodata; nothing to fill from")
+    check(
+        n_holes < holes.size,
+        f"{where}: every one of the {holes.size} pixels is nodata in at least one band, so no nodata policy "
+        f"can help ({policy} would leave nothing); expected data in some pixels: check the file's nodata value, "
+        f"or leave the modality (or its dead bands, `bands:` / `drop_bands:`) out of the catalog entry",
+    )
     out = array.copy()
     if policy.fill == "nearest":
         # index of the nearest valid pixel for every pixel (Euclidean distance on the grid)

@@ -27,8 +27,11 @@ class Standardizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, stacked: np.ndarray, train_mask: np.ndarray) -> Standardizer:
-        """stacked: (H, W, C) or (N, C); train_mask: (H, W) or (N,) bool."""
+    def fit(
+        cls, stacked: np.ndarray, train_mask: np.ndarray, channel_groups: dict[str, int] | None = None
+    ) -> Standardizer:
+        """stacked: (H, W, C) or (N, C); train_mask: (H, W) or (N,) bool; channel_groups:
+        modality -> channels in stacking order, to name a flat channel by modality and band."""
         check(
             train_mask.shape == stacked.shape[:-1],
             f"train mask shape {train_mask.shape} does not match data {stacked.shape[:-1]}",
@@ -38,10 +41,20 @@ class Standardizer:
         validate_finite(pixels, "standardizer: training pixels")
         mean, std = pixels.mean(axis=0), pixels.std(axis=0)
         flat = np.flatnonzero(std < 1e-8)
+        named = ""
+        if channel_groups and flat.size:
+            bands = [(m, b) for m, c in channel_groups.items() for b in range(c)]
+            by_modality: dict[str, list[int]] = {}
+            for i in flat.tolist():
+                by_modality.setdefault(bands[i][0], []).append(bands[i][1])
+            named = " (" + ", ".join(f"modality {m!r} band(s) {b}" for m, b in by_modality.items()) + ")"
+            named += "; leave them out in the catalog entry: " + ", ".join(
+                f"`drop_bands: {{{m}: {b}}}`" for m, b in by_modality.items()
+            )
         check(
             flat.size == 0,
             f"channels {flat.tolist()} have zero variance over the "
-            "training pixels (expected varying values); drop them",
+            f"training pixels (expected varying values); drop them{named}",
         )
         return cls(mean.astype(np.float32), std.astype(np.float32))
 

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from bdgf_nb.data.catalog import CatalogEntry
-from bdgf_nb.data.checks import check, validate_disjoint, validate_labels, validate_mask
+from bdgf_nb.data.checks import as_integers, check, validate_disjoint, validate_labels, validate_mask
 from bdgf_nb.data.readers import Reader
 from bdgf_nb.data.scene import Scene
 from bdgf_nb.data.stacking import (
     ModalityStack,
+    axis_hint,
     declared_class_names,
     default_class_names,
     entry_metadata,
@@ -64,7 +65,35 @@ def read_labels(
     if gt.ndim == 3 and gt.shape[2] == 1:
         gt = gt[:, :, 0]
     check(gt.ndim == 2, f"{gt_where}: expected (H, W) labels, found shape {gt.shape}")
-    return gt, None, {"resampled": {"gt": rule}} if rule else {}
+    gt, events = remap_labels(gt, entry.remap, gt_where)
+    return gt, None, {"resampled": {"gt": rule} if rule else {}, "events": events}
+
+
+def remap_labels(gt: np.ndarray, remap: dict[int, int], where: str) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The catalog's `remap` / `ignore` applied to (H, W) labels as the file stores them (codes
+    not named keep their value); -> (labels, load-report events: pixels relabelled and unlabelled)."""
+    if not remap:
+        return gt, []
+    gt = as_integers(gt, where)
+    out = gt.copy()
+    events = []
+    for old, new in remap.items():
+        hit = gt == old
+        n = int(hit.sum())
+        out[hit] = new
+        if n:
+            events.append(
+                {
+                    "subject": "labels",
+                    "action": "unlabelled" if new == 0 else "relabelled",
+                    "count": n,
+                    "unit": "pixels",
+                    "rule": f"remap: {{{old}: {new}}} (catalog)",
+                    "labelled_removed": n if new == 0 and old != 0 else 0,
+                    "detail": "",
+                }
+            )
+    return out, events
 
 
 def load_raster_scene(entry: CatalogEntry, reader: Reader) -> Scene:
@@ -73,9 +102,12 @@ def load_raster_scene(entry: CatalogEntry, reader: Reader) -> Scene:
     check_scene_memory(entry, reader)
     stack = stack_modalities(entry, entry.modalities, reader, where)
     gt, vector_names, gt_report = read_labels(entry, reader, stack, where)
-    shape = next(iter(stack.modalities.values())).shape[:2]
+    first = next(iter(stack.modalities.values()))
+    shape = first.shape[:2]
     check(
-        gt.shape == shape, f"{where}, gt ({entry.gt}): spatial shape {gt.shape} does not match the modalities' {shape}"
+        gt.shape == shape,
+        f"{where}, gt ({entry.gt}): spatial shape {gt.shape} does not match the modalities' {shape}"
+        + axis_hint(first.shape, gt.shape),
     )
     names, declared = declared_class_names(entry, reader)
     if vector_names is not None:
@@ -85,7 +117,19 @@ def load_raster_scene(entry: CatalogEntry, reader: Reader) -> Scene:
         )
         names, declared = vector_names, len(vector_names)
     lost = int((stack.unlabel & (gt > 0)).sum())
-    gt = np.where(stack.unlabel, 0, gt)  # nodata `mask`: neither trained on nor tested
+    gt_before_mask = gt
+    gt = np.where(stack.unlabel, 0, gt)
+    vanished = sorted(set(np.unique(gt_before_mask[gt_before_mask > 0]).tolist()) - set(np.unique(gt).tolist()))
+    check(
+        not vanished,
+        f"{where}: class(es) {vanished} lose every labelled pixel "
+        f"({int(np.isin(gt_before_mask, vanished).sum())} in all) to "
+        + " / ".join(f"`nodata: {{{m}: mask}}`" for m in stack.masked)
+        + " (pixels without data"
+        + "".join(f"; {r['cause']}" for r in stack.report["nodata"].values() if r.get("cause"))
+        + "); expected every class to keep pixels with data in every modality: use `{fill: nearest}` instead, "
+        "or crop the scene to where every modality has data",
+    )  # nodata `mask`: neither trained on nor tested
     gt, n_classes = validate_labels(gt, f"{where}, gt ({entry.gt})", declared)
 
     masks: dict[str, np.ndarray | None] = {"train_mask": None, "test_mask": None}
@@ -102,7 +146,12 @@ def load_raster_scene(entry: CatalogEntry, reader: Reader) -> Scene:
         **entry_metadata(entry),
         **(stack.grid.metadata() if stack.grid else {}),
         "resampled": {**stack.report["resampled"], **gt_report.get("resampled", {})},
-        "nodata": {**stack.report["nodata"], "labelled_pixels_masked": lost},
+        "nodata": {
+            **stack.report["nodata"],
+            "labelled_pixels_masked": lost,
+            "labelled_masked_by": stack.labelled_masked(gt_before_mask),
+        },
+        "load_events": gt_report.get("events", []) + stack.report["events"],
     }
     if "labels" in gt_report:
         metadata["labels"] = gt_report["labels"]  # polygons: counts, overlaps, rare classes

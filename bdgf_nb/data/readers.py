@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import scipy.io
 
-from bdgf_nb.data.checks import check
+from bdgf_nb.data.checks import check, check_file
 from bdgf_nb.data.geotiff import Grid, Raster, geotiff_shape, is_geotiff, read_geotiff
 from bdgf_nb.errors import DataError
 
@@ -145,7 +145,7 @@ class Reader:
 
     def read(self, ref: ArrayRef, where: str) -> np.ndarray:
         path, key = ref.path, ref.key
-        check(path.is_file(), f"{where}: file not found: {path}")
+        check_file(path, where, f"file ({FORMATS})")
         suffix = path.suffix.lower()
         if suffix == ".npz":
             return _read_npz(path, key, where)

@@ -498,8 +498,9 @@ def check_measurable(
             f"a class in fewer groups than the {N_FOLDS} folds cannot be tested in every fold: raise the catalog's "
             "gt `min_groups` to the number of folds, or merge rare classes (`rare: other`)"
             if split.name.startswith("groups_fold")
-            else "Try smaller blocks (disjoint_block_split(block=...)), "
-            "another split seed, or the scene's official masks"
+            else "Try smaller blocks (`bdgf-run --split-block N`, `split_block = N` in a notebook's parameters "
+            "cell, or `split: {block: N}` in the catalog entry; pixel tables: `--split-stripes N` / "
+            "`split: {stripes: N}`), another split seed, or the scene's official masks"
         )
         message = (
             f"split {split.name!r} cannot measure: {', '.join(errors)}. Per-class train/val/test pixels: {table}. "
@@ -536,7 +537,13 @@ SPLIT_PROTOCOLS = ("leak-free", "official")  # a preset's `split` (pipeline/pres
 
 
 def default_split(
-    scene: Scene | PixelScene, patch: int, seed: int = 0, allow_unmeasurable: bool = False, protocol: str = "leak-free"
+    scene: Scene | PixelScene,
+    patch: int,
+    seed: int = 0,
+    allow_unmeasurable: bool = False,
+    protocol: str = "leak-free",
+    block: int = 0,
+    stripes: int = 0,
 ) -> Split:
     """The split reported numbers use: the scene's own leak-free protocol if it ships one
     (houston2018_west's masks are disjoint bands); for a scene of groups (metadata["groups"],
@@ -545,15 +552,21 @@ def default_split(
     stripe fold. `protocol` "official" (the paper preset: what published tables report) takes
     the scene's official masks instead where it ships them (leaky: notebook 00 measures how
     much), else this leak-free split with a warning saying so. Checked by `check_measurable`
-    (refused unless `allow_unmeasurable`)."""
+    (refused unless `allow_unmeasurable`).
+
+    block: the disjoint split's block side in pixels; stripes: a pixel scene's column stripes.
+    0 takes the catalog entry's `split: {block, stripes}` (scene.metadata["split_settings"]),
+    else the default (blocks of max(16, min(H, W) // 4); the fewest stripes that measure)."""
     expect(
         protocol in SPLIT_PROTOCOLS,
         ConfigError,
         f"split protocol: expected one of {list(SPLIT_PROTOCOLS)}, found {protocol!r}",
     )
+    settings = scene.metadata.get("split_settings", {})
+    block, stripes = block or settings.get("block", 0), stripes or settings.get("stripes", 0)
     labels = scene.labels if isinstance(scene, PixelScene) else scene.gt
     official = scene_official_split(scene) if protocol == "official" else None
-    split = official if official is not None else _default_split(scene, patch, seed)
+    split = official if official is not None else _default_split(scene, patch, seed, block, stripes)
     if protocol == "official" and official is None:
         note = f"the official split was asked for, but scene {scene.name!r} ships none: the leak-free split is used"
         split = replace(split, warnings=[*split.warnings, note])
@@ -576,16 +589,17 @@ def scene_official_split(scene: Scene | PixelScene) -> Split | None:
     return drop_unseen_classes(official, scene.labels)
 
 
-def _default_split(scene: Scene | PixelScene, patch: int, seed: int) -> Split:
+def _default_split(scene: Scene | PixelScene, patch: int, seed: int, block: int = 0, stripes: int = 0) -> Split:
     if isinstance(scene, PixelScene):
         # houston2013_lidar: LiDAR-only models are scored on the official split (catalog metadata)
         official = scene_official_split(scene) if scene.metadata.get("default_split") == "official" else None
         if official is not None:
             return official
+        if stripes:
+            return drop_unseen_classes(stripe_folds(scene.coords, scene.image_shape[1], stripes)[0], scene.labels)
         return measurable_stripe_fold(scene.coords, scene.labels, scene.image_shape[1], scene.class_names)
     if scene.has_official_split and scene.metadata.get("official_split_is_disjoint", False):
         return official_split(scene)
     if scene.metadata.get("groups") is not None:
         return group_folds(scene.gt, np.asarray(scene.metadata["groups"]), patch=patch)[seed % N_FOLDS]
-    block = max(16, min(scene.shape) // 4)
-    return disjoint_block_split(scene.gt, patch=patch, block=block, seed=seed)
+    return disjoint_block_split(scene.gt, patch=patch, block=block or max(16, min(scene.shape) // 4), seed=seed)

@@ -133,6 +133,10 @@ def load_tile_scene(entry: CatalogEntry) -> Scene:
     mosaic_ = mosaic(tiles, entry.pad, where)
     gt, _ = validate_labels(mosaic_.gt, f"{where}, gt", len(names))
     lost = int(sum((s.unlabel & (m > 0)).sum() for s, m in zip(stacks, maps, strict=True)))
+    masked_by: dict[str, int] = {}
+    for s, m in zip(stacks, maps, strict=True):
+        for modality, n in s.labelled_masked(m).items():
+            masked_by[modality] = masked_by.get(modality, 0) + n
     first = stacks[0].grid
     metadata = {
         **entry_metadata(entry),
@@ -148,6 +152,8 @@ def load_tile_scene(entry: CatalogEntry) -> Scene:
         "nodata": {
             "per_tile": {t: s.report["nodata"] for t, s in zip(entry.tiles, stacks, strict=True)},
             "labelled_pixels_masked": lost,
+            "labelled_masked_by": masked_by,
         },
+        "load_events": stacks[0].report["events"],  # the catalog's band selection, alike in every tile
     }
     return Scene(name=entry.name, modalities=mosaic_.modalities, gt=gt, class_names=names, metadata=metadata)

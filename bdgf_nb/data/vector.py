@@ -29,7 +29,7 @@ import numpy as np
 import shapely
 from rasterio.features import rasterize
 
-from bdgf_nb.data.checks import check
+from bdgf_nb.data.checks import check, check_file
 from bdgf_nb.data.geotiff import Grid
 from bdgf_nb.errors import DataError
 
@@ -80,7 +80,7 @@ def read_polygons(spec: VectorLabels, where: str) -> Polygons:
     import pandas as pd
     import pyogrio
 
-    check(spec.path.is_file(), f"{where}: file not found: {spec.path}")
+    check_file(spec.path, where, "vector file (shapefile, GeoPackage)")
     try:
         meta, _, wkb, values = pyogrio.raw.read(spec.path)
     except Exception as err:
@@ -90,7 +90,7 @@ def read_polygons(spec: VectorLabels, where: str) -> Polygons:
     table = pd.DataFrame({str(name): column for name, column in zip(meta["fields"], values, strict=True)})
     if spec.join_csv is not None:
         assert spec.join_key is not None
-        check(spec.join_csv.is_file(), f"{where}, field 'join': file not found: {spec.join_csv}")
+        check_file(spec.join_csv, f"{where}, field 'join'", "CSV file")
         check(
             spec.join_key in table,
             f"{where}, field 'join.key': {spec.path} has no attribute {spec.join_key!r}; available: {list(table)}",
@@ -118,6 +118,12 @@ def read_polygons(spec: VectorLabels, where: str) -> Polygons:
     )
     classes = table[spec.class_field].fillna("").astype(str).str.strip().to_numpy()
     geometries = shapely.from_wkb(wkb)
+    check(
+        len(classes) == 0 or bool((classes != "").any()),
+        f"{where}, field 'class_field': every one of the {len(classes)} polygons has an empty {spec.class_field!r}"
+        + (f" or no row in {spec.join_csv} by {spec.join_key!r}" if spec.join_csv is not None else "")
+        + "; expected a class name per polygon: check `class_field` (or the join), or fill the attribute",
+    )
     keep = (classes != "") & ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries)
     return Polygons(
         geometries[keep],
@@ -149,6 +155,14 @@ def rasterize_classes(polygons: Polygons, grid: Grid, names: Sequence[str]) -> t
         label[inside] = code
     label[votes > 1] = 0
     return label, int((votes > 1).sum())
+
+
+def outside_grids(polygons: Polygons, grids: Sequence[Grid]) -> np.ndarray:
+    """(P,) bool: the polygons whose extent meets no grid's bounds (labelling no pixel)."""
+    outside = np.ones(len(polygons.geometries), dtype=bool)
+    for grid in grids:
+        outside &= ~shapely.intersects(polygons.geometries, shapely.box(*grid.bounds))
+    return outside
 
 
 def check_crs(polygons: Polygons, grid: Grid, where: str) -> None:
@@ -184,6 +198,21 @@ def vector_labels(
     polygons = read_polygons(spec, where)
     for grid in grids:
         check_crs(polygons, grid, where)
+    outside = outside_grids(polygons, grids)
+    if outside.all() and len(outside):
+        left, bottom, right, top = shapely.total_bounds(polygons.geometries).tolist()
+        raise DataError(
+            f"{where}: all {len(outside)} polygons with a class lie outside the grid"
+            + ("s" if len(grids) > 1 else "")
+            + f": polygon bounds ({left:.3f}, {bottom:.3f}, {right:.3f}, {top:.3f}) ({polygons.crs}), grid bounds "
+            + ", ".join(f"{tuple(round(b, 3) for b in g.bounds)}" for g in grids[:3])
+            + ("..." if len(grids) > 3 else "")
+            + f" ({grids[0].crs}); expected polygons over the rasters: check that the vector file and the "
+            "rasters cover the same area, in the same CRS"
+        )
+    polygons = Polygons(
+        polygons.geometries, polygons.classes, polygons.crs, {**polygons.report, "polygons_outside": int(outside.sum())}
+    )
     names = sorted(set(polygons.classes.tolist()))
     raw, overlaps = zip(*(rasterize_classes(polygons, grid, names) for grid in grids), strict=True)
     counts = {n: int(sum((m == i + 1).sum() for m in raw)) for i, n in enumerate(names)}
@@ -209,6 +238,8 @@ def vector_labels(
         "tiles_per_class": groups,
         "rare": rare,
         "rare_rule": {"min_pixels": spec.min_pixels, "min_groups": spec.min_groups, "action": spec.rare},
+        "classes_without_pixels": sorted(n for n, c in counts.items() if c == 0 and n not in rare),
+        "polygons_per_class": {n: int((polygons.classes == n).sum()) for n in names},
         "pixels_per_class": final,
     }
     return maps, tuple(kept), report

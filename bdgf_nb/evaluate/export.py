@@ -193,16 +193,19 @@ def write_class_map(
 def write_scene_map(
     out_dir: str | Path, class_map: np.ndarray, scene: Scene, stem: str = "class_map"
 ) -> dict[str, Path]:
-    """`write_class_map` on the scene's own grid (metadata crs / transform, or its tiles)."""
+    """`write_class_map` on the scene's own grid (metadata crs / transform, or its tiles). Pixels
+    without data in some modality (metadata["valid"] False: a nodata `mask`, a tile's padding)
+    are written unclassified (0, the nodata value), whatever the model predicted there."""
     expect(
         class_map.shape == scene.shape,
         DataError,
         f"map {stem!r} of scene {scene.name!r}: expected shape {scene.shape}, found {class_map.shape}",
     )
     grid = grid_from_metadata(scene.metadata, scene.shape)
+    valid = scene.metadata.get("valid")
     return write_class_map(
         out_dir,
-        class_map,
+        class_map if valid is None else np.where(valid, class_map, 0),
         scene.class_names,
         grid,
         stem,

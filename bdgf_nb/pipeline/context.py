@@ -41,6 +41,8 @@ class RunContext:
     catalog: Path | None = None  # a catalog YAML of one's own; None: the repo's data_catalog.yaml
     allow_unmeasurable: bool = False  # go on (with Split.warnings) where a split cannot measure
     labels_per_class: int | None = None  # a label budget: classifiers see this many labelled pixels per class
+    split_block: int = 0  # the disjoint split's block side (0: the catalog's or the default; data.splits)
+    split_stripes: int = 0  # a pixel table's column stripes (0: the catalog's or the default)
 
     def __post_init__(self) -> None:
         expect(
@@ -72,6 +74,8 @@ class RunContext:
         select_on: str = "kappa",
         preset_name: str = "",
         labels_per_class: int | None = None,
+        split_block: int = 0,
+        split_stripes: int = 0,
     ) -> RunContext:
         """The context a notebook builds from its papermill parameters. `catalog` "" or None:
         the repo's catalog. `class_balanced` / `select_on`: the classifiers' sampling and
@@ -88,6 +92,8 @@ class RunContext:
             Path(catalog) if catalog else None,
             allow_unmeasurable,
             labels_per_class or None,
+            split_block,
+            split_stripes,
         )
 
     @property
@@ -99,6 +105,14 @@ class RunContext:
         """What names the files of a label-budget run ("" without a budget), so the runs of
         different budgets never share a checkpoint; the DDPMs (unlabelled) are shared."""
         return "" if self.labels_per_class is None else f"_lpc{self.labels_per_class}"
+
+    @property
+    def run_tag(self) -> str:
+        """The budget tag, then the split's block / stripes when the run sets them (a run of another
+        split in the same folder gets files of its own instead of a checkpoint that refuses to load);
+        "" for the default run, whose file names stay as they were."""
+        block = f"_block{self.split_block}" if self.split_block else ""
+        return self.budget_tag + block + (f"_stripes{self.split_stripes}" if self.split_stripes else "")
 
     @property
     def cache_dir(self) -> Path:
@@ -114,11 +128,11 @@ class RunContext:
 
     def baseline_results(self, scene: str, seed: int) -> Path:
         """The fused baselines of model seed `seed` (pipeline.steps.fused_baselines), stored as JSON."""
-        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}{self.budget_tag}_seed{seed}.json"
+        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}{self.run_tag}_seed{seed}.json"
 
     def baseline_map(self, scene: str, seed: int, model: str, features: str) -> Path:
         """A fused baseline's whole-scene map (pipeline.steps.baseline_scene_map), stored as .npz."""
-        name = f"map_{model}-{features}_{scene}_{self.mode}{self.budget_tag}_seed{seed}.npz"
+        name = f"map_{model}-{features}_{scene}_{self.mode}{self.run_tag}_seed{seed}.npz"
         return self.out_dir / "artifacts" / name
 
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
@@ -131,5 +145,5 @@ class RunContext:
         options = ("_balanced" if train.class_balanced else "") + (
             "" if train.select_on == "kappa" else f"_select-{train.select_on}"
         )
-        name = f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}{self.budget_tag}_seed{seed}.pt"
+        name = f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}{self.run_tag}_seed{seed}.pt"
         return self.out_dir / "artifacts" / name

@@ -21,7 +21,8 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
 from bdgf_nb.config_checks import check_fields
-from bdgf_nb.data.catalog import load_catalog, with_benchmarks
+from bdgf_nb.data.benchmarks import BENCHMARKS
+from bdgf_nb.data.catalog import catalog_entry, read_catalog
 from bdgf_nb.ddpm.masking import MODES
 from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.metrics import SELECTION_METRICS
@@ -54,10 +55,14 @@ class RunParameters:
     labels_per_class: int = _parameter(
         0, "label budget: labelled pixels per class the classifiers and baselines learn from; 0: all"
     )
+    split_block: int = _parameter(
+        0, "block side of the disjoint split, pixels (0: the catalog's or max(16, min(H, W) // 4))"
+    )
+    split_stripes: int = _parameter(0, "a pixel table's column stripes (0: the catalog's or the fewest that measure)")
 
     def __post_init__(self) -> None:
         check_fields(self)  # types, naming the field (a bool is no seed, "0" no int)
-        for name in ("seed", "seeds", "labels_per_class"):
+        for name in ("seed", "seeds", "labels_per_class", "split_block", "split_stripes"):
             expect(
                 getattr(self, name) >= 0,
                 ConfigError,
@@ -79,14 +84,15 @@ class RunParameters:
             f"RunParameters.preset: expected '' or one of {list(PRESETS)}, found {self.preset!r}",
         )
         try:
-            catalog = with_benchmarks(load_catalog(self.catalog or None))
+            _, raw = read_catalog(self.catalog or None)
         except DataError as err:
             raise ConfigError(f"RunParameters.catalog: {err}") from None
-        expect(
-            self.dataset in catalog,
-            ConfigError,
-            f"RunParameters.dataset: unknown {self.dataset!r}; known: {sorted(catalog)}",
-        )
+        known = sorted({*raw, *BENCHMARKS})
+        expect(self.dataset in known, ConfigError, f"RunParameters.dataset: unknown {self.dataset!r}; known: {known}")
+        try:  # this dataset's entry only: a broken neighbour in the catalog does not stop this run
+            catalog_entry(self.dataset, self.catalog or None)
+        except DataError as err:
+            raise ConfigError(f"RunParameters.catalog: {err}") from None
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> RunParameters:
@@ -107,6 +113,8 @@ class RunParameters:
             select_on=self.select_on,
             preset_name=self.preset,
             labels_per_class=self.labels_per_class or None,
+            split_block=self.split_block,
+            split_stripes=self.split_stripes,
         )
 
     def for_notebook(self, declared: Collection[str]) -> dict[str, Any]:

@@ -17,7 +17,8 @@ import sklearn
 import torch
 
 from bdgf_nb.checkpoint import state_dict_hash
-from bdgf_nb.data.load import load_scene
+from bdgf_nb.data.checks import check_informative_bands
+from bdgf_nb.data.load import check_classes, load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
 from bdgf_nb.data.sampling import limit_mask, per_class_mask
 from bdgf_nb.data.scene import PixelScene, Scene
@@ -139,11 +140,19 @@ def prepare(
     the same spatial shift as the test."""
     if scene is None:
         scene = load_scene(ctx.dataset, ctx.catalog)
+    check_classes(scene)  # a scene built in memory too: two classes at least, before any model
+    check_informative_bands(scene.modalities, scene.metadata.get("modality_files", {}), f"dataset {scene.name!r}")
     stacked, labels = _grid(scene)
     patch = 1 if isinstance(scene, PixelScene) else scene_patch(scene, ctx.preset.patch)
     if split is None:
         split = default_split(
-            scene, patch=patch, seed=ctx.seed, allow_unmeasurable=ctx.allow_unmeasurable, protocol=ctx.preset.split
+            scene,
+            patch=patch,
+            seed=ctx.seed,
+            allow_unmeasurable=ctx.allow_unmeasurable,
+            protocol=ctx.preset.split,
+            block=ctx.split_block,
+            stripes=ctx.split_stripes,
         )
     else:
         split = check_measurable(split, labels.reshape(split.train.shape), scene.class_names, ctx.allow_unmeasurable)
@@ -164,7 +173,7 @@ def prepare(
             buffer=patch - 1,
             groups=groups,
         )
-    standardizer = Standardizer.fit(stacked, split.fit)
+    standardizer = Standardizer.fit(stacked, split.fit, scene.channels)
     image = np.ascontiguousarray(np.moveaxis(standardizer.transform(stacked), -1, 0))
     return Prepared(scene, split, standardizer, image, labels, scene.channels, patch)
 
@@ -210,7 +219,14 @@ def compared_splits(ctx: RunContext, prepared: Prepared) -> SplitComparison:
     leak-free split that cannot measure every class is kept, with its warnings)."""
     own, scene = prepared.split, prepared.scene
     if own.name == "official":
-        leak_free = default_split(scene, prepared.patch, seed=ctx.seed, allow_unmeasurable=True)
+        leak_free = default_split(
+            scene,
+            prepared.patch,
+            seed=ctx.seed,
+            allow_unmeasurable=True,
+            block=ctx.split_block,
+            stripes=ctx.split_stripes,
+        )
     else:
         leak_free = own
     official = None
@@ -473,11 +489,13 @@ def predict_scene(
     With `ctx`, the map is stored beside the run's checkpoint, keyed by the weights, the image,
     the guide maps, the patch size, the device type and torch's version: notebook 04 draws the
     map notebook 03 made instead of predicting the whole scene again. Bump "scene_map" when
-    predict_map changes what it computes."""
+    predict_map changes what it computes. Pixels without data in some modality (metadata
+    "valid" False: a nodata `mask`, a tile's padding) stay 0, unclassified."""
     guides = run.guides(features)
+    valid = prepared.scene.metadata.get("valid")
 
     def compute() -> np.ndarray:
-        return predict_map(run.model, prepared.image, prepared.patch, guides)
+        return predict_map(run.model, prepared.image, prepared.patch, guides, mask=valid)
 
     if ctx is None:
         return compute()
@@ -490,6 +508,7 @@ def predict_scene(
         "patch": prepared.patch,
         "device": next(run.model.parameters()).device.type,
         "torch": torch.__version__,
+        **({"valid": array_digest(valid)} if valid is not None else {}),
     }
     path = ctx.classifier_checkpoint(prepared.scene.name, run.variant, run.ddpm, run.seed).with_suffix(".map.npz")
     return stored_array(path, key, compute, write=ddp.is_main())
@@ -544,16 +563,18 @@ def baseline_scene_map(
 
     Stored (keyed by the config, the image, the labels, the split, the patch size and
     scikit-learn's version) so notebooks 03 and 04 fit and predict it once. Bump
-    "baseline_map" when fit_predict or pixel_features change what they compute."""
+    "baseline_map" when fit_predict or pixel_features change what they compute. Pixels without
+    data (metadata "valid" False) stay 0, as in predict_scene."""
     cfg = ctx.preset.baseline_config(ctx.seed, features, (model,))
     train = labelled_pixels(ctx, prepared, ctx.seed)
+    valid = prepared.scene.metadata.get("valid")
 
     def compute() -> np.ndarray:
         stacked = pixel_features(np.moveaxis(prepared.image, 0, -1), features, prepared.patch)
         predicted = fit_predict(
             model, stacked[train], prepared.labels[train], stacked.reshape(-1, stacked.shape[-1]), cfg
-        )
-        return predicted.reshape(prepared.labels.shape)
+        ).reshape(prepared.labels.shape)
+        return predicted if valid is None else np.where(valid, predicted, 0)
 
     key = {
         "baseline_map": 1,
@@ -563,6 +584,7 @@ def baseline_scene_map(
         "train": array_digest(train),
         "patch": prepared.patch,
         "sklearn": sklearn.__version__,
+        **({"valid": array_digest(valid)} if valid is not None else {}),
     }
     return stored_array(
         ctx.baseline_map(prepared.scene.name, ctx.seed, model, features), key, compute, write=ddp.is_main()

@@ -8,13 +8,17 @@ round after round (a, b, c, a, b, c, ...) so that a shared machine slows each al
 over the rounds are printed as a markdown table (samples/s, and BDGF's fraction of the fp32
 matmul the same process timed). `--pair` runs two such processes at the same time instead and
 reports BDGF's samples/s of each: what a spinning policy costs when the cores are shared.
-`--then DIR` adds the code of an older checkout (a `git worktree` of the issue-era commit
-f9bb05b, whose bench is `bdgf_nb.bench`) under PASSIVE, its default, as one more arm, so "then"
-and "now" are timed in the same rounds; a second table then gives each arm's speed-up over it,
-paired by round (geometric mean of the per-round ratios, Student-t 95 % interval). docs/BENCH.md,
-"OpenMP wait policy". From the repo root:
+`--busy` times each policy alone and beside one busy process per core (`yes > /dev/null`,
+started before the bench and ended after it: another user's work on a shared machine), alone and
+busy in turn within each round, and prints each policy's slowdown busy / alone paired by round:
+a run that loses half the cores should run about 2x slower, not 5-10x. `--then DIR` adds the
+code of an older checkout (a `git worktree` of the issue-era commit f9bb05b, whose bench is
+`bdgf_nb.bench`) under PASSIVE, its default, as one more arm, so "then" and "now" are timed in
+the same rounds; a second table then gives each arm's speed-up over it, paired by round
+(geometric mean of the per-round ratios, Student-t 95 % interval). docs/BENCH.md, "OpenMP wait
+policy". From the repo root:
 
-    python docs/experiments/openmp_wait.py [--rounds 3] [--pair] [--then /tmp/f9]
+    python docs/experiments/openmp_wait.py [--rounds 3] [--pair | --busy] [--then /tmp/f9]
 """
 
 from __future__ import annotations
@@ -39,6 +43,13 @@ POLICIES = {
     "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
     "GOMP_SPINCOUNT=100000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "100000"},
     "GOMP_SPINCOUNT=30000 (bdgf_nb.openmp)": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000"},
+}
+# libgomp's default when nothing is set (what a JupyterLab kernel got before bdgf_nb set PASSIVE on
+# import) is a 300,000-iteration spin; named explicitly so bdgf-bench does not add its own spin
+BUSY_POLICIES = {
+    "libgomp default (GOMP_SPINCOUNT=300000)": {"GOMP_SPINCOUNT": "300000"},
+    "GOMP_SPINCOUNT=30000": {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "30000"},
+    "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
 }
 PAIR_POLICIES = {
     "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
@@ -72,12 +83,62 @@ def _read(process: subprocess.Popen[bytes], out: Path) -> dict[str, float]:
     }
 
 
+def _busy(n: int) -> list[subprocess.Popen[bytes]]:
+    """n processes that keep one core each busy (`yes` into /dev/null)."""
+    return [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(n)]
+
+
+def busy_table(rounds: int) -> None:
+    """Each BUSY_POLICIES arm alone, then beside one `yes` per core, in turn within each round;
+    BDGF and DDPM samples/s medians and the slowdown alone / busy paired by round."""
+    cores = os.cpu_count() or 1
+    rows: dict[str, dict[str, list[dict[str, float]]]] = {n: {"alone": [], "busy": []} for n in BUSY_POLICIES}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for name, policy in BUSY_POLICIES.items():
+                for state in ("alone", "busy"):
+                    out = Path(tmp) / f"{r}_{state}.json"
+                    hogs = _busy(cores) if state == "busy" else []
+                    try:
+                        rows[name][state].append(_read(_start(policy, None, out), out))
+                    finally:
+                        for hog in hogs:
+                            hog.kill()
+                            hog.wait()
+                    print(f"round {r}: {name}, {state}: {rows[name][state][-1]}", file=sys.stderr, flush=True)
+    print(
+        f"| policy ({rounds} rounds; {cores} cores; busy: {cores} x `yes`) | BDGF alone | BDGF busy | "
+        "BDGF slowdown [95 % CI] | DDPM alone | DDPM busy | DDPM slowdown [95 % CI] |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, measured in rows.items():
+        cells = []
+        for model in ("bdgf", "ddpm"):
+            alone, busy = ([m[model] for m in measured[s]] for s in ("alone", "busy"))
+            cells += [f"{statistics.median(alone):,.0f}", f"{statistics.median(busy):,.0f}", _ratio(alone, busy)]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def _ratio(a: list[float], b: list[float]) -> str:
+    """Geometric mean of a_i / b_i with a Student-t 95 % interval on the logarithms."""
+    logs = [math.log(x / y) for x, y in zip(a, b, strict=True)]
+    mean = statistics.mean(logs)
+    if len(logs) < 2:
+        return f"{math.exp(mean):.2f}x"
+    half = stats.t.ppf(0.975, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return f"{math.exp(mean):.2f}x [{math.exp(mean - half):.2f}, {math.exp(mean + half):.2f}]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pair", action="store_true", help="two bench processes at a time, BDGF samples/s of each")
     parser.add_argument("--then", default=None, help="an older checkout whose code is timed too, under PASSIVE")
+    parser.add_argument("--busy", action="store_true", help="each policy alone and beside one `yes` per core")
     args = parser.parse_args()
+    if args.busy:
+        busy_table(args.rounds)
+        return
     arms: dict[str, tuple[dict[str, str], str | None]] = {
         name: (policy, None) for name, policy in (PAIR_POLICIES if args.pair else POLICIES).items()
     }
