@@ -187,3 +187,32 @@ def test_features_are_extracted_at_the_scene_patch_the_ddpm_was_trained_on(tiny,
         seen.clear()
         steps.extract_diffusion_features(ctx, dataclasses.replace(tiny, patch=patch), ddpm, progress=False)
         assert (seen["cfg"].tile, seen["cfg"].overlap) == (patch, overlap)
+
+
+def test_exercise_parameters_reach_the_configs_and_name_their_own_checkpoints(tmp_path):
+    """The chapters' exercise knobs (masking signal, width, KL weight, entropy matching) are run
+    parameters: they set the preset's configs and, away from the preset's values, the file names,
+    so an exercise never reloads (or clashes with) the default run's checkpoints."""
+    from bdgf_nb.pipeline.parameters import RunParameters
+
+    default = RunParameters(out_dir=str(tmp_path)).context()
+    params = RunParameters(
+        out_dir=str(tmp_path), masking_signal="reliance", width=48, lambda_kl=0.0, entropy_matching=True
+    )
+    ctx = params.context()
+    assert ctx.preset.pretrain.masking.signal == "reliance" and ctx.preset.model.width == 48
+    assert ctx.preset.model.mutual_config.lambda_kl == 0.0 and ctx.preset.model.mutual_config.entropy_matching
+    assert default.preset.model.width == 32 and default.preset.pretrain.masking.signal == "feature"
+    source = DDPMSource("adaptive", 0)
+    assert ctx.ddpm_checkpoint("s", source).name == "ddpm_s_adaptive_signal-reliance_quick_seed0.pt"
+    assert default.ddpm_checkpoint("s", source).name == "ddpm_s_adaptive_quick_seed0.pt"
+    assert (
+        ctx.classifier_checkpoint("s", "bdgf", source, 0).name
+        == "clf_s_bdgf_ddpm-adaptive_w48_kl0_entropy_quick_seed0.pt"
+    )
+    with pytest.raises(ConfigError, match="masking_signal"):
+        RunParameters(masking_signal="entropy")
+    with pytest.raises(ConfigError, match="lambda_kl"):
+        RunParameters(lambda_kl=-1.0)
+    with pytest.raises(ConfigError, match="width"):
+        RunParameters(width=30).context()  # not divisible by the attention heads

@@ -26,6 +26,14 @@ def run_command(summary: dict[str, Any]) -> str:
     parts += ["--seed", str(summary["seed"])] if summary.get("seed") else []
     parts += ["--seeds", str(summary["seeds"])] if summary.get("seeds") else []
     parts += ["--masking", str(summary["masking"])] if summary.get("masking", "adaptive") != "adaptive" else []
+    parts += (
+        ["--masking-signal", str(summary["masking_signal"])]
+        if summary.get("masking_signal", "feature") != "feature"
+        else []
+    )
+    parts += ["--width", str(summary["width"])] if summary.get("width") else []
+    parts += ["--lambda-kl", f"{summary['lambda_kl']:g}"] if summary.get("lambda_kl", 1.0) != 1.0 else []
+    parts += ["--entropy-matching"] if summary.get("entropy_matching") else []
     parts += ["--class-balanced"] if summary.get("class_balanced") else []
     parts += ["--select-on", str(summary["select_on"])] if summary.get("select_on", "kappa") != "kappa" else []
     parts += ["--allow-unmeasurable"] if summary.get("allow_unmeasurable") else []
