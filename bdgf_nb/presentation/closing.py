@@ -59,7 +59,7 @@ def idea_sentences(ideas: pd.DataFrame, names: Sequence[str] = ALL_IDEAS) -> lis
 
 def versus_best_baseline(rows: Sequence[Mapping[str, Any]]) -> str:
     """BDGF against the baseline of highest mean OA, paired over shared seeds (rows: notebook 03's)."""
-    best = bdgf_against_best_baseline(StoredResult("run", "", "", [], "", "", list(rows)))
+    best = bdgf_against_best_baseline(StoredResult("run", "", "", [], "", "", [dict(r) for r in rows]))
     n = best["seeds"]
     difference = f"{best['difference_mean']:+.2f}" if n == 1 else best["difference"]
     units = "1 seed: no interval, so not resolved" if n == 1 else f"{n} paired seeds"
@@ -192,7 +192,9 @@ def answer(
         ideas = idea_effects(result.rows)
         resolved = [f"{i} {r['verdict (OA)']}" for i, r in ideas.iterrows() if r["verdict (OA)"] in ("helps", "hurts")]
         sentence = (
-            f"On {result.dataset} ({len(result.seeds)} paired seeds, {result.preset} preset), BDGF reaches "
+            f"On {result.dataset} ({len(result.seeds)} paired seeds, {result.preset} preset, recorded {result.recorded}"
+            + (f" from code {result.code}" if result.code else "")
+            + "), BDGF reaches "
             f"{b['mean']:.{digits}f} OA [{b['low']:.{digits}f}, {b['high']:.{digits}f}] and is {where} the best "
             f"baseline, {best['best']} ({best['best_oa']:.{digits}f}): {best['difference']} OA points"
             + (" (the interval holds 0: cannot tell)" if where == "level with" else "")
