@@ -206,6 +206,7 @@ def test_exercise_parameters_reach_the_configs_and_name_their_own_checkpoints(tm
     source = DDPMSource("adaptive", 0)
     assert ctx.ddpm_checkpoint("s", source).name == "ddpm_s_adaptive_signal-reliance_quick_seed0.pt"
     assert default.ddpm_checkpoint("s", source).name == "ddpm_s_adaptive_quick_seed0.pt"
+    assert ctx.ddpm_checkpoint("s", DDPMSource("none", 0)).name == "ddpm_s_none_quick_seed0.pt"  # no signal to follow
     assert (
         ctx.classifier_checkpoint("s", "bdgf", source, 0).name
         == "clf_s_bdgf_ddpm-adaptive_w48_kl0_entropy_quick_seed0.pt"

@@ -111,9 +111,11 @@ class RunContext:
             return None
 
     def ddpm_checkpoint(self, scene: str, source: DDPMSource) -> Path:
-        """The masking signal is named when it is not the preset's (the adaptive rule's input)."""
+        """The masking signal is named when it is not the preset's, for the modes it steers
+        (adaptive, and random_matched at the adaptive run's rate)."""
         signal, base = self.preset.pretrain.masking.signal, self._defaults()
-        option = f"_signal-{signal}" if base and signal != base.pretrain.masking.signal else ""
+        steered = source.masking in ("adaptive", "random_matched")
+        option = f"_signal-{signal}" if steered and base and signal != base.pretrain.masking.signal else ""
         return self.out_dir / "artifacts" / f"ddpm_{scene}_{source.masking}{option}_{self.mode}_seed{source.seed}.pt"
 
     def _model_options(self) -> str:
