@@ -198,3 +198,14 @@ def test_replay_of_a_pretraining_history_reproduces_its_recorded_masking(signal)
     np.testing.assert_allclose(path.reshape(5, 4, 2).mean(axis=1), recorded, atol=1e-12)
     assert np.ptp(recorded) > 0  # the rule moved: the check is not of a constant
     assert explore.png(explore.masking_figure(cfg.masking, [0.5, 0.4], list(groups), history=history))[:4] == b"\x89PNG"
+
+
+def test_one_pixel_per_class_and_shuffled_guides():
+    labels = np.array([3, 1, 1, 2, 3, 3, 2])
+    picked = explore.one_per_class(labels, seed=0)
+    assert labels[picked].tolist() == [1, 2, 3]
+    assert picked.tolist() == explore.one_per_class(labels, seed=0).tolist()
+    guides = [torch.arange(3.0).view(3, 1, 1, 1)]
+    assert explore.shuffled_guides(guides)[0].flatten().tolist() == [2.0, 0.0, 1.0]  # pixel i reads pixel i - 1's
+    with pytest.raises(DataError, match="at least 2 pixels"):
+        explore.shuffled_guides([torch.zeros(1, 1, 1, 1)])

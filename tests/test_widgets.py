@@ -143,8 +143,33 @@ def test_scan_panel_compares_guided_and_unguided():
         {"guided": (guided, [torch.randn(3, 4, 5, 5) for _ in range(2)]), "unguided": (unguided, [])}, x, groups
     )
     assert panel.text.value.startswith("guided: mean delta") and "unguided: mean delta" in panel.text.value
+    assert panel.sliders["layer"].value == 1  # the last layer: every guidance module before it has acted
     shown = panel.text.value
     panel.sliders["pixel"].value = 2
     assert panel.text.value != shown
-    panel.sliders["layer"].value = 1
+    panel.sliders["layer"].value = 0
     assert set(panel.sliders) == {"pixel", "layer"}
+
+
+def test_scan_panel_compares_one_guided_branch_with_real_and_shuffled_guides():
+    """The same trained branch, its own guides against another pixel's: on the last layer they
+    differ (guidance acts), on the first they cannot (no guidance runs before it)."""
+    from bdgf_nb.presentation.explore import shuffled_guides
+
+    torch.manual_seed(0)
+    groups = {"hsi": 12, "lidar": 1}
+    branch = MambaBranch(groups, 4, BDGFConfig(width=8, stages=2), guide_channels=[4, 4])
+    x, guides = torch.randn(3, 13, 5, 5), [torch.randn(3, 4, 5, 5) for _ in range(2)]
+    panel = build_scan_panel(
+        {"real guides": (branch, guides), "shuffled guides": (branch, shuffled_guides(guides))},
+        x,
+        groups,
+        pixel_names=["grass", "road", "water"],
+    )
+    assert panel.text.value.startswith("pixel 0: class grass")
+    assert "shuffled guides against real guides: max |Δdelta|" in panel.text.value
+    real, shuffled = panel.traces["real guides"], panel.traces["shuffled guides"]
+    assert not np.allclose(real[1].delta, shuffled[1].delta)  # the last layer reads the gated sequence
+    np.testing.assert_array_equal(real[0].delta, shuffled[0].delta)  # the first runs before any guidance
+    panel.sliders["layer"].value = 0
+    assert "max |Δdelta| 0.00e+00" in panel.text.value

@@ -435,8 +435,32 @@ def trace_mamba_branch(
     return traces
 
 
+def one_per_class(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """labels (N,) -> the index of one pixel of each class present, drawn with `seed`, in class
+    order: a tracer's pixels that span the classes instead of one corner of the scene."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    return np.array([rng.choice(np.flatnonzero(labels == c)) for c in np.unique(labels)], dtype=np.int64)
+
+
+def shuffled_guides(guides: Sequence[torch.Tensor], shift: int = 1) -> list[torch.Tensor]:
+    """Each guide (b, G, p, p) with its batch rolled by `shift`: pixel i reads pixel i - shift's (cyclic)
+    diffusion features. Fed to the SAME trained branch, the difference from the real guides is what
+    the features of this pixel change (two separately trained models would also differ by training)."""
+    expect(
+        all(g.shape[0] > 1 for g in guides),
+        DataError,
+        "shuffled_guides needs a batch of at least 2 pixels to shuffle",
+    )
+    return [torch.roll(g, shifts=shift, dims=0) for g in guides]
+
+
 def scan_figure(
-    traces: Mapping[str, Sequence[ScanTrace]], pixel: int = 0, layer: int = 0, token_labels: Sequence[str] | None = None
+    traces: Mapping[str, Sequence[ScanTrace]],
+    pixel: int = 0,
+    layer: int = 0,
+    token_labels: Sequence[str] | None = None,
+    pixel_name: str = "",
 ) -> Figure:
     """Three panels along the token sequence of one pixel, one line per model (e.g. guided vs
     unguided): mean delta over channels, state norm ||h_t||, mean output gate silu(z)."""
@@ -465,7 +489,9 @@ def scan_figure(
         if token_labels is not None:
             ax.set_xticks(range(length), list(token_labels), rotation=90, fontsize=6)
         ax.legend(fontsize=7)
-    fig.suptitle(f"selective scan of Mamba layer {layer} on pixel {pixel}", fontsize=9)
+    fig.suptitle(
+        f"selective scan of Mamba layer {layer} on pixel {pixel}{f' ({pixel_name})' if pixel_name else ''}", fontsize=9
+    )
     fig.tight_layout()
     return fig
 

@@ -304,10 +304,13 @@ def build_scan_panel(
     models: Mapping[str, tuple[MambaBranch, Sequence[torch.Tensor]]],
     x: np.ndarray | torch.Tensor,
     channel_groups: Mapping[str, int],
+    pixel_names: Sequence[str] | None = None,
 ) -> Any:
     """Exploration (c): delta, state norm and gate along one pixel's token sequence for each
-    named Mamba branch (e.g. {"guided": (branch, guides), "unguided": (branch, [])}) on the
-    patches x (N, C, p, p). Traces are computed once; sliders "pixel" and "layer" pick what to show."""
+    named Mamba branch and its guides (e.g. the same guided branch with {"real guides": (branch,
+    guides), "shuffled guides": (branch, explore.shuffled_guides(guides))}) on the patches x
+    (N, C, p, p). Traces are computed once; sliders "pixel" and "layer" (default: the last, which
+    every guidance module before it has acted on); `pixel_names` (N,) label each pixel (its class)."""
     import ipywidgets as widgets
 
     x = torch.as_tensor(x, dtype=torch.float32)
@@ -316,18 +319,27 @@ def build_scan_panel(
     labels = token_labels(first, channel_groups)
     sliders: dict[str, Any] = {
         "pixel": widgets.IntSlider(value=0, min=0, max=x.shape[0] - 1, description="pixel"),
-        "layer": widgets.IntSlider(value=0, min=0, max=min(len(t) for t in traces.values()) - 1, description="layer"),
     }
+    last = min(len(t) for t in traces.values()) - 1
+    sliders["layer"] = widgets.IntSlider(value=last, min=0, max=last, description="layer")
     image, text = widgets.Image(format="png"), widgets.HTML()
 
     def refresh() -> None:
         pixel, layer = sliders["pixel"].value, sliders["layer"].value
-        image.value = png(scan_figure(traces, pixel, layer, labels))
-        text.value = "<br>".join(
+        name = pixel_names[pixel] if pixel_names is not None else ""
+        image.value = png(scan_figure(traces, pixel, layer, labels, name))
+        text.value = (f"pixel {pixel}: class {name}<br>" if name else "") + "<br>".join(
             f"{name}: mean delta {tr[layer].delta[pixel].mean():.4f}, "
             f"final state norm {tr[layer].state_norm[pixel, -1]:.3f}, "
             f"mean gate {tr[layer].gate[pixel].mean():.3f}"
             for name, tr in traces.items()
         )
+        if len(traces) == 2:  # what the second setting changes on this pixel and layer
+            (a, ta), (b, tb) = traces.items()
+            delta = np.abs(tb[layer].delta[pixel] - ta[layer].delta[pixel]).max()
+            gate = np.abs(tb[layer].gate[pixel] - ta[layer].gate[pixel]).max()
+            text.value += f"<br>{b} against {a}: max |Δdelta| {delta:.2e}, max |Δgate| {gate:.2e}"
 
-    return _panel(sliders, image, text, refresh, [list(sliders.values())])
+    panel = _panel(sliders, image, text, refresh, [list(sliders.values())])
+    panel.traces = traces
+    return panel
