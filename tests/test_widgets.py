@@ -84,6 +84,21 @@ def test_panel_builds_headless_and_sliders_update_the_display(diffusion):
     assert set(panel.sliders) == {"hsi", "lidar", "t", "patch"}
 
 
+def test_mask_panel_selects_among_named_ddpms(diffusion):
+    """One patch, mask and noise; the selector swaps the DDPM that reconstructs it."""
+    torch.manual_seed(1)
+    other = GaussianDiffusion(
+        DenoiserUNet(UNetConfig(in_channels=9, base_width=8, num_res_blocks=1, modality_channels=(8, 1))),
+        DiffusionConfig(T=1000),
+        GROUPS,
+    )
+    panel = build_mask_panel({"none": other, "adaptive": diffusion}, np.stack([patch(0)]), GROUPS)
+    assert panel.sliders["ddpm"].value == "adaptive" and panel.text.value.startswith("DDPM: adaptive masking")
+    shown = panel.image.value
+    panel.sliders["ddpm"].value = "none"
+    assert panel.text.value.startswith("DDPM: none masking") and panel.image.value != shown
+
+
 def test_mask_panel_explains_partial_ratios_and_shows_the_noise_level(diffusion):
     panel = build_mask_panel(diffusion, np.stack([patch(0)]), GROUPS)
     assert "never occur in training" in panel.text.value and "partial mask ratio" not in panel.text.value

@@ -143,47 +143,58 @@ def render_png(images: dict[str, Any], names: list[str]) -> bytes:
 
 
 def build_mask_panel(
-    diffusion: GaussianDiffusion, patches: np.ndarray | torch.Tensor, channel_groups: dict[str, int], seed: int = 0
+    diffusion: GaussianDiffusion | Mapping[str, GaussianDiffusion],
+    patches: np.ndarray | torch.Tensor,
+    channel_groups: dict[str, int],
+    seed: int = 0,
 ) -> Any:
     """ipywidgets panel: a mask-ratio slider per modality, timestep and patch sliders, the image
     grid, the per-modality MSE, the noise level of the chosen t and what partial ratios mean.
+    With several named DDPMs ({"none": ..., "adaptive": ...}, the masking arms), a "ddpm" selector
+    (default: the last) picks which one reconstructs, on the same patch, mask and noise.
 
-    patches (N, C, p, p). The returned VBox has attributes `sliders` (name -> slider; "t" and
-    "patch" included), `image` and `text` for programmatic use."""
+    patches (N, C, p, p): give them at the training patch size, the input size the DDPM learned.
+    The returned VBox has attributes `sliders` (name -> widget; "t", "patch" and "ddpm" included),
+    `image` and `text` for programmatic use."""
     import ipywidgets as widgets
 
     patches = torch.as_tensor(patches, dtype=torch.float32)
     names = list(channel_groups)
-    alpha_bar, _ = schedule_snr(diffusion.cfg)
+    ddpms = dict(diffusion) if isinstance(diffusion, Mapping) else {"ddpm": diffusion}
+    expect(bool(ddpms), ConfigError, "build_mask_panel needs at least one DDPM, found none")
+    first = next(iter(ddpms.values()))
+    alpha_bar, _ = schedule_snr(first.cfg)
     sliders: dict[str, Any] = {
         name: widgets.FloatSlider(value=1.0 if m == 0 else 0.0, min=0.0, max=1.0, step=0.05, description=f"mask {name}")
         for m, name in enumerate(names)
     }
-    sliders["t"] = widgets.IntSlider(
-        value=min(50, diffusion.T - 1), min=0, max=diffusion.T - 1, description="timestep t"
-    )
+    sliders["t"] = widgets.IntSlider(value=min(50, first.T - 1), min=0, max=first.T - 1, description="timestep t")
     sliders["patch"] = widgets.IntSlider(value=0, min=0, max=patches.shape[0] - 1, description="patch")
+    if len(ddpms) > 1:
+        sliders["ddpm"] = widgets.Dropdown(options=list(ddpms), value=list(ddpms)[-1], description="DDPM")
     image = widgets.Image(format="png")
     text = widgets.HTML()
 
     def refresh() -> None:
         ratios = {name: sliders[name].value for name in names}
+        chosen = sliders["ddpm"].value if "ddpm" in sliders else next(iter(ddpms))
+        model = ddpms[chosen]
         shown = mask_and_reconstruct(
-            diffusion, patches[sliders["patch"].value], channel_groups, ratios, sliders["t"].value, seed
+            model, patches[sliders["patch"].value], channel_groups, ratios, sliders["t"].value, seed
         )
         image.value = render_png(shown, names[:2])
         partial = [name for name in names if 0.0 < ratios[name] < 1.0]
         text.value = "<br>".join(
             [
-                " &nbsp; ".join(f"MSE {name}: {shown[f'mse_{name}']:.4f}" for name in names),
-                f"noise level: {noise_level(alpha_bar, sliders['t'].value, diffusion.cfg.schedule)}",
+                (f"DDPM: {chosen} masking &nbsp; " if "ddpm" in sliders else "")
+                + " &nbsp; ".join(f"MSE {name}: {shown[f'mse_{name}']:.4f}" for name in names),
+                f"noise level: {noise_level(alpha_bar, sliders['t'].value, model.cfg.schedule)}",
                 (f"<b>partial mask ratio</b> on {', '.join(partial)}: " if partial else "") + PARTIAL_RATIOS,
             ]
         )
 
-    return _panel(
-        sliders, image, text, refresh, [list(sliders.values())[: len(names)], [sliders["t"], sliders["patch"]]]
-    )
+    controls = [sliders["t"], sliders["patch"], *([sliders["ddpm"]] if "ddpm" in sliders else [])]
+    return _panel(sliders, image, text, refresh, [list(sliders.values())[: len(names)], controls])
 
 
 def _panel(
