@@ -209,3 +209,23 @@ def test_one_pixel_per_class_and_shuffled_guides():
     assert explore.shuffled_guides(guides)[0].flatten().tolist() == [2.0, 0.0, 1.0]  # pixel i reads pixel i - 1's
     with pytest.raises(DataError, match="at least 2 pixels"):
         explore.shuffled_guides([torch.zeros(1, 1, 1, 1)])
+
+
+def test_weighted_ensemble_and_its_grid():
+    """Two branches right on different halves: each alone scores 50 %, their mean 100 % where the
+    right one is more confident; the grid's corners are the branches alone."""
+    p = np.zeros((3, 4, 2))
+    p[0] = [[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]]  # right (confidently) on pixels 0-1 only
+    p[1] = [[0.4, 0.6], [0.4, 0.6], [0.1, 0.9], [0.1, 0.9]]  # right (confidently) on pixels 2-3 only
+    p[2] = 0.5
+    labels = np.array([0, 0, 1, 1])
+    assert explore.weighted_accuracy(p, labels, [1, 0, 0]) == 50.0
+    assert explore.weighted_accuracy(p, labels, [1, 1, 0]) == 100.0
+    grid = explore.weight_grid(p, labels, steps=4)
+    assert grid.weights.shape == (15, 3) and np.allclose(grid.weights.sum(1), 1.0)
+    assert grid.best[1] == 100.0
+    np.testing.assert_allclose(explore.simplex_xy(np.eye(3)), [[0, 0], [1, 0], [0.5, np.sqrt(3) / 2]], atol=1e-12)
+    fig = explore.ensemble_figure(grid, ["cnn", "mamba", "transformer"], {"mean": [1 / 3] * 3})
+    assert explore.png(fig)[:4] == b"\x89PNG"
+    with pytest.raises(DataError, match="not all 0"):
+        explore.weighted_accuracy(p, labels, [0, 0, 0])

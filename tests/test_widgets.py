@@ -188,3 +188,21 @@ def test_scan_panel_compares_one_guided_branch_with_real_and_shuffled_guides():
     np.testing.assert_array_equal(real[0].delta, shuffled[0].delta)  # the first runs before any guidance
     panel.sliders["layer"].value = 0
     assert "max |Δdelta| 0.00e+00" in panel.text.value
+
+
+def test_ensemble_panel_scores_the_slider_weights_beside_mean_fitted_and_the_test_bound():
+    from bdgf_nb.presentation.widgets import build_ensemble_panel
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=(3, 50))
+    labels = rng.integers(0, 4, 50)
+    panel = build_ensemble_panel(probs, labels, ["cnn", "mamba", "transformer"], fitted=[0.5, 0.3, 0.2], steps=5)
+    text = panel.text.value
+    assert "sliders: weights cnn 0.33, mamba 0.33, transformer 0.33" in text and "mean rule:" in text
+    assert "fitted on validation (0.50, 0.30, 0.20)" in text and "no rule may use" in text
+    assert panel.image.value[:4] == b"\x89PNG"
+    panel.sliders["mamba"].value = 0.0
+    panel.sliders["transformer"].value = 0.0
+    assert "cnn 1.00, mamba 0.00, transformer 0.00" in panel.text.value
+    panel.sliders["cnn"].value = 0.0
+    assert "every weight is 0" in panel.text.value

@@ -501,3 +501,87 @@ def token_labels(branch: MambaBranch, channel_groups: Mapping[str, int]) -> list
     g, n = branch.tokens.band_group, branch.tokens.n_spectral
     first = list(channel_groups.values())[0]
     return [f"b{k * g}-{min((k + 1) * g, first) - 1}" for k in range(n)] + list(channel_groups)[1:]
+
+
+# --- (d) ensemble weights ----------------------------------------------------------------------
+
+
+def weighted_accuracy(branch_probs: np.ndarray, labels: np.ndarray, weights: Sequence[float]) -> float:
+    """OA (%) of the weighted ensemble sum_k w_k p_k (docs/METHOD.md eq. (21), P_fit with any w):
+    branch_probs (K, N, c), labels (N,) 0-based, weights (K,) >= 0 (normalised here)."""
+    P = np.asarray(branch_probs, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    expect(
+        P.ndim == 3 and w.shape == (P.shape[0],) and bool((w >= 0).all()) and w.sum() > 0,
+        DataError,
+        f"expected (K, N, c) probabilities and K non-negative weights, not all 0; found {P.shape} and {w.tolist()}",
+    )
+    mixed = np.einsum("k,knc->nc", w / w.sum(), P)
+    return float(100.0 * (mixed.argmax(1) == np.asarray(labels)).mean())
+
+
+@dataclass(frozen=True)
+class WeightGrid:
+    """Every weight vector on the simplex with steps of 1 / `steps` (G, K) and its test OA (G,)."""
+
+    weights: np.ndarray
+    accuracy: np.ndarray
+
+    @property
+    def best(self) -> tuple[np.ndarray, float]:
+        i = int(self.accuracy.argmax())
+        return self.weights[i], float(self.accuracy[i])
+
+
+def weight_grid(branch_probs: np.ndarray, labels: np.ndarray, steps: int = 20) -> WeightGrid:
+    """OA of the weighted ensemble over a grid of the weight simplex (K branches, all w_k = i / steps)."""
+    K = int(np.asarray(branch_probs).shape[0])
+    expect(steps >= 1, ConfigError, f"steps must be >= 1, found {steps}")
+
+    def compositions(k: int, total: int) -> list[list[int]]:
+        if k == 1:
+            return [[total]]
+        return [[i, *rest] for i in range(total + 1) for rest in compositions(k - 1, total - i)]
+
+    weights = np.asarray(compositions(K, steps), dtype=np.float64) / steps
+    return WeightGrid(weights, np.array([weighted_accuracy(branch_probs, labels, w) for w in weights]))
+
+
+def simplex_xy(weights: np.ndarray) -> np.ndarray:
+    """Barycentric (G, 3) -> (G, 2) in the equilateral triangle with corners (0, 0), (1, 0), (1/2, sqrt(3)/2)."""
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum(axis=-1, keepdims=True)
+    return np.stack([w[..., 1] + 0.5 * w[..., 2], w[..., 2] * math.sqrt(3) / 2], axis=-1)
+
+
+def ensemble_figure(grid: WeightGrid, names: Sequence[str], marks: Mapping[str, Sequence[float]]) -> Figure:
+    """Three branches: the test OA of every weight vector on the simplex (colour, with its bar),
+    the corners (one branch alone) labelled, and the `marks` (e.g. "mean", "fitted on validation",
+    "sliders") as labelled points."""
+    expect(grid.weights.shape[1] == 3 == len(names), DataError, "ensemble_figure draws three branches")
+    fig = Figure(figsize=(6.4, 5.0))
+    ax = fig.add_subplot()
+    xy = simplex_xy(grid.weights)
+    dots = ax.scatter(xy[:, 0], xy[:, 1], c=grid.accuracy, cmap="viridis", s=38, marker="h")
+    fig.colorbar(dots, ax=ax, label="test OA of the weighted ensemble (%)")
+    for k, (name, corner) in enumerate(zip(names, simplex_xy(np.eye(3)), strict=True)):
+        oa = float(grid.accuracy[np.argmax(grid.weights[:, k])])
+        ax.annotate(
+            f"{name} alone\n{oa:.1f} %",
+            corner,
+            xytext=(0, -22 if corner[1] == 0 else 8),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
+    for (label, w), marker in zip(marks.items(), ("o", "s", "D", "^", "v"), strict=False):
+        point = simplex_xy(np.asarray([w]))[0]
+        ax.plot(*point, marker, mfc="none", mec="red", ms=11, mew=1.6)
+        ax.annotate(label, point, xytext=(8, 4), textcoords="offset points", fontsize=8, color="red")
+    ax.set_xlim(-0.12, 1.12)
+    ax.set_ylim(-0.14, 1.0)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title("ensemble weights on the simplex (a corner = one branch alone)", fontsize=9)
+    fig.tight_layout()
+    return fig

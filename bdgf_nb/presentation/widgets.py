@@ -30,6 +30,7 @@ from bdgf_nb.errors import BDGFError, ConfigError, expect
 from bdgf_nb.model.branches import MambaBranch
 from bdgf_nb.presentation.explore import (
     FEATURE_TIMESTEPS,
+    ensemble_figure,
     forward_process,
     forward_process_figure,
     masking_figure,
@@ -44,9 +45,12 @@ from bdgf_nb.presentation.explore import (
     stretch_like,
     token_labels,
     trace_mamba_branch,
+    weight_grid,
+    weighted_accuracy,
 )
 
 __all__ = [
+    "build_ensemble_panel",
     "build_forward_panel",
     "build_mask_panel",
     "build_masking_panel",
@@ -354,3 +358,58 @@ def build_scan_panel(
     panel = _panel(sliders, image, text, refresh, [list(sliders.values())])
     panel.traces = traces
     return panel
+
+
+def build_ensemble_panel(
+    branch_probs: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    fitted: Sequence[float] | None = None,
+    steps: int = 20,
+) -> Any:
+    """Exploration (d): a weight slider per branch over the run's cached test probabilities
+    (K, N, c) with 0-based labels (N,): the weighted ensemble's test OA (normalised weights),
+    against the mean rule, the `fitted` weights (chosen on validation) and the best branch; with
+    three branches, the OA over the whole weight simplex with those points marked. The best grid
+    point is printed as what test labels would pick, which no rule may use."""
+    import ipywidgets as widgets
+
+    probs = np.asarray(branch_probs, dtype=np.float64)
+    names = list(names)
+    expect(probs.shape[0] == len(names), ConfigError, f"expected {probs.shape[0]} branch names, found {names}")
+    grid = weight_grid(probs, labels, steps) if len(names) == 3 else None
+    equal = [1.0 / len(names)] * len(names)
+    sliders: dict[str, Any] = {
+        name: widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description=f"w {name}") for name in names
+    }
+    image, text = widgets.Image(format="png"), widgets.HTML()
+    alone = {name: weighted_accuracy(probs, labels, np.eye(len(names))[k]) for k, name in enumerate(names)}
+
+    def refresh() -> None:
+        raw = [sliders[n].value for n in names]
+        if sum(raw) == 0:
+            text.value = "<b>every weight is 0</b>: raise one"
+            return
+        weights = [v / sum(raw) for v in raw]
+        marks = {"mean": equal, "sliders": weights, **({"fitted on validation": list(fitted)} if fitted else {})}
+        lines = [
+            f"sliders: weights {', '.join(f'{n} {w:.2f}' for n, w in zip(names, weights, strict=True))} -> "
+            f"test OA {weighted_accuracy(probs, labels, weights):.1f} %",
+            f"mean rule: {weighted_accuracy(probs, labels, equal):.1f} %; best branch alone: "
+            f"{max(alone, key=alone.__getitem__)} {max(alone.values()):.1f} %",
+        ]
+        if fitted:
+            lines.append(
+                f"fitted on validation ({', '.join(f'{w:.2f}' for w in fitted)}): "
+                f"{weighted_accuracy(probs, labels, fitted):.1f} %"
+            )
+        if grid is not None:
+            best_w, best_oa = grid.best
+            lines.append(
+                f"best grid point on the test labels ({', '.join(f'{w:.2f}' for w in best_w)}): {best_oa:.1f} %, "
+                "an upper bound no rule may use (it looks at the test labels)"
+            )
+            image.value = png(ensemble_figure(grid, names, marks))
+        text.value = "<br>".join(lines)
+
+    return _panel(sliders, image, text, refresh, [list(sliders.values())])
