@@ -229,3 +229,20 @@ def test_weighted_ensemble_and_its_grid():
     assert explore.png(fig)[:4] == b"\x89PNG"
     with pytest.raises(DataError, match="not all 0"):
         explore.weighted_accuracy(p, labels, [0, 0, 0])
+
+
+def test_feature_pca_colours_what_the_features_separate():
+    """Two regions with different feature vectors get different colours; the explained shares
+    are a distribution's head."""
+    rng = np.random.default_rng(0)
+    maps = rng.normal(scale=0.01, size=(6, 8, 8))
+    maps[:, :, 4:] += np.arange(6)[:, None, None]  # the right half differs along one direction
+    pca = explore.feature_pca(maps)
+    assert pca.rgb.shape == (8, 8, 3) and 0.0 <= pca.rgb.min() and pca.rgb.max() <= 1.0
+    assert pca.explained[0] > 0.99 and pca.explained.sum() <= 1.0 + 1e-9
+    assert abs(pca.rgb[:, :4, 0].mean() - pca.rgb[:, 4:, 0].mean()) > 0.9
+    image = rng.normal(size=(5, 8, 8)).astype(np.float32)
+    fig = explore.feature_pca_figure({"t = 5": [maps], "mean over t": [maps]}, image, {"hsi": 4, "lidar": 1})
+    assert explore.png(fig)[:4] == b"\x89PNG"
+    with pytest.raises(ConfigError, match="level must be in"):
+        explore.feature_pca_figure({"t = 5": [maps]}, image, {"hsi": 4, "lidar": 1}, level=1)

@@ -217,3 +217,32 @@ def test_exercise_parameters_reach_the_configs_and_name_their_own_checkpoints(tm
         RunParameters(lambda_kl=-1.0)
     with pytest.raises(ConfigError, match="width"):
         RunParameters(width=30).context()  # not divisible by the attention heads
+
+
+def test_features_per_timestep_average_to_the_runs_features(tmp_path):
+    """The per-timestep maps of chapter 01's feature view are the very maps BDGF's features
+    average (same tiles, same noise draws): their mean is the run's feature map."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+    from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
+    from bdgf_nb.pipeline import steps
+
+    torch.manual_seed(0)
+    groups = {"hsi": 4, "lidar": 1}
+    diffusion = GaussianDiffusion(
+        DenoiserUNet(UNetConfig(in_channels=5, base_width=8, num_res_blocks=1, modality_channels=(4, 1))),
+        DiffusionConfig(T=1000),
+        groups,
+    ).eval()
+    image = np.random.default_rng(0).normal(size=(5, 16, 16)).astype(np.float32)
+    prepared = SimpleNamespace(scene=SimpleNamespace(name="toy"), image=image, patch=11)
+    ddpm = SimpleNamespace(diffusion=diffusion, source=DDPMSource("adaptive", 0))
+    ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
+    per_t = steps.features_per_timestep(ctx, prepared, ddpm, progress=False)
+    mean = steps.extract_diffusion_features(ctx, prepared, ddpm, progress=False).maps
+    assert sorted(per_t) == [5, 50, 200] and len(per_t[5]) == len(mean)
+    for k, level in enumerate(mean):
+        np.testing.assert_allclose(np.mean([per_t[t][k] for t in per_t], axis=0), level, atol=1e-5)

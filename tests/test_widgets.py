@@ -206,3 +206,15 @@ def test_ensemble_panel_scores_the_slider_weights_beside_mean_fitted_and_the_tes
     assert "cnn 1.00, mamba 0.00, transformer 0.00" in panel.text.value
     panel.sliders["cnn"].value = 0.0
     assert "every weight is 0" in panel.text.value
+
+
+def test_feature_panel_redraws_per_decoder_level():
+    from bdgf_nb.presentation.widgets import build_feature_panel
+
+    rng = np.random.default_rng(0)
+    maps = [rng.normal(size=(4, 8, 8)), rng.normal(size=(8, 8, 8))]
+    panel = build_feature_panel({"t = 5": maps, "mean over t": maps}, rng.normal(size=(9, 8, 8)), GROUPS)
+    first = panel.image.value
+    assert first[:4] == b"\x89PNG" and "level 0 (0 = finest): 4 channels" in panel.text.value
+    panel.sliders["level"].value = 1
+    assert panel.image.value != first and "8 channels" in panel.text.value

@@ -233,6 +233,21 @@ def extract_diffusion_features(
     return DiffusionFeatures(maps, ddpm.source)
 
 
+def features_per_timestep(
+    ctx: RunContext, prepared: Prepared, ddpm: PretrainedDDPM, progress: bool = True
+) -> dict[int, list[np.ndarray]]:
+    """t -> the K maps (G_k, H, W) read at that timestep alone (the maps BDGF uses average them:
+    same tiles and noise draws, `reduce="concat"`), cached on disk like the run's features."""
+    cfg = replace(ctx.preset.features.at_patch(prepared.patch), reduce="concat")
+    diffusion = ddpm.diffusion
+    key = feature_cache_key(prepared.scene.name, tuple(prepared.image.shape), cfg, diffusion)
+    maps, _ = cached_features(
+        ctx.cache_dir, key, lambda: extract_features(diffusion, prepared.image, cfg, progress=progress)
+    )
+    n = len(cfg.timesteps)
+    return {t: [m.reshape(n, -1, *m.shape[1:])[i] for m in maps] for i, t in enumerate(cfg.timesteps)}
+
+
 def diffusion_features(
     ctx: RunContext, prepared: Prepared, masking: str, seed: int | None = None, progress: bool = True
 ) -> DiffusionFeatures:

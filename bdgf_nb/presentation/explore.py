@@ -585,3 +585,58 @@ def ensemble_figure(grid: WeightGrid, names: Sequence[str], marks: Mapping[str, 
     ax.set_title("ensemble weights on the simplex (a corner = one branch alone)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# --- (e) what the diffusion features encode ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeaturePCA:
+    """The first principal components of one feature map: rgb (H, W, 3) the three leading
+    components as colour (2-98 % stretched), explained (3,) their shares of the variance."""
+
+    rgb: np.ndarray
+    explained: np.ndarray
+
+
+def feature_pca(feature_map: np.ndarray, max_fit: int = 20000, seed: int = 0) -> FeaturePCA:
+    """feature_map (G, H, W) -> its 3 leading principal components over the pixels (fitted on at
+    most `max_fit` pixels, projected on all), shown as an RGB image: pixels the features treat alike
+    get alike colours."""
+    G, H, W = feature_map.shape
+    expect(G >= 3, DataError, f"feature_pca needs at least 3 channels, found {G}")
+    X = feature_map.reshape(G, -1).T.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    fit = X[rng.choice(len(X), min(max_fit, len(X)), replace=False)]
+    mean = fit.mean(0)
+    _, s, vt = np.linalg.svd(fit - mean, full_matrices=False)
+    scores = ((X - mean) @ vt[:3].T).T.reshape(3, H, W)
+    return FeaturePCA(np.moveaxis(stretch_like(scores, scores), 0, -1), (s[:3] ** 2) / (s**2).sum())
+
+
+def feature_pca_figure(
+    per_timestep: Mapping[str, Sequence[np.ndarray]],
+    image: np.ndarray,
+    channel_groups: Mapping[str, int],
+    level: int = 0,
+) -> Figure:
+    """The scene (false colour and each auxiliary modality) beside the 3 leading principal
+    components of decoder level `level`'s features at every named timestep (e.g. "t = 5", ...,
+    "mean over t"), with each one's explained variance."""
+    views = display_views(image, image, channel_groups)
+    panels = len(views) + len(per_timestep)
+    fig = Figure(figsize=(2.3 * panels, 2.9))
+    axes = fig.subplots(1, panels)
+    for ax, (name, view) in zip(axes, views.items(), strict=False):
+        ax.imshow(view, cmap=None if view.ndim == 3 else "gray", interpolation="nearest")
+        ax.set_title(f"scene: {name}", fontsize=8)
+    for ax, (label, maps) in zip(axes[len(views) :], per_timestep.items(), strict=True):
+        expect(0 <= level < len(maps), ConfigError, f"level must be in [0, {len(maps) - 1}], found {level}")
+        pca = feature_pca(maps[level])
+        ax.imshow(pca.rgb, interpolation="nearest")
+        ax.set_title(f"{label}: PCs 1-3\n{100 * pca.explained.sum():.0f} % of the variance", fontsize=8)
+    for ax in axes:
+        ax.set_axis_off()
+    fig.suptitle(f"diffusion features, decoder level {level} (0 = finest): 3 principal components as RGB", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -31,6 +31,7 @@ from bdgf_nb.model.branches import MambaBranch
 from bdgf_nb.presentation.explore import (
     FEATURE_TIMESTEPS,
     ensemble_figure,
+    feature_pca_figure,
     forward_process,
     forward_process_figure,
     masking_figure,
@@ -51,6 +52,7 @@ from bdgf_nb.presentation.explore import (
 
 __all__ = [
     "build_ensemble_panel",
+    "build_feature_panel",
     "build_forward_panel",
     "build_mask_panel",
     "build_masking_panel",
@@ -413,3 +415,25 @@ def build_ensemble_panel(
         text.value = "<br>".join(lines)
 
     return _panel(sliders, image, text, refresh, [list(sliders.values())])
+
+
+def build_feature_panel(
+    per_timestep: Mapping[str, Sequence[np.ndarray]], image: np.ndarray, channel_groups: Mapping[str, int]
+) -> Any:
+    """Exploration (e): what the frozen denoiser's features encode. The scene beside the three
+    leading principal components (as RGB) of the features read at each timestep alone and
+    averaged (per_timestep: label -> K maps (G_k, H, W)); slider "level" picks the decoder level
+    (0 = finest). Regions the features tell apart get different colours."""
+    import ipywidgets as widgets
+
+    levels = min(len(maps) for maps in per_timestep.values())
+    sliders: dict[str, Any] = {"level": widgets.IntSlider(value=0, min=0, max=levels - 1, description="level")}
+    image_widget, text = widgets.Image(format="png"), widgets.HTML()
+
+    def refresh() -> None:
+        level = sliders["level"].value
+        image_widget.value = png(feature_pca_figure(per_timestep, image, channel_groups, level), dpi=70)
+        channels = next(iter(per_timestep.values()))[level].shape[0]
+        text.value = f"decoder level {level} (0 = finest): {channels} channels per timestep, reduced to 3 components"
+
+    return _panel(sliders, image_widget, text, refresh, [list(sliders.values())])
