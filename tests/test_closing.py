@@ -157,3 +157,12 @@ def test_seconds_and_the_under_carried_modality_in_words():
     assert "dominated by the spectral image hsi, as the paper's premise expects" in prose.under_carried_reading(
         swapped, spectral="hsi"
     )
+
+
+def test_training_pixels_name_each_familys_share():
+    text = closing.training_pixels(4314, 1500, 1500)
+    assert text == (
+        "training pixels: the split holds 4,314; BDGF, its ablations and the single branches fit on at most "
+        "1,500 of them, the SVM on at most 1,500, the RF and chapter 01's linear probes on all 4,314"
+    )
+    assert "fit on all 900 of them, the SVM on at most 900" in closing.training_pixels(900, None, 1500)

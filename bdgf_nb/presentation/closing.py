@@ -271,3 +271,18 @@ def run_findings(dataset: str, summary: Mapping[str, Any], records: Any) -> list
             max_train_pixels=comparison.get("settings", {}).get("max_train_pixels"),
         ),
     ]
+
+
+def training_pixels(train: int, max_train_pixels: int | None, svm_cap: int | None) -> str:
+    """What each family of this run's scoreboard trained on: the split's training pixels, the
+    neural classifiers' cap (the preset's max_train_pixels), the SVM's cap; the RF and chapter 01's
+    linear probes use them all. A method that saw more pixels is not thereby a better method."""
+
+    def cap(n: int | None) -> str:
+        return f"at most {min(n, train):,}" if n else f"all {train:,}"
+
+    return (
+        f"training pixels: the split holds {train:,}; BDGF, its ablations and the single branches fit on "
+        f"{cap(max_train_pixels)} of them, the SVM on {cap(svm_cap)}, the RF and chapter 01's linear probes "
+        f"on all {train:,}"
+    )
