@@ -209,8 +209,10 @@ def test_notebook_00_plotly_figures_are_interactive(page, lab, browser_out):
     check_plotly_figures(page, nb, "00", browser_out)
 
 
-def test_notebook_04_plotly_figures_are_interactive(page, lab, browser_out):
+def test_notebook_04_plotly_figures_and_the_ensemble_panel_are_interactive(page, lab, browser_out):
     if not (NOTEBOOK_DIR / NB04).exists():
         pytest.skip(f"notebooks/{NB04} does not exist yet")
     nb = run_notebook(page, lab, NB04, browser_out)
     check_plotly_figures(page, nb, "04", browser_out)
+    # exploration (d): the ensemble weights; dragging one branch's weight to 0 moves the slider point
+    assert_redraws(page, r"^w cnn", r"^w cnn", browser_out, "04_ensemble")
