@@ -554,10 +554,17 @@ def simplex_xy(weights: np.ndarray) -> np.ndarray:
     return np.stack([w[..., 1] + 0.5 * w[..., 2], w[..., 2] * math.sqrt(3) / 2], axis=-1)
 
 
-def ensemble_figure(grid: WeightGrid, names: Sequence[str], marks: Mapping[str, Sequence[float]]) -> Figure:
+def ensemble_figure(
+    grid: WeightGrid,
+    names: Sequence[str],
+    marks: Mapping[str, Sequence[float]],
+    probs: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+) -> Figure:
     """Three branches: the test OA of every weight vector on the simplex (colour, with its bar),
     the corners (one branch alone) labelled, and the `marks` (e.g. "mean", "fitted on validation",
-    "sliders") as labelled points."""
+    "sliders") as labelled points, each with its own OA when `probs` (K, N, c) and `labels` (N,)
+    are given (the first mark is drawn largest: the one a person moves)."""
     expect(grid.weights.shape[1] == 3 == len(names), DataError, "ensemble_figure draws three branches")
     fig = Figure(figsize=(6.4, 5.0))
     ax = fig.add_subplot()
@@ -574,10 +581,21 @@ def ensemble_figure(grid: WeightGrid, names: Sequence[str], marks: Mapping[str, 
             ha="center",
             fontsize=8,
         )
-    for (label, w), marker in zip(marks.items(), ("o", "s", "D", "^", "v"), strict=False):
+    for i, ((label, w), marker) in enumerate(zip(marks.items(), ("*", "o", "s", "D", "^"), strict=False)):
         point = simplex_xy(np.asarray([w]))[0]
-        ax.plot(*point, marker, mfc="none", mec="red", ms=11, mew=1.6)
-        ax.annotate(label, point, xytext=(8, 4), textcoords="offset points", fontsize=8, color="red")
+        ax.plot(*point, marker, mfc="none", mec="red", ms=20 if i == 0 else 11, mew=2.0 if i == 0 else 1.4)
+        score = f": {weighted_accuracy(probs, labels, w):.1f} %" if probs is not None and labels is not None else ""
+        right = point[0] > 0.6  # labels near the right edge go to the left of their point
+        ax.annotate(
+            label + score,
+            point,
+            xytext=(-10 if right else 10, 5),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=9 if i == 0 else 8,
+            color="red",
+            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="red", alpha=0.85) if i == 0 else None,
+        )
     ax.set_xlim(-0.12, 1.12)
     ax.set_ylim(-0.14, 1.0)
     ax.set_aspect("equal")

@@ -393,7 +393,7 @@ def build_ensemble_panel(
             text.value = "<b>every weight is 0</b>: raise one"
             return
         weights = [v / sum(raw) for v in raw]
-        marks = {"mean": equal, "sliders": weights, **({"fitted on validation": list(fitted)} if fitted else {})}
+        marks = {"sliders": weights, "mean": equal, **({"fitted on validation": list(fitted)} if fitted else {})}
         lines = [
             f"sliders: weights {', '.join(f'{n} {w:.2f}' for n, w in zip(names, weights, strict=True))} -> "
             f"test OA {weighted_accuracy(probs, labels, weights):.1f} %",
@@ -411,7 +411,7 @@ def build_ensemble_panel(
                 f"best grid point on the test labels ({', '.join(f'{w:.2f}' for w in best_w)}): {best_oa:.1f} %, "
                 "an upper bound no rule may use (it looks at the test labels)"
             )
-            image.value = png(ensemble_figure(grid, names, marks))
+            image.value = png(ensemble_figure(grid, names, marks, probs, labels))
         text.value = "<br>".join(lines)
 
     return _panel(sliders, image, text, refresh, [list(sliders.values())])
