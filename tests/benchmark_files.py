@@ -3,6 +3,11 @@ dtypes, orientation, MATLAB v5 or v7.3), written by the tests: tiny synthetic ar
 real data. `write_standin` returns the layout with its expected shape, bands and per-class
 counts replaced (`dataclasses.replace`) by the stand-in's, so a tiny scene passes the checks the
 real one must pass; tests of the checks themselves change those expectations back.
+
+`write_reduced_standin` writes a stand-in with every band of the real files on a smaller grid,
+its labels drawn to the published per-class counts scaled down, and returns the `ReducedCopy`
+(shape and counts) a catalog entry declares for it: what notebook 00 runs on by name, through
+`bdgf-run --catalog`, where a full-size file would be hundreds of MB (Houston 2013, Berlin).
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ import h5py
 import numpy as np
 import scipy.io
 
-from bdgf_nb.data.benchmarks import Benchmark, Counts, Layout, Ref
+from bdgf_nb.data.benchmarks import Benchmark, Counts, Layout, ReducedCopy, Ref
 
 _MATLAB_CLASS = {
     "float64": "double",
     "float32": "single",
     "uint8": "uint8",
+    "uint16": "uint16",
     "int16": "int16",
     "int32": "int32",
     "int64": "int64",
@@ -119,15 +125,21 @@ def write_standin(
     transposed: bool = False,
     index_base: int = 0,
     seed: int = 0,
+    labels: tuple[np.ndarray, np.ndarray] | None = None,
+    all_bands: bool = False,
 ) -> Layout:
     """Write `spec`'s layout `layout_name` under `folder` with tiny arrays; -> the layout with the
     stand-in's shape, bands and counts. `transposed`: images stored (W, H) (Trento's open
-    question); `index_base`: of the OUC index lists."""
+    question); `index_base`: of the OUC index lists; `labels`: (train, test) label images of
+    `shape` (default `standin_labels`); `all_bands`: every modality with the recipe's bands
+    (else `hsi_bands` and at most 2 for the others). Spectra are class means plus noise."""
     layout = spec.layout(layout_name)
     rng = np.random.default_rng(seed)
     n = len(spec.class_names)
-    train, test = standin_labels(shape, n, seed)
-    bands = {m: (hsi_bands if i == 0 else min(b, 2)) for i, (m, b) in enumerate(layout.bands.items())}
+    train, test = labels if labels is not None else standin_labels(shape, n, seed)
+    bands = {
+        m: (b if all_bands else hsi_bands if i == 0 else min(b, 2)) for i, (m, b) in enumerate(layout.bands.items())
+    }
 
     def image(array: np.ndarray) -> np.ndarray:
         return np.swapaxes(array, 0, 1) if transposed else array
@@ -137,9 +149,12 @@ def write_standin(
     def put(ref: Ref, value: object) -> None:
         files.setdefault(ref.file, {})[ref.key or ref.file] = value
 
-    modal = {}
+    modal: dict[str, np.ndarray] = {}
     for name, b in bands.items():
-        data = rng.random((*shape, b)).astype(np.float32) * 100
+        means = rng.random((n + 1, b)).astype(np.float32) * 60
+        data = means[train + test] + rng.random((*shape, b), dtype=np.float32) * 40
+        if layout.name == "dfc2013" and name == "hsi":
+            data = data.astype(np.uint16)  # the CASI GeoTIFF's dtype as RF annotates it (unverified)
         modal[name] = data[:, :, 0] if b == 1 else data
     labels = layout.labels
     if labels.kind == "images":
@@ -218,3 +233,43 @@ def write_trento_full_size(folder: Path, seed: int = 0) -> None:
     write_mat(folder / "LiDAR.mat", {"LiDAR": lidar})
     write_mat(folder / "TRLabel.mat", {"TRLabel": train.reshape(h, w).astype(np.float64)})
     write_mat(folder / "TSLabel.mat", {"TSLabel": test.reshape(h, w).astype(np.float64)})
+
+
+def scaled_labels(
+    spec: Benchmark, layout_name: str, shape: tuple[int, int], labelled_share: float = 0.5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) label images of `shape`: the layout's published per-class counts scaled so
+    that about `labelled_share` of the pixels are labelled (the real class mix and training share;
+    at least 3 training and 40 test pixels a class, so the leak-free split can measure every
+    class), scattered at random. A layout without an official split gets only `test` (its `gt`)."""
+    counts = spec.layout(layout_name).counts
+    published = [c for c in (counts.train, counts.test, counts.total) if c is not None]
+    scale = labelled_share * shape[0] * shape[1] / sum(sum(c) for c in published)
+    rng = np.random.default_rng(seed)
+    order = iter(rng.permutation(shape[0] * shape[1]))
+    images = []
+    for published_counts, floor in ((counts.train, 3), (counts.test if counts.test else counts.total, 40)):
+        image = np.zeros(shape[0] * shape[1], np.int64)
+        for cls, count in enumerate(published_counts or (), start=1):
+            image[[next(order) for _ in range(max(floor, round(count * scale)))]] = cls
+        images.append(image.reshape(shape))
+    return images[0], images[1]
+
+
+def write_reduced_standin(
+    spec: Benchmark,
+    layout_name: str,
+    folder: Path,
+    shape: tuple[int, int],
+    v73: bool = False,
+    index_base: int = 0,
+    seed: int = 0,
+) -> ReducedCopy:
+    """A stand-in in layout `layout_name` with every band of the real files on a `shape` grid,
+    labels as `scaled_labels`; -> the `ReducedCopy` its catalog entry declares (its shape and
+    per-class counts, derived here from what was written)."""
+    labels = scaled_labels(spec, layout_name, shape, seed=seed)
+    layout = write_standin(
+        spec, layout_name, folder, shape, v73=v73, index_base=index_base, seed=seed, labels=labels, all_bands=True
+    )
+    return ReducedCopy(shape, layout.counts.train, layout.counts.test, layout.counts.total)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import re
 import threading
 import urllib.error
 import warnings
@@ -19,7 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmark_files import standin_labels, write_geotiff, write_mat, write_roi_ascii, write_standin
+import yaml
+from benchmark_files import (
+    standin_labels,
+    write_geotiff,
+    write_mat,
+    write_reduced_standin,
+    write_roi_ascii,
+    write_standin,
+)
 
 from bdgf_nb.cli import data as data_cli
 from bdgf_nb.data.benchmark_load import index_base, load_benchmark
@@ -31,10 +40,11 @@ from bdgf_nb.data.benchmarks import (
     Download,
     Layout,
     Member,
+    ReducedCopy,
     benchmark,
     data_dir,
 )
-from bdgf_nb.data.catalog import available_datasets, load_catalog, with_benchmarks
+from bdgf_nb.data.catalog import available_datasets, catalog_entry, load_catalog, with_benchmarks
 from bdgf_nb.data.fetch import fetch, normalise_crlf, sha256_file
 from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.splits import official_split, window_leakage
@@ -431,14 +441,133 @@ def test_every_recipe_is_complete() -> None:
                 assert isinstance(m, Member) and (m.sha256 is None or len(bytes.fromhex(m.sha256)) == 32)
 
 
-# --- notebook 00 on a benchmark by name --------------------------------------------------------
+# --- reduced copies: every band of the real files on a smaller grid ----------------------------
+
+# One layout per benchmark, on a grid of about a tenth of the real one's pixels or less, keeping its
+# orientation (Houston wide, Berlin tall); notebook 00 runs on each (Trento at its real size).
+REDUCED = {
+    "houston2013_full": ("dfc2013", (48, 262), False, 0),  # GeoTIFFs + ENVI headers + ROI text
+    "muufl": ("gatorsense", (82, 55), False, 0),  # the v5 struct, -1 unlabelled, no official split
+    "augsburg": ("hong", (66, 97), False, 0),  # uint8 train and float32 test label images, a DSM
+    "berlin": ("ouc", (172, 48), True, 1),  # v7.3 .mat, 1-based index lists
+}
 
 
-@pytest.mark.slow(seconds=29)
-def test_notebook_00_runs_on_a_trento_standin_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`bdgf-run --dataset trento --data-dir DIR --notebooks 00 --quick` on a full-size stand-in
-    (the kernel sees the recipe unchanged): both splits side by side, their window leakage in
-    summary.json."""
+def _reduced_catalog(tmp_path: Path, names: list[str]) -> Path:
+    """Reduced stand-ins of `names` under tmp_path/data and a catalog declaring each by its
+    recipe's name, with the `reduced` shape and counts derived from what was written."""
+    entries = {}
+    for name in names:
+        layout_name, shape, v73, base = REDUCED[name]
+        reduced = write_reduced_standin(benchmark(name), layout_name, tmp_path / "data" / name, shape, v73, base)
+        counts = {k: list(v) for k in ("train", "test", "total") if (v := getattr(reduced, k)) is not None}
+        entries[name] = {
+            "kind": "benchmark",
+            "recipe": name,
+            "path": f"data/{name}",
+            "reduced": {"shape": list(shape), **counts},
+        }
+    catalog = tmp_path / "reduced.yaml"
+    catalog.write_text(yaml.safe_dump(entries))
+    return catalog
+
+
+@pytest.mark.parametrize("name", sorted(REDUCED))
+def test_a_reduced_copy_is_checked_against_its_own_shape_and_counts(tmp_path: Path, name: str) -> None:
+    """The reduced stand-in loads by name through its catalog entry with every published band,
+    loudly; the plain recipe refuses it at the published shape, and the entry's counts are checked."""
+    catalog = _reduced_catalog(tmp_path, [name])
+    spec, (layout_name, shape, _, _) = benchmark(name), REDUCED[name]
+    with pytest.warns(UserWarning, match=rf"a reduced copy, checked against its own shape \({shape[0]}, {shape[1]}\)"):
+        scene = load_scene(name, catalog)
+    assert scene.shape == shape and scene.metadata["benchmark"]["reduced"]["shape"] == shape
+    assert {m: a.shape[2] for m, a in scene.modalities.items()} == spec.layout(layout_name).bands
+    assert set(scene.metadata["benchmark"]["ranges"]) == set(scene.modalities)
+    published = spec.layout(layout_name).shape
+    with pytest.raises(DataError, match=rf"expected spatial shape \(H, W\) = \({published[0]}, {published[1]}\)"):
+        load_benchmark(spec, tmp_path / "data" / name)  # the recipe as published
+    entry = catalog_entry(name, catalog)
+    assert entry.reduced is not None
+    kind = "train" if entry.reduced.train is not None else "total"
+    wrong = list(getattr(entry.reduced, kind))
+    wrong[0] += 1
+    tampered = replace(entry.reduced, **{kind: tuple(wrong)})
+    message = rf"class 1 {spec.class_names[0]!r}: expected {wrong[0]}, found {wrong[0] - 1}"
+    if spec.layout(layout_name).counts.verified:
+        with pytest.raises(DataError, match=message):
+            load_benchmark(spec, tmp_path / "data" / name, reduced=tampered)
+    else:  # Berlin's published counts are unverified: a mismatch warns, as at full size
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            load_benchmark(spec, tmp_path / "data" / name, reduced=tampered)
+        assert any(re.search(message, str(w.message)) for w in caught)
+    with pytest.raises(DataError, match=r"checks per-class \[.*\] counts; expected exactly those, found \[\]"):
+        load_benchmark(spec, tmp_path / "data" / name, reduced=ReducedCopy(shape))  # no count left unchecked
+
+
+def test_a_reduced_entry_with_a_malformed_field_names_it(tmp_path: Path) -> None:
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text("b:\n  kind: benchmark\n  recipe: berlin\n  reduced: {shape: [10], train: [1, 2]}\n")
+    with pytest.raises(DataError, match=r"field 'reduced.shape': expected \[H, W\] of positive integers, found \[10\]"):
+        load_catalog(catalog)
+    catalog.write_text("b:\n  kind: benchmark\n  recipe: berlin\n  reduced: {shape: [10, 4], bands: [1]}\n")
+    with pytest.raises(DataError, match=r"field 'reduced': unknown key\(s\) \['bands'\]"):
+        load_catalog(catalog)
+
+
+# --- the split each preset scores on ------------------------------------------------------------
+
+
+def test_the_paper_preset_scores_on_the_official_split_and_the_others_on_the_leak_free_one(tmp_path: Path) -> None:
+    """`bdgf-run --preset paper` on a benchmark with an official split scores on it (what published
+    tables report); quick and full keep the leak-free split; MUUFL, which ships none, keeps the
+    leak-free split under paper too, with a warning. Notebook 00 shows the other beside it."""
+    from bdgf_nb.pipeline.parameters import RunParameters
+    from bdgf_nb.pipeline.steps import compared_splits, prepare
+
+    catalog = _reduced_catalog(tmp_path, ["augsburg", "muufl"])
+    used = {}
+    for name, preset_name in (("augsburg", "paper"), ("augsburg", "quick"), ("augsburg", "full"), ("muufl", "paper")):
+        ctx = RunParameters(dataset=name, catalog=str(catalog), preset=preset_name).context()
+        assert ctx.preset.split == ("official" if preset_name == "paper" else "leak-free")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the reduced copy's
+            prepared = prepare(ctx)
+        splits = compared_splits(ctx, prepared)
+        used[name, preset_name] = prepared.split.name
+        assert splits.used == prepared.split.name and splits.leak_free.name == "disjoint"
+        assert (splits.official is not None) == (name == "augsburg")
+        assert window_leakage(splits.leak_free.train, splits.leak_free.test, 11) == 0.0
+    assert used == {
+        ("augsburg", "paper"): "official",
+        ("augsburg", "quick"): "disjoint",
+        ("augsburg", "full"): "disjoint",
+        ("muufl", "paper"): "disjoint",
+    }
+    ctx = RunParameters(dataset="muufl", catalog=str(catalog), preset="paper").context()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert any("ships none: the leak-free split is used" in w for w in prepare(ctx).split.warnings)
+
+
+# --- notebook 00 on each benchmark's stand-in ---------------------------------------------------
+
+
+# seconds: measured one after another on 2 shared cores (load 6-9), 2026-12: 40 / 24 / 20 / 20 / 20 s; the
+# former Trento-only test took 26 s there against its 29 s under `make unit`, so they are kept as measured
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow(seconds=seconds))
+        for name, seconds in (("trento", 40), ("houston2013_full", 24), ("augsburg", 20), ("muufl", 20), ("berlin", 20))
+    ],
+)
+def test_notebook_00_runs_on_each_benchmark_standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """`bdgf-run --dataset NAME --notebooks 00 --quick` on a stand-in of each benchmark: Trento at
+    its real size by name through `--data-dir` (drawn to the published counts, so the recipe's
+    checks run unchanged); the others as reduced copies, through `--catalog` (every band at a
+    tenth of the pixels or less; full-size Houston and Berlin files would take hundreds of MB).
+    Every split side by side, with baselines on each and its window leakage in summary.json."""
     import json
 
     from benchmark_files import write_trento_full_size
@@ -446,28 +575,26 @@ def test_notebook_00_runs_on_a_trento_standin_by_name(tmp_path: Path, monkeypatc
     from bdgf_nb.cli import run
 
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)  # restored afterwards: --data-dir sets it
-    write_trento_full_size(tmp_path / "data" / "trento")
+    if name == "trento":
+        write_trento_full_size(tmp_path / "data" / "trento")
+        where = ["--data-dir", str(tmp_path / "data")]
+    else:
+        where = ["--catalog", str(_reduced_catalog(tmp_path, [name]))]
     out = tmp_path / "out"
-    assert (
-        run.main(
-            [
-                "--dataset",
-                "trento",
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--quick",
-                "--notebooks",
-                "00",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
-    summary = json.loads((out / "trento" / "summary.json").read_text())
-    assert summary["dataset"] == "trento" and summary["data_dir"] == str((tmp_path / "data" / "trento").resolve())
+    assert run.main(["--dataset", name, *where, "--quick", "--notebooks", "00", "--out", str(out)]) == 0
+    summary = json.loads((out / name / "summary.json").read_text())
+    assert summary["dataset"] == name and summary["data_dir"] == str((tmp_path / "data" / name).resolve())
+    assert summary["split_protocol"] == "leak-free" and summary["00_data"]["split"]["name"] == "disjoint"
     rows = {r["split"]: r for r in summary["00_data"]["split_leakage"]}
-    assert rows["official"]["train"] == 819 and rows["official"]["test"] == 29395  # spec sheet §2
-    assert rows["official"]["test_share_window_has_train"] > 0.1  # scattered official pixels leak
-    leak_free = next(r for name, r in rows.items() if name.startswith("leak-free"))
-    assert leak_free["test_share_window_has_train"] == 0.0 and rows["official"]["patch"] == 11
+    assert rows["leak-free (disjoint)"]["test_share_window_has_train"] == 0.0
+    baselines = {(r["split"], r["method"], r["modalities"]) for r in summary["00_data"]["baselines"]}
+    fused = "hsi+lidar" if name == "trento" else "+".join(benchmark(name).layout(REDUCED[name][0]).modalities)
+    if name == "muufl":  # no official split
+        assert set(rows) == {"leak-free (disjoint)", "random (leaky twin)"}
+        assert {s for s, _, _ in baselines} == {"disjoint", "random"}
+        return
+    assert rows["official"]["patch"] == 11 and rows["official"]["test_share_window_has_train"] > 0.1
+    assert {("official", m, fused) for m in ("SVM", "RF")} <= baselines  # the official split's own baselines
+    assert {s for s, _, _ in baselines} == {"disjoint", "official", "random"}
+    if name == "trento":
+        assert rows["official"]["train"] == 819 and rows["official"]["test"] == 29395  # spec sheet §2

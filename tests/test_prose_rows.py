@@ -27,6 +27,23 @@ def test_baseline_reading_compares_fused_with_the_best_single_modality_and_the_l
     assert f"the best single modality {best} ({max(hsi, lidar):.1f})" in text
 
 
+def test_baseline_reading_names_what_the_official_split_inflates():
+    rows = [
+        {"split": s, "method": "SVM", "modalities": m, "overall_accuracy": v}
+        for s, m, v in (
+            ("disjoint", "hsi", 60.0),
+            ("disjoint", "sar", 30.0),
+            ("disjoint", "hsi+sar", 62.0),
+            ("official", "hsi+sar", 80.0),
+            ("random", "hsi+sar", 90.0),
+        )
+    ]
+    text = prose.baseline_reading(rows, "disjoint")
+    assert check_directions(text) == 3
+    assert "SVM, fused: the official split (80.0)" in text and "SVM, fused: the random split (90.0)" in text
+    assert text.index("the official split") < text.index("the random split")
+
+
 def test_baseline_reading_refuses_rows_without_a_fused_set():
     with pytest.raises(DataError, match="needs fused and single-modality rows on split 'blocks'"):
         prose.baseline_reading(

@@ -155,6 +155,32 @@ def test_default_split_refuses_a_small_scene_that_cannot_measure():
     assert default_split(scene, patch=5, allow_unmeasurable=True).warnings
 
 
+def test_the_official_protocol_takes_the_shipped_masks_or_says_it_could_not():
+    """protocol "official" (the paper preset): the scene's own masks, even where they leak; a
+    scene that ships none keeps the leak-free split, with a warning naming it."""
+    from bdgf_nb.data.scene import Scene
+
+    labels = blobs()
+    rng = np.random.default_rng(0)
+    train = (labels > 0) & (rng.random(labels.shape) < 0.2)
+    x = {"x": rng.normal(size=(*labels.shape, 2)).astype(np.float32)}
+    names = ("a", "b", "c", "d")
+    shipped = Scene("shipped", x, labels, names, train_mask=train, test_mask=(labels > 0) & ~train)
+    split = default_split(shipped, patch=5, protocol="official")
+    assert split.name == "official" and np.array_equal(split.train, train) and not split.warnings
+    assert default_split(shipped, patch=5).name == "disjoint"  # the project's default
+    none = default_split(Scene("none", x, labels, names), patch=5, protocol="official")
+    assert none.name == "disjoint"
+    assert (
+        none.warnings[-1]
+        == "the official split was asked for, but scene 'none' ships none: the leak-free split is used"
+    )
+    with pytest.raises(
+        ConfigError, match=r"split protocol: expected one of \['leak-free', 'official'\], found 'random'"
+    ):
+        default_split(shipped, patch=5, protocol="random")
+
+
 def test_stripe_folds_swap_roles():
     coords = np.stack([np.zeros(60, int), np.arange(60)], 1)
     even, odd = stripe_folds(coords, image_width=60, n_stripes=6)

@@ -16,7 +16,8 @@ from scipy.ndimage import uniform_filter
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from bdgf_nb.data.sampling import limit_mask
+from bdgf_nb.analysis.stats import paired_difference, summarize
+from bdgf_nb.data.sampling import limit_mask, per_class_mask
 from bdgf_nb.errors import DataError, expect
 from bdgf_nb.metrics import METRICS, classification_report
 
@@ -48,16 +49,108 @@ def linear_probe(
     """One logistic-regression probe per feature set; rows of {features, dims, OA, AA, kappa}.
 
     feature_sets: name -> list of (G, H, W) maps (a raw image is a one-item list)."""
+    rows = probe_scores(feature_sets, labels, train, {"test": test}, n_classes, max_train, seed)
+    return [{k: v for k, v in row.items() if k != "where"} for row in rows]
+
+
+def probe_scores(
+    feature_sets: dict[str, list[np.ndarray]],
+    labels: np.ndarray,
+    train: np.ndarray,
+    scored: dict[str, np.ndarray],
+    n_classes: int,
+    max_train: int = 4000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """`linear_probe` fitted once per feature set and scored on every mask of `scored` (e.g.
+    validation and test): rows of {where, features, dims, OA, AA, kappa}."""
     train = limit_mask(train, labels, max_train, seed)  # stratified: the same pixels for every feature set
     rows = []
     for name, maps in feature_sets.items():
-        x_train, x_test = pixels_at(maps, train), pixels_at(maps, test)
+        x_train = pixels_at(maps, train)
         scaler = StandardScaler().fit(x_train)
         # class-balanced: on scenes with one dominant class (Houston 2018: 72 %) an unweighted
         # probe predicts that class and every feature set scores alike.
         probe = LogisticRegression(max_iter=2000, C=1.0, class_weight="balanced")
         probe.fit(scaler.transform(x_train), labels[train])
-        predicted = probe.predict(scaler.transform(x_test))
-        report = classification_report(labels[test], predicted, n_classes).to_dict()
-        rows.append({"features": name, "dims": int(x_train.shape[1]), **{k: report[k] for k in METRICS}})
+        for where, mask in scored.items():
+            predicted = probe.predict(scaler.transform(pixels_at(maps, mask)))
+            report = classification_report(labels[mask], predicted, n_classes).to_dict()
+            row = {"where": where, "features": name, "dims": int(x_train.shape[1])}
+            rows.append(row | {k: report[k] for k in METRICS})
     return rows
+
+
+def budget_label(per_class: int | None) -> str:
+    """How a label budget reads in tables: "10 / class", or "all" (capped by the probe's max_train)."""
+    return "all" if per_class is None else f"{per_class} / class"
+
+
+def budget_probe(
+    feature_sets: dict[str, list[np.ndarray]],
+    labels: np.ndarray,
+    fit: np.ndarray,
+    scored: dict[str, np.ndarray],
+    n_classes: int,
+    budgets: tuple[int | None, ...] = (10, 50),
+    draws: int = 5,
+    max_train: int = 4000,
+) -> list[dict[str, Any]]:
+    """The linear probe where labels are scarce: for each budget (labelled pixels per class,
+    None: all) and each draw d, `per_class_mask(fit, labels, budget, seed=d)` labels the probe's
+    training pixels (the same pixels for every feature set of that draw: paired), and every
+    feature set is scored on each mask of `scored` (e.g. {"val": ..., "test": ...}).
+    Rows of {budget, draw, where, features, dims, OA, AA, kappa}; `budget_summary` reduces them."""
+    expect(draws >= 1, DataError, f"draws must be >= 1, found {draws}")
+    rows = []
+    for budget in budgets:
+        for draw in range(draws):
+            train = per_class_mask(fit, labels, budget, seed=draw)
+            for row in probe_scores(feature_sets, labels, train, scored, n_classes, max_train, seed=draw):
+                rows.append({"budget": budget_label(budget), "draw": draw, **row})
+    return rows
+
+
+def budget_summary(
+    rows: list[dict[str, Any]], reference: str, metric: str = "overall_accuracy", where: str = "test"
+) -> list[dict[str, Any]]:
+    """`budget_probe` rows -> one row per (budget, feature set) scored on `where`: mean, sample
+    std and 95 % t-interval of `metric` over the label draws, and the paired difference to the
+    `reference` feature set draw by draw (its interval excluding 0 is a resolved difference)."""
+    picked = [r for r in rows if r["where"] == where]
+    out = []
+    for budget in dict.fromkeys(r["budget"] for r in picked):
+        at = [r for r in picked if r["budget"] == budget]
+        ref = {r["draw"]: r[metric] for r in at if r["features"] == reference}
+        for name in dict.fromkeys(r["features"] for r in at):
+            values = {r["draw"]: r[metric] for r in at if r["features"] == name}
+            s = summarize(list(values.values()))
+            row = {"budget": budget, "features": name, "draws": s.n, "mean": s.mean, "std": s.std}
+            row.update({"ci_low": s.low, "ci_high": s.high})
+            if name != reference and ref:
+                d = paired_difference(values, ref, name=name)
+                row.update({"diff": d.mean, "diff_low": d.low, "diff_high": d.high})
+            out.append(row)
+    return out
+
+
+SCARCE_REFERENCE = "raw 3x3 mean"
+
+
+def scarce_label_probe(
+    image: np.ndarray,
+    maps: list[np.ndarray],
+    labels: np.ndarray,
+    fit: np.ndarray,
+    test: np.ndarray,
+    n_classes: int,
+    budgets: tuple[int | None, ...] = (10, 50),
+    draws: int = 5,
+) -> list[dict[str, Any]]:
+    """Notebook 01's question where labels are scarce: the diffusion features `maps`, alone and
+    added to the raw 3 x 3 mean of `image`, against that mean (`SCARCE_REFERENCE`), probed at
+    each budget over `draws` label draws and scored on `test` (`budget_summary` rows)."""
+    mean3 = neighbourhood_mean(image)
+    sets = {SCARCE_REFERENCE: [mean3], "diffusion": maps, "raw 3x3 + diffusion": [mean3, *maps]}
+    rows = budget_probe(sets, labels, fit, {"test": test}, n_classes, budgets=budgets, draws=draws)
+    return budget_summary(rows, SCARCE_REFERENCE)

@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 import scipy.io
 
-from bdgf_nb.data.benchmarks import Benchmark, Layout, Ref, find_member, present_layout
+from bdgf_nb.data.benchmarks import Benchmark, Layout, ReducedCopy, Ref, find_member, present_layout
 from bdgf_nb.data.checks import as_integers, check, validate_disjoint, validate_labels, validate_modality
 from bdgf_nb.data.envi_roi import read_roi_ascii, roi_label_image
 from bdgf_nb.data.readers import ArrayRef, Reader
@@ -236,18 +236,28 @@ def _check_counts(
     notes.append(message + " [these counts are unverified in the spec sheet: check your copy]")
 
 
-def load_benchmark(spec: Benchmark, folder: str | Path | None = None, layout: Layout | None = None) -> Scene:
+def load_benchmark(
+    spec: Benchmark, folder: str | Path | None = None, layout: Layout | None = None, reduced: ReducedCopy | None = None
+) -> Scene:
     """The validated Scene of benchmark `spec` from `folder` (default: `spec.folder()`, under
     the data directory). `layout`: read this one (tests pass one with tiny expected shapes and
-    counts via `dataclasses.replace`); default: the first layout whose files are all present."""
+    counts via `dataclasses.replace`); default: the first layout whose files are all present.
+    `reduced`: the files are a spatially reduced copy (a catalog entry's `reduced` field): its
+    shape and per-class counts replace the published ones in the checks, loudly."""
     root = Path(folder) if folder is not None else spec.folder()
     if layout is None:
         layout = present_layout(spec, root)
         check(layout is not None, missing_files_message(spec, root))
     assert layout is not None
     notes: list[str] = []
-    files = _Files(spec, layout, root)
     where = f"benchmark {spec.name!r} ({layout.name} layout, {root})"
+    if reduced is not None:
+        notes.append(
+            f"{where}: a reduced copy, checked against its own shape {reduced.shape} and per-class counts "
+            f"(catalog field `reduced`), not the published {layout.shape} and counts"
+        )
+        layout = reduced.apply(layout, len(spec.class_names), where)
+    files = _Files(spec, layout, root)
 
     height, width = layout.shape
     channels = sum(layout.bands.values())
@@ -256,7 +266,7 @@ def load_benchmark(spec: Benchmark, folder: str | Path | None = None, layout: La
         f"benchmark {spec.name!r}: a {height} x {width} scene of {channels} channels",
         hint="use a machine with more memory, or crop the scene into a catalog entry of your own",
     )
-    modalities = {}
+    modalities, ranges = {}, {}
     for i, (name, ref) in enumerate(layout.modalities.items()):
         array, m_where = files.read(ref, name)
         array = validate_modality(_orient(array, layout, m_where, notes), m_where, spectral=i == 0)
@@ -266,6 +276,7 @@ def load_benchmark(spec: Benchmark, folder: str | Path | None = None, layout: La
             f"{m_where}: expected {bands} band(s) for {name!r}, found {array.shape[2]} (shape {array.shape})",
         )
         modalities[name] = array
+        ranges[name] = [float(array.min()), float(array.max())]
 
     gt, train, test, base = _labels(files, notes)
     gt, _ = validate_labels(gt, f"{where}, labels", n_classes=len(spec.class_names))
@@ -283,6 +294,8 @@ def load_benchmark(spec: Benchmark, folder: str | Path | None = None, layout: La
             "layout": layout.name,
             "folder": str(root),
             "dtypes": files.dtypes,  # unverified in the sheet for some files: reported, not checked
+            "ranges": ranges,  # [min, max] per modality as read: reported, not checked (the sheet has none)
+            "reduced": None if reduced is None else asdict(reduced),
             "index_base": base,
             "warnings": notes,
             "unchecked": list(spec.unchecked),

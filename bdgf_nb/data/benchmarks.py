@@ -18,7 +18,7 @@ DIR`, else the environment variable BDGF_DATA_DIR, else `$XDG_CACHE_HOME/bdgf-da
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bdgf_nb.data.checks import check
@@ -134,10 +134,54 @@ class Layout:
 
 
 @dataclass(frozen=True)
+class ReducedCopy:
+    """What a spatially reduced copy of a benchmark's files holds: the same files, keys, dtypes,
+    orientation and bands as a layout distributes, on a smaller (H, W) grid (a crop of a scene
+    too big for the machine, or the tests' stand-ins, tests/benchmark_files.py). Its `shape` and
+    per-class counts replace the published ones in the load's checks, which all still run: a
+    count the layout checks (train and test for an official split, total otherwise) must be
+    given, so no check is switched off by leaving it out. Declared in a catalog entry of kind
+    "benchmark" (field `reduced`); the load warns and records it in
+    `Scene.metadata["benchmark"]["reduced"]`."""
+
+    shape: tuple[int, int]
+    train: tuple[int, ...] | None = None
+    test: tuple[int, ...] | None = None
+    total: tuple[int, ...] | None = None
+
+    def apply(self, layout: Layout, n_classes: int, where: str) -> Layout:
+        """`layout` with this copy's shape and counts (the counts keep their `verified`: an
+        unverified published table stays a warning); DataError naming a missing or misfit field."""
+        check(
+            len(self.shape) == 2 and all(isinstance(v, int) and v > 0 for v in self.shape),
+            f"{where}, reduced copy: expected shape [H, W] of positive integers, found {list(self.shape)}",
+        )
+        kinds = ("train", "test", "total")
+        checked = [w for w in kinds if getattr(layout.counts, w) is not None]
+        given = [w for w in kinds if getattr(self, w) is not None]
+        check(
+            given == checked,
+            f"{where}, reduced copy: layout {layout.name!r} checks per-class {checked} counts; "
+            f"expected exactly those, found {given}",
+        )
+        for what in given:
+            found = len(getattr(self, what))
+            check(
+                found == n_classes,
+                f"{where}, reduced copy: expected {n_classes} per-class {what} counts, found {found}",
+            )
+        counts = replace(
+            layout.counts, train=self.train, test=self.test, total=self.total, source="the reduced copy's catalog entry"
+        )
+        return replace(layout, shape=self.shape, counts=counts)
+
+
+@dataclass(frozen=True)
 class PaperDefaults:
     """The `paper` preset on this benchmark (docs/BENCHMARKS.md): the patch side (the preset's
-    own, pipeline/presets.py), which bands, and the split published tables report. Reported
-    numbers still use the leak-free split; notebook 00 shows the official one beside it."""
+    own, pipeline/presets.py), which bands, and the split published tables report, which the
+    `paper` preset scores on (Preset.split); the other presets score on the leak-free split, and
+    notebook 00 shows both."""
 
     patch: int = 11
     bands: str = "all bands of every modality"
@@ -288,7 +332,7 @@ HOUSTON2013 = Benchmark(
     citation="2013 IEEE GRSS Data Fusion Contest (University of Houston, NCALM).",
     homepage="https://machinelearning.ee.uh.edu/?page_id=459",
     unchecked=(
-        "HSI dtype and radiometric units (RF annotates uint16): reported on load, not checked",
+        "HSI dtype and radiometric units (RF annotates uint16): dtype and value range reported on load, not checked",
         "the dark eastern region called cloud shadow: not checked",
         "whether houston2013-mmr.zip holds its members in a sub-folder: members are found by name",
     ),
@@ -403,7 +447,7 @@ MUUFL = Benchmark(
         split="none official: 5 % per class (MFT) or 20 per class (GLT-Net); we use the disjoint split"
     ),
     unchecked=(
-        "array dtypes (RF annotates float32): reported on load, not checked",
+        "array dtypes (RF annotates float32) and value ranges: reported on load, not checked",
         "which LiDAR cell / return the benchmark's '2 rasters' are: Lidar{1}.z is read, as RF does",
         "sensor CASI-1500: not checkable from the files",
         "sceneLabels.Materials_Type (the names to trust for 7 / 8): not compared, its strings are not in the "
@@ -578,6 +622,7 @@ BERLIN = Benchmark(
     homepage="https://github.com/danfenghong/ISPRS_S2FL",
     unchecked=(
         "the SAR pixel size: not in the files' arrays",
+        "value ranges of the HSI and SAR arrays: reported on load, not checked",
         "file names data_HS_LR.mat / data_SAR_HR.mat / TrainImage.mat / TestImage.mat (keys cited, names assumed)",
     ),
 )

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from bdgf_nb.data.benchmarks import BENCHMARKS, benchmark, find_member, present_layout
+from bdgf_nb.data.benchmarks import BENCHMARKS, ReducedCopy, benchmark, find_member, present_layout
 from bdgf_nb.data.checks import check
 from bdgf_nb.data.nodata import NodataPolicy, parse_policy
 from bdgf_nb.data.readers import ArrayRef
@@ -33,7 +33,7 @@ _FIELDS = {
     "scene": _COMMON | {"path", "modalities", "gt", "train_mask", "test_mask", "class_names", "n_classes", "nodata"},
     "pixel": _COMMON | {"path", "modalities", "parts", "image_shape", "class_names", "n_classes"},
     "tiles": _COMMON | {"tiles", "modalities", "gt", "pad", "class_names", "n_classes", "nodata"},
-    "benchmark": _COMMON | {"recipe", "path"},
+    "benchmark": _COMMON | {"recipe", "path", "reduced"},
 }
 _REQUIRED = {
     "synthetic": (),
@@ -74,7 +74,8 @@ class CatalogEntry:
     `nodata` and the masks; "tiles" the same per tile plus `tiles` and `pad`; "pixel" uses
     `parts`, `pixel_modalities` and `image_shape`; `class_names` / `n_classes` serve every file
     kind; "benchmark" names a standard benchmark's `recipe` (benchmarks.py) and reads its files
-    from `folder` (None: the data directory's sub-folder of that name, resolved when used).
+    from `folder` (None: the data directory's sub-folder of that name, resolved when used), a
+    spatially `reduced` copy of them when given (benchmarks.ReducedCopy).
     `metadata` is copied into the scene's metadata.
     """
 
@@ -99,6 +100,7 @@ class CatalogEntry:
     n_classes: int | None = None
     recipe: str = ""  # kind "benchmark"
     folder: Path | None = None  # kind "benchmark": where its files are (None: data_dir() / recipe)
+    reduced: ReducedCopy | None = None  # kind "benchmark": the files are a reduced copy of this shape and counts
 
     def benchmark_folder(self) -> Path:
         return self.folder if self.folder is not None else benchmark(self.recipe).folder()
@@ -290,6 +292,35 @@ def _parse_tiles(raw: object, where: str, root: Path) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _parse_reduced(raw: object, where: str) -> ReducedCopy | None:
+    """A benchmark entry's `reduced: {shape: [H, W], train: [...], test: [...]}` (or `total:`):
+    the shape and per-class counts of a spatially reduced copy of the files."""
+    if raw is None:
+        return None
+    check(isinstance(raw, dict), f"{where}, field 'reduced': expected a mapping, found {_found(raw)}")
+    assert isinstance(raw, dict)
+    unknown = sorted(set(raw) - {"shape", "train", "test", "total"})
+    check(not unknown, f"{where}, field 'reduced': unknown key(s) {unknown}; allowed: shape, train, test, total")
+
+    def integers(key: str) -> tuple[int, ...] | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        check(
+            isinstance(value, list) and all(type(v) is int and v >= 0 for v in value),
+            f"{where}, field 'reduced.{key}': expected a list of integers >= 0, found {_found(value)}",
+        )
+        return tuple(value)
+
+    shape = integers("shape")
+    check(
+        shape is not None and len(shape) == 2 and min(shape) > 0,
+        f"{where}, field 'reduced.shape': expected [H, W] of positive integers, found {raw.get('shape')!r}",
+    )
+    assert shape is not None
+    return ReducedCopy((shape[0], shape[1]), integers("train"), integers("test"), integers("total"))
+
+
 def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
     where = f"catalog entry {name!r}"
     if not isinstance(raw, dict):
@@ -316,7 +347,14 @@ def parse_entry(name: str, raw: object, root: Path) -> CatalogEntry:
             folder is None or isinstance(folder, str),
             f"{where}, field 'path': expected a folder, found {_found(folder)}",
         )
-        return CatalogEntry(name, kind, recipe=recipe, folder=(root / folder).resolve() if folder else None, **common)
+        return CatalogEntry(
+            name,
+            kind,
+            recipe=recipe,
+            folder=(root / folder).resolve() if folder else None,
+            reduced=_parse_reduced(raw.get("reduced"), where),
+            **common,
+        )
 
     path = raw.get("path")
     check(path is None or isinstance(path, str), f"{where}, field 'path': expected a string, found {_found(path)}")

@@ -42,7 +42,7 @@ def load_scene(
         return load_synthetic_scene(entry, overrides)
     check(not overrides, f"dataset {name!r} is read from files and takes no overrides, found {sorted(overrides)}")
     if entry.kind == "benchmark":
-        scene = load_benchmark(benchmark(entry.recipe), entry.benchmark_folder())
+        scene = load_benchmark(benchmark(entry.recipe), entry.benchmark_folder(), reduced=entry.reduced)
         return replace(scene, name=name) if name != entry.recipe else scene
     if entry.kind == "tiles":
         return load_tile_scene(entry)

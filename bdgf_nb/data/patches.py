@@ -173,20 +173,19 @@ def pixels_of(mask: np.ndarray) -> np.ndarray:
 
 
 def unlabelled_patches(
-    image: np.ndarray, n: int, patch: int, seed: int = 0, mask: np.ndarray | None = None
+    image: np.ndarray, n: int | None, patch: int, seed: int = 0, mask: np.ndarray | None = None
 ) -> torch.Tensor:
     """(n, C, p, p) patches at uniformly drawn pixels of the whole scene, labels unused
-    (docs/METHOD.md §1: the DDPM pretrains on unlabelled patches of the whole scene). `mask`
-    (H, W) bool: draw centres only where it is true (a tile mosaic's real pixels)."""
+    (docs/METHOD.md §1: the DDPM pretrains on unlabelled patches of the whole scene). `n` None:
+    one patch at every pixel (every allowed one), in a seeded random order. `mask` (H, W) bool:
+    draw centres only where it is true (a tile mosaic's real pixels)."""
     c, h, w = image.shape
     rng = np.random.default_rng(seed)
-    if mask is None:
-        flat = rng.choice(h * w, size=min(n, h * w), replace=False)
-    else:
+    if mask is not None:
         check(mask.shape == (h, w), f"mask must be ({h}, {w}), found {mask.shape}")
-        allowed = np.flatnonzero(mask)
-        check(allowed.size >= 1, "mask holds no pixel to draw a patch at")
-        flat = rng.choice(allowed, size=min(n, allowed.size), replace=False)
+    allowed = np.arange(h * w) if mask is None else np.flatnonzero(mask)
+    check(allowed.size >= 1, "mask holds no pixel to draw a patch at")
+    flat = rng.choice(allowed, size=allowed.size if n is None else min(n, allowed.size), replace=False)
     rows, cols = torch.as_tensor(flat // w), torch.as_tensor(flat % w)
     padded = hwc_storage(reflect_pad(torch.as_tensor(image, dtype=torch.float32), patch // 2))
     return gather_patches(padded, rows, cols, patch)

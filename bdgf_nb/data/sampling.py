@@ -50,3 +50,24 @@ def limit_mask(mask: np.ndarray, labels: np.ndarray, limit: int | None, seed: in
     out = np.zeros(mask.size, dtype=bool)
     out[kept] = True
     return out.reshape(mask.shape)
+
+
+def per_class_mask(mask: np.ndarray, labels: np.ndarray, per_class: int | None, seed: int = 0) -> np.ndarray:
+    """`mask` with at most `per_class` of its pixels kept in every class (a label budget: "n
+    labelled pixels per class"), drawn uniformly within each class with `seed`; a class with
+    fewer keeps all it has. `per_class=None` keeps them all. Labels <= 0 (unlabelled) are never
+    kept. Each class draws from its own generator (seeded by `seed` and the class), so the draw
+    of one class does not depend on which other classes the region holds."""
+    expect(mask.shape == labels.shape, ConfigError, f"mask {mask.shape} and labels {labels.shape} must match")
+    if per_class is None:
+        return mask & (labels > 0)
+    expect(per_class >= 1, ConfigError, f"per_class must be >= 1 (or None: all), found {per_class}")
+    flat_mask, flat_labels = mask.ravel(), labels.ravel()
+    out = np.zeros(mask.size, dtype=bool)
+    for c in np.unique(flat_labels[flat_mask]):
+        if c <= 0:
+            continue
+        index = np.flatnonzero(flat_mask & (flat_labels == c))
+        rng = np.random.default_rng([seed, int(c)])
+        out[rng.choice(index, size=min(per_class, index.size), replace=False)] = True
+    return out.reshape(mask.shape)

@@ -532,30 +532,56 @@ def measurable_stripe_fold(
     return drop_unseen_classes(stripe_folds(coords, image_width, stripes[0])[0], labels)
 
 
-def default_split(scene: Scene | PixelScene, patch: int, seed: int = 0, allow_unmeasurable: bool = False) -> Split:
+SPLIT_PROTOCOLS = ("leak-free", "official")  # a preset's `split` (pipeline/presets.py)
+
+
+def default_split(
+    scene: Scene | PixelScene, patch: int, seed: int = 0, allow_unmeasurable: bool = False, protocol: str = "leak-free"
+) -> Split:
     """The split reported numbers use: the scene's own leak-free protocol if it ships one
     (houston2018_west's masks are disjoint bands); for a scene of groups (metadata["groups"],
     e.g. the plots of a tile mosaic) fold `seed` % N_FOLDS of `group_folds`, so seeds 0..4 run
     the 5 folds of one fixed partition; else disjoint blocks; pixel scenes use the even->odd
-    stripe fold. Checked by `check_measurable` (refused unless `allow_unmeasurable`)."""
-    split = _default_split(scene, patch, seed)
+    stripe fold. `protocol` "official" (the paper preset: what published tables report) takes
+    the scene's official masks instead where it ships them (leaky: notebook 00 measures how
+    much), else this leak-free split with a warning saying so. Checked by `check_measurable`
+    (refused unless `allow_unmeasurable`)."""
+    expect(
+        protocol in SPLIT_PROTOCOLS,
+        ConfigError,
+        f"split protocol: expected one of {list(SPLIT_PROTOCOLS)}, found {protocol!r}",
+    )
     labels = scene.labels if isinstance(scene, PixelScene) else scene.gt
+    official = scene_official_split(scene) if protocol == "official" else None
+    split = official if official is not None else _default_split(scene, patch, seed)
+    if protocol == "official" and official is None:
+        note = f"the official split was asked for, but scene {scene.name!r} ships none: the leak-free split is used"
+        split = replace(split, warnings=[*split.warnings, note])
     return check_measurable(split, labels, scene.class_names, allow_unmeasurable)
+
+
+def scene_official_split(scene: Scene | PixelScene) -> Split | None:
+    """The official train / test split the scene ships (a Scene's masks, a pixel scene's parts
+    named official_train / official_test, test pixels of unseen classes dropped), None if none."""
+    if isinstance(scene, Scene):
+        return official_split(scene) if scene.has_official_split else None
+    if not {"official_train", "official_test"} <= set(scene.splits):
+        return None
+    official = Split(
+        "official",
+        scene.splits["official_train"],
+        scene.splits["official_test"],
+        description="the dataset's official train/test pixels",
+    )
+    return drop_unseen_classes(official, scene.labels)
 
 
 def _default_split(scene: Scene | PixelScene, patch: int, seed: int) -> Split:
     if isinstance(scene, PixelScene):
         # houston2013_lidar: LiDAR-only models are scored on the official split (catalog metadata)
-        if scene.metadata.get("default_split") == "official" and {"official_train", "official_test"} <= set(
-            scene.splits
-        ):
-            official = Split(
-                "official",
-                scene.splits["official_train"],
-                scene.splits["official_test"],
-                description="the dataset's official train/test pixels",
-            )
-            return drop_unseen_classes(official, scene.labels)
+        official = scene_official_split(scene) if scene.metadata.get("default_split") == "official" else None
+        if official is not None:
+            return official
         return measurable_stripe_fold(scene.coords, scene.labels, scene.image_shape[1], scene.class_names)
     if scene.has_official_split and scene.metadata.get("official_split_is_disjoint", False):
         return official_split(scene)

@@ -1,9 +1,11 @@
 """Diffusion features of a whole scene (docs/METHOD.md §2), stitched from tiles and cached on disk.
 
-For each timestep t in `timesteps` the standardised scene is noised with ONE fixed noise tensor
-(drawn once per t from `noise_seed`, over the scene grid, so a pixel's noise does not depend on
+For each timestep t in `timesteps` the standardised scene is noised with a fixed noise tensor
+(drawn per t from `noise_seed`, over the scene grid, so a pixel's noise does not depend on
 the tiling: MTMSD's `share_noise`), the frozen denoiser runs once on each tile, and its K decoder
 maps (fine to coarse, bilinearly upsampled to the tile inside `forward_features`) are stitched.
+With `noise_draws` > 1 the maps are averaged over that many noise tensors per t, so a pixel's
+feature depends less on its own noise draw.
 
 Tiling: output blocks of `tile - 2 * overlap` pixels; each is computed on a tile extended by
 `overlap` pixels on every side (reflect padding at the scene border) and only its centre is kept,
@@ -46,6 +48,7 @@ class FeatureConfig:
     overlap: int = 3
     batch_size: int = 256
     noise_seed: int = 0
+    noise_draws: int = 1  # noise tensors per t, the maps averaged over them (less per-pixel noise in the reading)
     reduce: str = "mean"  # "mean" | "concat" over timesteps
 
     def __post_init__(self) -> None:
@@ -63,6 +66,7 @@ class FeatureConfig:
             f"tile must exceed 2 * overlap = {2 * self.overlap}, found {self.tile}",
         )
         expect(self.batch_size >= 1, ConfigError, f"batch_size must be >= 1, found {self.batch_size}")
+        expect(self.noise_draws >= 1, ConfigError, f"noise_draws must be >= 1, found {self.noise_draws}")
         expect(
             self.reduce in ("mean", "concat"),
             ConfigError,
@@ -110,24 +114,27 @@ def extract_features(
     corners = [(i * stride, j * stride) for i in range(rows) for j in range(cols)]
     generator = torch.Generator().manual_seed(cfg.noise_seed)
     per_t: list[list[np.ndarray]] = []
-    bar = tqdm(total=len(cfg.timesteps) * len(corners), desc="diffusion features", disable=not progress)
+    bar = tqdm(
+        total=len(cfg.timesteps) * cfg.noise_draws * len(corners), desc="diffusion features", disable=not progress
+    )
     for step in cfg.timesteps:
-        noise = torch.randn(image.shape, generator=generator)
         t_all = torch.full((1,), step, dtype=torch.long)
-        x_t = net.q_sample(image[None].to(dev), t_all.to(dev), noise[None].to(dev))[0].cpu()
-        padded = torch.from_numpy(np.pad(x_t.numpy(), pad, mode="reflect"))  # numpy reflects repeatedly if needed
         maps: list[np.ndarray] = []
-        for start in range(0, len(corners), cfg.batch_size):
-            chunk = corners[start : start + cfg.batch_size]
-            tiles = torch.stack([padded[:, r : r + cfg.tile, c : c + cfg.tile] for r, c in chunk]).to(dev)
-            feats = [f.cpu() for f in net.denoiser.forward_features(tiles, t_all.to(dev).expand(len(chunk)))]
-            if not maps:
-                maps = [np.zeros((f.shape[1], rows * stride, cols * stride), np.float32) for f in feats]
-            for k, f in enumerate(feats):
-                core = f[:, :, o : o + stride, o : o + stride].numpy()
-                for (r, c), block in zip(chunk, core, strict=True):
-                    maps[k][:, r : r + stride, c : c + stride] = block
-            bar.update(len(chunk))
+        for _ in range(cfg.noise_draws):  # the mean over draws: E over the noise at this t, estimated
+            noise = torch.randn(image.shape, generator=generator)
+            x_t = net.q_sample(image[None].to(dev), t_all.to(dev), noise[None].to(dev))[0].cpu()
+            padded = torch.from_numpy(np.pad(x_t.numpy(), pad, mode="reflect"))  # numpy reflects repeatedly if needed
+            for start in range(0, len(corners), cfg.batch_size):
+                chunk = corners[start : start + cfg.batch_size]
+                tiles = torch.stack([padded[:, r : r + cfg.tile, c : c + cfg.tile] for r, c in chunk]).to(dev)
+                feats = [f.cpu() for f in net.denoiser.forward_features(tiles, t_all.to(dev).expand(len(chunk)))]
+                if not maps:
+                    maps = [np.zeros((f.shape[1], rows * stride, cols * stride), np.float32) for f in feats]
+                for k, f in enumerate(feats):
+                    core = f[:, :, o : o + stride, o : o + stride].numpy() / cfg.noise_draws
+                    for (r, c), block in zip(chunk, core, strict=True):
+                        maps[k][:, r : r + stride, c : c + stride] += block
+                bar.update(len(chunk))
         per_t.append([m[:, :H, :W] for m in maps])
     bar.close()
     net.train(was_training)

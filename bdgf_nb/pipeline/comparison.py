@@ -87,4 +87,5 @@ def compare(ctx: RunContext, prepared: Prepared, masking: str, seeds: list[int],
                     }
                 )
         rows += [{**row, "seed": seed, "family": "baseline"} for row in fused_baselines(ctx, prepared, seed)]
-    return Comparison(rows, runs, features, variants)
+    budget = ctx.labels_per_class  # every row says which label budget it learned from (None: all)
+    return Comparison([{**row, "labels_per_class": budget} for row in rows], runs, features, variants)

@@ -40,12 +40,20 @@ class RunContext:
     out_dir: Path = Path("outputs/interactive")
     catalog: Path | None = None  # a catalog YAML of one's own; None: the repo's data_catalog.yaml
     allow_unmeasurable: bool = False  # go on (with Split.warnings) where a split cannot measure
+    labels_per_class: int | None = None  # a label budget: classifiers see this many labelled pixels per class
 
     def __post_init__(self) -> None:
         expect(
             isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
             ConfigError,
             f"RunContext.seed: expected an integer >= 0, found {self.seed!r}",
+        )
+        expect(
+            self.labels_per_class is None
+            or (isinstance(self.labels_per_class, int) and not isinstance(self.labels_per_class, bool))
+            and self.labels_per_class >= 1,
+            ConfigError,
+            f"RunContext.labels_per_class: expected an integer >= 1 or None (all), found {self.labels_per_class!r}",
         )
         object.__setattr__(self, "out_dir", Path(self.out_dir))
         if self.catalog is not None:
@@ -67,6 +75,7 @@ class RunContext:
         width: int = 0,
         lambda_kl: float = 1.0,
         entropy_matching: bool = False,
+        labels_per_class: int | None = None,
     ) -> RunContext:
         """The context a notebook builds from its papermill parameters. `catalog` "" or None:
         the repo's catalog. `class_balanced` / `select_on`: the classifiers' sampling and
@@ -74,7 +83,8 @@ class RunContext:
         `preset_name` (e.g. "paper", sized for a GPU) overrides `quick` when given. The notebooks'
         exercise knobs: `masking_signal` (the adaptive rule's signal), `width` (0: the preset's),
         `lambda_kl` and `entropy_matching` (the mutual terms); a value other than the preset's
-        gets its own checkpoint names (`ddpm_checkpoint`, `classifier_checkpoint`)."""
+        gets its own checkpoint names (`ddpm_checkpoint`, `classifier_checkpoint`).
+        `labels_per_class`: a label budget (None or 0: every training pixel; pipeline.steps.training_pixels)."""
         settings = preset(preset_name or ("quick" if quick else "full"))
         masking_cfg = replace(settings.pretrain.masking, signal=masking_signal)
         model, mutual = settings.model, settings.model.mutual_config
@@ -88,11 +98,25 @@ class RunContext:
                 mutual_config=replace(mutual, lambda_kl=lambda_kl, entropy_matching=entropy_matching),
             ),
         )
-        return cls(dataset, settings, seed, Path(out_dir), Path(catalog) if catalog else None, allow_unmeasurable)
+        return cls(
+            dataset,
+            settings,
+            seed,
+            Path(out_dir),
+            Path(catalog) if catalog else None,
+            allow_unmeasurable,
+            labels_per_class or None,
+        )
 
     @property
     def mode(self) -> str:
         return self.preset.name
+
+    @property
+    def budget_tag(self) -> str:
+        """What names the files of a label-budget run ("" without a budget), so the runs of
+        different budgets never share a checkpoint; the DDPMs (unlabelled) are shared."""
+        return "" if self.labels_per_class is None else f"_lpc{self.labels_per_class}"
 
     @property
     def cache_dir(self) -> Path:
@@ -132,11 +156,12 @@ class RunContext:
 
     def baseline_results(self, scene: str, seed: int) -> Path:
         """The fused baselines of model seed `seed` (pipeline.steps.fused_baselines), stored as JSON."""
-        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}_seed{seed}.json"
+        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}{self.budget_tag}_seed{seed}.json"
 
     def baseline_map(self, scene: str, seed: int, model: str, features: str) -> Path:
         """A fused baseline's whole-scene map (pipeline.steps.baseline_scene_map), stored as .npz."""
-        return self.out_dir / "artifacts" / f"map_{model}-{features}_{scene}_{self.mode}_seed{seed}.npz"
+        name = f"map_{model}-{features}_{scene}_{self.mode}{self.budget_tag}_seed{seed}.npz"
+        return self.out_dir / "artifacts" / name
 
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
         """One file per (variant, DDPM it was guided by, training choices, model seed); the DDPM's
@@ -150,4 +175,5 @@ class RunContext:
             + ("" if train.select_on == "kappa" else f"_select-{train.select_on}")
             + self._model_options()
         )
-        return self.out_dir / "artifacts" / f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}_seed{seed}.pt"
+        name = f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}{self.budget_tag}_seed{seed}.pt"
+        return self.out_dir / "artifacts" / name

@@ -56,9 +56,13 @@ class RunParameters:
     lambda_kl: float = _parameter(1.0, "weight of the mutual KL term (docs/METHOD.md eq. (18)); 0 switches it off")
     entropy_matching: bool = _parameter(False, "add the entropy-matching term to mutual learning (eq. (20))")
 
+    labels_per_class: int = _parameter(
+        0, "label budget: labelled pixels per class the classifiers and baselines learn from; 0: all"
+    )
+
     def __post_init__(self) -> None:
         check_fields(self)  # types, naming the field (a bool is no seed, "0" no int)
-        for name in ("seed", "seeds", "width"):
+        for name in ("seed", "seeds", "width", "labels_per_class"):
             expect(
                 getattr(self, name) >= 0,
                 ConfigError,
@@ -117,6 +121,7 @@ class RunParameters:
             width=self.width,
             lambda_kl=self.lambda_kl,
             entropy_matching=self.entropy_matching,
+            labels_per_class=self.labels_per_class or None,
         )
 
     def for_notebook(self, declared: Collection[str]) -> dict[str, Any]:

@@ -9,11 +9,14 @@ paired across variants, 2 DDPM draws per masking arm, with models far below the 
 (docs/METHOD.md §6) so that houston2018_west's protocol fits in an hour on 2 CPU cores; its
 stopping rule (patience 4, gains above 1 kappa point) was chosen on validation histories alone
 (docs/PROTOCOL.md). `quick` shrinks epochs, seeds and pixel counts so every notebook runs in CI;
-`paper` is the full-size design, for a GPU.
+`paper` is the full-size design, for a GPU, and scores on the scene's official split where it
+ships one (what published tables report, so its tables compare with theirs); `quick` and `full`
+score on the leak-free split, the project's default (`split`, data/splits.default_split).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from bdgf_nb.ddpm.features import FeatureConfig
@@ -23,7 +26,7 @@ from bdgf_nb.errors import ConfigError, expect
 from bdgf_nb.model.baselines import BaselineConfig
 from bdgf_nb.model.config import BDGFConfig
 from bdgf_nb.train.classifier import TrainConfig
-from bdgf_nb.train.pretrain import PretrainConfig
+from bdgf_nb.train.pretrain import PretrainConfig, steps_per_epoch
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class Preset:
 
     name: str  # "quick" | "full": names checkpoints, so runs of different sizes never mix
     patch: int
-    ddpm_patches: int  # unlabelled patches drawn from the whole scene for pretraining
+    ddpm_patches: int | None  # unlabelled patches drawn from the whole scene for pretraining; None: every pixel's
     pretrain: PretrainConfig
     features: FeatureConfig
     model: BDGFConfig
@@ -41,21 +44,36 @@ class Preset:
     baselines: BaselineConfig  # SVM / RF of notebooks 00 and 03
     max_train_pixels: int | None  # classifiers train on at most this many pixels (class-stratified); None: all
     max_val_pixels: int | None  # and select epochs on at most this many validation pixels; None: all
+    ddpm_steps: int | None = None  # pretraining length in optimiser steps (epochs derived per scene); None: epochs
+    budget_steps: int = 200  # optimiser steps at least, under a label budget (fixed length: pipeline.steps)
     model_seeds: int = 1  # classifier seeds of a comparison (notebook 03); bdgf-run --seeds overrides
     ddpm_seeds: int = 1  # DDPM draws per masking arm; model seed i uses DDPM draw i % ddpm_seeds
+    split: str = "leak-free"  # "official": the scene's official masks where it has them (splits.SPLIT_PROTOCOLS)
 
-    def pretrain_config(self, masking: str, seed: int, matched_p: float | None = None) -> PretrainConfig:
+    def pretrain_config(
+        self, masking: str, seed: int, matched_p: float | None = None, n_patches: int | None = None
+    ) -> PretrainConfig:
         """The DDPM of masking mode `masking` drawn with `seed`; `matched_p`: the rate of
-        "random_matched" masking (the adaptive run's mean, `ddpm.masking.matched_rate`)."""
-        return replace(
+        "random_matched" masking (the adaptive run's mean, `ddpm.masking.matched_rate`);
+        `n_patches`: the patches it trains on, which set its epochs where `ddpm_steps` is set
+        (about that many optimiser steps, whatever the scene's size)."""
+        cfg = replace(
             self.pretrain,
             seed=seed,
             masking=replace(self.pretrain.masking, mode=masking, matched_p=matched_p),
             feature_timesteps=self.features.timesteps,
         )
+        if self.ddpm_steps is None:
+            return cfg
+        expect(n_patches is not None, ConfigError, f"preset {self.name!r} sets ddpm_steps: pass n_patches")
+        assert n_patches is not None
+        return replace(cfg, epochs=max(1, math.ceil(self.ddpm_steps / steps_per_epoch(n_patches, cfg))))
 
-    def train_config(self, seed: int) -> TrainConfig:
-        return replace(self.train, seed=seed)
+    def train_config(self, seed: int, budget: bool = False) -> TrainConfig:
+        """The classifier of model seed `seed`; `budget`: under a label budget, trained for a fixed
+        length (at least `budget_steps` steps, the last weights kept: no labels spent on selection)."""
+        train = replace(self.train, seed=seed)
+        return replace(train, fixed_length=True, min_steps=self.budget_steps, val_points=20) if budget else train
 
     def baseline_config(
         self, seed: int, features: str = "centre", models: tuple[str, ...] = ("svm", "rf")
@@ -129,13 +147,23 @@ def _paper() -> Preset:
         baselines=BaselineConfig(rf_trees=500, svm_grid=True, max_train=4000),
         max_train_pixels=None,
         max_val_pixels=None,
+        split="official",  # the protocol of the published tables it is meant to be compared with
     )
+
+
+def whole_scene(base: Preset, steps: int = 4000, ema_decay: float = 0.999) -> Preset:
+    """`base` with a DDPM that learns the whole scene: a patch at every pixel, about `steps`
+    optimiser steps whatever the scene's size, warm-up + cosine learning rate and an EMA of the
+    weights (docs/experiments/scene_pretraining.py measures what it buys). Named apart
+    ("<base>-scene"), so its checkpoints never mix with `base`'s."""
+    pretrain = replace(base.pretrain, lr_schedule="cosine", ema_decay=ema_decay)
+    return replace(base, name=f"{base.name}-scene", ddpm_patches=None, ddpm_steps=steps, pretrain=pretrain)
 
 
 PRESETS = {"quick": _quick, "full": _full, "paper": _paper}
 
 
 def preset(mode: str) -> Preset:
-    """The sizes of run mode `mode` ("quick" | "full")."""
+    """The sizes of run mode `mode` ("quick" | "full" | "paper")."""
     expect(mode in PRESETS, ConfigError, f"preset: expected one of {list(PRESETS)}, found {mode!r}")
     return PRESETS[mode]()

@@ -20,13 +20,14 @@ import torch
 from bdgf_nb.checkpoint import state_dict_hash
 from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.patches import PatchDataset, Standardizer, pixels_of, unlabelled_patches
-from bdgf_nb.data.sampling import limit_mask
+from bdgf_nb.data.sampling import limit_mask, per_class_mask
 from bdgf_nb.data.scene import PixelScene, Scene
 from bdgf_nb.data.splits import (
     Split,
     check_measurable,
     default_split,
     random_per_class_split,
+    scene_official_split,
     with_validation,
 )
 from bdgf_nb.ddpm.diffusion import GaussianDiffusion
@@ -44,7 +45,7 @@ from bdgf_nb.pipeline.variants import Variant
 from bdgf_nb.storage import array_digest, stored_array, stored_json
 from bdgf_nb.train import distributed as ddp
 from bdgf_nb.train.classifier import train_classifier
-from bdgf_nb.train.pretrain import pretrain
+from bdgf_nb.train.pretrain import PretrainConfig, pretrain, steps_per_epoch
 
 
 @dataclass
@@ -100,6 +101,15 @@ class PretrainedDDPM:
     diffusion: GaussianDiffusion  # eval mode, on the CPU
     history: list[dict[str, float]]
     seconds: float
+    config: PretrainConfig | None = None  # how it was trained (epochs derived from the scene's patches)
+    n_patches: int = 0  # unlabelled patches it was trained on (the held-out balance ones included)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps of one of its epochs (what the masking panel replays step by step)."""
+        expect(self.config is not None, ConfigError, "steps_per_epoch: this DDPM records no config")
+        assert self.config is not None
+        return steps_per_epoch(self.n_patches, self.config)
 
 
 def split_channels(channels_last: np.ndarray, channel_groups: dict[str, int]) -> dict[str, np.ndarray]:
@@ -118,8 +128,9 @@ def _grid(scene: Scene | PixelScene) -> tuple[np.ndarray, np.ndarray]:
 def prepare(
     ctx: RunContext, scene: Scene | PixelScene | None = None, split: Split | None = None, val_fraction: float = 0.1
 ) -> Prepared:
-    """Split (the leak-free default unless given), carve a spatially separate validation set out
-    of the training region, standardise on the fit pixels, lay out (C, H, W).
+    """Split (unless given, by the preset's protocol: the leak-free split, or the scene's
+    official one under the paper preset; splits.default_split), carve a spatially separate
+    validation set out of the training region, standardise on the fit pixels, lay out (C, H, W).
 
     `scene`: None loads `ctx.dataset` from the run's catalog. A split that cannot measure (a
     class missing from train or test, too few test pixels) is refused unless
@@ -132,7 +143,9 @@ def prepare(
     stacked, labels = _grid(scene)
     patch = 1 if isinstance(scene, PixelScene) else scene_patch(scene, ctx.preset.patch)
     if split is None:
-        split = default_split(scene, patch=patch, seed=ctx.seed, allow_unmeasurable=ctx.allow_unmeasurable)
+        split = default_split(
+            scene, patch=patch, seed=ctx.seed, allow_unmeasurable=ctx.allow_unmeasurable, protocol=ctx.preset.split
+        )
     else:
         split = check_measurable(split, labels.reshape(split.train.shape), scene.class_names, ctx.allow_unmeasurable)
     if split.train.ndim == 1:
@@ -164,21 +177,58 @@ def scene_patch(scene: Scene, wanted: int) -> int:
     return wanted if pad is None else min(wanted, 2 * int(pad) + 1)
 
 
-def leaky_twin(prepared: Prepared, seed: int = 0) -> Split:
-    """A random per-class split with the same training share as `prepared.split`: the accuracy
-    gap to the leak-free split measures what spatial leakage inflates."""
+def leaky_twin(prepared: Prepared, seed: int = 0, split: Split | None = None) -> Split:
+    """A random per-class split with the same training share as `split` (default
+    `prepared.split`): the accuracy gap to the leak-free split measures what spatial leakage
+    inflates."""
     labelled = int((prepared.labels > 0).sum())
-    share = float(prepared.split.train.sum()) / labelled
+    share = float((prepared.split if split is None else split).train.sum()) / labelled
     return random_per_class_split(prepared.labels, share, seed=seed)
 
 
-def baseline_table(ctx: RunContext, prepared: Prepared) -> list[dict[str, Any]]:
-    """SVM and RF on each modality alone and fused, on the leak-free split and on its leaky
-    random twin (same training share). Standardisation is refitted per split."""
+@dataclass(frozen=True)
+class SplitComparison:
+    """Notebook 00's splits side by side: the leak-free split, the scene's official one (None
+    where it ships none, or where its leak-free protocol is its official split) and the random
+    twin of the leak-free split. `used`: the name of the one chapters 01-04 score on."""
+
+    leak_free: Split
+    official: Split | None
+    random: Split
+    used: str
+
+    def named(self) -> dict[str, Split]:
+        """The splits by the names notebook 00's tables and summary.json show."""
+        official = {} if self.official is None else {"official": self.official}
+        return {**official, f"leak-free ({self.leak_free.name})": self.leak_free, "random (leaky twin)": self.random}
+
+
+def compared_splits(ctx: RunContext, prepared: Prepared) -> SplitComparison:
+    """The leak-free split, the official split where the scene ships one (what published tables
+    report) and a random split with the leak-free split's training share. The run's own split
+    (`prepared.split`, validation hold-out included in its training pixels) is one of them: the
+    leak-free one, or the official one under the paper preset; the other is drawn here (a
+    leak-free split that cannot measure every class is kept, with its warnings)."""
+    own, scene = prepared.split, prepared.scene
+    if own.name == "official":
+        leak_free = default_split(scene, prepared.patch, seed=ctx.seed, allow_unmeasurable=True)
+    else:
+        leak_free = own
+    official = None
+    if leak_free.name != "official" and not prepared.is_pixel_scene:  # pixel tables: no windows to compare
+        official = own if own.name == "official" else scene_official_split(scene)
+    return SplitComparison(leak_free, official, leaky_twin(prepared, ctx.seed, leak_free), own.name)
+
+
+def baseline_table(ctx: RunContext, prepared: Prepared, splits: SplitComparison | None = None) -> list[dict[str, Any]]:
+    """SVM and RF on each modality alone and fused, on each split of `splits` (default
+    `compared_splits`): the leak-free split, the official one where the scene ships one, and
+    the random twin (same training share as the leak-free split). Standardisation is refitted
+    per split."""
     cfg = ctx.preset.baseline_config(ctx.seed)
     rows = []
     stacked, labels = _grid(prepared.scene)
-    for split in (prepared.split, leaky_twin(prepared, ctx.seed)):
+    for split in (splits or compared_splits(ctx, prepared)).named().values():
         image = Standardizer.fit(stacked, split.train).transform(stacked)
         for row in run_baselines(
             split_channels(image, prepared.channel_groups), labels, split.train, split.test, prepared.n_classes, cfg
@@ -210,14 +260,10 @@ def pretrain_ddpm(
         matched_p = matched_rate(adaptive.history, list(prepared.channel_groups))
     valid = prepared.scene.metadata.get("valid")  # tiles: padding and nodata holes are no pretraining data
     x0 = unlabelled_patches(prepared.image, settings.ddpm_patches, prepared.patch, seed=source.seed, mask=valid)
-    result = pretrain(
-        x0,
-        prepared.channel_groups,
-        settings.pretrain_config(masking, source.seed, matched_p),
-        checkpoint_path=ctx.ddpm_checkpoint(prepared.scene.name, source),
-        progress=progress,
-    )
-    return PretrainedDDPM(source, result.diffusion, result.history, result.seconds)
+    cfg = settings.pretrain_config(masking, source.seed, matched_p, n_patches=x0.shape[0])
+    checkpoint = ctx.ddpm_checkpoint(prepared.scene.name, source)
+    result = pretrain(x0, prepared.channel_groups, cfg, checkpoint_path=checkpoint, progress=progress)
+    return PretrainedDDPM(source, result.diffusion, result.history, result.seconds, cfg, x0.shape[0])
 
 
 def extract_diffusion_features(
@@ -303,13 +349,32 @@ class ClassifierRun:
 def training_pixels(ctx: RunContext, prepared: Prepared, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit, val) masks a classifier of model seed `seed` trains and selects on: the same for
     every variant of that seed (paired comparisons); capped, class-stratified, where the preset
-    caps them (quick mode)."""
-    settings = ctx.preset
+    caps them (quick mode).
+
+    Under a label budget (`ctx.labels_per_class`), fit holds that many pixels per class drawn
+    inside the spatially disjoint fit region with `seed` (`data.sampling.per_class_mask`), and
+    val as many per class inside the validation blocks: a validation set larger than the
+    training set would spend labels the budget does not have. The classifier then trains for a
+    fixed length (`Preset.train_config`), so validation only records."""
+    settings, budget = ctx.preset, ctx.labels_per_class
+    val_region = prepared.split.val if prepared.split.val is not None else prepared.split.fit
+    if budget is not None:
+        fit = per_class_mask(prepared.split.fit, prepared.labels, budget, seed)
+        return fit, per_class_mask(val_region, prepared.labels, budget, seed)
     fit = limit_mask(prepared.split.fit, prepared.labels, settings.max_train_pixels, seed)
     val = limit_mask(
-        prepared.split.val if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed
+        val_region if prepared.split.val is not None else fit, prepared.labels, settings.max_val_pixels, seed
     )
     return fit, val
+
+
+def labelled_pixels(ctx: RunContext, prepared: Prepared, seed: int) -> np.ndarray:
+    """The labelled pixels a baseline (SVM, RF, probe) of model seed `seed` may learn from: the
+    whole training region, or under a label budget exactly the pixels the classifiers of that
+    seed train on (the budget is the same for every method)."""
+    if ctx.labels_per_class is None:
+        return prepared.split.train
+    return training_pixels(ctx, prepared, seed)[0]
 
 
 def train_variant(
@@ -348,7 +413,7 @@ def train_variant(
         prepared.dataset(fit, guides),
         val_set,
         prepared.n_classes,
-        settings.train_config(seed),
+        settings.train_config(seed, budget=ctx.labels_per_class is not None),
         checkpoint_path=checkpoint,
         progress=progress,
     )
@@ -453,6 +518,7 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
     pair with the classifiers of the same model seed."""
     seed = ctx.seed if seed is None else seed
     labels, split = prepared.labels, prepared.split
+    train = labelled_pixels(ctx, prepared, seed)  # under a label budget: the classifiers' pixels
     configs = [
         ctx.preset.baseline_config(seed, kind)
         for kind in (("centre",) if prepared.is_pixel_scene else ("centre", "patch_stats"))
@@ -463,7 +529,7 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
     def fit_all() -> list[dict[str, Any]]:
         rows = []
         for cfg in configs:
-            for row in run_baselines(fused, labels, split.train, split.test, prepared.n_classes, cfg):
+            for row in run_baselines(fused, labels, train, split.test, prepared.n_classes, cfg):
                 rows.append({**row, "method": f"{row['method']} ({cfg.features.replace('_', ' ')})"})
         return rows
 
@@ -476,7 +542,7 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
         "channels": prepared.channel_groups,
         "image": array_digest(prepared.image),
         "labels": array_digest(labels),
-        "train": array_digest(split.train),
+        "train": array_digest(train),
         "test": array_digest(split.test),
         "n_classes": prepared.n_classes,
         "sklearn": sklearn.__version__,
@@ -510,12 +576,12 @@ def baseline_scene_map(
     scikit-learn's version) so notebooks 03 and 04 fit and predict it once. Bump
     "baseline_map" when fit_predict or pixel_features change what they compute."""
     cfg = ctx.preset.baseline_config(ctx.seed, features, (model,))
-    split = prepared.split
+    train = labelled_pixels(ctx, prepared, ctx.seed)
 
     def compute() -> np.ndarray:
         stacked = pixel_features(np.moveaxis(prepared.image, 0, -1), features, prepared.patch)
         predicted = fit_predict(
-            model, stacked[split.train], prepared.labels[split.train], stacked.reshape(-1, stacked.shape[-1]), cfg
+            model, stacked[train], prepared.labels[train], stacked.reshape(-1, stacked.shape[-1]), cfg
         )
         return predicted.reshape(prepared.labels.shape)
 
@@ -524,7 +590,7 @@ def baseline_scene_map(
         "config": asdict(cfg),
         "image": array_digest(prepared.image),
         "labels": array_digest(prepared.labels),
-        "train": array_digest(split.train),
+        "train": array_digest(train),
         "patch": prepared.patch,
         "sklearn": sklearn.__version__,
     }

@@ -51,6 +51,7 @@ def run_command(summary: dict[str, Any]) -> str:
     parts += ["--class-balanced"] if summary.get("class_balanced") else []
     parts += ["--select-on", str(summary["select_on"])] if summary.get("select_on", "kappa") != "kappa" else []
     parts += ["--allow-unmeasurable"] if summary.get("allow_unmeasurable") else []
+    parts += ["--labels-per-class", str(summary["labels_per_class"])] if summary.get("labels_per_class") else []
     parts += ["--catalog", str(summary["catalog"])] if summary.get("catalog") else []
     notebooks = sorted(name[:2] for name in summary.get("notebook_seconds", {}))
     parts += ["--notebooks", ",".join(notebooks)] if notebooks and len(notebooks) < 6 else []
@@ -131,3 +132,23 @@ def full_protocol_lines(dataset: str, chapter: str, folder: str | Path = RESULTS
 def stored_answer(folder: str | Path = RESULTS_DIR) -> list[str]:
     """Chapter 05's answer from every stored full-protocol result, with the published peers."""
     return answer(load_stored_results(folder), PEERS)
+
+
+LABEL_EFFICIENCY_DIR = RESULTS_DIR / "label_efficiency"
+
+
+def label_efficiency_studies(folder: Path = LABEL_EFFICIENCY_DIR) -> dict[str, dict[str, Any]]:
+    """dataset -> the stored label-efficiency study (docs/experiments/label_efficiency.py --store)."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))}
+
+
+def label_efficiency_curves(study: dict[str, Any], metric: str = "oa") -> dict[str, dict[int, dict[str, float]]]:
+    """method -> labelled pixels per class -> {mean, low, high} of `metric` over seeds ("all" left out)."""
+    curves: dict[str, dict[int, dict[str, float]]] = {}
+    for budget, entry in study["budgets"].items():
+        if not budget.isdigit():
+            continue
+        for method, per_metric in entry["summary"].items():
+            s = per_metric[metric]
+            curves.setdefault(method, {})[int(budget)] = {"mean": s["mean"], "low": s["low"], "high": s["high"]}
+    return curves

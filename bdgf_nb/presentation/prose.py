@@ -282,14 +282,15 @@ def masking_reading(
 def baseline_reading(
     rows: Sequence[Mapping[str, Any]],
     leak_free: str,
-    leaky: str = "random",
+    leaky: Sequence[str] = ("official", "random"),
     metric: str = "overall_accuracy",
     digits: int = 1,
 ) -> str:
     """Notebook 00: per baseline model on the `leak_free` split, the fused modalities (the name
-    joined by "+") against the best single modality; then the fused row on `leaky` against
-    `leak_free` (the inflation a random split adds). rows: baseline_table's, with `split`,
-    `method`, `modalities` and `metric`."""
+    joined by "+") against the best single modality; then the fused row on each `leaky` split
+    present in `rows` against `leak_free` (the inflation the official split, where the scene
+    ships one, and a random split add). rows: baseline_table's, with `split`, `method`,
+    `modalities` and `metric`."""
 
     def score(split: str, method: str, modalities: str) -> float | None:
         hits = [
@@ -314,18 +315,19 @@ def baseline_reading(
                     digits,
                 )
             )
-            leaked = score(leaky, method, fused[0])
-            if leaked is not None:
-                sentences.append(
-                    f"{method}, fused: "
-                    + versus(
-                        f"the {leaky} split",
-                        leaked,
-                        "the leak-free split",
-                        score(leak_free, method, fused[0]) or 0.0,
-                        digits,
+            for other in leaky:
+                leaked = score(other, method, fused[0]) if other != leak_free else None
+                if leaked is not None:
+                    sentences.append(
+                        f"{method}, fused: "
+                        + versus(
+                            f"the {other} split",
+                            leaked,
+                            "the leak-free split",
+                            score(leak_free, method, fused[0]) or 0.0,
+                            digits,
+                        )
                     )
-                )
     expect(
         bool(sentences),
         DataError,
@@ -483,3 +485,36 @@ def quick_flags(summaries: Mapping[str, Mapping[str, Any]], current: str, quick:
     """Notebook 05: dataset -> its summary's "quick" flag. The current run has no summary.json
     yet (it is written after the last notebook), so its flag is this notebook's `quick`."""
     return {name: summary.get("quick", quick if name == current else None) for name, summary in summaries.items()}
+
+
+def budget_probe_reading(summary: Sequence[Mapping[str, Any]], reference: str, unit: str = "OA") -> str:
+    """Notebook 01, labels scarce: per budget, each feature set against `reference` (the raw
+    3 x 3 mean) with the paired interval over label draws (`analysis.probe.budget_summary` rows)."""
+    expect(len(summary) > 0, DataError, "budget_probe_reading: expected summary rows, found none")
+    sentences = []
+    for row in summary:
+        if row["features"] == reference:
+            continue
+        ref = next(r for r in summary if r["budget"] == row["budget"] and r["features"] == reference)
+        ci = (row["diff_low"], row["diff_high"])
+        head = f"At {row['budget']} ({row['draws']} label draws): "
+        sentences.append(head + compare(row["features"], row["mean"], reference, ref["mean"], unit, ci=ci))
+    return "\n".join(sentences)
+
+
+def label_efficiency_reading(study: Mapping[str, Any], metric: str = "oa", unit: str = "OA") -> str:
+    """Per budget of a label-efficiency study: BDGF against its unguided twin and against the best
+    other method, each with the paired interval over seeds (method - BDGF, read from BDGF's side)."""
+    sentences = []
+    for budget, entry in study["budgets"].items():
+        summary = entry["summary"]
+        bdgf = summary["BDGF"][metric]
+        others = {m: v[metric] for m, v in summary.items() if m != "BDGF"}
+        expect(len(others) > 0, DataError, "label_efficiency_reading: expected methods beside BDGF, found none")
+        best = max(others, key=lambda m: others[m]["mean"])
+        picked = dict.fromkeys([m for m in others if m.startswith("no guidance")] + [best])
+        for method in picked:
+            d = others[method]["minus_bdgf"]
+            text = compare("BDGF", bdgf["mean"], method, others[method]["mean"], unit, ci=(-d["high"], -d["low"]))
+            sentences.append(f"{budget} labelled px / class ({bdgf['n']} seeds): {text}")
+    return "\n".join(sentences)

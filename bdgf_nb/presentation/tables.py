@@ -289,3 +289,22 @@ def rounded(value: Any, digits: int = 2) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(rounded(v, digits) for v in value)
     return value
+
+
+def budget_table(summary: Sequence[dict[str, Any]], unit: str = "draw") -> pd.DataFrame:
+    """`analysis.probe.budget_summary` rows as a table: mean ± sample std (n draws), its 95 %
+    interval, and the paired difference to the reference set with its interval."""
+    rows = []
+    for r in summary:
+        rows.append(
+            {
+                "labels": r["budget"],
+                "features": r["features"],
+                "OA": _mean_std(r["draws"], r["mean"], r["std"]),
+                "95 % CI": _interval(r["draws"], r["ci_low"], r["ci_high"]),
+                "difference to the reference": "reference"
+                if "diff" not in r
+                else _signed_interval(r["draws"], r["diff"], r["diff_low"], r["diff_high"], unit),
+            }
+        )
+    return pd.DataFrame(rows).set_index(["labels", "features"])

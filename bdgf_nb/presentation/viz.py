@@ -503,3 +503,47 @@ def accuracy_bars(report: Mapping[str, Any]) -> go.Figure:
         height=340,
     )
     return _zoom_bars(fig, y, None, "accuracy (%)")
+
+
+def label_efficiency(
+    curves: Mapping[str, Mapping[int, Mapping[str, float]]], title: str, metric: str = "OA (%)"
+) -> go.Figure:
+    """Accuracy against labelled pixels per class: method -> budget -> {mean, low, high} (the
+    95 % interval over seeds drawn as a band), x on a log axis."""
+    expect(len(curves) > 0, DataError, "label_efficiency: expected at least one method, found none")
+    fig = go.Figure()
+    for i, (method, by_budget) in enumerate(curves.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        x = sorted(by_budget)
+        mean = [by_budget[b]["mean"] for b in x]
+        low = [by_budget[b].get("low", float("nan")) for b in x]
+        high = [by_budget[b].get("high", float("nan")) for b in x]
+        if not any(np.isnan(low)):
+            fig.add_trace(
+                go.Scatter(
+                    x=x + x[::-1],
+                    y=high + low[::-1],
+                    fill="toself",
+                    fillcolor=colour,
+                    opacity=0.15,
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=method,
+                )
+            )
+        fig.add_trace(
+            go.Scatter(x=x, y=mean, name=method, mode="lines+markers", line={"color": colour}, legendgroup=method)
+        )
+    fig.update_layout(
+        title=title,
+        height=420,
+        xaxis={
+            "title": "labelled pixels per class (log scale)",
+            "type": "log",
+            "tickvals": sorted({b for c in curves.values() for b in c}),
+        },
+        yaxis_title=f"test {metric}, mean and 95 % CI over seeds",
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig

@@ -49,6 +49,9 @@ class TrainConfig:
     min_gain: float = 0.0  # a gain counts only above this many score points (0-100 scale; train.loop.LoopConfig)
     select_on: str = "kappa"  # validation score: "oa" | "aa" | "kappa" (kappa: robust to a dominant class)
     class_balanced: bool = False  # sample batches with inverse-frequency weights
+    fixed_length: bool = False  # run every epoch and keep the last weights (no early stopping, no selection)
+    min_steps: int = 0  # at least this many optimiser steps: epochs are added on small training sets
+    val_points: int = 0  # with fixed_length: score validation at about this many epochs (the last always); 0: every
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -63,6 +66,8 @@ class TrainConfig:
             self.warmup_epochs >= 0, ConfigError, f"TrainConfig.warmup_epochs must be >= 0, found {self.warmup_epochs}"
         )
         expect(self.min_gain >= 0, ConfigError, f"TrainConfig.min_gain must be >= 0, found {self.min_gain}")
+        expect(self.min_steps >= 0, ConfigError, f"TrainConfig.min_steps must be >= 0, found {self.min_steps}")
+        expect(self.val_points >= 0, ConfigError, f"TrainConfig.val_points must be >= 0, found {self.val_points}")
         expect(self.grad_clip > 0, ConfigError, f"TrainConfig.grad_clip must be > 0, found {self.grad_clip}")
         expect(
             self.select_on in SELECTION_METRICS,
@@ -99,7 +104,8 @@ def train_classifier(
     progress: bool = True,
     device: str | torch.device | None = None,
 ) -> TrainResult:
-    """Train with early stopping on the validation score; returns the best-validation model.
+    """Train with early stopping on the validation score; returns the best-validation model
+    (`cfg.fixed_length`: every epoch, the last weights; validation is then only recorded).
 
     With `checkpoint_path`, a checkpoint of the same config and data found there is resumed
     exactly (weights, optimiser, best state, RNG), so an interrupted run ends as an uninterrupted
@@ -127,7 +133,11 @@ def train_classifier(
     generator = torch.Generator().manual_seed(cfg.seed)
     optimizer = adamw(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
-    total_steps, warmup_steps = cfg.epochs * steps_per_epoch, max(1, cfg.warmup_epochs * steps_per_epoch)
+    epochs = epochs_to_run(len(train_set), cfg)
+    # the schedule and BDGF's KL warm-up (progress) are laid out over the epochs actually run
+    total_steps = epochs * steps_per_epoch
+    warmup_steps = max(1, cfg.warmup_epochs * steps_per_epoch * epochs // cfg.epochs)  # scaled with the epochs
+    every = max(1, epochs // cfg.val_points) if cfg.val_points else 1  # epochs between validation scores
     record = {
         "train": asdict(cfg),
         "model": getattr(model, "config_dict", lambda: {})(),
@@ -159,24 +169,33 @@ def train_classifier(
             )
             share = rows.shape[0] / index.shape[0]  # this rank's part of the global batch
             losses.append(float(ddp.all_reduce_sum(loss.float() * share)))
+        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
+        if cfg.fixed_length and cfg.val_points and (epoch + 1) % every != 0 and epoch + 1 != epochs:
+            return row | {f"val_{SHORT_NAMES[k]}": math.nan for k in METRICS}  # not scored: selects nothing
         val = score(model, val_set, n_classes)
-        return {
-            "epoch": epoch + 1,
-            "train_loss": float(np.mean(losses)),
-            **{f"val_{SHORT_NAMES[k]}": val[k] for k in METRICS},
-        }
+        return row | {f"val_{SHORT_NAMES[k]}": val[k] for k in METRICS}
 
     state = run_epochs(
         train_epoch,
         Parts(model, optimizer, generator),
-        LoopConfig(cfg.epochs, f"val_{cfg.select_on}", cfg.patience, "train", min_gain=cfg.min_gain),
+        LoopConfig(epochs, desc="train")
+        if cfg.fixed_length
+        else LoopConfig(epochs, f"val_{cfg.select_on}", cfg.patience, "train", min_gain=cfg.min_gain),
         checkpoint_path,
         record,
         progress=progress,
         postfix=lambda row: {"loss": f"{row['train_loss']:.3f}", "val_oa": f"{row['val_oa']:.1f}"},
     )
     model.eval()
-    return TrainResult(model, state.history, state.best_epoch, state.seconds)
+    best_epoch = len(state.history) if cfg.fixed_length else state.best_epoch
+    return TrainResult(model, state.history, best_epoch, state.seconds)
+
+
+def epochs_to_run(n_train: int, cfg: TrainConfig) -> int:
+    """`cfg.epochs`, raised so that the run takes at least `cfg.min_steps` optimiser steps on
+    `n_train` pixels (a label budget of 5 per class is one batch an epoch)."""
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    return max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch))
 
 
 def classifier_step(

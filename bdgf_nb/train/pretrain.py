@@ -1,11 +1,12 @@
 """Pretraining loop of the masked multimodal DDPM (docs/METHOD.md §1).
 
-One epoch is `ddpm_step` over shuffled batches (AdamW, gradient clipping), with an optional EMA
-of the weights and adaptive modality masking fed by the per-modality losses, then the balance
-measure; the shared skeleton (loop.py) adds the progress bar and an atomic checkpoint at the end
-of every epoch. Every random draw (data order, masks, timesteps, noise) comes from one
-seeded `torch.Generator` saved in the checkpoint, so an interrupted run resumed from its last
-checkpoint ends with exactly the weights of an uninterrupted run.
+One epoch is `ddpm_step` over shuffled batches (AdamW, gradient clipping, a constant rate or
+warm-up + cosine decay), with an optional EMA of the weights and adaptive modality masking fed
+by the per-modality losses, then the balance measure; the shared skeleton (loop.py) adds the
+progress bar and an atomic checkpoint at the end of every epoch. Every random draw (data order,
+masks, timesteps, noise) comes from one seeded `torch.Generator` saved in the checkpoint, so an
+interrupted run resumed from its last checkpoint ends with exactly the weights of an
+uninterrupted run.
 
 A fixed held-out slice of the patches (`balance_samples`, drawn with the seed) is never trained
 on; the balance measure (balance.py) runs on it with fixed noise and timesteps.
@@ -39,7 +40,7 @@ from bdgf_nb.device import adamw, autocast, pick_device
 from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.memory import check_memory, training_bytes
 from bdgf_nb.train import distributed as ddp
-from bdgf_nb.train.loop import LoopConfig, Parts, optimizer_step, run_epochs
+from bdgf_nb.train.loop import LoopConfig, Parts, lr_at, optimizer_step, run_epochs
 
 
 @dataclass
@@ -52,6 +53,8 @@ class PretrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float = 0.0  # 0 = off; else EMA of the weights per step, returned and checkpointed
+    lr_schedule: str = "constant"  # "constant" | "cosine": linear warm-up, then cosine decay (train.loop.lr_at)
+    warmup_fraction: float = 0.05  # share of all steps warmed up over, with lr_schedule="cosine"
     seed: int = 0
     balance_samples: int = 256  # held-out patches for the balance measure (at most N // 5)
     log_every: int = 1  # epochs between balance measurements (the last epoch always measured)
@@ -68,6 +71,16 @@ class PretrainConfig:
         expect(self.weight_decay >= 0, ConfigError, f"weight_decay must be >= 0, found {self.weight_decay}")
         expect(self.grad_clip > 0, ConfigError, f"grad_clip must be > 0, found {self.grad_clip}")
         expect(0.0 <= self.ema_decay < 1.0, ConfigError, f"ema_decay must be in [0, 1), found {self.ema_decay}")
+        expect(
+            self.lr_schedule in ("constant", "cosine"),
+            ConfigError,
+            f"lr_schedule must be one of ['constant', 'cosine'], found {self.lr_schedule!r}",
+        )
+        expect(
+            0.0 <= self.warmup_fraction < 1.0,
+            ConfigError,
+            f"warmup_fraction must be in [0, 1), found {self.warmup_fraction}",
+        )
         expect(self.balance_samples >= 1, ConfigError, f"balance_samples must be >= 1, found {self.balance_samples}")
         expect(self.log_every >= 1, ConfigError, f"log_every must be >= 1, found {self.log_every}")
         self.feature_timesteps = tuple(int(t) for t in self.feature_timesteps)
@@ -188,6 +201,8 @@ def pretrain(
     eval_batch = EvalBatch(drawn.x0.to(dev), drawn.t.to(dev), drawn.noise.to(dev))
     steps = steps_per_epoch(x0.shape[0], cfg)
     masker = ModalityMasker(cfg.masking, len(names), cfg.epochs * steps)
+    total_steps = cfg.epochs * steps
+    warmup_steps = max(1, round(cfg.warmup_fraction * total_steps))
     record = {"pretrain": asdict(cfg), "channel_groups": dict(channel_groups), "data": _data_fingerprint(x0)}
     net, part = ddp.wrap(diffusion), ddp.shard()
 
@@ -196,8 +211,11 @@ def pretrain(
         sums, counts, total_loss = torch.zeros(len(names), dtype=torch.float64), torch.zeros(len(names)), 0.0
         hidden_sums, hidden_seen = torch.zeros(len(names), dtype=torch.float64), torch.zeros(len(names))
         prob_sums = [0.0] * len(names)  # mean over the epoch's steps of p_mask(m)
-        for index in torch.randperm(train_x.shape[0], generator=generator).split(cfg.batch_size):
+        for i, index in enumerate(torch.randperm(train_x.shape[0], generator=generator).split(cfg.batch_size)):
             b = index.shape[0]
+            if cfg.lr_schedule == "cosine":  # a function of the step alone, so a resumed run follows it exactly
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(epoch * steps + i, total_steps, warmup_steps, cfg.lr)
             prob_sums = [a + p for a, p in zip(prob_sums, masker.probabilities, strict=True)]
             # Random tensors of the whole (global) batch, then this rank's rows of each.
             mask = masker.sample(b, generator)
