@@ -198,3 +198,51 @@ def test_replay_of_a_pretraining_history_reproduces_its_recorded_masking(signal)
     np.testing.assert_allclose(path.reshape(5, 4, 2).mean(axis=1), recorded, atol=1e-12)
     assert np.ptp(recorded) > 0  # the rule moved: the check is not of a constant
     assert explore.png(explore.masking_figure(cfg.masking, [0.5, 0.4], list(groups), history=history))[:4] == b"\x89PNG"
+
+
+def test_one_pixel_per_class_and_shuffled_guides():
+    labels = np.array([3, 1, 1, 2, 3, 3, 2])
+    picked = explore.one_per_class(labels, seed=0)
+    assert labels[picked].tolist() == [1, 2, 3]
+    assert picked.tolist() == explore.one_per_class(labels, seed=0).tolist()
+    guides = [torch.arange(3.0).view(3, 1, 1, 1)]
+    assert explore.shuffled_guides(guides)[0].flatten().tolist() == [2.0, 0.0, 1.0]  # pixel i reads pixel i - 1's
+    with pytest.raises(DataError, match="at least 2 pixels"):
+        explore.shuffled_guides([torch.zeros(1, 1, 1, 1)])
+
+
+def test_weighted_ensemble_and_its_grid():
+    """Two branches right on different halves: each alone scores 50 %, their mean 100 % where the
+    right one is more confident; the grid's corners are the branches alone."""
+    p = np.zeros((3, 4, 2))
+    p[0] = [[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]]  # right (confidently) on pixels 0-1 only
+    p[1] = [[0.4, 0.6], [0.4, 0.6], [0.1, 0.9], [0.1, 0.9]]  # right (confidently) on pixels 2-3 only
+    p[2] = 0.5
+    labels = np.array([0, 0, 1, 1])
+    assert explore.weighted_accuracy(p, labels, [1, 0, 0]) == 50.0
+    assert explore.weighted_accuracy(p, labels, [1, 1, 0]) == 100.0
+    grid = explore.weight_grid(p, labels, steps=4)
+    assert grid.weights.shape == (15, 3) and np.allclose(grid.weights.sum(1), 1.0)
+    assert grid.best[1] == 100.0
+    np.testing.assert_allclose(explore.simplex_xy(np.eye(3)), [[0, 0], [1, 0], [0.5, np.sqrt(3) / 2]], atol=1e-12)
+    fig = explore.ensemble_figure(grid, ["cnn", "mamba", "transformer"], {"mean": [1 / 3] * 3})
+    assert explore.png(fig)[:4] == b"\x89PNG"
+    with pytest.raises(DataError, match="not all 0"):
+        explore.weighted_accuracy(p, labels, [0, 0, 0])
+
+
+def test_feature_pca_colours_what_the_features_separate():
+    """Two regions with different feature vectors get different colours; the explained shares
+    are a distribution's head."""
+    rng = np.random.default_rng(0)
+    maps = rng.normal(scale=0.01, size=(6, 8, 8))
+    maps[:, :, 4:] += np.arange(6)[:, None, None]  # the right half differs along one direction
+    pca = explore.feature_pca(maps)
+    assert pca.rgb.shape == (8, 8, 3) and 0.0 <= pca.rgb.min() and pca.rgb.max() <= 1.0
+    assert pca.explained[0] > 0.99 and pca.explained.sum() <= 1.0 + 1e-9
+    assert abs(pca.rgb[:, :4, 0].mean() - pca.rgb[:, 4:, 0].mean()) > 0.9
+    image = rng.normal(size=(5, 8, 8)).astype(np.float32)
+    fig = explore.feature_pca_figure({"t = 5": [maps], "mean over t": [maps]}, image, {"hsi": 4, "lidar": 1})
+    assert explore.png(fig)[:4] == b"\x89PNG"
+    with pytest.raises(ConfigError, match="level must be in"):
+        explore.feature_pca_figure({"t = 5": [maps]}, image, {"hsi": 4, "lidar": 1}, level=1)

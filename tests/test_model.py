@@ -101,7 +101,7 @@ def test_mutual_switch_changes_only_the_loss_terms() -> None:
     assert parts["kl"] > 0  # still logged, not trained on
     assert out.projections == [] and len(on(x, guides).projections) == 3
     on_loss, on_parts = on.loss(on(x, guides), y)
-    assert on_loss.item() == pytest.approx(on_parts["ce"] + on_parts["kl"] + 0.1 * on_parts["cos"], rel=1e-5)
+    assert on_loss.item() == pytest.approx(on_parts["ce"] + on_parts["kl"] + 0.1 * on_parts["feature"], rel=1e-5)
 
 
 def test_loss_warms_the_kl_weight_up_with_progress() -> None:
@@ -110,7 +110,7 @@ def test_loss_warms_the_kl_weight_up_with_progress() -> None:
     y = torch.tensor([0, 1, 3])
     out = model(x, guides)
     start, parts = model.loss(out, y, progress=0.0)
-    assert start.item() == pytest.approx(parts["ce"] + 0.1 * parts["cos"], rel=1e-5) and parts["kl"] > 0
+    assert start.item() == pytest.approx(parts["ce"] + 0.1 * parts["feature"], rel=1e-5) and parts["kl"] > 0
     half, _ = model.loss(out, y, progress=0.25)
     assert half.item() == pytest.approx(start.item() + 0.5 * parts["kl"], rel=1e-5)
     assert model.loss(out, y)[0].item() == pytest.approx(

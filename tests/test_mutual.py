@@ -14,7 +14,7 @@ from bdgf_nb.model.ensemble import entropy
 from bdgf_nb.model.mutual import (
     MutualConfig,
     entropy_gap,
-    feature_disagreement,
+    feature_correlation_loss,
     kl_weight,
     mutual_kl,
     mutual_learning_loss,
@@ -45,7 +45,7 @@ def test_single_branch_loss_is_cross_entropy() -> None:
     (z,), y = logits(1), torch.tensor([0, 1, 2, 3, 0, 1])
     loss, parts = mutual_learning_loss([z], [torch.randn(6, 8)], y, MutualConfig(entropy_matching=True))
     torch.testing.assert_close(loss, F.cross_entropy(z, y))
-    assert parts["kl"] == 0.0 and parts["cos"] == 0.0 and parts["entropy"] == 0.0
+    assert parts["kl"] == 0.0 and parts["feature"] == 0.0 and parts["entropy"] == 0.0
 
 
 def test_kl_is_zero_when_branches_agree_and_positive_otherwise() -> None:
@@ -81,12 +81,12 @@ def test_feature_term_limits() -> None:
     """Per pair: 0 for features that co-vary, 2 for anti-correlated ones, 1 for a constant;
     invariant to shifting and scaling a branch; summed (not averaged) over the pairs."""
     f = torch.randn(50, 8, generator=torch.Generator().manual_seed(0))
-    assert float(feature_disagreement([f, f.clone(), 3 * f + 2])) == pytest.approx(0.0, abs=1e-4)
-    assert float(feature_disagreement([f, -f])) == pytest.approx(2.0, abs=1e-4)
+    assert float(feature_correlation_loss([f, f.clone(), 3 * f + 2])) == pytest.approx(0.0, abs=1e-4)
+    assert float(feature_correlation_loss([f, -f])) == pytest.approx(2.0, abs=1e-4)
     constant = torch.ones(50, 8) * torch.randn(8)
-    assert float(feature_disagreement([f, constant])) == pytest.approx(1.0)  # a shared vector agrees with nothing
-    assert float(feature_disagreement([constant, constant.clone()])) == pytest.approx(1.0)
-    assert float(feature_disagreement([f, -f, f])) == pytest.approx(2.0 + 0.0 + 2.0, abs=1e-4)
+    assert float(feature_correlation_loss([f, constant])) == pytest.approx(1.0)  # a shared vector agrees with nothing
+    assert float(feature_correlation_loss([constant, constant.clone()])) == pytest.approx(1.0)
+    assert float(feature_correlation_loss([f, -f, f])) == pytest.approx(2.0 + 0.0 + 2.0, abs=1e-4)
 
 
 def heads(K: int = 3, d: int = 32, e: int = 16) -> list[torch.nn.Module]:
@@ -124,9 +124,9 @@ def test_alignment_cannot_be_satisfied_by_features_independent_across_branches()
     reducible when the branch features do share information."""
     collapsed = optimise_alignment(old_cosine_term, shared=0.0)
     assert collapsed[0] > 0.8 and collapsed[-1] < 0.05  # the failure the new term must not have
-    independent = optimise_alignment(feature_disagreement, shared=0.0)
+    independent = optimise_alignment(feature_correlation_loss, shared=0.0)
     assert min(v / 3 for v in independent[-50:]) > 0.85, independent[-50:]  # 3 pairs, each ~1
-    shared = optimise_alignment(feature_disagreement, shared=2.0)
+    shared = optimise_alignment(feature_correlation_loss, shared=2.0)
     assert max(v / 3 for v in shared[-50:]) < 0.4, shared[-50:]  # ~0.2 per pair
 
 
@@ -163,7 +163,7 @@ def test_full_loss_matches_the_formula() -> None:
     assert parts["loss"] == pytest.approx(expected.item(), rel=1e-5)
     assert parts["ce"] == pytest.approx(ce.item(), rel=1e-5)
     assert parts["ce_mamba"] == pytest.approx(F.cross_entropy(zs[1], y).item(), rel=1e-5)
-    assert set(parts) == {"ce_cnn", "ce_mamba", "ce_transformer", "ce", "kl", "cos", "entropy", "loss", "kl_weight"}
+    assert set(parts) == {"ce_cnn", "ce_mamba", "ce_transformer", "ce", "kl", "feature", "entropy", "loss", "kl_weight"}
 
 
 def test_entropy_gap_zero_for_equal_confidence() -> None:

@@ -40,7 +40,7 @@ def test_no_code_cell_holds_more_than_a_few_statements_of_logic(path: Path) -> N
         i: n
         for i, c in enumerate(cells)
         if c["cell_type"] == "code"
-        and "parameters" not in c["metadata"].get("tags", [])
+        and "parameters" not in c["metadata"].get("tags", [])  # declarations, checked against RunParameters below
         and (n := logic_statements("".join(c["source"]))) > MAX_STATEMENTS
     }
     assert not heavy, (

@@ -187,3 +187,62 @@ def test_features_are_extracted_at_the_scene_patch_the_ddpm_was_trained_on(tiny,
         seen.clear()
         steps.extract_diffusion_features(ctx, dataclasses.replace(tiny, patch=patch), ddpm, progress=False)
         assert (seen["cfg"].tile, seen["cfg"].overlap) == (patch, overlap)
+
+
+def test_exercise_parameters_reach_the_configs_and_name_their_own_checkpoints(tmp_path):
+    """The chapters' exercise knobs (masking signal, width, KL weight, entropy matching) are run
+    parameters: they set the preset's configs and, away from the preset's values, the file names,
+    so an exercise never reloads (or clashes with) the default run's checkpoints."""
+    from bdgf_nb.pipeline.parameters import RunParameters
+
+    default = RunParameters(out_dir=str(tmp_path)).context()
+    params = RunParameters(
+        out_dir=str(tmp_path), masking_signal="reliance", width=48, lambda_kl=0.0, entropy_matching=True
+    )
+    ctx = params.context()
+    assert ctx.preset.pretrain.masking.signal == "reliance" and ctx.preset.model.width == 48
+    assert ctx.preset.model.mutual_config.lambda_kl == 0.0 and ctx.preset.model.mutual_config.entropy_matching
+    assert default.preset.model.width == 32 and default.preset.pretrain.masking.signal == "feature"
+    source = DDPMSource("adaptive", 0)
+    assert ctx.ddpm_checkpoint("s", source).name == "ddpm_s_adaptive_signal-reliance_quick_seed0.pt"
+    assert default.ddpm_checkpoint("s", source).name == "ddpm_s_adaptive_quick_seed0.pt"
+    assert ctx.ddpm_checkpoint("s", DDPMSource("none", 0)).name == "ddpm_s_none_quick_seed0.pt"  # no signal to follow
+    assert (
+        ctx.classifier_checkpoint("s", "bdgf", source, 0).name
+        == "clf_s_bdgf_ddpm-adaptive_w48_kl0_entropy_quick_seed0.pt"
+    )
+    with pytest.raises(ConfigError, match="masking_signal"):
+        RunParameters(masking_signal="entropy")
+    with pytest.raises(ConfigError, match="lambda_kl"):
+        RunParameters(lambda_kl=-1.0)
+    with pytest.raises(ConfigError, match="width"):
+        RunParameters(width=30).context()  # not divisible by the attention heads
+
+
+def test_features_per_timestep_average_to_the_runs_features(tmp_path):
+    """The per-timestep maps of chapter 01's feature view are the very maps BDGF's features
+    average (same tiles, same noise draws): their mean is the run's feature map."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
+    from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
+    from bdgf_nb.pipeline import steps
+
+    torch.manual_seed(0)
+    groups = {"hsi": 4, "lidar": 1}
+    diffusion = GaussianDiffusion(
+        DenoiserUNet(UNetConfig(in_channels=5, base_width=8, num_res_blocks=1, modality_channels=(4, 1))),
+        DiffusionConfig(T=1000),
+        groups,
+    ).eval()
+    image = np.random.default_rng(0).normal(size=(5, 16, 16)).astype(np.float32)
+    prepared = SimpleNamespace(scene=SimpleNamespace(name="toy"), image=image, patch=11)
+    ddpm = SimpleNamespace(diffusion=diffusion, source=DDPMSource("adaptive", 0))
+    ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
+    per_t = steps.features_per_timestep(ctx, prepared, ddpm, progress=False)
+    mean = steps.extract_diffusion_features(ctx, prepared, ddpm, progress=False).maps
+    assert sorted(per_t) == [5, 50, 200] and len(per_t[5]) == len(mean)
+    for k, level in enumerate(mean):
+        np.testing.assert_allclose(np.mean([per_t[t][k] for t in per_t], axis=0), level, atol=1e-5)

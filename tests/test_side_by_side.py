@@ -38,11 +38,12 @@ def write_notebooks(folder: Path, works: dict[str, str]) -> None:
 def test_notebooks_wait_for_what_they_read_and_the_longest_chain_starts_first(tmp_path: Path) -> None:
     paths = notebook_paths(NOTEBOOK_DIR)
     tasks = {t.key[:2]: t for t in notebook_tasks(paths, tmp_path, {p.name: {} for p in paths})}
-    assert tasks["04"].after == (tasks["03"].key,) and set(tasks["05"].after) == {
+    assert tasks["04"].after == (tasks["01"].key, tasks["03"].key) and set(tasks["05"].after) == {
         tasks[n].key for n in ("00", "01", "02", "03", "04")
     }
     assert all(tasks[n].after == () for n in ("00", "01", "02", "03"))
-    assert max(tasks.values(), key=lambda t: t.cost) is tasks["03"]  # 03 -> 04 -> 05 is the longest chain
+    first_two = sorted(tasks.values(), key=lambda t: -t.cost)[:2]  # 01 and 03 start together: 04 waits for both
+    assert {t.key[:2] for t in first_two} == {"01", "03"}
     chosen = [p for p in paths if p.name[:2] in ("02", "04", "05")]  # 03 not chosen: 04 needs nothing
     tasks = {t.key[:2]: t for t in notebook_tasks(chosen, tmp_path, {p.name: {} for p in chosen})}
     assert tasks["04"].after == () and set(tasks["05"].after) == {tasks["02"].key, tasks["04"].key}

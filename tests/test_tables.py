@@ -197,3 +197,10 @@ def test_masking_ideas_pair_ddpm_draws_not_model_seeds():
     assert ideas.loc["guidance vs none"]["seeds"] == 4  # the same DDPM on both sides: model seeds stay the unit
     one = idea_effects([r for r in rows if r["ddpm_seed"] == 0]).loc["adaptive masking vs no masking"]
     assert one["verdict (OA)"] == "1 draw" and one["ΔOA [95 % CI]"] == "+1.00 (1 DDPM draw)"
+
+
+def test_rounded_reaches_every_float_for_display():
+    from bdgf_nb.presentation.tables import rounded
+
+    shown = rounded({"oa": 98.817568, "per": [1.23456, (2.0001, "x")], "n": 3, "best": "cnn"})
+    assert shown == {"oa": 98.82, "per": [1.23, (2.0, "x")], "n": 3, "best": "cnn"}

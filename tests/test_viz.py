@@ -69,8 +69,8 @@ def test_label_maps_carry_a_legend_of_class_names_in_the_map_colours():
     labels = np.array([[0, 1], [2, 3]])
     fig = viz.label_maps({"ground truth": labels, "BDGF": labels}, names)
     legend = [t for t in fig.data if t.type == "scatter" and t.showlegend]
-    assert [t.name for t in legend] == names
-    assert [t.marker.color for t in legend] == viz.class_colours(names)
+    assert [t.name for t in legend] == [*names, "unlabelled"]
+    assert [t.marker.color for t in legend] == [*viz.class_colours(names), "#000000"]
     scale = fig.data[0].colorscale  # class k's band of the discrete colourscale has its legend colour
     for k, colour in enumerate(viz.class_colours(names), start=1):
         assert scale[2 * k][1] == colour
@@ -94,7 +94,7 @@ def test_scene_overview_colour_bar_names_the_unit():
     fig = viz.scene_overview(scene({"units": {"lidar": "DN 0-255"}}))
     assert [t for t in fig.data if t.type == "heatmap"][0].colorbar.title.text == "lidar (DN 0-255)"
     assert viz.unit_of("sar_vv") == "no unit recorded"
-    assert [t.name for t in fig.data if t.type == "scatter"] == ["trees", "water", "road"]
+    assert [t.name for t in fig.data if t.type == "scatter"] == ["trees", "water", "road", "unlabelled"]
 
 
 def axis_titles(fig):
@@ -125,6 +125,12 @@ def test_curves_have_axis_titles_everywhere():
     ]
     titles = axis_titles(viz.pretraining_curves({"adaptive": pre}, ["hsi", "lidar"]))
     assert all(titles.values()) and len(titles) == 8 and titles["yaxis"] == "epsilon MSE"
+    fig = viz.pretraining_curves({"adaptive": pre}, ["hsi", "lidar"])
+    assert fig.layout.annotations[0].text == "training loss (visible modality)"  # no evaluation recorded
+    evaluated = [{**h, "eval_loss_hsi": 0.5, "eval_loss_lidar": 0.6} for h in pre]
+    fig = viz.pretraining_curves({"adaptive": evaluated}, ["hsi", "lidar"])
+    assert fig.layout.annotations[0].text == "evaluation loss (held-out batch)"  # what chapter 01 reads
+    assert fig.data[0].y == (0.5, 0.5)
 
 
 @pytest.mark.parametrize("errors", [None, [0.4, 0.3, np.nan]])
@@ -198,3 +204,22 @@ def test_pipeline_svg_is_the_rendering_of_the_dot_source():
     assert svg_texts(rendered) == svg_texts((DIAGRAMS / "pipeline.svg").read_text()), (
         "re-render: see the header of pipeline.dot"
     )
+
+
+def test_label_legends_name_the_unlabelled_and_turf_is_no_grass_green():
+    names = ["grass", "trees", "synthetic turf", "water"]
+    fig = viz.label_maps({"ground truth": np.array([[0, 1], [2, 3]])}, names)
+    legend = [t.name for t in fig.data if t.showlegend]
+    assert legend == [*names, "unlabelled"] and fig.data[-1].marker.color == "#000000"
+    colours = dict(zip(names, viz.class_colours(names), strict=True))
+    grass_family = next(shades for keys, shades in viz.SEMANTIC_FAMILIES if "grass" in keys)
+    assert colours["synthetic turf"] not in grass_family  # not a shade of the grass greens
+    assert viz.class_colours(["healthy grass", "artificial turf"])[1] == "#35978f"
+
+
+def test_every_figure_is_titled_and_every_colour_bar_named():
+    rows = [{"method": "a", "overall_accuracy": 90.0}, {"method": "b", "overall_accuracy": 80.0}]
+    assert viz.metric_bars(rows, x="method", colour="method").layout.title.text == "overall accuracy by method"
+    assert viz.metric_bars(rows, x="method", colour="method", title="t").layout.title.text == "t"
+    fig = viz.pairwise_heatmap([[1.0, 0.5], [0.5, 1.0]], ["a", "b"], "linear CKA between branches (1 = same)")
+    assert fig.data[0].colorbar.title.text == "linear CKA between branches"

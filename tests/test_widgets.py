@@ -84,6 +84,21 @@ def test_panel_builds_headless_and_sliders_update_the_display(diffusion):
     assert set(panel.sliders) == {"hsi", "lidar", "t", "patch"}
 
 
+def test_mask_panel_selects_among_named_ddpms(diffusion):
+    """One patch, mask and noise; the selector swaps the DDPM that reconstructs it."""
+    torch.manual_seed(1)
+    other = GaussianDiffusion(
+        DenoiserUNet(UNetConfig(in_channels=9, base_width=8, num_res_blocks=1, modality_channels=(8, 1))),
+        DiffusionConfig(T=1000),
+        GROUPS,
+    )
+    panel = build_mask_panel({"none": other, "adaptive": diffusion}, np.stack([patch(0)]), GROUPS)
+    assert panel.sliders["ddpm"].value == "adaptive" and panel.text.value.startswith("DDPM: adaptive masking")
+    shown = panel.image.value
+    panel.sliders["ddpm"].value = "none"
+    assert panel.text.value.startswith("DDPM: none masking") and panel.image.value != shown
+
+
 def test_mask_panel_explains_partial_ratios_and_shows_the_noise_level(diffusion):
     panel = build_mask_panel(diffusion, np.stack([patch(0)]), GROUPS)
     assert "never occur in training" in panel.text.value and "partial mask ratio" not in panel.text.value
@@ -143,8 +158,63 @@ def test_scan_panel_compares_guided_and_unguided():
         {"guided": (guided, [torch.randn(3, 4, 5, 5) for _ in range(2)]), "unguided": (unguided, [])}, x, groups
     )
     assert panel.text.value.startswith("guided: mean delta") and "unguided: mean delta" in panel.text.value
+    assert panel.sliders["layer"].value == 1  # the last layer: every guidance module before it has acted
     shown = panel.text.value
     panel.sliders["pixel"].value = 2
     assert panel.text.value != shown
-    panel.sliders["layer"].value = 1
+    panel.sliders["layer"].value = 0
     assert set(panel.sliders) == {"pixel", "layer"}
+
+
+def test_scan_panel_compares_one_guided_branch_with_real_and_shuffled_guides():
+    """The same trained branch, its own guides against another pixel's: on the last layer they
+    differ (guidance acts), on the first they cannot (no guidance runs before it)."""
+    from bdgf_nb.presentation.explore import shuffled_guides
+
+    torch.manual_seed(0)
+    groups = {"hsi": 12, "lidar": 1}
+    branch = MambaBranch(groups, 4, BDGFConfig(width=8, stages=2), guide_channels=[4, 4])
+    x, guides = torch.randn(3, 13, 5, 5), [torch.randn(3, 4, 5, 5) for _ in range(2)]
+    panel = build_scan_panel(
+        {"real guides": (branch, guides), "shuffled guides": (branch, shuffled_guides(guides))},
+        x,
+        groups,
+        pixel_names=["grass", "road", "water"],
+    )
+    assert panel.text.value.startswith("pixel 0: class grass")
+    assert "shuffled guides against real guides: max |Δdelta|" in panel.text.value
+    real, shuffled = panel.traces["real guides"], panel.traces["shuffled guides"]
+    assert not np.allclose(real[1].delta, shuffled[1].delta)  # the last layer reads the gated sequence
+    np.testing.assert_array_equal(real[0].delta, shuffled[0].delta)  # the first runs before any guidance
+    panel.sliders["layer"].value = 0
+    assert "max |Δdelta| 0.00e+00" in panel.text.value
+
+
+def test_ensemble_panel_scores_the_slider_weights_beside_mean_fitted_and_the_test_bound():
+    from bdgf_nb.presentation.widgets import build_ensemble_panel
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=(3, 50))
+    labels = rng.integers(0, 4, 50)
+    panel = build_ensemble_panel(probs, labels, ["cnn", "mamba", "transformer"], fitted=[0.5, 0.3, 0.2], steps=5)
+    text = panel.text.value
+    assert "sliders: weights cnn 0.33, mamba 0.33, transformer 0.33" in text and "mean rule:" in text
+    assert "fitted on validation (0.50, 0.30, 0.20)" in text and "no rule may use" in text
+    assert panel.image.value[:4] == b"\x89PNG"
+    panel.sliders["mamba"].value = 0.0
+    panel.sliders["transformer"].value = 0.0
+    assert "cnn 1.00, mamba 0.00, transformer 0.00" in panel.text.value
+    panel.sliders["cnn"].value = 0.0
+    assert "every weight is 0" in panel.text.value
+
+
+def test_feature_panel_redraws_per_decoder_level():
+    from bdgf_nb.presentation.widgets import build_feature_panel
+
+    rng = np.random.default_rng(0)
+    maps = [rng.normal(size=(4, 8, 8)), rng.normal(size=(8, 8, 8))]
+    panel = build_feature_panel({"t = 5": maps, "mean over t": maps}, rng.normal(size=(9, 8, 8)), GROUPS)
+    first = panel.image.value
+    assert first[:4] == b"\x89PNG" and "level 0 (0 = finest): 4 channels" in panel.text.value
+    panel.sliders["level"].value = 1
+    assert panel.image.value != first and "8 channels" in panel.text.value

@@ -177,7 +177,8 @@ def schedule_comparison(cfg: RunConfig, params: RunParameters) -> dict[str, Any]
 # What a notebook reads that another one writes, by number: 04 draws the whole-scene maps 03
 # stored (it would predict them again without them), 05 reads every other notebook's records.
 # Side by side (`--jobs` > 1) a notebook starts only after those it needs, among the chosen ones.
-NOTEBOOK_NEEDS: dict[str, tuple[str, ...]] = {"04": ("03",), "05": ("00", "01", "02", "03", "04")}
+# 04 reads 03's rows and 01's probes (both recorded before it starts; 01 ends long before 03 on 2 cores).
+NOTEBOOK_NEEDS: dict[str, tuple[str, ...]] = {"04": ("01", "03"), "05": ("00", "01", "02", "03", "04")}
 # Wall seconds of each quick notebook after the scheduler (fresh clone, 2026-12-03), only to start
 # the longest chain first: 03 then 04 on one core while 01, 02 and 00 run on the other.
 NOTEBOOK_SECONDS: dict[str, float] = {"00": 21.0, "01": 37.0, "02": 34.0, "03": 33.0, "04": 48.0, "05": 8.0}
@@ -321,6 +322,10 @@ def run_dataset(cfg: RunConfig) -> Path:
         "class_balanced": params.class_balanced,
         "select_on": params.select_on,
         "masking": params.masking,
+        "masking_signal": params.masking_signal,
+        "width": params.width,
+        "lambda_kl": params.lambda_kl,
+        "entropy_matching": params.entropy_matching,
         "labels_per_class": params.labels_per_class or None,  # a label budget; None: every training pixel
         "allow_unmeasurable": params.allow_unmeasurable,
         "split_block": params.split_block,

@@ -123,7 +123,7 @@ class BDGF(nn.Module):
             "transformer": lambda: TransformerBranch(self.in_channels, n_classes, cfg, self.guide_channels),
         }
         self.branches = nn.ModuleDict({name: builders[name]() for name in cfg.branches})
-        # Projection heads g_k for the feature-similarity term: only when that term can act.
+        # Projection heads g_k for the feature-correlation term: only when that term can act.
         m = cfg.mutual_config
         self.projections = nn.ModuleDict()
         if cfg.mutual and len(cfg.branches) > 1 and m.lambda_cos > 0:

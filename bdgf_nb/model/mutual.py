@@ -4,7 +4,7 @@ Glossary: K branches, b batch size, c classes, e projection width (proj_dim).
 
     L = sum_k CE(y, z_k)                                                     (supervision)
       + w_kl(progress) * sum_k 1/(K-1) sum_{j!=k} T^2 KL(p_j^T || p_k^T)      (Deep Mutual Learning)
-      + lambda_cos * sum_{j<k} (1 - mean_e corr_b(g_j(f_j)_e, g_k(f_k)_e))     (feature similarity)
+      + lambda_cos * sum_{j<k} (1 - mean_e corr_b(g_j(f_j)_e, g_k(f_k)_e))     (feature-correlation term)
       [+ lambda_entropy * sum_k mean_b |H(p_k) - mean_j H(p_j)|]              (entropy matching, optional)
 
 with p_k^T = softmax(z_k / T). In the KL term the peer p_j is the target and is detached, so
@@ -12,8 +12,11 @@ each branch is pulled towards its peers and never pushes them (DML's alternating
 one backward pass). T^2 keeps the KL gradient on the scale of the CE gradient (Hinton et al.'s
 distillation). With K = 1 every peer term vanishes and L is the plain cross-entropy.
 
+The feature-correlation term L_feat is one minus the mean correlation, so MINIMISING it RAISES
+the correlation of the branches' projections: it aligns them (it is not a decorrelation).
+
 Two guards against degenerate solutions:
-- The feature term is the correlation over the batch of each projection dimension in two
+- The feature-correlation term is the correlation over the batch of each projection dimension in two
   branches (the diagonal of Barlow Twins' cross-correlation). A constant projection has no
   correlation with anything, so heads with biases can no longer satisfy the term by emitting one
   shared vector (the raw cosine did: on independent random features three heads drove it from
@@ -47,7 +50,7 @@ class MutualConfig:
     lambda_kl: float = 1.0  # DML weight (src: Deep Mutual Learning uses 1)
     temperature: float = 1.0  # T of the softened peer distributions
     kl_warmup: float = 0.3  # fraction of training over which the KL weight ramps 0 -> lambda_kl (0 = full from step 1)
-    lambda_cos: float = 0.1  # feature-similarity weight (our choice, docs/METHOD.md §4)
+    lambda_cos: float = 0.1  # weight of the feature-correlation term (name kept from a cosine design; METHOD.md §4)
     proj_dim: int = 32  # width e of the projection heads g_k (built by the model)
     entropy_matching: bool = False  # add |H(p_k) - mean_j H(p_j)| ("aligning the probability entropy")
     lambda_entropy: float = 0.1  # weight of entropy matching when it is on
@@ -94,8 +97,9 @@ def standardise(u: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return (u - u.mean(dim=0, keepdim=True)) / torch.sqrt(u.var(dim=0, unbiased=False, keepdim=True) + eps)
 
 
-def feature_disagreement(projected: Sequence[torch.Tensor]) -> torch.Tensor:
-    """sum over pairs j<k of 1 - mean_e corr_b(u_j[:, e], u_k[:, e]); 0 for K = 1.
+def feature_correlation_loss(projected: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The feature-correlation term L_feat (docs/METHOD.md eq. (19)): sum over pairs j<k of
+    1 - mean_e corr_b(u_j[:, e], u_k[:, e]); 0 for K = 1. Lower = more correlated projections.
 
     corr_b = Pearson correlation over the batch of one projection dimension in the two branches
     (the diagonal of Barlow Twins' cross-correlation matrix): 1 - corr is in [0, 2] per pair,
@@ -126,8 +130,8 @@ def mutual_learning_loss(
     (sets the KL warm-up; 1.0 = fully warmed up).
 
     Returns (loss, parts): parts holds the loss, each branch's CE ("ce_<name>"), their sum ("ce"),
-    the unweighted "kl", "cos" and (when on) "entropy" terms and the KL weight used ("kl_weight"),
-    as floats for logging."""
+    the unweighted "kl", "feature" (the feature-correlation term) and (when on) "entropy" terms
+    and the KL weight used ("kl_weight"), as floats for logging."""
     K = len(logits)
     expect(K >= 1, DataError, "mutual_learning_loss needs >= 1 branch of logits, found 0")
     expect(
@@ -139,10 +143,10 @@ def mutual_learning_loss(
     expect(len(names) == K, DataError, f"expected {K} branch names, found {len(names)}")
     ce = [F.cross_entropy(z, y) for z in logits]
     kl, w_kl = mutual_kl(logits, cfg.temperature), kl_weight(cfg, progress)
-    cos = feature_disagreement(projected_features) if projected_features else kl.new_zeros(())
-    loss = torch.stack(ce).sum() + w_kl * kl + cfg.lambda_cos * cos
+    feature = feature_correlation_loss(projected_features) if projected_features else kl.new_zeros(())
+    loss = torch.stack(ce).sum() + w_kl * kl + cfg.lambda_cos * feature
     parts = {f"ce_{name}": c.item() for name, c in zip(names, ce, strict=True)}
-    parts.update(ce=sum(c.item() for c in ce), kl=kl.item(), cos=cos.item(), kl_weight=w_kl)
+    parts.update(ce=sum(c.item() for c in ce), kl=kl.item(), feature=feature.item(), kl_weight=w_kl)
     if cfg.entropy_matching:
         gap = entropy_gap(logits)
         loss = loss + cfg.lambda_entropy * gap

@@ -73,6 +73,10 @@ class RunContext:
         class_balanced: bool = False,
         select_on: str = "kappa",
         preset_name: str = "",
+        masking_signal: str = "feature",
+        width: int = 0,
+        lambda_kl: float = 1.0,
+        entropy_matching: bool = False,
         labels_per_class: int | None = None,
         split_block: int = 0,
         split_stripes: int = 0,
@@ -80,10 +84,24 @@ class RunContext:
         """The context a notebook builds from its papermill parameters. `catalog` "" or None:
         the repo's catalog. `class_balanced` / `select_on`: the classifiers' sampling and
         validation metric (train.classifier.TrainConfig), recorded in every checkpoint.
-        `preset_name` (e.g. "paper", sized for a GPU) overrides `quick` when given.
+        `preset_name` (e.g. "paper", sized for a GPU) overrides `quick` when given. The notebooks'
+        exercise knobs: `masking_signal` (the adaptive rule's signal), `width` (0: the preset's),
+        `lambda_kl` and `entropy_matching` (the mutual terms); a value other than the preset's
+        gets its own checkpoint names (`ddpm_checkpoint`, `classifier_checkpoint`).
         `labels_per_class`: a label budget (None or 0: every training pixel; pipeline.steps.training_pixels)."""
         settings = preset(preset_name or ("quick" if quick else "full"))
-        settings = replace(settings, train=replace(settings.train, class_balanced=class_balanced, select_on=select_on))
+        masking_cfg = replace(settings.pretrain.masking, signal=masking_signal)
+        model, mutual = settings.model, settings.model.mutual_config
+        settings = replace(
+            settings,
+            train=replace(settings.train, class_balanced=class_balanced, select_on=select_on),
+            pretrain=replace(settings.pretrain, masking=masking_cfg),
+            model=replace(
+                model,
+                width=width or model.width,
+                mutual_config=replace(mutual, lambda_kl=lambda_kl, entropy_matching=entropy_matching),
+            ),
+        )
         return cls(
             dataset,
             settings,
@@ -123,8 +141,32 @@ class RunContext:
         `bdgf-run` merges into summary.json (pipeline.records)."""
         record(self.out_dir, notebook, key, value)
 
+    def _defaults(self) -> Preset | None:
+        """The named preset this run's sizes start from (None for a preset of one's own)."""
+        try:
+            return preset(self.mode)
+        except ConfigError:
+            return None
+
     def ddpm_checkpoint(self, scene: str, source: DDPMSource) -> Path:
-        return self.out_dir / "artifacts" / f"ddpm_{scene}_{source.masking}_{self.mode}_seed{source.seed}.pt"
+        """The masking signal is named when it is not the preset's, for the modes it steers
+        (adaptive, and random_matched at the adaptive run's rate)."""
+        signal, base = self.preset.pretrain.masking.signal, self._defaults()
+        steered = source.masking in ("adaptive", "random_matched")
+        option = f"_signal-{signal}" if steered and base and signal != base.pretrain.masking.signal else ""
+        return self.out_dir / "artifacts" / f"ddpm_{scene}_{source.masking}{option}_{self.mode}_seed{source.seed}.pt"
+
+    def _model_options(self) -> str:
+        """The model choices that differ from the preset's, for checkpoint names: _w48, _kl0, _entropy."""
+        base, model = self._defaults(), self.preset.model
+        if base is None:
+            return ""
+        mutual, default = model.mutual_config, base.model.mutual_config
+        return (
+            (f"_w{model.width}" if model.width != base.model.width else "")
+            + (f"_kl{mutual.lambda_kl:g}" if mutual.lambda_kl != default.lambda_kl else "")
+            + ("_entropy" if mutual.entropy_matching != default.entropy_matching else "")
+        )
 
     def baseline_results(self, scene: str, seed: int) -> Path:
         """The fused baselines of model seed `seed` (pipeline.steps.fused_baselines), stored as JSON."""
@@ -142,8 +184,10 @@ class RunContext:
             "" if source is None else f"_{source.label}" + ("" if source.seed == self.seed else f"-seed{source.seed}")
         )
         train = self.preset.train  # non-default training choices get their own file, never a config clash
-        options = ("_balanced" if train.class_balanced else "") + (
-            "" if train.select_on == "kappa" else f"_select-{train.select_on}"
+        options = (
+            ("_balanced" if train.class_balanced else "")
+            + ("" if train.select_on == "kappa" else f"_select-{train.select_on}")
+            + self._model_options()
         )
         name = f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}{self.run_tag}_seed{seed}.pt"
         return self.out_dir / "artifacts" / name

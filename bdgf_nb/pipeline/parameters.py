@@ -23,7 +23,7 @@ from typing import Any
 from bdgf_nb.config_checks import check_fields
 from bdgf_nb.data.benchmarks import BENCHMARKS
 from bdgf_nb.data.catalog import catalog_entry, read_catalog
-from bdgf_nb.ddpm.masking import MODES
+from bdgf_nb.ddpm.masking import MODES, SIGNALS
 from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.metrics import SELECTION_METRICS
 from bdgf_nb.pipeline.context import RunContext
@@ -52,6 +52,11 @@ class RunParameters:
     class_balanced: bool = _parameter(False, "class-balanced batches (off: chosen on validation, docs/PROTOCOL.md)")
     select_on: str = _parameter("kappa", "validation metric for early stopping and model selection", SELECTION_METRICS)
     preset: str = _parameter("", "run sizes overriding quick (docs/METHOD.md §6; paper: for a GPU)", ("", *PRESETS))
+    masking_signal: str = _parameter("feature", "the adaptive masking rule's signal (METHOD.md eq. (7))", SIGNALS)
+    width: int = _parameter(0, "width d of every classifier branch; 0: the preset's (32 quick and full)")
+    lambda_kl: float = _parameter(1.0, "weight of the mutual KL term (docs/METHOD.md eq. (18)); 0 switches it off")
+    entropy_matching: bool = _parameter(False, "add the entropy-matching term to mutual learning (eq. (20))")
+
     labels_per_class: int = _parameter(
         0, "label budget: labelled pixels per class the classifiers and baselines learn from; 0: all"
     )
@@ -62,7 +67,7 @@ class RunParameters:
 
     def __post_init__(self) -> None:
         check_fields(self)  # types, naming the field (a bool is no seed, "0" no int)
-        for name in ("seed", "seeds", "labels_per_class", "split_block", "split_stripes"):
+        for name in ("seed", "seeds", "width", "labels_per_class", "split_block", "split_stripes"):
             expect(
                 getattr(self, name) >= 0,
                 ConfigError,
@@ -73,6 +78,12 @@ class RunParameters:
             ConfigError,
             f"RunParameters.masking: expected one of {list(MODES)}, found {self.masking!r}",
         )
+        expect(
+            self.masking_signal in SIGNALS,
+            ConfigError,
+            f"RunParameters.masking_signal: expected one of {list(SIGNALS)}, found {self.masking_signal!r}",
+        )
+        expect(self.lambda_kl >= 0, ConfigError, f"RunParameters.lambda_kl: expected >= 0, found {self.lambda_kl}")
         expect(
             self.select_on in SELECTION_METRICS,
             ConfigError,
@@ -112,6 +123,10 @@ class RunParameters:
             class_balanced=self.class_balanced,
             select_on=self.select_on,
             preset_name=self.preset,
+            masking_signal=self.masking_signal,
+            width=self.width,
+            lambda_kl=self.lambda_kl,
+            entropy_matching=self.entropy_matching,
             labels_per_class=self.labels_per_class or None,
             split_block=self.split_block,
             split_stripes=self.split_stripes,
@@ -163,7 +178,7 @@ def add_arguments(
         if f.type == "bool":
             parser.add_argument(flag, action="store_true", help=text)
         else:
-            kind = _count if f.type == "int" else str
+            kind = _count if f.type == "int" else float if f.type == "float" else str
             parser.add_argument(flag, type=kind, default=f.default, choices=f.metadata["choices"], help=text)
 
 

@@ -9,6 +9,7 @@ DDPM on, so its diffusion features are empty.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -33,7 +34,7 @@ from bdgf_nb.data.splits import (
 from bdgf_nb.ddpm.diffusion import GaussianDiffusion
 from bdgf_nb.ddpm.features import cached_features, extract_features, feature_cache_key
 from bdgf_nb.ddpm.masking import matched_rate
-from bdgf_nb.errors import ConfigError, expect
+from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.evaluate.maps import predict_map
 from bdgf_nb.evaluate.predict import predict
 from bdgf_nb.metrics import METRICS, SHORT_NAMES, classification_report
@@ -292,6 +293,21 @@ def extract_diffusion_features(
         ctx.cache_dir, key, lambda: extract_features(diffusion, prepared.image, cfg, progress=progress)
     )
     return DiffusionFeatures(maps, ddpm.source)
+
+
+def features_per_timestep(
+    ctx: RunContext, prepared: Prepared, ddpm: PretrainedDDPM, progress: bool = True
+) -> dict[int, list[np.ndarray]]:
+    """t -> the K maps (G_k, H, W) read at that timestep alone (the maps BDGF uses average them:
+    same tiles and noise draws, `reduce="concat"`), cached on disk like the run's features."""
+    cfg = replace(ctx.preset.features.at_patch(prepared.patch), reduce="concat")
+    diffusion = ddpm.diffusion
+    key = feature_cache_key(prepared.scene.name, tuple(prepared.image.shape), cfg, diffusion)
+    maps, _ = cached_features(
+        ctx.cache_dir, key, lambda: extract_features(diffusion, prepared.image, cfg, progress=progress)
+    )
+    n = len(cfg.timesteps)
+    return {t: [m.reshape(n, -1, *m.shape[1:])[i] for m in maps] for i, t in enumerate(cfg.timesteps)}
 
 
 def diffusion_features(
@@ -554,6 +570,20 @@ def fused_baselines(ctx: RunContext, prepared: Prepared, seed: int | None = None
         ctx.baseline_results(prepared.scene.name, seed), key, fit_all, write=ddp.is_main()
     )
     return rows
+
+
+def best_baseline(rows: Sequence[dict[str, Any]]) -> tuple[str, str, str]:
+    """(name, model, features) of the fused baseline of highest mean test OA among notebook 03's
+    rows (family "baseline", named "SVM (patch stats)" by `fused_baselines`): the map to set
+    beside BDGF's is the best baseline's, not a fixed one."""
+    scores: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("family") == "baseline":
+            scores.setdefault(str(r["method"]), []).append(float(r["overall_accuracy"]))
+    expect(bool(scores), DataError, "best_baseline: no baseline rows (family 'baseline') among the results")
+    name = max(scores, key=lambda m: sum(scores[m]) / len(scores[m]))
+    model, _, features = name.partition(" (")
+    return name, model.lower(), features.rstrip(")").replace(" ", "_")
 
 
 def baseline_scene_map(

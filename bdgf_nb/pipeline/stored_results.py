@@ -6,16 +6,30 @@ summary.json; docs/RESULTS.md and the README's headline table are generated from
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bdgf_nb.data.catalog import load_catalog
 from bdgf_nb.pipeline.records import RECORDS
+from bdgf_nb.presentation.closing import CHAPTER_IDEAS, answer, full_protocol
 from bdgf_nb.presentation.report import StoredResult
 from bdgf_nb.storage import atomic_write_json
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
+REPOSITORY = Path(__file__).resolve().parents[2]
+RESULTS_DIR = REPOSITORY / "results"
+# The code a stored result depends on: commits here since its recording make it describe older code.
+CODE_FOLDERS = ("bdgf_nb/ddpm", "bdgf_nb/model", "bdgf_nb/train")
+# Published models run from their authors' code on the same split (docs/PROTOCOL.md, "Peers on
+# houston2018_west"): (name, mean OA, seeds).
+PEERS: dict[str, tuple[tuple[str, float, int], ...]] = {
+    "houston2018_west": (
+        ("two-stream 2-D CNN", 64.96, 3),
+        ("MFT (Roy et al., TGRS 2023)", 62.73, 3),
+        ("Coupled CNNs (Hang et al., TGRS 2020)", 62.30, 3),
+    )
+}
 
 
 def run_command(summary: dict[str, Any]) -> str:
@@ -26,6 +40,14 @@ def run_command(summary: dict[str, Any]) -> str:
     parts += ["--seed", str(summary["seed"])] if summary.get("seed") else []
     parts += ["--seeds", str(summary["seeds"])] if summary.get("seeds") else []
     parts += ["--masking", str(summary["masking"])] if summary.get("masking", "adaptive") != "adaptive" else []
+    parts += (
+        ["--masking-signal", str(summary["masking_signal"])]
+        if summary.get("masking_signal", "feature") != "feature"
+        else []
+    )
+    parts += ["--width", str(summary["width"])] if summary.get("width") else []
+    parts += ["--lambda-kl", f"{summary['lambda_kl']:g}"] if summary.get("lambda_kl", 1.0) != 1.0 else []
+    parts += ["--entropy-matching"] if summary.get("entropy_matching") else []
     parts += ["--class-balanced"] if summary.get("class_balanced") else []
     parts += ["--select-on", str(summary["select_on"])] if summary.get("select_on", "kappa") != "kappa" else []
     parts += ["--allow-unmeasurable"] if summary.get("allow_unmeasurable") else []
@@ -77,6 +99,39 @@ def load_stored_results(folder: str | Path = RESULTS_DIR) -> list[StoredResult]:
     results = [StoredResult(**json.loads(p.read_text())) for p in Path(folder).glob("*.json")]
     order = {name: i for i, name in enumerate(load_catalog())}
     return sorted(results, key=lambda r: (order.get(r.dataset, len(order)), r.name))
+
+
+def code_changes_since(code: str, folders: tuple[str, ...] = CODE_FOLDERS) -> dict[str, int] | None:
+    """folder -> commits that changed it since revision `code` (git rev-list --count), or None
+    where there is no git history to ask (an installed copy, an unknown revision)."""
+    counts = {}
+    for folder in folders:
+        try:
+            done = subprocess.run(
+                ["git", "rev-list", "--count", f"{code}..HEAD", "--", folder],
+                cwd=REPOSITORY,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=True,
+            )
+            counts[folder] = int(done.stdout.strip())
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return None
+    return counts
+
+
+def full_protocol_lines(dataset: str, chapter: str, folder: str | Path = RESULTS_DIR) -> list[str]:
+    """A chapter's closing cell, its second half: the stored full-protocol verdicts of `dataset` on
+    the ideas the chapter teaches (presentation.closing.CHAPTER_IDEAS), with their age."""
+    results = load_stored_results(folder)
+    changed = {r.name: code_changes_since(r.code) if r.code else None for r in results if r.dataset == dataset}
+    return full_protocol(results, dataset, CHAPTER_IDEAS[chapter], changed)
+
+
+def stored_answer(folder: str | Path = RESULTS_DIR) -> list[str]:
+    """Chapter 05's answer from every stored full-protocol result, with the published peers."""
+    return answer(load_stored_results(folder), PEERS)
 
 
 LABEL_EFFICIENCY_DIR = RESULTS_DIR / "label_efficiency"

@@ -435,8 +435,32 @@ def trace_mamba_branch(
     return traces
 
 
+def one_per_class(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """labels (N,) -> the index of one pixel of each class present, drawn with `seed`, in class
+    order: a tracer's pixels that span the classes instead of one corner of the scene."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    return np.array([rng.choice(np.flatnonzero(labels == c)) for c in np.unique(labels)], dtype=np.int64)
+
+
+def shuffled_guides(guides: Sequence[torch.Tensor], shift: int = 1) -> list[torch.Tensor]:
+    """Each guide (b, G, p, p) with its batch rolled by `shift`: pixel i reads pixel i - shift's (cyclic)
+    diffusion features. Fed to the SAME trained branch, the difference from the real guides is what
+    the features of this pixel change (two separately trained models would also differ by training)."""
+    expect(
+        all(g.shape[0] > 1 for g in guides),
+        DataError,
+        "shuffled_guides needs a batch of at least 2 pixels to shuffle",
+    )
+    return [torch.roll(g, shifts=shift, dims=0) for g in guides]
+
+
 def scan_figure(
-    traces: Mapping[str, Sequence[ScanTrace]], pixel: int = 0, layer: int = 0, token_labels: Sequence[str] | None = None
+    traces: Mapping[str, Sequence[ScanTrace]],
+    pixel: int = 0,
+    layer: int = 0,
+    token_labels: Sequence[str] | None = None,
+    pixel_name: str = "",
 ) -> Figure:
     """Three panels along the token sequence of one pixel, one line per model (e.g. guided vs
     unguided): mean delta over channels, state norm ||h_t||, mean output gate silu(z)."""
@@ -465,7 +489,9 @@ def scan_figure(
         if token_labels is not None:
             ax.set_xticks(range(length), list(token_labels), rotation=90, fontsize=6)
         ax.legend(fontsize=7)
-    fig.suptitle(f"selective scan of Mamba layer {layer} on pixel {pixel}", fontsize=9)
+    fig.suptitle(
+        f"selective scan of Mamba layer {layer} on pixel {pixel}{f' ({pixel_name})' if pixel_name else ''}", fontsize=9
+    )
     fig.tight_layout()
     return fig
 
@@ -475,3 +501,160 @@ def token_labels(branch: MambaBranch, channel_groups: Mapping[str, int]) -> list
     g, n = branch.tokens.band_group, branch.tokens.n_spectral
     first = list(channel_groups.values())[0]
     return [f"b{k * g}-{min((k + 1) * g, first) - 1}" for k in range(n)] + list(channel_groups)[1:]
+
+
+# --- (d) ensemble weights ----------------------------------------------------------------------
+
+
+def weighted_accuracy(branch_probs: np.ndarray, labels: np.ndarray, weights: Sequence[float]) -> float:
+    """OA (%) of the weighted ensemble sum_k w_k p_k (docs/METHOD.md eq. (21), P_fit with any w):
+    branch_probs (K, N, c), labels (N,) 0-based, weights (K,) >= 0 (normalised here)."""
+    P = np.asarray(branch_probs, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    expect(
+        P.ndim == 3 and w.shape == (P.shape[0],) and bool((w >= 0).all()) and w.sum() > 0,
+        DataError,
+        f"expected (K, N, c) probabilities and K non-negative weights, not all 0; found {P.shape} and {w.tolist()}",
+    )
+    mixed = np.einsum("k,knc->nc", w / w.sum(), P)
+    return float(100.0 * (mixed.argmax(1) == np.asarray(labels)).mean())
+
+
+@dataclass(frozen=True)
+class WeightGrid:
+    """Every weight vector on the simplex with steps of 1 / `steps` (G, K) and its test OA (G,)."""
+
+    weights: np.ndarray
+    accuracy: np.ndarray
+
+    @property
+    def best(self) -> tuple[np.ndarray, float]:
+        i = int(self.accuracy.argmax())
+        return self.weights[i], float(self.accuracy[i])
+
+
+def weight_grid(branch_probs: np.ndarray, labels: np.ndarray, steps: int = 20) -> WeightGrid:
+    """OA of the weighted ensemble over a grid of the weight simplex (K branches, all w_k = i / steps)."""
+    K = int(np.asarray(branch_probs).shape[0])
+    expect(steps >= 1, ConfigError, f"steps must be >= 1, found {steps}")
+
+    def compositions(k: int, total: int) -> list[list[int]]:
+        if k == 1:
+            return [[total]]
+        return [[i, *rest] for i in range(total + 1) for rest in compositions(k - 1, total - i)]
+
+    weights = np.asarray(compositions(K, steps), dtype=np.float64) / steps
+    return WeightGrid(weights, np.array([weighted_accuracy(branch_probs, labels, w) for w in weights]))
+
+
+def simplex_xy(weights: np.ndarray) -> np.ndarray:
+    """Barycentric (G, 3) -> (G, 2) in the equilateral triangle with corners (0, 0), (1, 0), (1/2, sqrt(3)/2)."""
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum(axis=-1, keepdims=True)
+    return np.stack([w[..., 1] + 0.5 * w[..., 2], w[..., 2] * math.sqrt(3) / 2], axis=-1)
+
+
+def ensemble_figure(
+    grid: WeightGrid,
+    names: Sequence[str],
+    marks: Mapping[str, Sequence[float]],
+    probs: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+) -> Figure:
+    """Three branches: the test OA of every weight vector on the simplex (colour, with its bar),
+    the corners (one branch alone) labelled, and the `marks` (e.g. "mean", "fitted on validation",
+    "sliders") as labelled points, each with its own OA when `probs` (K, N, c) and `labels` (N,)
+    are given (the first mark is drawn largest: the one a person moves)."""
+    expect(grid.weights.shape[1] == 3 == len(names), DataError, "ensemble_figure draws three branches")
+    fig = Figure(figsize=(6.4, 5.0))
+    ax = fig.add_subplot()
+    xy = simplex_xy(grid.weights)
+    dots = ax.scatter(xy[:, 0], xy[:, 1], c=grid.accuracy, cmap="viridis", s=38, marker="h")
+    fig.colorbar(dots, ax=ax, label="test OA of the weighted ensemble (%)")
+    for k, (name, corner) in enumerate(zip(names, simplex_xy(np.eye(3)), strict=True)):
+        oa = float(grid.accuracy[np.argmax(grid.weights[:, k])])
+        ax.annotate(
+            f"{name} alone\n{oa:.1f} %",
+            corner,
+            xytext=(0, -22 if corner[1] == 0 else 8),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
+    for i, ((label, w), marker) in enumerate(zip(marks.items(), ("*", "o", "s", "D", "^"), strict=False)):
+        point = simplex_xy(np.asarray([w]))[0]
+        ax.plot(*point, marker, mfc="none", mec="red", ms=20 if i == 0 else 11, mew=2.0 if i == 0 else 1.4)
+        score = f": {weighted_accuracy(probs, labels, w):.1f} %" if probs is not None and labels is not None else ""
+        right = point[0] > 0.6  # labels near the right edge go to the left of their point
+        ax.annotate(
+            label + score,
+            point,
+            xytext=(-10 if right else 10, 5),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=9 if i == 0 else 8,
+            color="red",
+            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="red", alpha=0.85) if i == 0 else None,
+        )
+    ax.set_xlim(-0.12, 1.12)
+    ax.set_ylim(-0.14, 1.0)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title("ensemble weights on the simplex (a corner = one branch alone)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# --- (e) what the diffusion features encode ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeaturePCA:
+    """The first principal components of one feature map: rgb (H, W, 3) the three leading
+    components as colour (2-98 % stretched), explained (3,) their shares of the variance."""
+
+    rgb: np.ndarray
+    explained: np.ndarray
+
+
+def feature_pca(feature_map: np.ndarray, max_fit: int = 20000, seed: int = 0) -> FeaturePCA:
+    """feature_map (G, H, W) -> its 3 leading principal components over the pixels (fitted on at
+    most `max_fit` pixels, projected on all), shown as an RGB image: pixels the features treat alike
+    get alike colours."""
+    G, H, W = feature_map.shape
+    expect(G >= 3, DataError, f"feature_pca needs at least 3 channels, found {G}")
+    X = feature_map.reshape(G, -1).T.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    fit = X[rng.choice(len(X), min(max_fit, len(X)), replace=False)]
+    mean = fit.mean(0)
+    _, s, vt = np.linalg.svd(fit - mean, full_matrices=False)
+    scores = ((X - mean) @ vt[:3].T).T.reshape(3, H, W)
+    return FeaturePCA(np.moveaxis(stretch_like(scores, scores), 0, -1), (s[:3] ** 2) / (s**2).sum())
+
+
+def feature_pca_figure(
+    per_timestep: Mapping[str, Sequence[np.ndarray]],
+    image: np.ndarray,
+    channel_groups: Mapping[str, int],
+    level: int = 0,
+) -> Figure:
+    """The scene (false colour and each auxiliary modality) beside the 3 leading principal
+    components of decoder level `level`'s features at every named timestep (e.g. "t = 5", ...,
+    "mean over t"), with each one's explained variance."""
+    views = display_views(image, image, channel_groups)
+    panels = len(views) + len(per_timestep)
+    fig = Figure(figsize=(2.3 * panels, 2.9))
+    axes = fig.subplots(1, panels)
+    for ax, (name, view) in zip(axes, views.items(), strict=False):
+        ax.imshow(view, cmap=None if view.ndim == 3 else "gray", interpolation="nearest")
+        ax.set_title(f"scene: {name}", fontsize=8)
+    for ax, (label, maps) in zip(axes[len(views) :], per_timestep.items(), strict=True):
+        expect(0 <= level < len(maps), ConfigError, f"level must be in [0, {len(maps) - 1}], found {level}")
+        pca = feature_pca(maps[level])
+        ax.imshow(pca.rgb, interpolation="nearest")
+        ax.set_title(f"{label}: PCs 1-3\n{100 * pca.explained.sum():.0f} % of the variance", fontsize=8)
+    for ax in axes:
+        ax.set_axis_off()
+    fig.suptitle(f"diffusion features, decoder level {level} (0 = finest): 3 principal components as RGB", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -101,6 +101,12 @@ def mean_text(values: Sequence[float], digits: int = 1) -> str:
     return f"{_fmt(s.mean, digits)} ± {_fmt(s.std, digits)} ({s.n} seeds)"
 
 
+def seconds_text(seconds: float) -> str:
+    """A training's wall time as printed: "12 s", or "reloaded" for a checkpoint this process
+    loaded instead of training (its own seconds are 0: it trained earlier, or in a worker)."""
+    return "reloaded" if float(seconds) < 0.05 else f"{float(seconds):.0f} s"
+
+
 def _best(scores: Mapping[str, float]) -> str:
     expect(len(scores) >= 1, DataError, "reading needs at least one named score, found none")
     return max(scores, key=lambda k: float(scores[k]))
@@ -392,10 +398,14 @@ def feature_balance_reading(rows: Sequence[Mapping[str, Any]], reference: str = 
     return " ".join(s + "." for s in out)
 
 
-def under_carried_reading(rows: Sequence[Mapping[str, Any]], reference: str = "none", digits: int = 2) -> str:
+def under_carried_reading(
+    rows: Sequence[Mapping[str, Any]], reference: str = "none", digits: int = 2, spectral: str | None = None
+) -> str:
     """Notebook 01: which modality the features of the `reference` arm carry least (lowest held-out
     R^2, `feature_r2_<m>`), and how every masking arm moves that modality's R^2 (the premise of
-    masking: it should raise it). rows: {"masking": arm, "feature_r2_<m>": value, ...}."""
+    masking: it should raise it). rows: {"masking": arm, "feature_r2_<m>": value, ...}.
+    `spectral` (the scene's first modality, e.g. "hsi"): say whether the features are dominated by
+    it, as the paper's premise (an HSI-dominated DDPM) expects, or carry another modality better."""
     by = {
         str(r["masking"]): {k[len("feature_r2_") :]: float(v) for k, v in r.items() if k.startswith("feature_r2_")}
         for r in rows
@@ -413,6 +423,13 @@ def under_carried_reading(rows: Sequence[Mapping[str, Any]], reference: str = "n
         f"Without masking the features carry {under} least (R² {_fmt(r2[under], digits)} against "
         f"{_fmt(r2[over], digits)} for {over}): {under} is the under-carried modality of this run"
     ]
+    if spectral is not None and spectral in r2 and shown(r2[under], digits) < shown(r2[over], digits):
+        out[0] += (
+            f", so the features carry {over} better than the spectral image {spectral}: the opposite of the "
+            "HSI-dominated DDPM the paper warns of, and masking's job on this run is to raise the HSI's R²"
+            if under == spectral
+            else f", so the features are dominated by the spectral image {spectral}, as the paper's premise expects"
+        )
     for arm, values in by.items():
         if arm != reference and under in values:
             out.append(change(f"under {arm} masking its R²", r2[under], values[under], digits))

@@ -97,7 +97,8 @@ def _signed(mean: float, low: float, high: float, n: int) -> str:
 
 
 def bdgf_against_best_baseline(result: StoredResult) -> dict[str, Any]:
-    """BDGF's OA with its interval, the baseline of highest mean OA, and BDGF minus it (paired)."""
+    """BDGF's OA with its interval, the baseline of highest mean OA, and BDGF minus it (paired):
+    as text ("difference") and as numbers (difference_mean / _low / _high; NaN bounds on one seed)."""
     tidy = seed_statistics(result.rows, by=["family", "method"])
     oa = tidy[tidy["metric"] == "OA"].set_index("method")
     bdgf = oa.loc["BDGF"]
@@ -110,6 +111,9 @@ def bdgf_against_best_baseline(result: StoredResult) -> dict[str, Any]:
         "best": best,
         "best_oa": float(row["mean"]),
         "difference": _signed(-row["diff_mean"], -row["diff_high"], -row["diff_low"], n),
+        "difference_mean": float(-row["diff_mean"]),
+        "difference_low": float(-row["diff_high"]),
+        "difference_high": float(-row["diff_low"]),
         "seeds": n,
     }
 

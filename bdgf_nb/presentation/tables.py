@@ -279,6 +279,18 @@ def per_class_effects(
     return pd.DataFrame(records)
 
 
+def rounded(value: Any, digits: int = 2) -> Any:
+    """`value` with every float inside (dicts, lists, tuples) rounded to `digits`, for display:
+    a notebook prints 98.82, not 98.817568."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(rounded(v, digits) for v in value)
+    return value
+
+
 def budget_table(summary: Sequence[dict[str, Any]], unit: str = "draw") -> pd.DataFrame:
     """`analysis.probe.budget_summary` rows as a table: mean ± sample std (n draws), its 95 %
     interval, and the paired difference to the reference set with its interval."""

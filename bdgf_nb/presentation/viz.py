@@ -37,6 +37,7 @@ SEMANTIC_FAMILIES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
         ("#e31a1c", "#fb9a99", "#a50f15", "#ef3b2c", "#fc9272", "#67000d"),
     ),
     (("tree", "forest", "wood", "shrub"), ("#006d2c", "#00441b", "#238b45")),  # tall vegetation: dark greens
+    (("turf", "artificial"), ("#35978f", "#80cdc1")),  # man-made "grass": teal, never a shade of the grass greens
     (
         ("grass", "turf", "vegetation", "meadow", "crop", "farm", "agricult", "plant", "field"),
         ("#74c476", "#b2df8a", "#33a02c", "#a1d99b", "#c7e9c0", "#41ab5d"),
@@ -99,8 +100,10 @@ def _zoom_bars(fig: go.Figure, values: Sequence[float], errors: Sequence[float] 
 def class_legend(
     fig: go.Figure, class_names: Sequence[str], row: int | None = None, col: int | None = None
 ) -> go.Figure:
-    """Legend entries (square markers) naming each class in its map colour; heatmaps have none."""
-    for name, colour in zip(class_names, class_colours(class_names), strict=True):
+    """Legend entries (square markers) naming each class in its map colour, then the black of
+    unlabelled (or not predicted) pixels; heatmaps have none."""
+    entries = [*zip(class_names, class_colours(class_names), strict=True), ("unlabelled", "#000000")]
+    for name, colour in entries:
         fig.add_scatter(
             x=[None],
             y=[None],
@@ -258,13 +261,16 @@ def metric_bars(
     metric: str = "overall_accuracy",
     error: str | None = None,
     unit: str = "%",
+    title: str = "",
 ) -> go.Figure:
     """Grouped bars of one metric from result rows (dicts), e.g. OA by modality set and split;
     `error` names the column of the error bar (std over seeds; NaN for one seed: no bar). The
-    value axis is zoomed to the bars (shared across facets)."""
+    value axis is zoomed to the bars (shared across facets). `title`: the figure's (default:
+    the metric by `x` and `colour`)."""
     rows = list(rows)
     fig = px.bar(rows, x=x, y=metric, color=colour, barmode="group", facet_col=facet, error_y=error, text_auto=".1f")
-    fig.update_layout(height=380)
+    default = f"{metric.replace('_', ' ')} by {x.replace('_', ' ')}" + (f" and {colour}" if colour != x else "")
+    fig.update_layout(height=380, title=title or default)
     fig.update_xaxes(title=x.replace("_", " "))
     errors = [float(r[error]) if r.get(error) is not None else np.nan for r in rows] if error else None
     return _zoom_bars(fig, [float(r[metric]) for r in rows], errors, f"{metric.replace('_', ' ')} ({unit})")
@@ -320,12 +326,16 @@ _DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 
 
 def pretraining_curves(histories: dict[str, Sequence[dict[str, float]]], modalities: Sequence[str]) -> go.Figure:
-    """Masking modes side by side over epochs (docs/METHOD.md §1): per-modality training loss,
-    masking probability, cross-modal reliance, and the dominance gap (0 = balanced).
+    """Masking modes side by side over epochs (docs/METHOD.md §1): per-modality evaluation loss
+    (the held-out batch with fixed t and noise, what chapter 01 reads; the training loss where a
+    history has none), masking probability, cross-modal reliance, and the dominance gap (0 = balanced).
 
     histories: mode name -> pretraining history (pretrain.PretrainResult.history)."""
+    evaluated = all(f"eval_loss_{m}" in h for history in histories.values() for h in history for m in modalities)
     panels = [
-        ("loss_{}", "training loss (visible modality)", "epsilon MSE"),
+        ("eval_loss_{}", "evaluation loss (held-out batch)", "epsilon MSE")
+        if evaluated
+        else ("loss_{}", "training loss (visible modality)", "epsilon MSE"),
         ("p_mask_{}", "masking probability", "p_mask"),
         ("reliance_{}", "reliance on modality", "relative loss rise of the others"),
         ("dominance_gap", "dominance gap (0 = balanced)", "gap"),
@@ -397,7 +407,13 @@ def training_curves(
                 col=j,
             )
     fig.update_xaxes(title="epoch")
-    fig.update_layout(height=360, title="Training curves (validation on a hold-out of the training pixels)")
+    rows = -(-len(histories) // 3)  # legend below the panels, three entries a row: long names never cover a curve
+    fig.update_layout(
+        height=380 + 22 * rows,
+        title="Training curves (validation on a hold-out of the training pixels)",
+        legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0),
+        margin=dict(b=60 + 22 * rows),
+    )
     return fig
 
 
@@ -447,7 +463,7 @@ def pairwise_heatmap(
     title: str,
     zmin: float = 0.0,
     zmax: float = 1.0,
-    measure: str = "value",
+    measure: str = "",
 ) -> go.Figure:
     """K x K heatmap of a pairwise measure (CKA, disagreement, double-fault), values written in."""
     m = np.asarray(matrix, dtype=np.float64)
@@ -466,7 +482,7 @@ def pairwise_heatmap(
             colorscale="Viridis",
             texttemplate="%{z:.2f}",
             hovertemplate="%{y} vs %{x}: %{z:.3f}<extra></extra>",
-            colorbar=dict(title=dict(text=measure, side="right")),
+            colorbar=dict(title=dict(text=measure or title.split(" (")[0], side="right")),
         )
     )
     fig.update_yaxes(autorange="reversed", title="branch")

@@ -30,6 +30,8 @@ from bdgf_nb.errors import BDGFError, ConfigError, expect
 from bdgf_nb.model.branches import MambaBranch
 from bdgf_nb.presentation.explore import (
     FEATURE_TIMESTEPS,
+    ensemble_figure,
+    feature_pca_figure,
     forward_process,
     forward_process_figure,
     masking_figure,
@@ -44,9 +46,13 @@ from bdgf_nb.presentation.explore import (
     stretch_like,
     token_labels,
     trace_mamba_branch,
+    weight_grid,
+    weighted_accuracy,
 )
 
 __all__ = [
+    "build_ensemble_panel",
+    "build_feature_panel",
     "build_forward_panel",
     "build_mask_panel",
     "build_masking_panel",
@@ -143,47 +149,58 @@ def render_png(images: dict[str, Any], names: list[str]) -> bytes:
 
 
 def build_mask_panel(
-    diffusion: GaussianDiffusion, patches: np.ndarray | torch.Tensor, channel_groups: dict[str, int], seed: int = 0
+    diffusion: GaussianDiffusion | Mapping[str, GaussianDiffusion],
+    patches: np.ndarray | torch.Tensor,
+    channel_groups: dict[str, int],
+    seed: int = 0,
 ) -> Any:
     """ipywidgets panel: a mask-ratio slider per modality, timestep and patch sliders, the image
     grid, the per-modality MSE, the noise level of the chosen t and what partial ratios mean.
+    With several named DDPMs ({"none": ..., "adaptive": ...}, the masking arms), a "ddpm" selector
+    (default: the last) picks which one reconstructs, on the same patch, mask and noise.
 
-    patches (N, C, p, p). The returned VBox has attributes `sliders` (name -> slider; "t" and
-    "patch" included), `image` and `text` for programmatic use."""
+    patches (N, C, p, p): give them at the training patch size, the input size the DDPM learned.
+    The returned VBox has attributes `sliders` (name -> widget; "t", "patch" and "ddpm" included),
+    `image` and `text` for programmatic use."""
     import ipywidgets as widgets
 
     patches = torch.as_tensor(patches, dtype=torch.float32)
     names = list(channel_groups)
-    alpha_bar, _ = schedule_snr(diffusion.cfg)
+    ddpms = dict(diffusion) if isinstance(diffusion, Mapping) else {"ddpm": diffusion}
+    expect(bool(ddpms), ConfigError, "build_mask_panel needs at least one DDPM, found none")
+    first = next(iter(ddpms.values()))
+    alpha_bar, _ = schedule_snr(first.cfg)
     sliders: dict[str, Any] = {
         name: widgets.FloatSlider(value=1.0 if m == 0 else 0.0, min=0.0, max=1.0, step=0.05, description=f"mask {name}")
         for m, name in enumerate(names)
     }
-    sliders["t"] = widgets.IntSlider(
-        value=min(50, diffusion.T - 1), min=0, max=diffusion.T - 1, description="timestep t"
-    )
+    sliders["t"] = widgets.IntSlider(value=min(50, first.T - 1), min=0, max=first.T - 1, description="timestep t")
     sliders["patch"] = widgets.IntSlider(value=0, min=0, max=patches.shape[0] - 1, description="patch")
+    if len(ddpms) > 1:
+        sliders["ddpm"] = widgets.Dropdown(options=list(ddpms), value=list(ddpms)[-1], description="DDPM")
     image = widgets.Image(format="png")
     text = widgets.HTML()
 
     def refresh() -> None:
         ratios = {name: sliders[name].value for name in names}
+        chosen = sliders["ddpm"].value if "ddpm" in sliders else next(iter(ddpms))
+        model = ddpms[chosen]
         shown = mask_and_reconstruct(
-            diffusion, patches[sliders["patch"].value], channel_groups, ratios, sliders["t"].value, seed
+            model, patches[sliders["patch"].value], channel_groups, ratios, sliders["t"].value, seed
         )
         image.value = render_png(shown, names[:2])
         partial = [name for name in names if 0.0 < ratios[name] < 1.0]
         text.value = "<br>".join(
             [
-                " &nbsp; ".join(f"MSE {name}: {shown[f'mse_{name}']:.4f}" for name in names),
-                f"noise level: {noise_level(alpha_bar, sliders['t'].value, diffusion.cfg.schedule)}",
+                (f"DDPM: {chosen} masking &nbsp; " if "ddpm" in sliders else "")
+                + " &nbsp; ".join(f"MSE {name}: {shown[f'mse_{name}']:.4f}" for name in names),
+                f"noise level: {noise_level(alpha_bar, sliders['t'].value, model.cfg.schedule)}",
                 (f"<b>partial mask ratio</b> on {', '.join(partial)}: " if partial else "") + PARTIAL_RATIOS,
             ]
         )
 
-    return _panel(
-        sliders, image, text, refresh, [list(sliders.values())[: len(names)], [sliders["t"], sliders["patch"]]]
-    )
+    controls = [sliders["t"], sliders["patch"], *([sliders["ddpm"]] if "ddpm" in sliders else [])]
+    return _panel(sliders, image, text, refresh, [list(sliders.values())[: len(names)], controls])
 
 
 def _panel(
@@ -304,10 +321,13 @@ def build_scan_panel(
     models: Mapping[str, tuple[MambaBranch, Sequence[torch.Tensor]]],
     x: np.ndarray | torch.Tensor,
     channel_groups: Mapping[str, int],
+    pixel_names: Sequence[str] | None = None,
 ) -> Any:
     """Exploration (c): delta, state norm and gate along one pixel's token sequence for each
-    named Mamba branch (e.g. {"guided": (branch, guides), "unguided": (branch, [])}) on the
-    patches x (N, C, p, p). Traces are computed once; sliders "pixel" and "layer" pick what to show."""
+    named Mamba branch and its guides (e.g. the same guided branch with {"real guides": (branch,
+    guides), "shuffled guides": (branch, explore.shuffled_guides(guides))}) on the patches x
+    (N, C, p, p). Traces are computed once; sliders "pixel" and "layer" (default: the last, which
+    every guidance module before it has acted on); `pixel_names` (N,) label each pixel (its class)."""
     import ipywidgets as widgets
 
     x = torch.as_tensor(x, dtype=torch.float32)
@@ -316,18 +336,104 @@ def build_scan_panel(
     labels = token_labels(first, channel_groups)
     sliders: dict[str, Any] = {
         "pixel": widgets.IntSlider(value=0, min=0, max=x.shape[0] - 1, description="pixel"),
-        "layer": widgets.IntSlider(value=0, min=0, max=min(len(t) for t in traces.values()) - 1, description="layer"),
     }
+    last = min(len(t) for t in traces.values()) - 1
+    sliders["layer"] = widgets.IntSlider(value=last, min=0, max=last, description="layer")
     image, text = widgets.Image(format="png"), widgets.HTML()
 
     def refresh() -> None:
         pixel, layer = sliders["pixel"].value, sliders["layer"].value
-        image.value = png(scan_figure(traces, pixel, layer, labels))
-        text.value = "<br>".join(
+        name = pixel_names[pixel] if pixel_names is not None else ""
+        image.value = png(scan_figure(traces, pixel, layer, labels, name))
+        text.value = (f"pixel {pixel}: class {name}<br>" if name else "") + "<br>".join(
             f"{name}: mean delta {tr[layer].delta[pixel].mean():.4f}, "
             f"final state norm {tr[layer].state_norm[pixel, -1]:.3f}, "
             f"mean gate {tr[layer].gate[pixel].mean():.3f}"
             for name, tr in traces.items()
         )
+        if len(traces) == 2:  # what the second setting changes on this pixel and layer
+            (a, ta), (b, tb) = traces.items()
+            delta = np.abs(tb[layer].delta[pixel] - ta[layer].delta[pixel]).max()
+            gate = np.abs(tb[layer].gate[pixel] - ta[layer].gate[pixel]).max()
+            text.value += f"<br>{b} against {a}: max |Δdelta| {delta:.2e}, max |Δgate| {gate:.2e}"
+
+    panel = _panel(sliders, image, text, refresh, [list(sliders.values())])
+    panel.traces = traces
+    return panel
+
+
+def build_ensemble_panel(
+    branch_probs: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    fitted: Sequence[float] | None = None,
+    steps: int = 20,
+) -> Any:
+    """Exploration (d): a weight slider per branch over the run's cached test probabilities
+    (K, N, c) with 0-based labels (N,): the weighted ensemble's test OA (normalised weights),
+    against the mean rule, the `fitted` weights (chosen on validation) and the best branch; with
+    three branches, the OA over the whole weight simplex with those points marked. The best grid
+    point is printed as what test labels would pick, which no rule may use."""
+    import ipywidgets as widgets
+
+    probs = np.asarray(branch_probs, dtype=np.float64)
+    names = list(names)
+    expect(probs.shape[0] == len(names), ConfigError, f"expected {probs.shape[0]} branch names, found {names}")
+    grid = weight_grid(probs, labels, steps) if len(names) == 3 else None
+    equal = [1.0 / len(names)] * len(names)
+    sliders: dict[str, Any] = {
+        name: widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description=f"w {name}") for name in names
+    }
+    image, text = widgets.Image(format="png"), widgets.HTML()
+    alone = {name: weighted_accuracy(probs, labels, np.eye(len(names))[k]) for k, name in enumerate(names)}
+
+    def refresh() -> None:
+        raw = [sliders[n].value for n in names]
+        if sum(raw) == 0:
+            text.value = "<b>every weight is 0</b>: raise one"
+            return
+        weights = [v / sum(raw) for v in raw]
+        marks = {"sliders": weights, "mean": equal, **({"fitted on validation": list(fitted)} if fitted else {})}
+        lines = [
+            f"sliders: weights {', '.join(f'{n} {w:.2f}' for n, w in zip(names, weights, strict=True))} -> "
+            f"test OA {weighted_accuracy(probs, labels, weights):.1f} %",
+            f"mean rule: {weighted_accuracy(probs, labels, equal):.1f} %; best branch alone: "
+            f"{max(alone, key=alone.__getitem__)} {max(alone.values()):.1f} %",
+        ]
+        if fitted:
+            lines.append(
+                f"fitted on validation ({', '.join(f'{w:.2f}' for w in fitted)}): "
+                f"{weighted_accuracy(probs, labels, fitted):.1f} %"
+            )
+        if grid is not None:
+            best_w, best_oa = grid.best
+            lines.append(
+                f"best grid point on the test labels ({', '.join(f'{w:.2f}' for w in best_w)}): {best_oa:.1f} %, "
+                "an upper bound no rule may use (it looks at the test labels)"
+            )
+            image.value = png(ensemble_figure(grid, names, marks, probs, labels))
+        text.value = "<br>".join(lines)
 
     return _panel(sliders, image, text, refresh, [list(sliders.values())])
+
+
+def build_feature_panel(
+    per_timestep: Mapping[str, Sequence[np.ndarray]], image: np.ndarray, channel_groups: Mapping[str, int]
+) -> Any:
+    """Exploration (e): what the frozen denoiser's features encode. The scene beside the three
+    leading principal components (as RGB) of the features read at each timestep alone and
+    averaged (per_timestep: label -> K maps (G_k, H, W)); slider "level" picks the decoder level
+    (0 = finest). Regions the features tell apart get different colours."""
+    import ipywidgets as widgets
+
+    levels = min(len(maps) for maps in per_timestep.values())
+    sliders: dict[str, Any] = {"level": widgets.IntSlider(value=0, min=0, max=levels - 1, description="level")}
+    image_widget, text = widgets.Image(format="png"), widgets.HTML()
+
+    def refresh() -> None:
+        level = sliders["level"].value
+        image_widget.value = png(feature_pca_figure(per_timestep, image, channel_groups, level), dpi=70)
+        channels = next(iter(per_timestep.values()))[level].shape[0]
+        text.value = f"decoder level {level} (0 = finest): {channels} channels per timestep, reduced to 3 components"
+
+    return _panel(sliders, image_widget, text, refresh, [list(sliders.values())])

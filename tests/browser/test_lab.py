@@ -151,13 +151,16 @@ def changed_share(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(a - b).max(axis=-1) > 8))
 
 
-def assert_redraws(page: Any, label: str, slider: str, out: Path, stem: str, without: str | None = None) -> None:
-    """Dragging the panel's `slider` redraws its image (chapter 01's explorations)."""
+def assert_redraws(
+    page: Any, label: str, slider: str, out: Path, stem: str, without: str | None = None, minimum: float = 0.01
+) -> None:
+    """Dragging the panel's `slider` redraws its image: at least `minimum` of its pixels change
+    (chapter 01's explorations; 04's ensemble panel moves one labelled point over a fixed map)."""
     panel, image = widget_panel(page, label, without)
     a, b, before, after = drag_slider(page, panel, image, slider, out, stem)
     changed = changed_share(a, b)
     print(f"[browser] {stem}: slider {slider!r} {before} -> {after}: {changed:.1%} of the image pixels changed")
-    assert changed > 0.01, (
+    assert changed > minimum, (
         f"{stem}: moving {slider!r} {before} -> {after} left the image unchanged ({changed:.2%} pixels)"
     )
 
@@ -209,8 +212,10 @@ def test_notebook_00_plotly_figures_are_interactive(page, lab, browser_out):
     check_plotly_figures(page, nb, "00", browser_out)
 
 
-def test_notebook_04_plotly_figures_are_interactive(page, lab, browser_out):
+def test_notebook_04_plotly_figures_and_the_ensemble_panel_are_interactive(page, lab, browser_out):
     if not (NOTEBOOK_DIR / NB04).exists():
         pytest.skip(f"notebooks/{NB04} does not exist yet")
     nb = run_notebook(page, lab, NB04, browser_out)
     check_plotly_figures(page, nb, "04", browser_out)
+    # exploration (d): the ensemble weights; dragging one branch's weight to 0 moves the slider point
+    assert_redraws(page, r"^w cnn", r"^w cnn", browser_out, "04_ensemble", minimum=0.002)
