@@ -51,7 +51,7 @@ class RunParameters:
     )
     class_balanced: bool = _parameter(False, "class-balanced batches (off: chosen on validation, docs/PROTOCOL.md)")
     select_on: str = _parameter("kappa", "validation metric for early stopping and model selection", SELECTION_METRICS)
-    preset: str = _parameter("", "run sizes overriding quick (docs/METHOD.md §6; paper: for a GPU)", ("", *PRESETS))
+    preset: str = _parameter("", "run sizes overriding quick (docs/METHOD.md §6; paper: a GPU)", ("", *PRESETS))
     masking_signal: str = _parameter("feature", "the adaptive masking rule's signal (METHOD.md eq. (7))", SIGNALS)
     width: int = _parameter(0, "width d of every classifier branch; 0: the preset's (32 quick and full)")
     lambda_kl: float = _parameter(1.0, "weight of the mutual KL term (docs/METHOD.md eq. (18)); 0 switches it off")

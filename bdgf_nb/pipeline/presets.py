@@ -160,7 +160,7 @@ def whole_scene(base: Preset, steps: int = 4000, ema_decay: float = 0.999) -> Pr
     return replace(base, name=f"{base.name}-scene", ddpm_patches=None, ddpm_steps=steps, pretrain=pretrain)
 
 
-PRESETS = {"quick": _quick, "full": _full, "paper": _paper}
+PRESETS = {"quick": _quick, "full": _full, "full-scene": lambda: whole_scene(_full()), "paper": _paper}
 
 
 def preset(mode: str) -> Preset:
