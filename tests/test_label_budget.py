@@ -244,3 +244,20 @@ def test_stored_study_curves_reading_and_figure():
     assert "includes zero, so the difference is not resolved" in text[1] and "below" in text[1]
     fig = viz.label_efficiency(curves, "t")
     assert fig.layout.xaxis.type == "log" and len(fig.data) == 4  # a band and a line per method
+
+
+def test_whole_scene_preset_sets_its_epochs_from_the_scene_and_names_its_files_apart():
+    from bdgf_nb.pipeline.presets import preset, whole_scene
+
+    scene = preset("full-scene")
+    assert scene.name == "full-scene" and scene.ddpm_patches is None and scene.ddpm_steps == 4000
+    assert scene.pretrain.lr_schedule == "cosine" and scene.pretrain.ema_decay == 0.999
+    assert whole_scene(preset("full")) == scene
+    cfg = scene.pretrain_config("adaptive", 0, n_patches=16384)  # 15,872 trained: 248 steps an epoch
+    assert cfg.epochs == 17 and preset("full").pretrain_config("adaptive", 0).epochs == 16
+    with pytest.raises(ConfigError, match="pass n_patches"):
+        scene.pretrain_config("adaptive", 0)
+    ctx = RunContext.create("synthetic", quick=False, preset_name="full-scene")
+    from bdgf_nb.pipeline.context import DDPMSource
+
+    assert ctx.ddpm_checkpoint("s", DDPMSource("adaptive", 0)).name == "ddpm_s_adaptive_full-scene_seed0.pt"
