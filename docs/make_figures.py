@@ -1,6 +1,8 @@
 """Export one figure per executed notebook to docs/figures/*.png for the README tour.
 
 Usage: python docs/make_figures.py outputs/synthetic   (a folder written by `make run`)
+       python docs/make_figures.py --label-efficiency  (docs/figures/label_efficiency.png, from the
+       stored studies in results/label_efficiency/: `pipeline.stored_results`)
 Renders the stored plotly JSON of the chosen output in headless Chromium (Debian's
 /usr/bin/chromium via Playwright, as the browser tests do; nothing is downloaded).
 """
@@ -45,7 +47,8 @@ def plotly_outputs(path: Path) -> list[dict]:
     ]
 
 
-def main(run_dir: str, out_dir: str = "docs/figures", chromium: str = "/usr/bin/chromium") -> None:
+def render(figures: dict[str, object], out_dir: str = "docs/figures", chromium: str = "/usr/bin/chromium") -> None:
+    """file name -> plotly figure, each written as a PNG screenshot of the figure in Chromium."""
     from playwright.sync_api import sync_playwright
 
     out = Path(out_dir)
@@ -53,16 +56,11 @@ def main(run_dir: str, out_dir: str = "docs/figures", chromium: str = "/usr/bin/
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROME_ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 700})
-        for stem, (index, name) in CHOICES.items():
-            figures = plotly_outputs(Path(run_dir) / f"{stem}.ipynb")
-            if len(figures) <= index:
-                print(f"skip {stem}: {len(figures)} plotly outputs")
-                continue
-            fig = pio.from_json(json.dumps(figures[index]))
-            html = Path(tmp) / f"{stem}.html"
+        for name, fig in figures.items():
+            html = Path(tmp) / f"{name}.html"
             html.write_text(
                 f"<html><head><script>{get_plotlyjs()}</script></head><body style='margin:0'>"
-                f"{fig.to_html(full_html=False, include_plotlyjs=False, div_id='fig')}</body></html>"
+                f"{fig.to_html(full_html=False, include_plotlyjs=False, div_id='fig')}</body></html>"  # type: ignore[attr-defined]
             )
             page.goto(html.as_uri())
             page.wait_for_selector("#fig .main-svg")
@@ -71,5 +69,33 @@ def main(run_dir: str, out_dir: str = "docs/figures", chromium: str = "/usr/bin/
         browser.close()
 
 
+def notebook_figures(run_dir: str) -> dict[str, object]:
+    figures = {}
+    for stem, (index, name) in CHOICES.items():
+        found = plotly_outputs(Path(run_dir) / f"{stem}.ipynb")
+        if len(found) <= index:
+            print(f"skip {stem}: {len(found)} plotly outputs")
+            continue
+        figures[name] = pio.from_json(json.dumps(found[index]))
+    return figures
+
+
+def label_efficiency_figure() -> dict[str, object]:
+    """The README's label-efficiency figure: every stored study (the synthetic default, houston2018_west,
+    idtrees_mlbs; the whole-scene variant left out), one panel each."""
+    from bdgf_nb.pipeline.stored_results import label_efficiency_curves, label_efficiency_studies
+    from bdgf_nb.presentation.viz import label_efficiency_panels
+
+    studies = {name: s for name, s in label_efficiency_studies().items() if not name.endswith("_scene")}
+    curves = {
+        f"{name} ({s['preset']}, {len(s['seeds'])} seeds)": label_efficiency_curves(s) for name, s in studies.items()
+    }
+    title = "Test OA against labelled pixels per class (mean, 95 % CI over paired seeds)"
+    return {"label_efficiency.png": label_efficiency_panels(curves, title)}
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1:] == ["--label-efficiency"]:
+        render(label_efficiency_figure())
+    else:
+        render(notebook_figures(sys.argv[1]), *sys.argv[2:])

@@ -8,13 +8,14 @@ import pytest
 import torch
 
 from bdgf_nb.analysis.probe import budget_probe, budget_summary
+from bdgf_nb.analysis.selection import epoch_choices
 from bdgf_nb.data.load import load_scene
 from bdgf_nb.data.patches import unlabelled_patches
 from bdgf_nb.data.sampling import per_class_mask
 from bdgf_nb.ddpm.diffusion import DiffusionConfig, GaussianDiffusion
 from bdgf_nb.ddpm.features import FeatureConfig, extract_features
 from bdgf_nb.ddpm.unet import DenoiserUNet, UNetConfig
-from bdgf_nb.errors import ConfigError
+from bdgf_nb.errors import ConfigError, DataError
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.parameters import RunParameters
 from bdgf_nb.pipeline.steps import DiffusionFeatures, fused_baselines, labelled_pixels, prepare, training_pixels
@@ -99,6 +100,46 @@ def test_budget_training_runs_a_fixed_length_and_keeps_the_last_weights(tiny, tm
     assert scored == [e for e in range(1, expected + 1) if e % every == 0 or e == expected]  # ~20, the last always
     assert expected >= 40 and len(scored) <= 21
     assert run.row()["val_overall_accuracy"] == run.history[-1]["val_oa"]
+
+
+def test_a_watched_run_trains_exactly_as_the_unwatched_one_and_records_test_at_the_scored_epochs(tiny, tmp_path):
+    ctx = RunContext.create("synthetic", quick=True, out_dir=tmp_path)
+    preset = type(ctx.preset)(**{**vars(ctx.preset), "budget_steps": 40})
+    small = type(ctx)(ctx.dataset, preset, 0, tmp_path, labels_per_class=4)
+    variant = branch_variant("cnn", guided=False)
+    plain = train_variant_step(small, tiny, DiffusionFeatures.absent(), variant, progress=False)
+    watched = train_variant_step(small, tiny, DiffusionFeatures.absent(), variant, progress=False, watch_test=True)
+    stem = "clf_synthetic_cnn_only+no_guidance_quick_lpc4_seed0"
+    assert sorted(p.name for p in (tmp_path / "artifacts").glob("*.pt")) == [f"{stem}.pt", f"{stem}_watched.pt"]
+    assert watched.report == plain.report  # the test pixels select nothing: same weights, same scores
+    scored = [h for h in watched.history if not math.isnan(h["val_oa"])]
+    assert all(not math.isnan(h["test_oa"]) for h in scored)
+    assert all(math.isnan(h["test_oa"]) for h in watched.history if math.isnan(h["val_oa"]))
+    assert "test_oa" not in plain.history[-1]
+    assert watched.history[-1]["test_oa"] == pytest.approx(plain.report["overall_accuracy"])
+    choice = epoch_choices(watched.history, "oa", "kappa")
+    assert choice.last["oa"] == pytest.approx(plain.report["overall_accuracy"])
+    assert choice.best_test["oa"] == max(h["test_oa"] for h in scored) >= choice.validation["oa"]
+    assert choice.scored_epochs == len(scored)
+
+
+def test_epoch_choices_read_the_last_the_validation_and_the_test_choice():
+    nan = math.nan
+    history = [
+        {"epoch": 1, "val_kappa": 50.0, "test_oa": 60.0, "test_aa": 1.0, "test_kappa": 2.0},
+        {"epoch": 2, "val_kappa": nan, "test_oa": nan, "test_aa": nan, "test_kappa": nan},  # not scored
+        {"epoch": 3, "val_kappa": 70.0, "test_oa": 65.0, "test_aa": 3.0, "test_kappa": 4.0},
+        {"epoch": 4, "val_kappa": 70.0, "test_oa": 72.0, "test_aa": 5.0, "test_kappa": 6.0},  # a tie on validation
+        {"epoch": 5, "val_kappa": 60.0, "test_oa": 68.0, "test_aa": 7.0, "test_kappa": 8.0},
+    ]
+    choice = epoch_choices(history, "oa", "kappa")
+    assert (choice.validation_epoch, choice.best_test_epoch, choice.scored_epochs) == (3, 4, 4)
+    assert choice.last == {"oa": 68.0, "aa": 7.0, "kappa": 8.0}
+    assert choice.validation["oa"] == 65.0 and choice.best_test["oa"] == 72.0
+    with pytest.raises(DataError, match="watch_set"):
+        epoch_choices([{"epoch": 1, "val_kappa": 1.0}])
+    with pytest.raises(DataError, match="metric and select_on"):
+        epoch_choices(history, "f1")
 
 
 def test_epochs_to_run_and_the_warm_up_follow_the_steps_actually_run():
@@ -244,6 +285,44 @@ def test_stored_study_curves_reading_and_figure():
     assert "includes zero, so the difference is not resolved" in text[1] and "below" in text[1]
     fig = viz.label_efficiency(curves, "t")
     assert fig.layout.xaxis.type == "log" and len(fig.data) == 4  # a band and a line per method
+
+
+def test_the_study_table_and_the_inflation_reading_come_from_the_stored_numbers():
+    from bdgf_nb.presentation import prose, tables, viz
+
+    study = _study()
+    del study["budgets"]["all"]
+    assert prose.selection_inflation_reading(study) == ""  # a study run without --inflation
+    best = "BDGF, best test point (how published numbers are selected; not a result)"
+    for budget, (lift, val) in {"5": (4.0, -1.0), "50": (2.0, 0.5)}.items():
+        bdgf = study["budgets"][budget]["summary"]["BDGF"]["oa"]["mean"]
+        study["budgets"][budget]["selection"] = {
+            "summary": {
+                name: {
+                    m: {
+                        "n": 3,
+                        "mean": bdgf + d,
+                        "std": 1.0,
+                        "minus_bdgf": {"n": 3, "mean": d, "low": d - 1, "high": d + 1},
+                    }
+                    for m in ("oa", "aa", "kappa")
+                }
+                for name, d in (("BDGF, best validation point", val), (best, lift))
+            }
+        }
+    table = tables.label_efficiency_table(study)
+    assert list(table.index) == ["5", "50"]
+    assert table.loc["5", "BDGF"] == "60.00 ± 1.00" and table.loc["5", "no guidance, widened"] == "-5.00 [-7.00, -3.00]"
+    assert table.loc["50", best] == "+2.00 [+1.00, +3.00]"
+    lines = prose.selection_inflation_reading(study).splitlines()
+    assert lines[0].startswith(
+        "5 labelled px / class (3 seeds): the best test point would report OA 64.0 for BDGF's 60.0"
+    )
+    assert "(+4.0 [+3.0, +5.0])" in lines[0] and "the best validation point gives -1.0 [-2.0, +0.0]" in lines[0]
+    curves = {"a": {"BDGF": {5: {"mean": 1.0, "low": 0.0, "high": 2.0}}}, "b": {"RF": {5: {"mean": 1.0}}}}
+    fig = viz.label_efficiency_panels(curves, "t")
+    assert [a.text for a in fig.layout.annotations] == ["a", "b"] and len(fig.data) == 3  # RF has no band
+    assert fig.layout.xaxis2.type == "log"
 
 
 def test_whole_scene_preset_sets_its_epochs_from_the_scene_and_names_its_files_apart():

@@ -136,6 +136,9 @@ def test_notebook_03_reloads_what_the_workers_trained(tmp_path, monkeypatch):
         for metric in METRICS:
             assert run.row()[metric] == scheduled[metric], variant.name
     assert {r["method"] for r in comparison.rows if r["family"] == "baseline"} >= {"SVM (centre)", "RF (patch stats)"}
+    # every row names its budget, its label draw and (the classifiers') DDPM draw: summary.json's rows
+    assert all(r["labels_per_class"] is None and r["label_draw"] is None for r in comparison.rows)
+    assert all(r["ddpm_seed"] == 0 for r in comparison.rows if r["family"] != "baseline")
 
 
 def test_a_worker_keeps_feature_sets_up_to_its_budget_and_drops_them_for_another_run(monkeypatch):

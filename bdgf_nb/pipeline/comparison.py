@@ -87,5 +87,8 @@ def compare(ctx: RunContext, prepared: Prepared, masking: str, seeds: list[int],
                     }
                 )
         rows += [{**row, "seed": seed, "family": "baseline"} for row in fused_baselines(ctx, prepared, seed)]
-    budget = ctx.labels_per_class  # every row says which label budget it learned from (None: all)
-    return Comparison([{**row, "labels_per_class": budget} for row in rows], runs, features, variants)
+    # every row says which label budget it learned from (None: all) and which draw of the labelled
+    # pixels (`pipeline.steps.training_pixels`: the model seed; None without a budget: no draw)
+    budget = ctx.labels_per_class
+    drawn = [{**row, "labels_per_class": budget, "label_draw": None if budget is None else row["seed"]} for row in rows]
+    return Comparison(drawn, runs, features, variants)

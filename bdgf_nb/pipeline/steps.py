@@ -400,10 +400,14 @@ def train_variant(
     variant: Variant,
     seed: int | None = None,
     progress: bool = True,
+    watch_test: bool = False,
 ) -> ClassifierRun:
     """Train BDGF or one of its ablations (`Variant`) on the leak-free split and score it on the
     test pixels. `features`: the diffusion features that guide it (`DiffusionFeatures.absent()`
-    for none); `seed`: model seed (default: the run's).
+    for none); `seed`: model seed (default: the run's). `watch_test`: also score the test pixels
+    whenever validation is scored, into the history only (`train_classifier`'s `watch_set`; the
+    "best test epoch" row of docs/PROTOCOL.md), in a file of its own (`_watched`); the training
+    is unchanged, so its last weights are those of the unwatched run.
 
     The checkpoint (`RunContext.classifier_checkpoint`: scene, variant, DDPM, size, seed) makes
     a rerun, or a later notebook asking for the same run, reload instead of retraining."""
@@ -423,7 +427,10 @@ def train_variant(
     model = BDGF(cfg, prepared.channel_groups, guide_channels if cfg.guidance else [], prepared.n_classes)
     fit, val = training_pixels(ctx, prepared, seed)
     checkpoint = ctx.classifier_checkpoint(prepared.scene.name, variant.key, features.source, seed)
+    if watch_test:
+        checkpoint = checkpoint.with_name(f"{checkpoint.stem}_watched{checkpoint.suffix}")
     val_set = prepared.dataset(val, guides)
+    test_set = prepared.dataset(prepared.split.test, guides)
     result = train_classifier(
         model,
         prepared.dataset(fit, guides),
@@ -432,8 +439,8 @@ def train_variant(
         settings.train_config(seed, budget=ctx.labels_per_class is not None),
         checkpoint_path=checkpoint,
         progress=progress,
+        watch_set=test_set if watch_test else None,
     )
-    test_set = prepared.dataset(prepared.split.test, guides)
     # Stored beside the checkpoint, keyed by the weights and the pixels scored: a reload (the
     # notebook after `bdgf-run --jobs`, a later chapter) reads it instead of predicting again.
     # The device type is in the key (bf16 autocast on CUDA, fp32 on CPU: evaluate.predict), and

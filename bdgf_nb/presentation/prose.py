@@ -518,3 +518,25 @@ def label_efficiency_reading(study: Mapping[str, Any], metric: str = "oa", unit:
             text = compare("BDGF", bdgf["mean"], method, others[method]["mean"], unit, ci=(-d["high"], -d["low"]))
             sentences.append(f"{budget} labelled px / class ({bdgf['n']} seeds): {text}")
     return "\n".join(sentences)
+
+
+def selection_inflation_reading(study: Mapping[str, Any], metric: str = "oa", unit: str = "OA") -> str:
+    """Per budget of a label-efficiency study run with `--inflation`: what choosing BDGF's
+    weights at the best test point (as published peers do) would have reported instead of the
+    protocol's last weights, with the paired interval; "" when the study has no such rows."""
+    sentences = []
+    for budget, entry in study["budgets"].items():
+        selection = entry.get("selection")
+        if not selection:
+            continue
+        bdgf = entry["summary"]["BDGF"][metric]
+        best = next(v[metric] for m, v in selection["summary"].items() if m.startswith("BDGF, best test point"))
+        val = next(v[metric] for m, v in selection["summary"].items() if m.startswith("BDGF, best validation point"))
+        d, dv = best["minus_bdgf"], val["minus_bdgf"]
+        sentences.append(
+            f"{budget} labelled px / class ({d['n']} seeds): the best test point would report {unit} "
+            f"{best['mean']:.1f} for BDGF's {bdgf['mean']:.1f} ({d['mean']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]): "
+            f"an inflation from selecting on test, not skill; the best validation point gives {dv['mean']:+.1f} "
+            f"[{dv['low']:+.1f}, {dv['high']:+.1f}]."
+        )
+    return "\n".join(sentences)

@@ -308,3 +308,29 @@ def budget_table(summary: Sequence[dict[str, Any]], unit: str = "draw") -> pd.Da
             }
         )
     return pd.DataFrame(rows).set_index(["labels", "features"])
+
+
+def label_efficiency_table(study: dict[str, Any], metric: str = "oa") -> pd.DataFrame:
+    """One row per label budget of a stored label-efficiency study
+    (docs/experiments/label_efficiency.py): BDGF as mean ± sample std over seeds, every other
+    method as its paired difference to BDGF with the 95 % interval, and where the study was run
+    with `--inflation` the best-validation and the best-test point of BDGF's own run, likewise
+    as differences (the best test point is how published numbers are selected; not a result)."""
+    expect(bool(study.get("budgets")), DataError, "label_efficiency_table: expected a study with budgets, found none")
+    records = []
+    for budget, entry in study["budgets"].items():
+        expect(
+            "BDGF" in entry["summary"],
+            DataError,
+            f"label_efficiency_table: budget {budget} has no BDGF row; found {sorted(entry['summary'])}",
+        )
+        bdgf = entry["summary"]["BDGF"][metric]
+        record: dict[str, Any] = {"labelled px / class": budget}
+        record["BDGF"] = _mean_std(bdgf["n"], bdgf["mean"], bdgf["std"])
+        summaries = {**entry["summary"], **entry.get("selection", {}).get("summary", {})}
+        for method, per_metric in summaries.items():
+            if method != "BDGF":
+                d = per_metric[metric]["minus_bdgf"]
+                record[method] = _signed_interval(d["n"], d["mean"], d["low"], d["high"])
+        records.append(record)
+    return pd.DataFrame(records).set_index("labelled px / class")

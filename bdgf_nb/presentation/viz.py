@@ -23,6 +23,7 @@ from bdgf_nb.errors import DataError, expect
 from bdgf_nb.metrics import METRICS
 
 PALETTE = px.colors.qualitative.Alphabet + px.colors.qualitative.Dark24
+METHOD_COLOURS = px.colors.qualitative.D3  # ten colours far apart: curves of a handful of methods
 
 # Semantic families: (keywords in a lower-cased class name, shades handed out in order). The
 # first family with a matching keyword wins, built-up first: "parking lot" is grey, not a park.
@@ -505,6 +506,47 @@ def accuracy_bars(report: Mapping[str, Any]) -> go.Figure:
     return _zoom_bars(fig, y, None, "accuracy (%)")
 
 
+def _efficiency_traces(
+    fig: go.Figure,
+    curves: Mapping[str, Mapping[int, Mapping[str, float]]],
+    colours: Mapping[str, str],
+    row: int | None = None,
+    col: int | None = None,
+    legend: bool = True,
+) -> None:
+    """One method's mean line and its 95 % band per curve, into `fig` (at `row`, `col` of a grid)."""
+    where = {"row": row, "col": col} if row is not None else {}
+    for method, by_budget in curves.items():
+        colour = colours[method]
+        x = sorted(by_budget)
+        mean = [by_budget[b]["mean"] for b in x]
+        low = [by_budget[b].get("low", float("nan")) for b in x]
+        high = [by_budget[b].get("high", float("nan")) for b in x]
+        if not any(np.isnan(low)):
+            band = go.Scatter(
+                x=x + x[::-1],
+                y=high + low[::-1],
+                fill="toself",
+                fillcolor=colour,
+                opacity=0.15,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=method,
+            )
+            fig.add_trace(band, **where)
+        line = go.Scatter(
+            x=x,
+            y=mean,
+            name=method,
+            mode="lines+markers",
+            line={"color": colour},
+            legendgroup=method,
+            showlegend=legend,
+        )
+        fig.add_trace(line, **where)
+
+
 def label_efficiency(
     curves: Mapping[str, Mapping[int, Mapping[str, float]]], title: str, metric: str = "OA (%)"
 ) -> go.Figure:
@@ -512,29 +554,7 @@ def label_efficiency(
     95 % interval over seeds drawn as a band), x on a log axis."""
     expect(len(curves) > 0, DataError, "label_efficiency: expected at least one method, found none")
     fig = go.Figure()
-    for i, (method, by_budget) in enumerate(curves.items()):
-        colour = PALETTE[i % len(PALETTE)]
-        x = sorted(by_budget)
-        mean = [by_budget[b]["mean"] for b in x]
-        low = [by_budget[b].get("low", float("nan")) for b in x]
-        high = [by_budget[b].get("high", float("nan")) for b in x]
-        if not any(np.isnan(low)):
-            fig.add_trace(
-                go.Scatter(
-                    x=x + x[::-1],
-                    y=high + low[::-1],
-                    fill="toself",
-                    fillcolor=colour,
-                    opacity=0.15,
-                    line={"width": 0},
-                    hoverinfo="skip",
-                    showlegend=False,
-                    legendgroup=method,
-                )
-            )
-        fig.add_trace(
-            go.Scatter(x=x, y=mean, name=method, mode="lines+markers", line={"color": colour}, legendgroup=method)
-        )
+    _efficiency_traces(fig, curves, {m: METHOD_COLOURS[i % len(METHOD_COLOURS)] for i, m in enumerate(curves)})
     fig.update_layout(
         title=title,
         height=420,
@@ -546,4 +566,24 @@ def label_efficiency(
         yaxis_title=f"test {metric}, mean and 95 % CI over seeds",
         legend={"orientation": "h", "y": -0.25},
     )
+    return fig
+
+
+def label_efficiency_panels(
+    curves_by_scene: Mapping[str, Mapping[str, Mapping[int, Mapping[str, float]]]],
+    title: str,
+    metric: str = "OA (%)",
+) -> go.Figure:
+    """`label_efficiency` for several scenes side by side, one panel each, a method keeping its
+    colour across panels (the README's figure: docs/make_figures.py)."""
+    expect(len(curves_by_scene) > 0, DataError, "label_efficiency_panels: expected at least one scene, found none")
+    methods = list(dict.fromkeys(m for curves in curves_by_scene.values() for m in curves))
+    colours = {m: METHOD_COLOURS[i % len(METHOD_COLOURS)] for i, m in enumerate(methods)}
+    fig = make_subplots(rows=1, cols=len(curves_by_scene), subplot_titles=list(curves_by_scene))
+    for col, curves in enumerate(curves_by_scene.values(), start=1):
+        _efficiency_traces(fig, curves, colours, row=1, col=col, legend=col == 1)
+        ticks = sorted({b for c in curves.values() for b in c})
+        fig.update_xaxes(type="log", tickvals=ticks, title_text="labelled px / class (log)", row=1, col=col)
+    fig.update_yaxes(title_text=f"test {metric}, mean and 95 % CI", row=1, col=1)
+    fig.update_layout(title=title, height=460, width=1100, legend={"orientation": "h", "y": -0.3})
     return fig

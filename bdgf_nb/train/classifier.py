@@ -103,9 +103,15 @@ def train_classifier(
     checkpoint_path: str | Path | None = None,
     progress: bool = True,
     device: str | torch.device | None = None,
+    watch_set: PatchDataset | None = None,
 ) -> TrainResult:
     """Train with early stopping on the validation score; returns the best-validation model
     (`cfg.fixed_length`: every epoch, the last weights; validation is then only recorded).
+
+    `watch_set` (the test pixels, in docs/experiments/label_efficiency.py only) is scored
+    whenever validation is and recorded as `test_<metric>` in the history; it selects nothing and
+    stops nothing. It measures how much choosing the best test epoch, as published peers do,
+    would inflate a score (docs/PROTOCOL.md, "Best test epoch").
 
     With `checkpoint_path`, a checkpoint of the same config and data found there is resumed
     exactly (weights, optimiser, best state, RNG), so an interrupted run ends as an uninterrupted
@@ -113,7 +119,8 @@ def train_classifier(
     with a warning. Empty sets, labels above `n_classes` (DataError) and a model whose estimated
     training memory exceeds what is free (ResourceError) are refused before training.
     `device`: None = `distributed.pick_device()`; the model is moved there (and stays)."""
-    for name, dataset in (("train_set", train_set), ("val_set", val_set)):
+    sets = (("train_set", train_set), ("val_set", val_set)) + ((("watch_set", watch_set),) if watch_set else ())
+    for name, dataset in sets:
         expect(len(dataset) >= 1, DataError, f"{name} holds no pixels; expected at least one")
         top = int(dataset.targets.max()) + 1
         expect(top <= n_classes, DataError, f"{name} holds label {top}, expected labels 1..n_classes={n_classes}")
@@ -143,6 +150,8 @@ def train_classifier(
         "model": getattr(model, "config_dict", lambda: {})(),
         "data": {"train": train_set.fingerprint(), "val": val_set.fingerprint(), "n_classes": n_classes},
     }
+    if watch_set is not None:  # a watched run is another run's file, never a resumed unwatched one
+        record["data"]["watch"] = watch_set.fingerprint()
     net, part = ddp.wrap(model, find_unused=True), ddp.shard()  # ablations may leave parameters unused
 
     def train_epoch(epoch: int) -> dict[str, float]:
@@ -171,9 +180,14 @@ def train_classifier(
             losses.append(float(ddp.all_reduce_sum(loss.float() * share)))
         row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
         if cfg.fixed_length and cfg.val_points and (epoch + 1) % every != 0 and epoch + 1 != epochs:
-            return row | {f"val_{SHORT_NAMES[k]}": math.nan for k in METRICS}  # not scored: selects nothing
+            skipped = {f"val_{SHORT_NAMES[k]}": math.nan for k in METRICS}  # not scored: selects nothing
+            return row | skipped | ({f"test_{SHORT_NAMES[k]}": math.nan for k in METRICS} if watch_set else {})
         val = score(model, val_set, n_classes)
-        return row | {f"val_{SHORT_NAMES[k]}": val[k] for k in METRICS}
+        row |= {f"val_{SHORT_NAMES[k]}": val[k] for k in METRICS}
+        if watch_set is not None:
+            watched = score(model, watch_set, n_classes)
+            row |= {f"test_{SHORT_NAMES[k]}": watched[k] for k in METRICS}
+        return row
 
     state = run_epochs(
         train_epoch,
