@@ -12,6 +12,12 @@ With `--jobs N` > 1 the notebooks too run N at a time, each kernel on one thread
 `NOTEBOOK_NEEDS` allows (a notebook kernel keeps about one core busy on average, so two share
 two cores well). A failing notebook then stops what waits for it; the
 others finish, and the run ends with the failure as above.
+
+`--labels-per-class 5,10,all` sweeps label budgets: the run once per budget, in that order, each
+into its own subfolder of the output folder (`lpc5/`, `lpc10/`, `all/`) with its own summary.json
+and executed notebooks, all sharing the output folder's artifacts/ and cache/ (the DDPMs, which see
+no label, are trained once; classifier files carry `_lpcN`); `sweep.json` lists the budgets run.
+A single value keeps the single run's layout.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,7 +307,8 @@ def run_dataset(cfg: RunConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     mark_run_folder(out)
     catalog = str(Path(cfg.params.catalog).resolve()) if cfg.params.catalog else ""  # notebooks run in their own folder
-    params = dataclasses.replace(cfg.params, out_dir=str(out), catalog=catalog)
+    shared = str(Path(cfg.params.shared_dir).resolve()) if cfg.params.shared_dir else ""
+    params = dataclasses.replace(cfg.params, out_dir=str(out), catalog=catalog, shared_dir=shared)
     paths = select_notebooks(cfg.notebooks, cfg.folder)
     entry = catalog_entry(params.dataset, catalog or None)
     scheduled = None
@@ -327,6 +335,7 @@ def run_dataset(cfg: RunConfig) -> Path:
         "lambda_kl": params.lambda_kl,
         "entropy_matching": params.entropy_matching,
         "labels_per_class": params.labels_per_class or None,  # a label budget; None: every training pixel
+        **({"shared_dir": shared} if shared else {}),  # a sweep's checkpoints and caches, outside this folder
         "allow_unmeasurable": params.allow_unmeasurable,
         "split_block": params.split_block,
         "split_stripes": params.split_stripes,
@@ -340,6 +349,92 @@ def run_dataset(cfg: RunConfig) -> Path:
     atomic_write_json(summary, out / "summary.json")
     print(f"[bdgf-run] summary: {out / 'summary.json'}", flush=True)
     return out / "summary.json"
+
+
+def budget_folder(budget: int) -> str:
+    """A sweep's subfolder for `budget` labels per class (0: every label)."""
+    return f"lpc{budget}" if budget else "all"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A label-budget sweep of one dataset: `runs`, one per budget in the order given, each into
+    its own subfolder of `out`, all keeping their checkpoints and caches in `out` (shared_dir)."""
+
+    out: Path
+    runs: tuple[RunConfig, ...]
+
+    @classmethod
+    def of(cls, base: RunConfig, budgets: Sequence[int]) -> Sweep:
+        """`base` once per budget (labels per class, 0: all); each run's parameters are checked."""
+        shared = str(base.out.resolve())
+        return cls(
+            base.out,
+            tuple(
+                dataclasses.replace(
+                    base,
+                    params=dataclasses.replace(base.params, labels_per_class=budget, shared_dir=shared),
+                    out=base.out / budget_folder(budget),
+                )
+                for budget in budgets
+            ),
+        )
+
+
+def run_sweep(sweep: Sweep) -> Path:
+    """Run each budget of `sweep` in turn (run_dataset); returns the path of sweep.json, rewritten
+    after each budget so it lists what finished. A failing budget ends the sweep (SystemExit naming
+    it); the budgets before it keep their folders."""
+    out = sweep.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    mark_run_folder(out)
+    path, dataset = out / "sweep.json", sweep.runs[0].params.dataset
+    done: list[dict[str, Any]] = []
+    folders = [budget_folder(cfg.params.labels_per_class) for cfg in sweep.runs]
+    atomic_write_json(_sweep_record(dataset, out, done, None, folders), path)  # a killed sweep leaves it listed
+    for cfg, folder in zip(sweep.runs, folders, strict=True):
+        print(f"[bdgf-run] {dataset}: label budget {folder} ({len(done) + 1} of {len(sweep.runs)}) ...", flush=True)
+        entry = {"labels_per_class": cfg.params.labels_per_class or None, "folder": folder}
+        start = time.perf_counter()
+        try:
+            summary = run_dataset(cfg)
+        except (SystemExit, BDGFError) as err:
+            unrun = folders[len(done) + 1 :]
+            atomic_write_json(_sweep_record(dataset, out, done, {**entry, "error": str(err)}, unrun), path)
+            raise SystemExit(
+                f"[bdgf-run] {dataset}: label budget {folder} failed; finished: {[d['folder'] for d in done]}, "
+                f"not run: {unrun} ({path})\n{err}"
+            ) from None
+        seconds = round(time.perf_counter() - start, 1)
+        done.append({**entry, "summary": Path(summary).relative_to(out).as_posix(), "seconds": seconds})
+        atomic_write_json(_sweep_record(dataset, out, done, None, folders[len(done) :]), path)
+    print(f"[bdgf-run] sweep: {path}", flush=True)
+    return path
+
+
+def _sweep_record(
+    dataset: str, shared: Path, done: list[dict[str, Any]], failed: dict[str, Any] | None, unrun: list[str]
+) -> dict[str, Any]:
+    """sweep.json: the budgets finished (summary paths relative to its folder, wall seconds), the
+    one that failed, if any, and those not run (yet)."""
+    return {"dataset": dataset, "shared_dir": str(shared), "budgets": done, "failed": failed, "not_run": unrun}
+
+
+def label_budgets(text: str) -> tuple[int, ...]:
+    """argparse type of --labels-per-class: "5,10,all" -> (5, 10, 0), 0 meaning every label; a
+    lone "0" still means all, as before the sweep existed."""
+    items = [item.strip() for item in text.split(",")]
+    if items == ["0"]:
+        return (0,)
+    if not all(item == "all" or (item.isascii() and item.isdigit() and int(item) >= 1) for item in items):
+        raise argparse.ArgumentTypeError(
+            f"expected integers >= 1 or 'all', comma-separated (e.g. 5,10,25,50,all), found {text!r}"
+        )
+    budgets = tuple(0 if item == "all" else int(item) for item in items)
+    repeated = sorted({budget_folder(b) for b in budgets if budgets.count(b) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"expected each budget once, found {text!r} (repeated: {repeated})")
+    return budgets
 
 
 def _jobs(text: str) -> int:
@@ -357,11 +452,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_arguments(
         parser,
+        skip=("out_dir", "shared_dir", "labels_per_class"),  # the run sets the folders, the sweep the budget
         more_help={
             "dataset": "; 'all': every dataset whose files are present (the others are named, with why)",
             "preset": "; paper scores on the scene's official split where it ships one (what published tables "
             "report), quick and full on the leak-free split",
         },
+    )
+    parser.add_argument(
+        "--labels-per-class",
+        dest="label_budgets",  # the budgets; each run's RunParameters.labels_per_class is one of them
+        metavar="N[,N...]",
+        type=label_budgets,
+        default="all",
+        help="label budget: labelled pixels per class the classifiers and baselines learn from (0 or all: every "
+        "one); several, e.g. 5,10,25,50,all: one run per budget into OUT/<dataset>/lpc5 ... OUT/<dataset>/all, "
+        "sharing the DDPMs, and OUT/<dataset>/sweep.json",
     )
     parser.add_argument(
         "--jobs",
@@ -416,12 +522,13 @@ def main(argv: list[str] | None = None) -> int:
             if entry.kind == "benchmark" and not entry.available:  # say where to get it before any notebook
                 raise DataError(missing_files_message(benchmark(entry.recipe), entry.benchmark_folder()))
             names = [args.dataset]
-        configs = []
+        configs: list[tuple[str, RunConfig | Sweep]] = []
+        budgets = args.label_budgets
         for name in names:
             try:
-                configs.append(
-                    RunConfig(from_arguments(args, dataset=name), args.out / name, args.notebooks, jobs=args.jobs)
-                )
+                params = from_arguments(args, dataset=name, labels_per_class=budgets[0])
+                one = RunConfig(params, args.out / name, args.notebooks, jobs=args.jobs)
+                configs.append((name, one if len(budgets) == 1 else Sweep.of(one, budgets)))
             except BDGFError as err:
                 if args.dataset != "all":
                     raise
@@ -430,18 +537,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bdgf-run: error: {err}", file=sys.stderr)
         return 2
     if args.dataset != "all":
-        run_dataset(configs[0])
+        _run(configs[0][1])
         return 0
     failed = []
-    for cfg in configs:  # one dataset's failure (a file that does not load, a notebook) ends only its run
+    for name, cfg in configs:  # one dataset's failure (a file that does not load, a notebook) ends only its run
         try:
-            run_dataset(cfg)
+            _run(cfg)
         except (SystemExit, BDGFError) as err:
-            print(f"[bdgf-run] {cfg.params.dataset} failed, going on with the others: {err}", flush=True)
-            failed.append(cfg.params.dataset)
+            print(f"[bdgf-run] {name} failed, going on with the others: {err}", flush=True)
+            failed.append(name)
     if failed:
         print(f"[bdgf-run] --dataset all: {len(failed)} of {len(configs)} dataset(s) failed: {failed}", flush=True)
     return 1 if failed else 0
+
+
+def _run(cfg: RunConfig | Sweep) -> Path:
+    return run_dataset(cfg) if isinstance(cfg, RunConfig) else run_sweep(cfg)
 
 
 if __name__ == "__main__":

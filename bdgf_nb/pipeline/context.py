@@ -31,8 +31,8 @@ class DDPMSource:
 @dataclass(frozen=True)
 class RunContext:
     """dataset: catalog name; preset: the resolved sizes (quick / full); seed: the run's seed
-    (split, DDPM, first model seed); out_dir: checkpoints (artifacts/), the feature cache (cache/)
-    and the per-notebook result records (results/)."""
+    (split, DDPM, first model seed); out_dir: the per-notebook result records (results/) and, unless
+    `shared_dir` names another folder, the checkpoints (artifacts/) and the feature cache (cache/)."""
 
     dataset: str
     preset: Preset
@@ -43,6 +43,9 @@ class RunContext:
     labels_per_class: int | None = None  # a label budget: classifiers see this many labelled pixels per class
     split_block: int = 0  # the disjoint split's block side (0: the catalog's or the default; data.splits)
     split_stripes: int = 0  # a pixel table's column stripes (0: the catalog's or the default)
+    # where artifacts/ and cache/ go when not in out_dir: the runs of a label-budget sweep (bdgf-run) each
+    # record into their own out_dir but share one, so the DDPMs, which see no label, are trained once
+    shared_dir: Path | None = None
 
     def __post_init__(self) -> None:
         expect(
@@ -60,6 +63,8 @@ class RunContext:
         object.__setattr__(self, "out_dir", Path(self.out_dir))
         if self.catalog is not None:
             object.__setattr__(self, "catalog", Path(self.catalog))
+        if self.shared_dir is not None:
+            object.__setattr__(self, "shared_dir", Path(self.shared_dir))
 
     @classmethod
     def create(
@@ -80,6 +85,7 @@ class RunContext:
         labels_per_class: int | None = None,
         split_block: int = 0,
         split_stripes: int = 0,
+        shared_dir: str | Path | None = None,
     ) -> RunContext:
         """The context a notebook builds from its papermill parameters. `catalog` "" or None:
         the repo's catalog. `class_balanced` / `select_on`: the classifiers' sampling and
@@ -88,7 +94,8 @@ class RunContext:
         exercise knobs: `masking_signal` (the adaptive rule's signal), `width` (0: the preset's),
         `lambda_kl` and `entropy_matching` (the mutual terms); a value other than the preset's
         gets its own checkpoint names (`ddpm_checkpoint`, `classifier_checkpoint`).
-        `labels_per_class`: a label budget (None or 0: every training pixel; pipeline.steps.training_pixels)."""
+        `labels_per_class`: a label budget (None or 0: every training pixel; pipeline.steps.training_pixels).
+        `shared_dir` "" or None: artifacts/ and cache/ in `out_dir`."""
         settings = preset(preset_name or ("quick" if quick else "full"))
         masking_cfg = replace(settings.pretrain.masking, signal=masking_signal)
         model, mutual = settings.model, settings.model.mutual_config
@@ -112,6 +119,7 @@ class RunContext:
             labels_per_class or None,
             split_block,
             split_stripes,
+            Path(shared_dir) if shared_dir else None,
         )
 
     @property
@@ -133,8 +141,13 @@ class RunContext:
         return self.budget_tag + block + (f"_stripes{self.split_stripes}" if self.split_stripes else "")
 
     @property
+    def artifacts_dir(self) -> Path:
+        """Checkpoints, fused baselines' results and maps (their names say what made them)."""
+        return (self.shared_dir or self.out_dir) / "artifacts"
+
+    @property
     def cache_dir(self) -> Path:
-        return self.out_dir / "cache"
+        return (self.shared_dir or self.out_dir) / "cache"
 
     def record(self, notebook: str, key: str, value: Any) -> None:
         """Store `value` under `key` in this run's record of `notebook` (a `RECORDS` name), which
@@ -154,7 +167,7 @@ class RunContext:
         signal, base = self.preset.pretrain.masking.signal, self._defaults()
         steered = source.masking in ("adaptive", "random_matched")
         option = f"_signal-{signal}" if steered and base and signal != base.pretrain.masking.signal else ""
-        return self.out_dir / "artifacts" / f"ddpm_{scene}_{source.masking}{option}_{self.mode}_seed{source.seed}.pt"
+        return self.artifacts_dir / f"ddpm_{scene}_{source.masking}{option}_{self.mode}_seed{source.seed}.pt"
 
     def _model_options(self) -> str:
         """The model choices that differ from the preset's, for checkpoint names: _w48, _kl0, _entropy."""
@@ -170,12 +183,12 @@ class RunContext:
 
     def baseline_results(self, scene: str, seed: int) -> Path:
         """The fused baselines of model seed `seed` (pipeline.steps.fused_baselines), stored as JSON."""
-        return self.out_dir / "artifacts" / f"baselines_{scene}_{self.mode}{self.run_tag}_seed{seed}.json"
+        return self.artifacts_dir / f"baselines_{scene}_{self.mode}{self.run_tag}_seed{seed}.json"
 
     def baseline_map(self, scene: str, seed: int, model: str, features: str) -> Path:
         """A fused baseline's whole-scene map (pipeline.steps.baseline_scene_map), stored as .npz."""
         name = f"map_{model}-{features}_{scene}_{self.mode}{self.run_tag}_seed{seed}.npz"
-        return self.out_dir / "artifacts" / name
+        return self.artifacts_dir / name
 
     def classifier_checkpoint(self, scene: str, variant: str, source: DDPMSource | None, seed: int) -> Path:
         """One file per (variant, DDPM it was guided by, training choices, model seed); the DDPM's
@@ -190,4 +203,4 @@ class RunContext:
             + self._model_options()
         )
         name = f"clf_{scene}_{variant}{ddpm}{options}_{self.mode}{self.run_tag}_seed{seed}.pt"
-        return self.out_dir / "artifacts" / name
+        return self.artifacts_dir / name

@@ -45,6 +45,9 @@ class RunParameters:
     seeds: int = _parameter(0, "paired model seeds in chapter 03; 0: the preset's (1 quick, 5 full)")
     masking: str = _parameter("adaptive", "masking of BDGF's DDPM (chapter 01)", MODES)
     out_dir: str = _parameter("../outputs/interactive", "checkpoints, caches and numbers of this run")
+    shared_dir: str = _parameter(
+        "", "checkpoints and caches here instead (a label-budget sweep's runs share them); empty: out_dir"
+    )
     catalog: str = _parameter("", "a catalog YAML of your own (empty: the repository's data_catalog.yaml)")
     allow_unmeasurable: bool = _parameter(
         False, "go on, with warnings, where the split leaves a class out of train or test"
@@ -130,6 +133,7 @@ class RunParameters:
             labels_per_class=self.labels_per_class or None,
             split_block=self.split_block,
             split_stripes=self.split_stripes,
+            shared_dir=self.shared_dir or None,
         )
 
     def for_notebook(self, declared: Collection[str]) -> dict[str, Any]:
@@ -167,10 +171,13 @@ def parameters_cell(names: Collection[str]) -> str:
 
 
 def add_arguments(
-    parser: argparse.ArgumentParser, skip: Collection[str] = ("out_dir",), more_help: Mapping[str, str] | None = None
+    parser: argparse.ArgumentParser,
+    skip: Collection[str] = ("out_dir", "shared_dir"),
+    more_help: Mapping[str, str] | None = None,
 ) -> None:
     """One option per field (`--select-on` for select_on), with the field's help (and
-    `more_help[name]` after it); bools are flags."""
+    `more_help[name]` after it); bools are flags. `skip`: the fields the caller sets itself (the
+    run's folders, by default)."""
     for f in fields(RunParameters):
         if f.name in skip:
             continue
