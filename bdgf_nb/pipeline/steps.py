@@ -36,11 +36,12 @@ from bdgf_nb.ddpm.features import cached_features, extract_features, feature_cac
 from bdgf_nb.ddpm.masking import matched_rate
 from bdgf_nb.errors import ConfigError, DataError, expect
 from bdgf_nb.evaluate.maps import predict_map
-from bdgf_nb.evaluate.predict import predict
+from bdgf_nb.evaluate.predict import predict, score
 from bdgf_nb.metrics import METRICS, SHORT_NAMES, classification_report
 from bdgf_nb.model.baselines import fit_predict, pixel_features, run_baselines
 from bdgf_nb.model.bdgf import BDGF, equal_size_width
 from bdgf_nb.model.ensemble import EnsembleChoice, choose_ensemble_rule
+from bdgf_nb.model.two_stream import TwoStreamCNN, TwoStreamConfig
 from bdgf_nb.pipeline.context import DDPMSource, RunContext
 from bdgf_nb.pipeline.variants import Variant
 from bdgf_nb.storage import array_digest, stored_array, stored_json
@@ -475,6 +476,29 @@ def train_variant(
         result.model,
         ensembles,
     )
+
+
+def train_two_stream(
+    ctx: RunContext, prepared: Prepared, seed: int | None = None, progress: bool = True
+) -> dict[str, Any]:
+    """The peers' plain two-stream 2-D CNN (`model.two_stream`) trained exactly as BDGF's runs of
+    model seed `seed` are: the same fit and validation pixels (`training_pixels`), the same
+    training config (fixed length under a label budget), its own checkpoint; returns its test
+    report (OA, AA, kappa, per class) for a paired comparison."""
+    seed = ctx.seed if seed is None else seed
+    torch.manual_seed(seed)  # weights are drawn from the global RNG
+    model = TwoStreamCNN(TwoStreamConfig(), prepared.channel_groups, prepared.n_classes)
+    fit, val = training_pixels(ctx, prepared, seed)
+    train_classifier(
+        model,
+        prepared.dataset(fit),
+        prepared.dataset(val),
+        prepared.n_classes,
+        ctx.preset.train_config(seed, budget=ctx.labels_per_class is not None),
+        checkpoint_path=ctx.classifier_checkpoint(prepared.scene.name, "two_stream_cnn", None, seed),
+        progress=progress,
+    )
+    return score(model, prepared.dataset(prepared.split.test), prepared.n_classes)
 
 
 def evaluate_classifier(model: BDGF, test_set: PatchDataset, val_set: PatchDataset, n_classes: int) -> dict[str, Any]:

@@ -503,8 +503,9 @@ def budget_probe_reading(summary: Sequence[Mapping[str, Any]], reference: str, u
 
 
 def label_efficiency_reading(study: Mapping[str, Any], metric: str = "oa", unit: str = "OA") -> str:
-    """Per budget of a label-efficiency study: BDGF against its unguided twin and against the best
-    other method, each with the paired interval over seeds (method - BDGF, read from BDGF's side)."""
+    """Per budget of a label-efficiency study: BDGF against its unguided twin, the peers' two-stream
+    CNN (where the study has it) and the best other method, each with the paired interval over
+    seeds (method - BDGF, read from BDGF's side)."""
     sentences = []
     for budget, entry in study["budgets"].items():
         summary = entry["summary"]
@@ -512,7 +513,8 @@ def label_efficiency_reading(study: Mapping[str, Any], metric: str = "oa", unit:
         others = {m: v[metric] for m, v in summary.items() if m != "BDGF"}
         expect(len(others) > 0, DataError, "label_efficiency_reading: expected methods beside BDGF, found none")
         best = max(others, key=lambda m: others[m]["mean"])
-        picked = dict.fromkeys([m for m in others if m.startswith("no guidance")] + [best])
+        named = [m for m in others if m.startswith(("no guidance", "two-stream"))]  # the twin, the best peer
+        picked = dict.fromkeys([*named, best])
         for method in picked:
             d = others[method]["minus_bdgf"]
             text = compare("BDGF", bdgf["mean"], method, others[method]["mean"], unit, ci=(-d["high"], -d["low"]))

@@ -6,6 +6,8 @@ disjoint fit region (`pipeline.steps.training_pixels`, seed s), and are scored o
 - BDGF, and "no guidance, widened to BDGF's size" (the unguided twin with as many weights),
   trained for a fixed length (at least `Preset.budget_steps` optimiser steps, the last weights
   kept: a budget leaves no labels for early stopping);
+- the plain two-stream 2-D CNN, the best peer on houston2018_west (docs/PROTOCOL.md), rebuilt
+  (`model.two_stream`) and trained on the same pixels for the same length;
 - a linear probe on the diffusion features, on the raw 3 x 3 mean, and on both;
 - SVM and RF on patch statistics (`fused_baselines`, the published peers' spatial baseline).
 One DDPM (adaptive masking, the preset's, or with `--scene` one that learns the whole scene:
@@ -50,13 +52,21 @@ from bdgf_nb.evaluate.predict import score
 from bdgf_nb.metrics import METRICS, SHORT_NAMES
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.presets import whole_scene
-from bdgf_nb.pipeline.steps import diffusion_features, fused_baselines, prepare, train_variant, training_pixels
+from bdgf_nb.pipeline.steps import (
+    diffusion_features,
+    fused_baselines,
+    prepare,
+    train_two_stream,
+    train_variant,
+    training_pixels,
+)
 from bdgf_nb.pipeline.stored_results import LABEL_EFFICIENCY_DIR
 from bdgf_nb.pipeline.variants import BDGF_VARIANT, COMPARISON
 
 OUT = Path("outputs/experiments")
 UNGUIDED = next(v for v in COMPARISON if v.equal_size)
 REFERENCE = "BDGF"
+TWO_STREAM = "two-stream CNN (the peers' design)"  # model.two_stream: the best peer on houston2018_west
 CHOICES = {  # EpochChoice field -> the row it gives (docs/PROTOCOL.md, "Best test epoch")
     "validation": "BDGF, best validation point",
     "best_test": "BDGF, best test point (how published numbers are selected; not a result)",
@@ -86,6 +96,7 @@ def budget_rows(ctx: RunContext, seeds: list[int]) -> dict[str, dict[int, dict[s
         t0 = time.time()
         for variant, name in ((BDGF_VARIANT, "BDGF"), (UNGUIDED, "no guidance, widened")):
             put(name, seed, train_variant(ctx, prepared, features, variant, seed=seed, progress=False).row())
+        put(TWO_STREAM, seed, train_two_stream(ctx, prepared, seed=seed, progress=False))
         fit, _ = training_pixels(ctx, prepared, seed)
         for row in linear_probe(sets, prepared.labels, fit, prepared.split.test, prepared.n_classes, seed=seed):
             put(row["features"], seed, row)
