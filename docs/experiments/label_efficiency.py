@@ -67,6 +67,15 @@ OUT = Path("outputs/experiments")
 UNGUIDED = next(v for v in COMPARISON if v.equal_size)
 REFERENCE = "BDGF"
 TWO_STREAM = "two-stream CNN (the peers' design)"  # model.two_stream: the best peer on houston2018_west
+MARKDOWN_COLUMNS = (  # prefixes of the stored methods, in the tables' order
+    "no guidance, widened",
+    "two-stream CNN",
+    "SVM (patch stats)",
+    "RF (patch stats)",
+    "probe: raw 3x3 + diffusion",
+    "BDGF, best validation point",
+    "BDGF, best test point",
+)
 CHOICES = {  # EpochChoice field -> the row it gives (docs/PROTOCOL.md, "Best test epoch")
     "validation": "BDGF, best validation point",
     "best_test": "BDGF, best test point (how published numbers are selected; not a result)",
@@ -240,6 +249,30 @@ def print_budget(budget: str, summary: dict[str, Any]) -> None:
         print(f"  {method:<30} {s['mean']:6.2f} (sd {s['std']:5.2f}){diff}", flush=True)
 
 
+def markdown(columns: tuple[str, ...] = MARKDOWN_COLUMNS) -> str:
+    """The README's and docs/STUDIES.md's table, from the stored studies (results/label_efficiency/):
+    BDGF's test OA (mean ± sample std) per scene and budget, every other column its paired
+    difference to BDGF [95 % CI], in bold where the interval excludes 0."""
+    from bdgf_nb.pipeline.stored_results import label_efficiency_studies
+
+    lines = ["| scene, labelled px / class | BDGF | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    for name, study in label_efficiency_studies().items():
+        for budget, entry in study["budgets"].items():
+            summary = {**entry["summary"], **entry.get("selection", {}).get("summary", {})}
+            bdgf = summary[REFERENCE]["oa"]
+            cells = [f"{name}, {budget}", f"{bdgf['mean']:.1f} ± {bdgf['std']:.1f}"]
+            for column in columns:
+                method = next((m for m in summary if m.startswith(column)), None)
+                if method is None:
+                    cells.append("not run")
+                    continue
+                d = summary[method]["oa"]["minus_bdgf"]
+                text = f"{d['mean']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]"
+                cells.append(f"**{text}**" if d["low"] > 0 or d["high"] < 0 else text)
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="synthetic")
@@ -250,7 +283,11 @@ def main() -> None:
     parser.add_argument("--scene", action="store_true", help="a DDPM that learns the whole scene (presets.whole_scene)")
     parser.add_argument("--inflation", action="store_true", help="the best-validation and best-test point of BDGF")
     parser.add_argument("--store", action="store_true", help="also keep it in results/label_efficiency/ (chapter 05)")
+    parser.add_argument("--markdown", action="store_true", help="only print the stored studies as a markdown table")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown())
+        return
     if args.pilot:
         result = pilot(args.dataset, args.quick)
         OUT.mkdir(parents=True, exist_ok=True)
