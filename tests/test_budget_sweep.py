@@ -147,3 +147,27 @@ def test_a_single_budget_keeps_the_single_run_layout(
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["labels_per_class"] == lpc and "shared_dir" not in summary
     assert not (folder / "sweep.json").exists() and [p.name for p in folder.iterdir() if p.is_dir()] == ["results"]
+
+
+def test_chapter_05_keeps_a_sweeps_budgets_apart(tmp_path):
+    import json
+
+    from bdgf_nb.pipeline.records import RECORDS, collect_summaries, comparison_rows, record
+
+    def row(budget):
+        return {"method": "BDGF", "seed": 0, "overall_accuracy": 50.0, "labels_per_class": budget, "label_draw": 0}
+
+    for folder, budget in (("lpc5", 5), ("all", None)):
+        (tmp_path / folder).mkdir()
+        summary = {"dataset": "synthetic", "labels_per_class": budget, RECORDS.comparison: {"rows": [row(budget)]}}
+        (tmp_path / folder / "summary.json").write_text(json.dumps(summary))
+    record(tmp_path / "lpc10", RECORDS.comparison, "rows", [row(10)])  # the run now executing chapter 05
+    record(tmp_path / "lpc10", RECORDS.data, "dataset", {"name": "synthetic"})
+    found = collect_summaries(tmp_path, current=tmp_path / "lpc10")
+    assert sorted(found) == ["synthetic", "synthetic, 10 labels / class", "synthetic, 5 labels / class"]
+    rows = comparison_rows({name: summary for name, (_, summary) in found.items()})
+    assert {(r["dataset"], r["labels_per_class"]) for r in rows} == {
+        ("synthetic", None),
+        ("synthetic, 5 labels / class", 5),
+        ("synthetic, 10 labels / class", 10),
+    }

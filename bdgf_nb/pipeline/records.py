@@ -45,18 +45,27 @@ def load_results(out_dir: str | Path) -> dict[str, Any]:
 
 
 def collect_summaries(root: str | Path, current: str | Path | None = None) -> dict[str, tuple[Path, dict[str, Any]]]:
-    """dataset -> (path, summary) for every `<root>/*/summary.json`; the `current` run's folder is
+    """name -> (path, summary) for every `<root>/*/summary.json`; the `current` run's folder is
     read from its per-notebook records instead (its summary.json is written after the last
-    notebook, i.e. after the notebook that calls this)."""
+    notebook, i.e. after the notebook that calls this). The name is the dataset's, with the label
+    budget beside it where the run had one (`budget_name`), so a sweep's budgets stay apart."""
     found: dict[str, tuple[Path, dict[str, Any]]] = {}
     for path in sorted(Path(root).glob("*/summary.json")):
         summary = json.loads(path.read_text())
-        found[str(summary.get("dataset", path.parent.name))] = (path, summary)
+        name = budget_name(str(summary.get("dataset", path.parent.name)), summary.get("labels_per_class"))
+        found[name] = (path, summary)
     if current is not None and (Path(current) / "results").is_dir():
         records = load_results(current)
-        name = str(records.get(RECORDS.data, {}).get("dataset", {}).get("name", Path(current).name))
-        found[name] = (Path(current) / "results", {"dataset": name, **records})
+        dataset = str(records.get(RECORDS.data, {}).get("dataset", {}).get("name", Path(current).name))
+        rows = records.get(RECORDS.comparison, {}).get("rows", [])
+        name = budget_name(dataset, rows[0].get("labels_per_class") if rows else None)
+        found[name] = (Path(current) / "results", {"dataset": dataset, **records})
     return found
+
+
+def budget_name(dataset: str, labels_per_class: int | None) -> str:
+    """ "houston2018_west", or "houston2018_west, 10 labels / class" for a run under a label budget."""
+    return dataset if not labels_per_class else f"{dataset}, {labels_per_class} labels / class"
 
 
 def comparison_rows(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
