@@ -69,6 +69,15 @@ def test_the_study_reading_always_names_the_peer():
             }
         }
     }
+    assert prose.label_efficiency_verdict("s", study) == (
+        "On s, BDGF beats no guidance, widened at 10 labelled px / class; it beats two-stream CNN (the peers' design) "
+        "at 10 labelled px / class (paired 95 % intervals excluding 0)."
+    )
+    study["budgets"]["50"] = {"summary": {"BDGF": entry(60.0), "no guidance, widened": entry(64.0, 4.0)}}
+    assert prose.label_efficiency_verdict("s", study).startswith(
+        "On s, BDGF beats no guidance, widened at 10 labelled px / class and loses to it at 50 labelled px / class; "
+    )
+    del study["budgets"]["50"]
     lines = prose.label_efficiency_reading(study).splitlines()
     assert [line.split("BDGF (60.0) is ")[1].split(" (")[0] for line in lines] == [
         "above no guidance, widened",

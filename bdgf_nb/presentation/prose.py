@@ -542,3 +542,34 @@ def selection_inflation_reading(study: Mapping[str, Any], metric: str = "oa", un
             f"[{dv['low']:+.1f}, {dv['high']:+.1f}]."
         )
     return "\n".join(sentences)
+
+
+def label_efficiency_verdict(name: str, study: Mapping[str, Any], metric: str = "oa") -> str:
+    """One sentence per scene: the budgets at which BDGF beats, and is beaten by, its unguided twin
+    and the peers' two-stream CNN, each with a paired 95 % interval excluding 0; "at none" says so."""
+    clauses = []
+    for prefix in ("no guidance", "two-stream"):
+        wins, losses, seen = [], [], None
+        for budget, entry in study["budgets"].items():
+            method = next((m for m in entry["summary"] if m.startswith(prefix)), None)
+            if method is None:
+                continue
+            seen = method
+            d = entry["summary"][method][metric]["minus_bdgf"]
+            if d["high"] < 0:
+                wins.append(budget)
+            elif d["low"] > 0:
+                losses.append(budget)
+        if seen is None:
+            continue
+        text = f"beats {seen} at {_budgets(wins)}"
+        clauses.append(text + (f" and loses to it at {_budgets(losses)}" if losses else ""))
+    expect(bool(clauses), DataError, f"label_efficiency_verdict: {name} has neither the twin nor the two-stream CNN")
+    return f"On {name}, BDGF " + "; it ".join(clauses) + " (paired 95 % intervals excluding 0)."
+
+
+def _budgets(budgets: Sequence[str]) -> str:
+    if not budgets:
+        return "no budget"
+    listed = budgets[0] if len(budgets) == 1 else ", ".join(budgets[:-1]) + f" and {budgets[-1]}"
+    return f"{listed} labelled px / class"

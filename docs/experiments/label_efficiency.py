@@ -270,7 +270,10 @@ def markdown(columns: tuple[str, ...] = MARKDOWN_COLUMNS) -> str:
                 text = f"{d['mean']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]"
                 cells.append(f"**{text}**" if d["low"] > 0 or d["high"] < 0 else text)
             lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    from bdgf_nb.presentation.prose import label_efficiency_verdict
+
+    verdicts = [label_efficiency_verdict(name, study) for name, study in label_efficiency_studies().items()]
+    return "\n".join(lines) + "\n\n" + "\n".join(verdicts)
 
 
 def main() -> None:
