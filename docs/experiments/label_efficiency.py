@@ -250,13 +250,15 @@ def print_budget(budget: str, summary: dict[str, Any]) -> None:
 
 
 def markdown(columns: tuple[str, ...] = MARKDOWN_COLUMNS) -> str:
-    """The README's and docs/STUDIES.md's table, from the stored studies (results/label_efficiency/):
+    """The README's and docs/STUDIES.md's table, from the stored studies (results/label_efficiency/;
+    the whole-scene DDPM's, `--scene`, left aside):
     BDGF's test OA (mean ± sample std) per scene and budget, every other column its paired
     difference to BDGF [95 % CI], in bold where the interval excludes 0."""
     from bdgf_nb.pipeline.stored_results import label_efficiency_studies
 
     lines = ["| scene, labelled px / class | BDGF | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
-    for name, study in label_efficiency_studies().items():
+    studies = {name: s for name, s in label_efficiency_studies().items() if not name.endswith("_scene")}
+    for name, study in studies.items():
         for budget, entry in study["budgets"].items():
             summary = {**entry["summary"], **entry.get("selection", {}).get("summary", {})}
             bdgf = summary[REFERENCE]["oa"]
@@ -272,7 +274,7 @@ def markdown(columns: tuple[str, ...] = MARKDOWN_COLUMNS) -> str:
             lines.append("| " + " | ".join(cells) + " |")
     from bdgf_nb.presentation.prose import label_efficiency_verdict
 
-    verdicts = [label_efficiency_verdict(name, study) for name, study in label_efficiency_studies().items()]
+    verdicts = [label_efficiency_verdict(name, study) for name, study in studies.items()]
     return "\n".join(lines) + "\n\n" + "\n".join(verdicts)
 
 
