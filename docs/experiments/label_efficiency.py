@@ -53,6 +53,8 @@ from bdgf_nb.metrics import METRICS, SHORT_NAMES
 from bdgf_nb.pipeline.context import RunContext
 from bdgf_nb.pipeline.presets import whole_scene
 from bdgf_nb.pipeline.steps import (
+    DiffusionFeatures,
+    Prepared,
     diffusion_features,
     fused_baselines,
     prepare,
@@ -86,10 +88,10 @@ def parse_budgets(text: str) -> list[int | None]:
     return [None if b.strip() == "all" else int(b) for b in text.split(",")]
 
 
-def budget_rows(ctx: RunContext, seeds: list[int]) -> dict[str, dict[int, dict[str, float]]]:
+def budget_rows(
+    ctx: RunContext, prepared: Prepared, features: DiffusionFeatures, seeds: list[int]
+) -> dict[str, dict[int, dict[str, float]]]:
     """method -> seed -> {oa, aa, kappa} at the context's label budget."""
-    prepared = prepare(ctx)
-    features = diffusion_features(ctx, prepared, "adaptive", seed=0)
     mean3 = neighbourhood_mean(prepared.image)
     sets = {
         "probe: raw 3x3 mean": [mean3],
@@ -153,11 +155,15 @@ def pilot(dataset: str, quick: bool) -> dict[str, Any]:
     return result
 
 
-def selection_rows(ctx: RunContext, seeds: list[int], bdgf: dict[int, dict[str, float]]) -> dict[str, Any]:
+def selection_rows(
+    ctx: RunContext,
+    prepared: Prepared,
+    features: DiffusionFeatures,
+    seeds: list[int],
+    bdgf: dict[int, dict[str, float]],
+) -> dict[str, Any]:
     """Each seed's BDGF trained again with the test pixels watched; its test scores at the
     best-validation and the best-test point, paired with the study's BDGF (`CHOICES`)."""
-    prepared = prepare(ctx)
-    features = diffusion_features(ctx, prepared, "adaptive", seed=0)
     rows: dict[str, dict[int, dict[str, float]]] = {name: {} for name in CHOICES.values()}
     rows[REFERENCE] = bdgf
     epochs: dict[str, dict[str, int]] = {}
@@ -209,7 +215,9 @@ def run(
         t0 = time.time()
         print(f"{dataset}: {budget or 'all'} labelled pixels per class", flush=True)
         ctx = replace(base, preset=preset, labels_per_class=budget)
-        rows = budget_rows(ctx, seeds)
+        prepared = prepare(ctx)  # the scene once per budget; its DDPM's features from the cache
+        features = diffusion_features(ctx, prepared, "adaptive", seed=0)
+        rows = budget_rows(ctx, prepared, features, seeds)
         entry: dict[str, Any] = {
             "rows": {m: {str(s): r for s, r in v.items()} for m, v in rows.items()},
             "summary": summary_of(rows),
@@ -218,7 +226,7 @@ def run(
         print_budget(str(budget or "all"), entry["summary"])
         if inflation:
             t0 = time.time()
-            entry["selection"] = selection_rows(ctx, seeds, rows[REFERENCE])
+            entry["selection"] = selection_rows(ctx, prepared, features, seeds, rows[REFERENCE])
             entry["selection"]["minutes"] = (time.time() - t0) / 60
             print_budget("  selection", entry["selection"]["summary"])
         result["budgets"][str(budget or "all")] = entry
